@@ -1,0 +1,1 @@
+"""The command-line face: the same services as the GUI, text or ``--json`` out."""

@@ -1,0 +1,58 @@
+"""``crystal-manager status [--json]``: versions, profile and license facts (local state only)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from crystal_manager.cli.exit_codes import EXIT_OK
+from crystal_manager.cli.output import emit_json, say
+from crystal_manager.services.context import AppContext
+from crystal_manager.services.health import check_server
+from crystal_manager.services.status import AppStatus, app_status
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``status`` verb."""
+    parser = subparsers.add_parser("status", help="show versions, profile and license state")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--check-server", action="store_true",
+                        help="also ask the server whether it is reachable (sends one health request)")
+    parser.set_defaults(handler=run)
+
+
+def render_text(status: AppStatus) -> list[str]:
+    """The status as lines for people."""
+    lic = status.license
+    profile = status.profile
+    lines = [
+        f"CrystalMe3D Pro Manager {status.manager_version}",
+        f"CrystalMe3D Pro: {status.product_version or 'not installed'}",
+        f"License: {lic.state}" + (f" ({lic.plan})" if lic.plan else ""),
+    ]
+    if lic.key_hint:
+        lines.append(f"Key: {lic.key_hint}")
+    if not profile.production:
+        lines.append(f"Profile: {profile.name} (NOT production) from {profile.source}")
+    lines.append(f"Server: {profile.server_url}")
+    return lines
+
+
+def run(ctx: AppContext, args: argparse.Namespace) -> int:
+    """Print the status."""
+    status = app_status(ctx)
+    server: dict[str, Any] | None = None
+    if args.check_server:
+        health = check_server(ctx)
+        server = {"status": health.status, "protocol": health.protocol, "time": health.server_time}
+    if args.json:
+        report = status.to_json()
+        if server is not None:
+            report["server"] = server
+        emit_json(report)
+    else:
+        for line in render_text(status):
+            say(line)
+        if server is not None:
+            say(f"Server reachable: {server['status']} (protocol {server['protocol']})")
+    return EXIT_OK

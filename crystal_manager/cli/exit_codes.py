@@ -1,0 +1,19 @@
+"""Distinct exit codes, one per outcome."""
+
+from __future__ import annotations
+
+from crystal_manager.services.usertext import Outcome
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_BAD_INPUT = 2
+EXIT_DENIED = 3
+EXIT_OFFLINE = 4
+
+BY_OUTCOME: dict[Outcome, int] = {
+    Outcome.OK: EXIT_OK,
+    Outcome.BAD_INPUT: EXIT_BAD_INPUT,
+    Outcome.DENIED: EXIT_DENIED,
+    Outcome.OFFLINE: EXIT_OFFLINE,
+    Outcome.INTERNAL: EXIT_INTERNAL,
+}

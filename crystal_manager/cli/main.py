@@ -1,0 +1,59 @@
+"""``crystal-manager``: parse arguments, run one verb, turn errors into one line and an exit code.
+
+No arguments (or only GUI options) launches the GUI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from crystal_manager import __version__
+from crystal_manager.cli.commands import register_all
+from crystal_manager.cli.exit_codes import BY_OUTCOME, EXIT_BAD_INPUT
+from crystal_manager.cli.output import fail
+
+GUI_PAGES = ("main", "license", "updates", "privacy", "about")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser: global options and every verb."""
+    parser = argparse.ArgumentParser(
+        prog="crystal-manager",
+        description="CrystalMe3D Pro Manager: license, subscription, updates and what data is sent.")
+    parser.add_argument("--version", action="version", version=f"crystal-manager {__version__}")
+    parser.add_argument("--profile", metavar="FILE", help="trust profile (default: the built-in production one)")
+    parser.add_argument("--server", metavar="URL", help="server URL (overrides profile and settings)")
+    parser.add_argument("--show", choices=GUI_PAGES, help="GUI: open the window at this page")
+    parser.add_argument("--replace", action="store_true", help="GUI: replace a running instance")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    register_all(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``crystal-manager``."""
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command is None:
+        from crystal_manager.gui.entry import launch
+
+        return launch(args)
+    from crystal_manager.services.context import AppContext
+    from crystal_manager.services.usertext import explain
+
+    try:
+        ctx = AppContext.create(profile_file=args.profile, server_url=args.server) \
+            if getattr(args, "needs_context", True) else None
+        try:
+            code: int = args.handler(ctx, args)
+        finally:
+            if ctx is not None:
+                ctx.close()
+    except KeyboardInterrupt:
+        fail("interrupted")
+        return 130
+    except Exception as exc:
+        text, outcome = explain(exc)
+        fail(text)
+        return BY_OUTCOME.get(outcome, EXIT_BAD_INPUT)
+    return code

@@ -1,0 +1,1 @@
+"""Settings and the trust profile (server URL and the vendor's public keys)."""

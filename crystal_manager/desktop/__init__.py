@@ -1,0 +1,1 @@
+"""Desktop-integration facts and files that need no Qt: display detection, autostart entries."""

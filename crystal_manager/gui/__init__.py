@@ -1,0 +1,1 @@
+"""The Qt face: tray, window, dialogs. It renders and wires signals; the work lives in services."""

@@ -1,0 +1,302 @@
+"""The egress gateway: the only code that sends anything over the network.
+
+Every request is checked against the data catalog (undeclared data is refused before anything is sent),
+sent through one httpx client (explicit timeouts, OS trust store, proxies from the environment, no
+cookies, a fixed minimal header set), retried with backoff and jitter only when idempotent, and
+recorded in the ledger with secrets masked.
+"""
+
+from __future__ import annotations
+
+import platform
+import random
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from crystal_manager import __version__
+from crystal_manager.net.errors import (
+    ConnectFailed,
+    ProtocolFailed,
+    ProxyFailed,
+    ResponseTooLarge,
+    TimedOut,
+    TLSFailed,
+    TransportError,
+    UndeclaredFieldError,
+)
+from crystal_manager.net.request import (
+    GatewayResponse,
+    OutboundRequest,
+    check_base_url,
+    is_loopback_host,
+    masked_fields,
+    masked_headers,
+    resolve,
+)
+from crystal_manager.privacy.catalog import Catalog, RequestType, default_catalog
+from crystal_manager.privacy.ledger import Ledger
+
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+API_MAX_BYTES = 1024 * 1024
+
+
+def os_family() -> str:
+    """Linux, Windows or macOS: no more detail than that is sent."""
+    system = platform.system()
+    return {"Darwin": "macOS", "Windows": "Windows"}.get(system, "Linux" if system == "Linux" else "Other")
+
+
+def user_agent() -> str:
+    """The User-Agent header: app version and OS family only."""
+    return f"CrystalMe3DProManager/{__version__} ({os_family()})"
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """Tunables; the defaults are what the app uses."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    deadline: float = 60.0
+    max_attempts: int = 3
+    backoff_base: float = 0.5
+    max_retry_wait: float = 10.0
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """How a streamed download ended."""
+
+    status: int
+    received: int
+    resumed: bool
+    headers: dict[str, str]
+
+
+class _NoCookies(DefaultCookiePolicy):
+    def set_ok(self, cookie: Any, request: Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: Any, request: Any) -> bool:
+        return False
+
+
+def _tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    import truststore
+
+    ctx: ssl.SSLContext = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if ca_file is not None:
+        # A development profile's own CA (trustme in tests); added to, not replacing, the OS store.
+        ctx.load_verify_locations(cafile=str(ca_file))
+    return ctx
+
+
+def _ssl_reason(exc: BaseException) -> str | None:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return getattr(seen, "verify_message", None) or seen.reason or str(seen)
+        text = str(seen)
+        if "CERTIFICATE_VERIFY_FAILED" in text or ("SSL" in text and "certificate" in text):
+            return text
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _translate(exc: httpx.HTTPError, host: str) -> TransportError:
+    if isinstance(exc, httpx.TimeoutException):
+        return TimedOut(f"{host} did not answer in time")
+    if isinstance(exc, httpx.ProxyError):
+        return ProxyFailed(f"the proxy failed to reach {host}: {exc}")
+    reason = _ssl_reason(exc)
+    if reason is not None:
+        return TLSFailed(f"secure connection to {host} failed: {reason}")
+    if isinstance(exc, httpx.ConnectError):
+        return ConnectFailed(f"cannot reach {host}: {exc}")
+    return ProtocolFailed(f"{host} broke the connection: {exc}")
+
+
+class Gateway:
+    """Send catalog-declared requests to one server and record each in the ledger."""
+
+    def __init__(self, *, base_url: str, ledger: Ledger, catalog: Catalog | None = None,
+                 ca_file: Path | None = None, config: GatewayConfig | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        check_base_url(base_url)
+        self.base_url = base_url.rstrip("/")
+        self.ledger = ledger
+        self.catalog = catalog or default_catalog()
+        self.config = config or GatewayConfig()
+        self._sleep = sleep
+        host = urlsplit(self.base_url).hostname or ""
+        self._host = host
+        cfg = self.config
+        self._client = httpx.Client(
+            verify=_tls_context(ca_file),
+            timeout=httpx.Timeout(cfg.read_timeout, connect=cfg.connect_timeout),
+            # Loopback never goes through a proxy; everything else honours HTTPS_PROXY/NO_PROXY.
+            trust_env=not is_loopback_host(host),
+            follow_redirects=False,
+            cookies=CookieJar(policy=_NoCookies()),
+            headers={"User-Agent": user_agent(), "Accept": "application/json", "Accept-Encoding": "identity"},
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def __enter__(self) -> Gateway:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _build(self, request: OutboundRequest) -> tuple[RequestType, httpx.Request]:
+        request_type, path = resolve(self.catalog, request)
+        built = self._client.build_request(
+            request_type.method, self.base_url + path, params=dict(request.query) or None,
+            json=dict(request.body) if request.body is not None else None, headers=dict(request.headers))
+        for name in built.headers:
+            if self.catalog.header_spec(request_type, name) is None:
+                raise UndeclaredFieldError(f"{request.kind}: header {name!r} is not declared; not sent")
+        return request_type, built
+
+    def _record(self, request_type: RequestType, request: OutboundRequest, built: httpx.Request, *,
+                attempt: int, status: int | None, received: int, error: str | None, started: float) -> None:
+        self.ledger.append({
+            "ts": datetime.now(UTC).isoformat(timespec="seconds"),
+            "kind": request_type.kind,
+            "method": built.method,
+            "host": built.url.host,
+            "path": built.url.raw_path.decode("ascii").partition("?")[0],
+            "trigger": request.trigger,
+            "fields": masked_fields(request_type, request),
+            "headers": masked_headers(self.catalog, request_type, dict(built.headers)),
+            "status": status,
+            "error": error,
+            "bytes_sent": len(built.content) + sum(len(k) + len(v) + 4 for k, v in built.headers.items()),
+            "bytes_received": received,
+            "attempt": attempt,
+            "duration_ms": round((time.monotonic() - started) * 1000),
+        })
+
+    def _retry_wait(self, attempt: int, response_headers: httpx.Headers | None) -> float | None:
+        """Seconds to wait before the next attempt, or None to stop retrying."""
+        if attempt >= self.config.max_attempts:
+            return None
+        retry_after = response_headers.get("retry-after") if response_headers is not None else None
+        if retry_after is not None:
+            try:
+                wait = float(retry_after)
+            except ValueError:
+                return None
+            return wait if 0 <= wait <= self.config.max_retry_wait else None
+        backoff = self.config.backoff_base * (2 ** (attempt - 1))
+        return float(min(self.config.max_retry_wait, backoff * (0.5 + random.random())))
+
+    @contextmanager
+    def _open(self, request: OutboundRequest) -> Iterator[tuple[RequestType, httpx.Request, httpx.Response, int]]:
+        request_type, built = self._build(request)
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.monotonic()
+            try:
+                response = self._client.send(built, stream=True)
+            except httpx.HTTPError as exc:
+                error = _translate(exc, self._host)
+                self._record(request_type, request, built, attempt=attempt, status=None, received=0,
+                             error=type(error).__name__, started=started)
+                wait = self._retry_wait(attempt, None) if request_type.idempotent else None
+                if wait is None:
+                    raise error from exc
+                self._sleep(wait)
+                continue
+            if response.status_code in RETRYABLE_STATUS and request_type.idempotent:
+                wait = self._retry_wait(attempt, response.headers)
+                if wait is not None:
+                    response.close()
+                    self._record(request_type, request, built, attempt=attempt,
+                                 status=response.status_code, received=0, error=None, started=started)
+                    self._sleep(wait)
+                    continue
+            try:
+                yield request_type, built, response, attempt
+            finally:
+                response.close()
+            return
+
+    def send(self, request: OutboundRequest, *, max_bytes: int = API_MAX_BYTES) -> GatewayResponse:
+        """Send ``request`` and read the whole answer (at most ``max_bytes``, within the deadline)."""
+        with self._open(request) as (request_type, built, response, attempt):
+            started = time.monotonic()
+            deadline = started + self.config.deadline
+            chunks: list[bytes] = []
+            received = 0
+            error: TransportError | None = None
+            try:
+                for chunk in response.iter_raw():
+                    received += len(chunk)
+                    if received > max_bytes:
+                        error = ResponseTooLarge(f"answer from {self._host} exceeds {max_bytes} bytes")
+                        break
+                    if time.monotonic() > deadline:
+                        error = TimedOut(f"{self._host} kept trickling past {self.config.deadline:.0f} s")
+                        break
+                    chunks.append(chunk)
+            except httpx.HTTPError as exc:
+                error = _translate(exc, self._host)
+            self._record(request_type, request, built, attempt=attempt, status=response.status_code,
+                         received=received, error=type(error).__name__ if error else None, started=started)
+            if error is not None:
+                raise error
+            return GatewayResponse(status=response.status_code,
+                                   headers={k.lower(): v for k, v in response.headers.items()},
+                                   body=b"".join(chunks), method=built.method, path=built.url.path)
+
+    def download(self, request: OutboundRequest, write: Callable[[bytes], None], *, offset: int = 0,
+                 max_bytes: int, progress: Callable[[int], None] | None = None) -> DownloadResult:
+        """Stream a file into ``write``; resume from ``offset`` with a Range request.
+
+        If the server ignores the Range (answers 200), ``resumed`` is False and the caller must restart
+        its file from zero: the bytes passed to ``write`` are then the whole file.
+        """
+        headers = dict(request.headers)
+        if offset > 0:
+            headers["Range"] = f"bytes={offset}-"
+        ranged = OutboundRequest(kind=request.kind, body=request.body, query=request.query,
+                                 path_params=request.path_params, headers=headers, trigger=request.trigger)
+        with self._open(ranged) as (request_type, built, response, attempt):
+            started = time.monotonic()
+            resumed = offset > 0 and response.status_code == 206
+            received = 0
+            error: TransportError | None = None
+            if response.status_code in (200, 206):
+                limit = max_bytes - (offset if resumed else 0)
+                try:
+                    for chunk in response.iter_raw():
+                        received += len(chunk)
+                        if received > limit:
+                            error = ResponseTooLarge(f"download exceeds its declared {max_bytes} bytes")
+                            break
+                        write(chunk)
+                        if progress is not None:
+                            progress(received + (offset if resumed else 0))
+                except httpx.HTTPError as exc:
+                    error = _translate(exc, self._host)
+            self._record(request_type, ranged, built, attempt=attempt, status=response.status_code,
+                         received=received, error=type(error).__name__ if error else None, started=started)
+            if error is not None:
+                raise error
+            return DownloadResult(status=response.status_code, received=received, resumed=resumed,
+                                  headers={k.lower(): v for k, v in response.headers.items()})

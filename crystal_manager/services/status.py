@@ -1,0 +1,73 @@
+"""The status report both faces show: versions, profile, license facts."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from crystal_manager import __version__
+from crystal_manager.services.context import AppContext
+
+
+@dataclass(frozen=True)
+class LicenseStatus:
+    """License facts as shown to people; every field is None until known."""
+
+    state: str = "not_activated"
+    plan: str | None = None
+    expires_at: str | None = None
+    renews_at: str | None = None
+    trial_days_left: int | None = None
+    grace_days_left: float | None = None
+    seats_used: int | None = None
+    seats_total: int | None = None
+    last_verified_at: str | None = None
+    next_check_at: str | None = None
+    key_hint: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class ProfileStatus:
+    """Which trust profile is in use."""
+
+    name: str
+    production: bool
+    server_url: str
+    source: str | None
+
+
+@dataclass(frozen=True)
+class AppStatus:
+    """The whole report."""
+
+    manager_version: str
+    product_version: str | None
+    profile: ProfileStatus
+    license: LicenseStatus = field(default_factory=LicenseStatus)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form for ``status --json``."""
+        return asdict(self)
+
+
+def installed_product_version(ctx: AppContext) -> str | None:
+    """The version of CrystalMe3D Pro installed under the product root, or None."""
+    marker = ctx.paths.install_root / "current" / "VERSION"
+    try:
+        return marker.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def app_status(ctx: AppContext, license_status: LicenseStatus | None = None) -> AppStatus:
+    """Assemble the status report (reads local state only; no network)."""
+    profile = ctx.profile
+    return AppStatus(
+        manager_version=__version__,
+        product_version=installed_product_version(ctx),
+        profile=ProfileStatus(name=profile.name, production=profile.production,
+                              server_url=profile.server_url,
+                              source=str(profile.source) if profile.source else None),
+        license=license_status or LicenseStatus(),
+    )

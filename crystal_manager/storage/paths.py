@@ -1,0 +1,76 @@
+"""Every folder the app writes to, from platformdirs or one ``CRYSTAL_MANAGER_HOME`` root."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+APP_NAME = "CrystalMe3DProManager"
+APP_AUTHOR = "CrystalMe3DPro"
+HOME_ENV = "CRYSTAL_MANAGER_HOME"
+
+
+@dataclass(frozen=True)
+class AppPaths:
+    """The app's folders. Nothing is created until :meth:`ensure` is called."""
+
+    config_dir: Path
+    data_dir: Path
+    state_dir: Path
+    cache_dir: Path
+    log_dir: Path
+    install_root: Path
+
+    @property
+    def settings_file(self) -> Path:
+        """User settings (JSON)."""
+        return self.config_dir / "settings.json"
+
+    @property
+    def ledger_file(self) -> Path:
+        """The privacy ledger: one JSON line per request sent."""
+        return self.data_dir / "ledger.jsonl"
+
+    @property
+    def license_state_file(self) -> Path:
+        """The signed lease and verification state (no secrets)."""
+        return self.state_dir / "license.json"
+
+    @property
+    def secrets_fallback_file(self) -> Path:
+        """Used only when no keyring backend exists; mode 0600."""
+        return self.state_dir / "secrets.json"
+
+    def ensure(self) -> AppPaths:
+        """Create every folder (user-only permissions) and return self."""
+        for folder in (self.config_dir, self.data_dir, self.state_dir, self.cache_dir, self.log_dir):
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return self
+
+
+def resolve_paths(environ: dict[str, str] | None = None) -> AppPaths:
+    """Return the app's folders: all under ``$CRYSTAL_MANAGER_HOME`` when set, else per-OS defaults."""
+    env = os.environ if environ is None else environ
+    home = env.get(HOME_ENV)
+    if home:
+        root = Path(home).expanduser().resolve()
+        return AppPaths(
+            config_dir=root / "config",
+            data_dir=root / "data",
+            state_dir=root / "state",
+            cache_dir=root / "cache",
+            log_dir=root / "logs",
+            install_root=root / "product",
+        )
+    import platformdirs
+
+    dirs = platformdirs.PlatformDirs(APP_NAME, APP_AUTHOR)
+    return AppPaths(
+        config_dir=Path(dirs.user_config_dir),
+        data_dir=Path(dirs.user_data_dir),
+        state_dir=Path(dirs.user_state_dir),
+        cache_dir=Path(dirs.user_cache_dir),
+        log_dir=Path(dirs.user_log_dir),
+        install_root=Path(dirs.user_data_dir) / "product",
+    )

@@ -1,0 +1,153 @@
+"""Secrets (license key, machine token) live only in the OS keyring.
+
+Where no keyring backend exists (a headless Linux without Secret Service), they fall back to a file
+only the user can read, and :attr:`SecretStore.is_fallback` says so for ``status`` and the GUI.
+``keyring`` is imported lazily: it costs ~200 ms at start-up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from crystal_manager.storage.atomic import CorruptStateError, read_json, write_json_atomic
+
+SERVICE_NAME = "CrystalMe3DProManager"
+
+
+class SecretBackend(Protocol):
+    """What :class:`SecretStore` needs from a backend."""
+
+    def get(self, name: str) -> str | None: ...
+    def set(self, name: str, value: str) -> None: ...
+    def delete(self, name: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """Which backend holds the secrets, in words a user understands."""
+
+    name: str
+    encrypted: bool
+    is_fallback: bool
+
+
+class SecretStoreError(Exception):
+    """The keyring refused an operation (locked, prompt dismissed, …)."""
+
+
+class _KeyringBackend:
+    def __init__(self, kr: Any) -> None:
+        self._kr = kr
+
+    def get(self, name: str) -> str | None:
+        value = self._kr.get_password(SERVICE_NAME, name)
+        return value if isinstance(value, str) else None
+
+    def set(self, name: str, value: str) -> None:
+        self._kr.set_password(SERVICE_NAME, name, value)
+
+    def delete(self, name: str) -> None:
+        import keyring.errors
+
+        with contextlib.suppress(keyring.errors.PasswordDeleteError):
+            self._kr.delete_password(SERVICE_NAME, name)
+
+
+class FileBackend:
+    """A JSON file with mode 0600: the fallback where no keyring exists."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def _load(self) -> dict[str, str]:
+        try:
+            data = read_json(self._path)
+        except CorruptStateError as exc:
+            raise SecretStoreError(str(exc)) from exc
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise SecretStoreError(f"{self._path} does not hold a JSON object")
+        mode = stat.S_IMODE(os.stat(self._path).st_mode)
+        if mode & 0o077:
+            os.chmod(self._path, 0o600)
+        return {str(k): str(v) for k, v in data.items()}
+
+    def get(self, name: str) -> str | None:
+        return self._load().get(name)
+
+    def set(self, name: str, value: str) -> None:
+        data = self._load()
+        data[name] = value
+        write_json_atomic(self._path, data, mode=0o600)
+
+    def delete(self, name: str) -> None:
+        data = self._load()
+        if data.pop(name, None) is not None:
+            write_json_atomic(self._path, data, mode=0o600)
+
+
+class SecretStore:
+    """The one way the app reads and writes secrets."""
+
+    def __init__(self, backend: SecretBackend, info: BackendInfo) -> None:
+        self._backend = backend
+        self.info = info
+
+    @property
+    def is_fallback(self) -> bool:
+        """True when secrets sit in a user-only file because no keyring exists."""
+        return self.info.is_fallback
+
+    def get(self, name: str) -> str | None:
+        """Return the secret ``name`` or ``None``."""
+        try:
+            return self._backend.get(name)
+        except SecretStoreError:
+            raise
+        except Exception as exc:
+            raise SecretStoreError(f"keyring read failed: {exc}") from exc
+
+    def set(self, name: str, value: str) -> None:
+        """Store the secret ``name``."""
+        try:
+            self._backend.set(name, value)
+        except SecretStoreError:
+            raise
+        except Exception as exc:
+            raise SecretStoreError(f"keyring write failed: {exc}") from exc
+
+    def delete(self, name: str) -> None:
+        """Forget the secret ``name`` (no error if absent)."""
+        try:
+            self._backend.delete(name)
+        except SecretStoreError:
+            raise
+        except Exception as exc:
+            raise SecretStoreError(f"keyring delete failed: {exc}") from exc
+
+
+def open_secret_store(fallback_file: Path) -> SecretStore:
+    """Pick the best keyring backend (``PYTHON_KEYRING_BACKEND`` is honoured), else the 0600 file."""
+    import keyring
+    import keyring.backends.fail
+
+    kr = keyring.get_keyring()
+    backends = getattr(kr, "backends", None)
+    usable = not isinstance(kr, keyring.backends.fail.Keyring) and (backends is None or len(backends) > 0)
+    if usable:
+        name = type(kr).__module__ + "." + type(kr).__name__
+        encrypted = "keyrings.alt" not in name and "PlaintextKeyring" not in name
+        return SecretStore(_KeyringBackend(kr), BackendInfo(name=name, encrypted=encrypted, is_fallback=False))
+    info = BackendInfo(name=f"file {fallback_file} (mode 0600)", encrypted=False, is_fallback=True)
+    return SecretStore(FileBackend(fallback_file), info)
+
+
+def describe(info: BackendInfo) -> dict[str, Any]:
+    """A JSON-able description of where secrets are kept."""
+    return {"backend": info.name, "encrypted": info.encrypted, "fallback": info.is_fallback}

@@ -1,0 +1,102 @@
+"""``crystal-server``: the vendor's admin CLI (init, serve, and the license commands)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from crystal_server import keys, store
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_STATE = 3
+
+
+class ServerCliError(Exception):
+    """A one-line message for the operator, with an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Create the server folder: database, signing keys, and the development profile for clients."""
+    data_dir: Path = args.dir.resolve()
+    if (data_dir / "profile.json").exists():
+        raise ServerCliError(f"{data_dir} is already initialised (profile.json exists)", EXIT_STATE)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    store.connect(data_dir).close()
+    license_key = keys.generate(data_dir / "keys", "license")
+    for sub in ("repository/metadata", "repository/targets"):
+        (data_dir / sub).mkdir(parents=True, exist_ok=True)
+    url = (args.url or f"http://{DEFAULT_HOST}:{DEFAULT_PORT}").rstrip("/")
+    profile = {
+        "name": "development",
+        "production": False,
+        "server_url": url,
+        "license_keys": {license_key.kid: license_key.public_b64},
+        "tuf_root": None,
+    }
+    if args.tls_ca:
+        profile["tls_ca_file"] = str(Path(args.tls_ca).resolve())
+    (data_dir / "profile.json").write_text(json.dumps(profile, indent=2) + "\n", encoding="utf-8")
+    print(f"initialised {data_dir}")
+    print(f"client profile: {data_dir / 'profile.json'} (server {url})")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the folder over HTTP (or HTTPS with --tls-cert/--tls-key) until interrupted."""
+    data_dir: Path = args.dir.resolve()
+    if not (data_dir / "profile.json").exists():
+        raise ServerCliError(f"{data_dir} is not a server folder; run: crystal-server init {data_dir}")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise ServerCliError("--tls-cert and --tls-key go together")
+    import uvicorn
+
+    from crystal_server.app import create_app
+
+    uvicorn.run(create_app(data_dir), host=args.host, port=args.port, log_level=args.log_level,
+                ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key, access_log=False)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (subcommands register themselves here)."""
+    parser = argparse.ArgumentParser(prog="crystal-server", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    init = sub.add_parser("init", help="create a server folder and the clients' development profile")
+    init.add_argument("dir", type=Path)
+    init.add_argument("--url", help=f"URL clients use (default http://{DEFAULT_HOST}:{DEFAULT_PORT})")
+    init.add_argument("--tls-ca", help="CA certificate clients should trust for this server (PEM)")
+    init.set_defaults(func=cmd_init)
+    serve = sub.add_parser("serve", help="run the server")
+    serve.add_argument("dir", type=Path)
+    serve.add_argument("--host", default=DEFAULT_HOST)
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument("--tls-cert")
+    serve.add_argument("--tls-key")
+    serve.add_argument("--log-level", default="warning")
+    serve.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``crystal-server``."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ServerCliError as exc:
+        print(f"crystal-server: {exc}", file=sys.stderr)
+        return exc.code
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

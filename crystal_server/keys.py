@@ -1,0 +1,67 @@
+"""The server's Ed25519 signing keys, stored as PEM files (mode 0600) under ``DIR/keys``."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A private key and its key id (first 16 hex digits of SHA-256 of the raw public key)."""
+
+    kid: str
+    private: Ed25519PrivateKey
+
+    @property
+    def public_raw(self) -> bytes:
+        """The 32-byte raw public key."""
+        return self.private.public_key().public_bytes(serialization.Encoding.Raw,
+                                                      serialization.PublicFormat.Raw)
+
+    @property
+    def public_b64(self) -> str:
+        """The public key in base64, as profiles carry it."""
+        return base64.b64encode(self.public_raw).decode()
+
+    def sign(self, message: bytes) -> bytes:
+        """Ed25519 signature of ``message``."""
+        return self.private.sign(message)
+
+
+def key_id(public_raw: bytes) -> str:
+    """Key id of a raw public key."""
+    return hashlib.sha256(public_raw).hexdigest()[:16]
+
+
+def generate(folder: Path, purpose: str) -> SigningKey:
+    """Create a new key ``folder/<purpose>-<kid>.pem`` and return it."""
+    private = Ed25519PrivateKey.generate()
+    raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    key = SigningKey(kid=key_id(raw), private=private)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    path = folder / f"{purpose}-{key.kid}.pem"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+    return key
+
+
+def load_all(folder: Path, purpose: str) -> list[SigningKey]:
+    """Every key for ``purpose``, newest file last."""
+    keys: list[SigningKey] = []
+    for path in sorted(folder.glob(f"{purpose}-*.pem"), key=lambda p: p.stat().st_mtime):
+        private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(private, Ed25519PrivateKey):
+            raise ValueError(f"{path} is not an Ed25519 key")
+        raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        keys.append(SigningKey(kid=key_id(raw), private=private))
+    return keys

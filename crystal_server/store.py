@@ -1,0 +1,44 @@
+"""The server's SQLite database: schema migrations and connections (parameterised SQL only)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+#: Schema steps, applied in order; the database records how many it has. Only ever append.
+MIGRATIONS: list[Sequence[str]] = [
+    (
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
+]
+
+
+def db_path(data_dir: Path) -> Path:
+    """Where the database lives in a server folder."""
+    return data_dir / "server.sqlite3"
+
+
+def connect(data_dir: Path) -> sqlite3.Connection:
+    """Open the database (creating and migrating it) with foreign keys on and WAL journaling."""
+    conn = sqlite3.connect(db_path(data_dir), timeout=10.0, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA journal_mode = WAL")
+    migrate(conn)
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Apply the migrations the database has not seen yet, each in one transaction."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    for index in range(version, len(MIGRATIONS)):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[index]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {index + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise

@@ -1,0 +1,52 @@
+"""Shared fixtures: an isolated app folder, a real reference server process, an in-memory keyring."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.keyring_memory import MemoryKeyring
+from tests.support.servers import ReferenceServer, init_server_dir, run_reference_server
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture
+def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty ``CRYSTAL_MANAGER_HOME``; no profile or server override leaks in from the environment."""
+    home = tmp_path / "app-home"
+    home.mkdir()
+    monkeypatch.setenv("CRYSTAL_MANAGER_HOME", str(home))
+    monkeypatch.delenv("CRYSTAL_MANAGER_PROFILE", raising=False)
+    monkeypatch.delenv("CRYSTAL_MANAGER_SERVER", raising=False)
+    return home
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """Install an in-memory keyring backend for the test."""
+    import keyring
+
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    try:
+        yield backend
+    finally:
+        keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def server_dir(tmp_path: Path) -> Path:
+    """A folder made by ``crystal-server init`` (not yet serving)."""
+    return init_server_dir(tmp_path / "server")
+
+
+@pytest.fixture
+def reference_server(server_dir: Path) -> Iterator[ReferenceServer]:
+    """``crystal-server serve`` as a separate process on a free loopback port."""
+    with run_reference_server(server_dir) as server:
+        yield server

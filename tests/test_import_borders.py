@@ -1,0 +1,87 @@
+"""The house rules, read from every module's imports: Qt only in the GUI, httpx only in the gateway,
+the app never imports the server, the server never imports the app."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "crystal_manager"
+SERVER = ROOT / "crystal_server"
+PROTOCOL = ROOT / "crystal_protocol"
+GATEWAY = APP / "net" / "gateway.py"
+NETWORK_MODULES = {"httpx", "httpcore", "requests", "urllib3", "aiohttp", "http.client", "urllib.request",
+                   "ftplib", "smtplib", "xmlrpc.client"}
+QT_MODULES = {"PySide6", "PyQt5", "PyQt6", "shiboken6", "pytestqt"}
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, at any depth (also inside functions)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module" \
+                and node.args and isinstance(node.args[0], ast.Constant):
+            found.add(str(node.args[0].value))
+    return found
+
+
+def _hits(path: Path, banned: set[str]) -> set[str]:
+    return {m for m in imported_modules(path) if any(m == b or m.startswith(b + ".") for b in banned)}
+
+
+def _modules(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+@pytest.mark.parametrize("path", _modules(APP), ids=lambda p: str(p.relative_to(ROOT)))
+def test_qt_only_in_gui(path: Path) -> None:
+    if (APP / "gui") in path.parents:
+        return
+    assert not _hits(path, QT_MODULES), f"{path.relative_to(ROOT)} imports Qt outside crystal_manager/gui"
+
+
+@pytest.mark.parametrize("path", _modules(APP), ids=lambda p: str(p.relative_to(ROOT)))
+def test_network_only_in_gateway(path: Path) -> None:
+    if path == GATEWAY:
+        return
+    assert not _hits(path, NETWORK_MODULES), f"{path.relative_to(ROOT)} talks to the network itself"
+
+
+@pytest.mark.parametrize("path", _modules(APP) + _modules(PROTOCOL), ids=lambda p: str(p.relative_to(ROOT)))
+def test_app_never_imports_server(path: Path) -> None:
+    assert not _hits(path, {"crystal_server"})
+
+
+@pytest.mark.parametrize("path", _modules(SERVER) + _modules(PROTOCOL), ids=lambda p: str(p.relative_to(ROOT)))
+def test_server_never_imports_app(path: Path) -> None:
+    assert not _hits(path, {"crystal_manager"})
+
+
+def test_gateway_is_the_one_httpx_user() -> None:
+    assert "httpx" in imported_modules(GATEWAY)
+
+
+def test_the_border_check_can_fail(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("def f():\n    from PySide6 import QtCore\n    import httpx\n")
+    assert _hits(sample, QT_MODULES) == {"PySide6", "PySide6.QtCore"}
+    assert _hits(sample, NETWORK_MODULES) == {"httpx"}
+
+
+def test_core_does_not_load_qt_at_runtime() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, crystal_manager.services.status, crystal_manager.net.gateway, "
+            "crystal_manager.cli.main; print(sorted(m for m in sys.modules if m.startswith('PySide6')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
