@@ -1,0 +1,98 @@
+"""The CLI as a user runs it: a real process, an empty CRYSTAL_MANAGER_HOME, nothing written elsewhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.servers import ReferenceServer
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "crystal_manager", *args], capture_output=True, text=True,
+                          env=env, timeout=60, check=False)
+
+
+def isolated_env(tmp_path: Path) -> dict[str, str]:
+    fake_home = tmp_path / "user-home"
+    fake_home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRYSTAL_MANAGER_", "XDG_"))}
+    env.update(HOME=str(fake_home), CRYSTAL_MANAGER_HOME=str(tmp_path / "app"), PYTHONDONTWRITEBYTECODE="1")
+    (tmp_path / "app").mkdir()
+    return env
+
+
+def test_version(tmp_path: Path) -> None:
+    proc = run_cli("--version", env=isolated_env(tmp_path))
+    assert proc.returncode == 0 and proc.stdout.strip() == "crystal-manager 0.1.0"
+
+
+def test_status_json_in_empty_home_writes_nothing_outside(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    proc = run_cli("status", "--json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["license"]["state"] == "not_activated"
+    assert report["manager_version"] == "0.1.0" and report["product_version"] is None
+    assert report["profile"]["name"] == "production" and report["profile"]["production"] is True
+    assert list((tmp_path / "user-home").iterdir()) == []
+
+
+def test_status_with_dev_profile_and_server_check(reference_server: ReferenceServer, tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    proc = run_cli("--profile", str(reference_server.profile_file), "status", "--check-server", "--json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["profile"]["production"] is False and report["server"]["status"] == "ok"
+    ledger = (tmp_path / "app" / "data" / "ledger.jsonl").read_text().splitlines()
+    assert json.loads(ledger[-1])["kind"] == "health"
+    assert list((tmp_path / "user-home").iterdir()) == []
+
+
+def test_text_status_says_profile_is_not_production(reference_server: ReferenceServer, tmp_path: Path) -> None:
+    proc = run_cli("--profile", str(reference_server.profile_file), "status", env=isolated_env(tmp_path))
+    assert "NOT production" in proc.stdout
+
+
+def test_bad_profile_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    proc = run_cli("--profile", str(tmp_path / "nope.json"), "status", env=isolated_env(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "profile file not found" in proc.stderr
+
+
+def test_server_down_is_offline_exit_4(tmp_path: Path) -> None:
+    from crystal_manager.cli.demo_server import free_port
+
+    env = isolated_env(tmp_path)
+    proc = run_cli("--server", f"http://127.0.0.1:{free_port()}", "status", "--check-server", env=env)
+    assert proc.returncode == 4
+    assert "cannot be reached" in proc.stderr and proc.stderr.strip().count("\n") == 0
+
+
+def test_insecure_server_url_is_bad_input(tmp_path: Path) -> None:
+    proc = run_cli("--server", "http://licensing.example.com", "status", "--check-server",
+                   env=isolated_env(tmp_path))
+    assert proc.returncode == 2 and "https is required" in proc.stderr
+
+
+def test_unknown_verb_is_usage_error(tmp_path: Path) -> None:
+    proc = run_cli("frobnicate", env=isolated_env(tmp_path))
+    assert proc.returncode == 2
+
+
+def test_gui_without_display_says_so(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        env.pop(name, None)
+    proc = run_cli(env=env)
+    assert proc.returncode != 0 and "no display" in proc.stderr
+
+
+def test_demo_headless_walks_through(tmp_path: Path) -> None:
+    proc = run_cli("demo", "--headless", env=isolated_env(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Reference server running at http://127.0.0.1:" in proc.stdout
+    assert "Server reachable: ok" in proc.stdout

@@ -1,0 +1,44 @@
+"""The reference server's admin CLI: init and serve, with clear errors and distinct exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def server_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "crystal_server", *args], capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+def test_init_writes_profile_keys_and_database(tmp_path: Path) -> None:
+    proc = server_cli("init", str(tmp_path / "s"), "--url", "http://127.0.0.1:9999")
+    assert proc.returncode == 0, proc.stderr
+    profile = json.loads((tmp_path / "s" / "profile.json").read_text())
+    assert profile["server_url"] == "http://127.0.0.1:9999" and profile["production"] is False
+    [kid] = profile["license_keys"]
+    key_file = tmp_path / "s" / "keys" / f"license-{kid}.pem"
+    assert key_file.stat().st_mode & 0o077 == 0
+    assert (tmp_path / "s" / "server.sqlite3").exists()
+    assert "PRIVATE" not in (tmp_path / "s" / "profile.json").read_text()
+
+
+def test_init_twice_refuses_and_keeps_keys(tmp_path: Path) -> None:
+    server_cli("init", str(tmp_path / "s"))
+    before = (tmp_path / "s" / "profile.json").read_bytes()
+    proc = server_cli("init", str(tmp_path / "s"))
+    assert proc.returncode == 3 and "already initialised" in proc.stderr
+    assert (tmp_path / "s" / "profile.json").read_bytes() == before
+
+
+def test_serve_refuses_a_non_server_folder(tmp_path: Path) -> None:
+    proc = server_cli("serve", str(tmp_path))
+    assert proc.returncode == 2 and "not a server folder" in proc.stderr
+
+
+def test_serve_tls_flags_go_together(tmp_path: Path) -> None:
+    server_cli("init", str(tmp_path / "s"))
+    proc = server_cli("serve", str(tmp_path / "s"), "--tls-cert", "x.pem")
+    assert proc.returncode == 2 and "go together" in proc.stderr
