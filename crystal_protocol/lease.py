@@ -62,6 +62,7 @@ class LeaseTerms:
     ttl_seconds: int
     kid: str
     entitlements: dict[str, str] = field(default_factory=dict)
+    trial_ends_at: str | None = None
 
     @property
     def issued(self) -> datetime:
@@ -90,7 +91,7 @@ class LeaseTerms:
         assert ttl is not None
         if ttl < MIN_TTL_SECONDS:
             raise DocumentProblem("lease TTL is below the minimum")
-        for name in ("issued_at", "expires_at", "renews_at"):
+        for name in ("issued_at", "expires_at", "renews_at", "trial_ends_at"):
             if data.get(name) is not None:
                 parse_time(data[name])
         seats_used, seats_total = _int(data, "seats_used"), _int(data, "seats_total")
@@ -101,4 +102,5 @@ class LeaseTerms:
                    renews_at=_opt_str(data, "renews_at"),
                    trial_days_left=_int(data, "trial_days_left", optional=True),
                    seats_used=seats_used, seats_total=seats_total, issued_at=_str(data, "issued_at"),
-                   ttl_seconds=ttl, kid=_str(data, "kid"), entitlements=dict(ents))
+                   ttl_seconds=ttl, kid=_str(data, "kid"), entitlements=dict(ents),
+                   trial_ends_at=_opt_str(data, "trial_ends_at"))

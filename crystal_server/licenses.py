@@ -154,7 +154,8 @@ def lease_terms(conn: sqlite3.Connection, lic: License, *, machine_id: str, fing
         plan=lic.plan, status=status, expires_at=lic.expires_at, renews_at=renews,
         trial_days_left=lic.trial_days_left(now), seats_used=active_machine_count(conn, lic.id),
         seats_total=lic.seats, issued_at=format_time(now), ttl_seconds=ttl, kid=kid,
-        entitlements={"max_version": lic.max_version} if lic.max_version else {})
+        entitlements={"max_version": lic.max_version} if lic.max_version else {},
+        trial_ends_at=lic.trial_ends_at if status == "trial" else None)
 
 
 def signed_lease(terms: LeaseTerms, key: SigningKey) -> dict[str, str]:

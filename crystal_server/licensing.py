@@ -67,7 +67,7 @@ def signed_response(request: Request, key: keys.SigningKey, status: int, body: d
     message = response_message(method=request.method, path=request.url.path, status=status, date=date,
                                nonce=nonce, digest=digest)
     signed = {DATE_HEADER: date, DIGEST_HEADER: digest, KEY_ID_HEADER: key.kid,
-              SIGNATURE_HEADER: b64(key.sign(message)), **(headers or {})}
+              SIGNATURE_HEADER: b64(key.sign(message)), NONCE_HEADER: nonce, **(headers or {})}
     return Response(raw, status_code=status, media_type="application/json", headers=signed)
 
 
