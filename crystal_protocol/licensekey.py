@@ -47,7 +47,7 @@ def parse_key(text: str) -> str:
         raise KeyProblem("length", f"that is {len(text)} characters; a license key is {len(_format('0' * KEY_CHARS))}")
     kept: list[tuple[int, str]] = []
     for position, char in enumerate(text, start=1):
-        if char in _SEPARATORS:
+        if char in _SEPARATORS or char.isspace():
             continue
         kept.append((position, char.upper()))
     if not kept:
