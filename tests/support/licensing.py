@@ -81,10 +81,10 @@ def context(home: Path, profile_file: Path, url: str) -> AppContext:
 
 def service(ctx: AppContext, *, name: str = "alpha", clock: Callable[[], datetime] | None = None,
             url: str | None = None, facts: Callable[[], MachineFacts] | None = None,
-            config: GatewayConfig | None = None) -> LicenseService:
+            config: GatewayConfig | None = None, ca_file: Path | None = None) -> LicenseService:
     """A LicenseService for one fixed machine, talking to ``url`` (default: the profile's server)."""
     gateway = None
     if url is not None or config is not None:
         gateway = Gateway(base_url=url or ctx.profile.server_url, ledger=ctx.ledger, catalog=ctx.catalog,
-                          ca_file=ctx.profile.tls_ca_file, config=config or FAST, sleep=lambda _s: None)
+                          ca_file=ca_file or ctx.profile.tls_ca_file, config=config or FAST, sleep=lambda _s: None)
     return LicenseService(ctx, gateway=gateway, now=clock, machine=facts or machine(name))
