@@ -19,7 +19,7 @@ from crystal_manager.net.errors import ConnectFailed
 from crystal_manager.services.context import AppContext
 from crystal_manager.services.usertext import Outcome, explain
 from tests.support.keyring_memory import MemoryKeyring
-from tests.support.licensing import Clock, issue, machine, server_cli, service
+from tests.support.licensing import Clock, context_at, issue, machine, server_cli, service
 from tests.support.servers import ReferenceServer
 
 
@@ -99,9 +99,7 @@ def test_seat_limit_is_solvable_from_the_new_machine(lic_ctx: AppContext, refere
                                                      tmp_path: Path, memory_keyring: MemoryKeyring) -> None:
     lic = issue(reference_server.data_dir, seats=1)
     old = service(lic_ctx, name="old-laptop").activate(lic.key)
-    new_ctx = AppContext.create(profile_file=str(reference_server.profile_file), server_url=reference_server.url)
-    object.__setattr__(new_ctx, "paths", type(new_ctx.paths)(*(tmp_path / "new" / p for p in
-                                                              ("c", "d", "s", "k", "l", "i"))))
+    new_ctx = context_at(tmp_path / "new-desktop", reference_server.profile_file, reference_server.url)
     new = service(new_ctx, name="new-desktop")
     with pytest.raises(SeatLimitReached) as caught:
         new.activate(lic.key)

@@ -88,3 +88,14 @@ def service(ctx: AppContext, *, name: str = "alpha", clock: Callable[[], datetim
         gateway = Gateway(base_url=url or ctx.profile.server_url, ledger=ctx.ledger, catalog=ctx.catalog,
                           ca_file=ca_file or ctx.profile.tls_ca_file, config=config or FAST, sleep=lambda _s: None)
     return LicenseService(ctx, gateway=gateway, now=clock, machine=facts or machine(name))
+
+
+def context_at(root: Path, profile_file: Path, url: str) -> AppContext:
+    """An AppContext whose folders are all under ``root`` (a second machine's home in one test)."""
+    from crystal_manager.config.profile import load_profile_file
+    from crystal_manager.config.settings import Settings
+    from crystal_manager.storage.paths import AppPaths
+
+    paths = AppPaths(config_dir=root / "config", data_dir=root / "data", state_dir=root / "state",
+                     cache_dir=root / "cache", log_dir=root / "logs", install_root=root / "product")
+    return AppContext(paths=paths, settings=Settings(), profile=load_profile_file(profile_file).with_server(url))
