@@ -135,6 +135,7 @@ def test_internal_error_exits_1(cli: Cli, reference_server: ReferenceServer) -> 
     lic = issue(reference_server.data_dir)
     (cli.home / "state").mkdir(parents=True)
     (cli.home / "state" / "secrets.json").write_text("{broken")  # the keyring fallback is unreadable
+    (cli.home / "state" / "secrets.json").chmod(0o600)
     proc = cli("activate", lic.key)
     assert proc.returncode == EXIT_INTERNAL
     assert "Keyring problem" in one_line_error(proc)
