@@ -13,4 +13,23 @@ ERROR_CODES: dict[str, str] = {
     "not_found": "No such resource.",
     "rate_limited": "Too many attempts; retry after the number of seconds in Retry-After.",
     "internal": "The server failed; nothing was changed.",
+    "invalid_key": "The license key is malformed (its check group does not match).",
+    "license_not_found": "No license has this key.",
+    "revoked": "The license was revoked by the vendor.",
+    "expired": "The subscription ended or was cancelled, and no trial is left.",
+    "seat_limit": "Every seat of the license is used by other machines; deactivate one first.",
+    "machine_not_found": "This machine (or the one named) is not activated on the license.",
+    "bad_document": "An offline request, response or proof file is malformed or badly signed.",
+}
+
+#: Error codes that are denials: when correctly signed they change the license state.
+DENIAL_CODES = frozenset({"license_not_found", "revoked", "expired", "seat_limit", "machine_not_found"})
+
+#: Licensing endpoints (all POST with a JSON body; the key never goes in a URL).
+LICENSE_PATHS: dict[str, str] = {
+    "activate": f"{API_PREFIX}/licenses/activate",
+    "validate": f"{API_PREFIX}/licenses/validate",
+    "deactivate": f"{API_PREFIX}/licenses/deactivate",
+    "machines": f"{API_PREFIX}/licenses/machines",
+    "offline_answer": f"{API_PREFIX}/licenses/offline/answer",
 }

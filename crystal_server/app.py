@@ -51,4 +51,7 @@ def create_app(data_dir: Path) -> Starlette:
         Route(f"{API_PREFIX}/updates/metadata/{{name}}", metadata, methods=["GET"]),
         Route(f"{API_PREFIX}/updates/targets/{{name}}", target, methods=["GET"]),
     ]
+    from crystal_server.licensing import routes as licensing_routes
+
+    routes += licensing_routes(data_dir)
     return Starlette(routes=routes)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from crystal_server import keys, store
+from crystal_server.license_cli import LicenseCliError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -84,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-key")
     serve.add_argument("--log-level", default="warning")
     serve.set_defaults(func=cmd_serve)
+    from crystal_server import license_cli
+
+    license_cli.register(sub)
     return parser
 
 
@@ -93,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except ServerCliError as exc:
+        print(f"crystal-server: {exc}", file=sys.stderr)
+        return exc.code
+    except LicenseCliError as exc:
         print(f"crystal-server: {exc}", file=sys.stderr)
         return exc.code
     return code

@@ -11,6 +11,42 @@ MIGRATIONS: list[Sequence[str]] = [
     (
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ),
+    (
+        # Licenses keep only a digest of the key: a copy of the database does not leak keys.
+        """CREATE TABLE licenses (
+            id TEXT PRIMARY KEY,
+            key_digest TEXT NOT NULL UNIQUE,
+            key_hint TEXT NOT NULL,
+            plan TEXT NOT NULL,
+            seats INTEGER NOT NULL CHECK (seats >= 0),
+            status TEXT NOT NULL CHECK (status IN ('active', 'past_due', 'cancelled', 'revoked')),
+            expires_at TEXT,
+            trial_ends_at TEXT,
+            max_version TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL)""",
+        """CREATE TABLE machines (
+            id TEXT PRIMARY KEY,
+            license_id TEXT NOT NULL REFERENCES licenses(id),
+            fingerprint TEXT NOT NULL,
+            fingerprint_version TEXT NOT NULL,
+            components TEXT NOT NULL,
+            environment TEXT NOT NULL,
+            os TEXT NOT NULL,
+            label TEXT NOT NULL,
+            public_key TEXT,
+            activated_at TEXT NOT NULL,
+            last_seen_at TEXT,
+            deactivated_at TEXT)""",
+        "CREATE INDEX machines_by_license ON machines(license_id, deactivated_at)",
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            license_id TEXT,
+            machine_id TEXT,
+            kind TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}')""",
+    ),
 ]
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from crystal_manager.services.context import AppContext
 from tests.support.keyring_memory import MemoryKeyring
 from tests.support.servers import ReferenceServer, init_server_dir, run_reference_server
 
@@ -50,3 +51,20 @@ def reference_server(server_dir: Path) -> Iterator[ReferenceServer]:
     """``crystal-server serve`` as a separate process on a free loopback port."""
     with run_reference_server(server_dir) as server:
         yield server
+
+
+@pytest.fixture
+def lic_ctx(app_home: Path, reference_server: ReferenceServer, memory_keyring: MemoryKeyring) -> Iterator[AppContext]:
+    """An app context (own home, in-memory keyring) pointed at a running reference server."""
+    from tests.support.licensing import context
+
+    ctx = context(app_home, reference_server.profile_file, reference_server.url)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``run_last`` (the leak scan) run after everything else."""
+    items.sort(key=lambda item: item.get_closest_marker("run_last") is not None)

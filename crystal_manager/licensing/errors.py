@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class LicensingError(Exception):
     """Base of every licensing error."""
@@ -9,6 +11,10 @@ class LicensingError(Exception):
 
 class KeyFormatError(LicensingError):
     """The license key is malformed or its checksum is wrong (caught locally; nothing was sent)."""
+
+    def __init__(self, message: str, reason: str = "format") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class LicensingOffline(LicensingError):
@@ -18,10 +24,74 @@ class LicensingOffline(LicensingError):
     """
 
 
+class UntrustedAnswer(LicensingOffline):
+    """An answer came back but failed verification: treated exactly like no answer."""
+
+
+class UnsignedAnswer(UntrustedAnswer):
+    """The answer carried no signature."""
+
+
+class BadSignature(UntrustedAnswer):
+    """The signature or body digest does not match (the answer was altered)."""
+
+
+class UnknownSigningKey(UntrustedAnswer):
+    """Signed by a key that is not in this app's trust anchors."""
+
+
+class ReplayedAnswer(UntrustedAnswer):
+    """The answer was signed for another (earlier) request: its nonce is not ours."""
+
+
+class WrongPathAnswer(UntrustedAnswer):
+    """The answer was signed for another endpoint than the one asked."""
+
+
+class StaleAnswer(UntrustedAnswer):
+    """The signed date is more than five minutes from this computer's clock."""
+
+    def __init__(self, message: str, skew_seconds: float) -> None:
+        super().__init__(message)
+        self.skew_seconds = skew_seconds
+
+
+class ServerTrouble(LicensingOffline):
+    """Something answered, but not with a signed licensing answer (error page, portal, garbage)."""
+
+
+class ServerFailed(ServerTrouble):
+    """An HTTP error status without a signed explanation (e.g. 500, 502)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class CaptivePortal(ServerTrouble):
+    """A web page (HTML) came back: a Wi-Fi login page or a proxy's page is in the way."""
+
+
+class MalformedAnswer(ServerTrouble):
+    """The answer is not licensing data (not JSON, or the wrong shape)."""
+
+
+class RateLimited(ServerTrouble):
+    """Too many attempts; ``retry_after`` seconds to wait (None if unknown)."""
+
+    def __init__(self, message: str, retry_after: int | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class LicenseDenied(LicensingError):
     """A correctly signed denial from the server."""
 
     code = "denied"
+
+    def __init__(self, message: str, detail: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.detail = dict(detail or {})
 
 
 class KeyNotFound(LicenseDenied):
@@ -48,9 +118,41 @@ class SeatLimitReached(LicenseDenied):
     code = "seat_limit"
 
 
+class MachineNotFound(LicenseDenied):
+    """This machine (or the one named) is not activated on the license, e.g. deactivated elsewhere."""
+
+    code = "machine_not_found"
+
+
 class NotActivated(LicensingError):
     """The operation needs an activated machine."""
 
 
 class OfflineFileError(LicensingError):
     """An offline request/response file is unreadable, for another machine, or badly signed."""
+
+
+class LeaseInvalid(LicensingError):
+    """A lease failed verification (edited, unknown key, malformed)."""
+
+
+class LeaseForAnotherMachine(LeaseInvalid):
+    """The lease is signed for a different machine fingerprint."""
+
+
+class LeaseExpired(LeaseInvalid):
+    """The lease's TTL has run out."""
+
+
+class FingerprintError(LicensingError):
+    """The operating system's machine id could not be read."""
+
+
+class ProtocolMismatch(LicensingError):
+    """The server refused the request as malformed: a bug or a version mismatch, not the user's fault."""
+
+
+#: Signed error codes and the denial each one means.
+DENIALS: dict[str, type[LicenseDenied]] = {
+    cls.code: cls for cls in (KeyNotFound, LicenseRevoked, SubscriptionExpired, SeatLimitReached, MachineNotFound)
+}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from crystal_protocol.wire import API_PREFIX, NONCE_HEADER
+from crystal_protocol.wire import API_PREFIX, LICENSE_PATHS, NONCE_HEADER
 
 Location = Literal["body", "query", "path", "header"]
 
@@ -99,6 +99,66 @@ RANGE_FIELD = FieldSpec(
 _NAME_PARAM = FieldSpec(
     "name", "path", "crystalme3d-pro-2.4.0.tar.gz", "Which public file to fetch.", "§4")
 
+
+_KEEP_WITH_LICENSE = "kept with the license while this machine is activated"
+_KEY = FieldSpec(
+    "key", "body", "CM3D-7QK2M-X9RTA-4HV0C-Q7F3A", "Your license key: identifies the license being used. "
+    "Never put in a URL.", "§2C", retention="server keeps only a SHA-256 digest of it", secret=True)
+_FINGERPRINT = FieldSpec(
+    "fingerprint", "body", "v1:3f9ac0…e41b (64 hex digits)",
+    "Machine identifier: an HMAC-SHA256 of the operating system's machine ID with a product key. The raw "
+    "machine ID never leaves the computer, and this value cannot be linked with other products' IDs.",
+    "§2C", retention=_KEEP_WITH_LICENSE)
+_FP_VERSION = FieldSpec("fingerprint_version", "body", "v1", "Which fingerprint method produced it.", "§2C",
+                        retention=_KEEP_WITH_LICENSE)
+_COMPONENTS = FieldSpec(
+    "components", "body", '{"machine": "6452…", "host": "9e75…", "cpu": "07c4…", "platform": "3854…"}',
+    "HMAC-SHA256 hashes of the machine ID, the host name, the CPU model and the OS/architecture, so the "
+    "same computer is recognised when one of them changes (e.g. after an OS reinstall). Hashes only.",
+    "§2C", retention=_KEEP_WITH_LICENSE)
+_ENVIRONMENT = FieldSpec("environment", "body", "physical",
+                         "Whether this is a physical machine, a virtual machine or a container.", "§2C",
+                         retention=_KEEP_WITH_LICENSE)
+_OS = FieldSpec("os", "body", "Linux", "Operating system family only (Linux, Windows or macOS).", "§2C",
+                retention=_KEEP_WITH_LICENSE)
+_LABEL = FieldSpec("label", "body", "Linux computer",
+                   "A name for this machine in the list of machines on your license (no host name unless "
+                   "you type one).", "§2C", required=False, retention=_KEEP_WITH_LICENSE)
+_PUBLIC_KEY = FieldSpec(
+    "machine_public_key", "body", "Qm9n…c2E=", "Public half of a key made on this machine; lets the vendor "
+    "check an offline deactivation proof. The private half stays in your keyring.", "§8", required=False,
+    retention=_KEEP_WITH_LICENSE)
+_PREVIOUS = FieldSpec(
+    "previous_fingerprint", "body", "v1:77aa…90cd", "Sent once, only when this machine's fingerprint changed "
+    "(a new fingerprint method or machine ID), so the seat moves instead of a new one being taken.", "§2C",
+    required=False, retention="not stored (replaced by the new fingerprint)")
+_MACHINE_ID = FieldSpec("machine_id", "body", "m_1a2b3c4d5e6f",
+                        "Which machine on your license to deactivate (from the machine list).", "§2C",
+                        required=False)
+
+
+def _optional(spec: FieldSpec) -> FieldSpec:
+    return FieldSpec(spec.name, spec.location, spec.example, spec.purpose, spec.policy, False, spec.retention,
+                     spec.secret)
+
+
+_CLAIM = (_KEY, _FINGERPRINT, _FP_VERSION, _COMPONENTS, _ENVIRONMENT, _OS, _LABEL)
+_LEASE_ANSWER = (ResponseField("machine_id", "This machine's id on the license."),
+                 ResponseField("lease", "The signed lease (see “Signed leases” below)."))
+_DENIALS = ("license_not_found", "revoked", "expired", "invalid_key", "rate_limited", "bad_request")
+
+#: What an offline activation request file holds (written by ``activate --request-file``, never sent by the app).
+OFFLINE_REQUEST_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("format", "body", "crystal-offline-request-v1", "File format marker.", "§8"),
+    FieldSpec("key_digest", "body", "5be1…a09c (64 hex digits)", "SHA-256 of your license key: names the "
+              "license without containing the key.", "§2C", retention="compared, not stored"),
+    FieldSpec("key_hint", "body", "Q7F3", "Last four characters of the key, for support.", "§2C"),
+    _FINGERPRINT, _FP_VERSION, _COMPONENTS, _ENVIRONMENT, _OS, _LABEL, _PUBLIC_KEY,
+    FieldSpec("request_nonce", "body", "q3b1Zp0m9yS6JxkQ2c1vYw", "Random one-time value; the response must "
+              "answer this very request.", "§8"),
+    FieldSpec("created_at", "body", "2025-03-01T10:00:00Z", "When the file was written.", "§8"),
+)
+
 REQUEST_TYPES: tuple[RequestType, ...] = (
     RequestType(
         kind="health",
@@ -133,6 +193,67 @@ REQUEST_TYPES: tuple[RequestType, ...] = (
         policy=("§4",),
         fields=(_NAME_PARAM, RANGE_FIELD),
         response=(ResponseField("(file)", "The update archive or patch, possibly from a byte offset."),),
+    ),
+    RequestType(
+        kind="license_activate",
+        method="POST",
+        path=LICENSE_PATHS["activate"],
+        title="Activate this machine",
+        purpose="Activates the license on this computer and receives a signed lease. Activating a computer "
+                "that is already on the license simply succeeds.",
+        when="Only when you activate (first run, “Activate”, or `crystal-manager activate KEY`).",
+        policy=("§2C", "§4", "§8"),
+        fields=(*_CLAIM, _PUBLIC_KEY, _PREVIOUS),
+        response=_LEASE_ANSWER,
+        errors=(*_DENIALS, "seat_limit"),
+        idempotent=False,
+        signed_response=True,
+    ),
+    RequestType(
+        kind="license_validate",
+        method="POST",
+        path=LICENSE_PATHS["validate"],
+        title="Re-validate the license",
+        purpose="Checks that the license is still valid and renews the signed lease.",
+        when="About once a day (24 h with jitter) while the Manager runs, at start when a check is overdue, "
+             "and when you press “Verify now” or run `crystal-manager verify`.",
+        policy=("§2C", "§4", "§8"),
+        fields=(*_CLAIM, _PREVIOUS),
+        response=_LEASE_ANSWER,
+        errors=(*_DENIALS, "machine_not_found"),
+        signed_response=True,
+    ),
+    RequestType(
+        kind="license_deactivate",
+        method="POST",
+        path=LICENSE_PATHS["deactivate"],
+        title="Deactivate a machine",
+        purpose="Frees a seat: this computer's, or another one's chosen from the machine list.",
+        when="Only when you deactivate (`crystal-manager deactivate [--machine ID]` or “Deactivate”).",
+        policy=("§2C", "§9"),
+        fields=(_KEY, _MACHINE_ID, *(_optional(f) for f in (_FINGERPRINT, _FP_VERSION, _COMPONENTS,
+                                                              _ENVIRONMENT, _OS)), _LABEL, _PREVIOUS),
+        response=(ResponseField("deactivated", "Id of the machine deactivated."),
+                  ResponseField("seats_used", "Seats in use afterwards."),
+                  ResponseField("seats_total", "Seats on the license.")),
+        errors=("license_not_found", "machine_not_found", "rate_limited"),
+        idempotent=False,
+        signed_response=True,
+    ),
+    RequestType(
+        kind="license_machines",
+        method="POST",
+        path=LICENSE_PATHS["machines"],
+        title="List the machines on the license",
+        purpose="Shows which computers use the license's seats, so you can free one.",
+        when="Only when you open “Manage machines” or run `crystal-manager machines`.",
+        policy=("§2C", "§9"),
+        fields=(_KEY, _optional(_FINGERPRINT)),
+        response=(ResponseField("machines", "Each machine: id, label, OS family, environment, activated and "
+                                            "last seen, and whether it is this one."),
+                  ResponseField("seats_used", "Seats in use."), ResponseField("seats_total", "Seats on the license.")),
+        errors=("license_not_found", "rate_limited"),
+        signed_response=True,
     ),
 )
 

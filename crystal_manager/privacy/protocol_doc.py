@@ -8,6 +8,7 @@ from __future__ import annotations
 from crystal_manager.privacy.catalog import (
     COMMON_HEADERS,
     NONCE_FIELD,
+    OFFLINE_REQUEST_FIELDS,
     POLICY_SECTIONS,
     Catalog,
     FieldSpec,
@@ -15,10 +16,47 @@ from crystal_manager.privacy.catalog import (
     default_catalog,
 )
 from crystal_protocol import PROTOCOL_VERSION
-from crystal_protocol.wire import ERROR_CODES
+from crystal_protocol.signing import DATE_HEADER, DIGEST_HEADER, KEY_ID_HEADER, MAX_SKEW_SECONDS, SIGNATURE_HEADER
+from crystal_protocol.wire import ERROR_CODES, NONCE_HEADER
+
+SIGNATURES = f"""
+Every licensing answer (errors included) is signed by the server with Ed25519. Headers:
+
+- `{DATE_HEADER}`: the server's time, `YYYY-MM-DDTHH:MM:SSZ`.
+- `{DIGEST_HEADER}`: `sha-256=` and the base64 SHA-256 of the exact body bytes.
+- `{KEY_ID_HEADER}`: which key signed (the first 16 hex digits of SHA-256 of the raw public key).
+- `{SIGNATURE_HEADER}`: base64 Ed25519 signature over these lines joined by `\\n`:
+  `crystal-response-v1`, the request's method, the request's path, the HTTP status, the date, the
+  client's `{NONCE_HEADER}` value, the digest.
+- `{NONCE_HEADER}`: the nonce echoed (for diagnosis only; the signature is what counts).
+
+The app trusts only the public keys in its built-in trust anchors, by key id (keys can rotate; the server
+never supplies keys). An answer that is unsigned, badly signed, signed by an unknown key, signed for
+another path or another nonce (replayed), or whose signed date is more than {MAX_SKEW_SECONDS // 60}
+minutes from the computer's clock counts as **no answer** (offline): the license keeps its state and the
+grace countdown runs. Only a correctly signed denial changes the license to revoked or expired.
+"""
+
+LEASES = """
+A lease is a signed document: `{"format": "crystal-signed-v1", "type": "lease", "payload": TEXT, "kid": KID,
+"sig": SIG}` where `SIG` is Ed25519 over `crystal-document-v1\\nlease\\n` + `TEXT`, and `TEXT` is canonical
+JSON (sorted keys, no spaces) with: `license_id`, `machine_id`, `fingerprint` (the machine it is bound to),
+`key_hint` (last 4 characters), `plan`, `status` (active, trial, past_due, expired, revoked), `expires_at`,
+`renews_at`, `trial_ends_at`, `trial_days_left`, `seats_used`, `seats_total`, `entitlements` (e.g.
+`max_version`), `issued_at`, `ttl_seconds` (default 14 days; never past the subscription's end), `kid`.
+
+The lease is stored on the computer (no secrets in it) and re-verified on every read. Offline grace lasts
+until `issued_at + ttl_seconds`, measured on trusted time (the highest of the server's signed dates and
+the local clock; a clock set back by more than an hour is detected and does not extend grace).
+
+Offline activation: the request file (fields below) goes to the vendor's portal or support; the answer is
+a signed `offline_activation` document holding the request's nonce, the fingerprint and a lease (TTL 90
+days). Offline deactivation writes a `deactivation_proof` document signed with the machine's own key
+(its public half was sent at activation) naming the license, the machine and the time.
+"""
 
 #: Extra sections (signatures, leases) that other modules contribute: (title, markdown body).
-EXTRA_SECTIONS: list[tuple[str, str]] = []
+EXTRA_SECTIONS: list[tuple[str, str]] = [("Signed answers", SIGNATURES), ("Signed leases", LEASES)]
 
 
 def _field_rows(fields: tuple[FieldSpec, ...]) -> list[str]:
@@ -78,6 +116,9 @@ def render(catalog: Catalog | None = None) -> str:
     lines.append("")
     for title, body in EXTRA_SECTIONS:
         lines += [f"## {title}", "", body.strip(), ""]
+    lines += ["## Offline activation request file", "",
+              "Written by `crystal-manager activate KEY --request-file F`; it holds no secret.", "",
+              *_field_rows(OFFLINE_REQUEST_FIELDS), ""]
     return "\n".join(lines)
 
 

@@ -1,4 +1,4 @@
-"""The licensing use cases both faces call. CONTRACT for the GUI; bodies are filled by the licensing work.
+"""The licensing use cases both faces call. CONTRACT for the GUI.
 
 Every method is synchronous and may block on the network: the GUI must call it through its background
 helper, never on the GUI thread. Errors come from :mod:`crystal_manager.licensing.errors` and
@@ -7,12 +7,29 @@ helper, never on the GUI thread. Errors come from :mod:`crystal_manager.licensin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from crystal_manager.licensing import offline
+from crystal_manager.licensing.engine import EngineConfig, LicensingEngine, Sender
+from crystal_manager.licensing.evaluate import Evaluation
+from crystal_manager.licensing.fingerprint import (
+    MachineFacts,
+    MachineIdentity,
+    identify,
+    os_family,
+    read_machine_facts,
+)
+from crystal_manager.licensing.keyformat import normalize_key
 from crystal_manager.net.request import Trigger
+from crystal_manager.privacy.catalog import NONCE_FIELD, OFFLINE_REQUEST_FIELDS, FieldSpec
+from crystal_manager.privacy.ledger import mask_secret
 from crystal_manager.services.context import AppContext
 from crystal_manager.services.status import LicenseStatus
+from crystal_protocol.signing import format_time
 
 
 @dataclass(frozen=True)
@@ -34,6 +51,8 @@ class MachineInfo:
     activated_at: str
     last_seen_at: str | None
     is_this_machine: bool
+    os: str | None = None
+    environment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,52 +64,142 @@ class MachineList:
     seats_total: int
 
 
+def _describe(exc: BaseException) -> str:
+    from crystal_manager.services.usertext import explain
+
+    return explain(exc)[0]
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {str(v)[:8]}…" for k, v in value.items())
+    return str(value)
+
+
+def _preview(specs: tuple[FieldSpec, ...], values: dict[str, Any]) -> list[PreviewField]:
+    return [PreviewField(spec.name, mask_secret(str(values[spec.name])) if spec.secret else _shown(values[spec.name]),
+                         spec.purpose, spec.policy) for spec in specs if spec.name in values]
+
+
 class LicenseService:
     """Activate, verify, deactivate, list machines, offline files; status from local state."""
 
-    def __init__(self, ctx: AppContext) -> None:
+    def __init__(self, ctx: AppContext, *, gateway: Sender | None = None,
+                 now: Callable[[], datetime] | None = None,
+                 machine: Callable[[], MachineFacts] | None = None, label: str | None = None) -> None:
         self.ctx = ctx
+        read_facts = machine or read_machine_facts
+
+        def identity() -> MachineIdentity:
+            return identify(read_facts())
+
+        self.engine = LicensingEngine(EngineConfig(
+            sender=(lambda: gateway) if gateway is not None else (lambda: ctx.gateway),
+            secrets=lambda: ctx.secrets, state_file=ctx.paths.license_state_file,
+            keys=ctx.profile.license_keys, identity=identity, now=now or (lambda: datetime.now(UTC)),
+            check_interval=timedelta(hours=ctx.settings.check_interval_hours), describe=_describe,
+            label=label or f"{os_family()} computer"))
+
+    def _status(self, ev: Evaluation) -> LicenseStatus:
+        record = self.engine.load()
+        terms = ev.terms
+        info = self.ctx.secrets.info
+        show_terms = terms is not None and ev.state not in ("not_activated",)
+        return LicenseStatus(
+            state=ev.state,
+            plan=terms.plan if show_terms and terms else None,
+            expires_at=terms.expires_at if terms else None,
+            renews_at=terms.renews_at if terms else None,
+            trial_days_left=ev.trial_days_left,
+            grace_days_left=ev.grace_days_left,
+            seats_used=terms.seats_used if terms else None,
+            seats_total=terms.seats_total if terms else None,
+            last_verified_at=record.last_verified_at,
+            next_check_at=record.next_check_at if record.lease else None,
+            key_hint=record.key_hint,
+            message=ev.message,
+            machine_id=record.machine_id,
+            lease_expires_at=format_time(terms.lease_expires) if terms else None,
+            max_version=terms.entitlements.get("max_version") if terms else None,
+            offline_activation=record.offline_activation,
+            clock_set_back=ev.clock_set_back,
+            secrets_backend=info.name,
+            secrets_fallback=info.is_fallback,
+        )
 
     def status(self) -> LicenseStatus:
         """License facts from local state only (fast, no network)."""
-        raise NotImplementedError
+        return self._status(self.engine.evaluate())
 
     def normalize_key(self, key: str) -> str:
         """Check the key's format and checksum locally; raise KeyFormatError on a typo."""
-        raise NotImplementedError
+        return normalize_key(key)
 
     def preview_activation(self, key: str) -> list[PreviewField]:
         """Exactly what an activation would send (from the data catalog), before sending."""
-        raise NotImplementedError
+        key = normalize_key(key)
+        request_type = self.ctx.catalog.get("license_activate")
+        assert request_type is not None
+        body = self.engine.claim(key, self.engine.load())
+        body["machine_public_key"] = "(made on this computer at activation; public half only)"
+        fields = _preview(request_type.fields, body)
+        fields.append(PreviewField(NONCE_FIELD.name, "(random, one-time)", NONCE_FIELD.purpose, NONCE_FIELD.policy))
+        return fields
 
     def activate(self, key: str, *, trigger: Trigger = "user") -> LicenseStatus:
         """Activate this machine with ``key``."""
-        raise NotImplementedError
+        self.ctx.paths.ensure()
+        return self._status(self.engine.activate(key, trigger))
 
     def verify(self, *, trigger: Trigger = "user") -> LicenseStatus:
-        """Re-validate with the server now."""
-        raise NotImplementedError
+        """Re-validate with the server now (offline problems and denials are raised after being recorded)."""
+        return self._status(self.engine.verify(trigger))
 
     def verify_if_due(self) -> LicenseStatus:
         """Re-validate if the next check is due (scheduled trigger); else return local status."""
-        raise NotImplementedError
+        return self._status(self.engine.verify_if_due())
 
     def deactivate(self, machine_id: str | None = None) -> LicenseStatus:
         """Deactivate this machine (None) or another machine on the license."""
-        raise NotImplementedError
+        self.engine.deactivate(machine_id)
+        return self.status()
+
+    def deactivate_with_key(self, key: str, machine_id: str) -> MachineList:
+        """Free another machine's seat with a key typed in (seat limit reached before activation)."""
+        self.engine.deactivate_with_key(key, machine_id)
+        return self.machines_for_key(key)
+
+    def deactivate_offline(self, proof_file: Path) -> LicenseStatus:
+        """Deactivate without a network: write a signed proof for the vendor, forget the license here."""
+        offline.write_deactivation_proof(self.engine, proof_file)
+        return self.status()
+
+    def _machine_list(self, data: dict[str, Any]) -> MachineList:
+        machines = tuple(
+            MachineInfo(machine_id=str(m.get("machine_id")), label=str(m.get("label", "")),
+                        activated_at=str(m.get("activated_at", "")),
+                        last_seen_at=str(m["last_seen_at"]) if m.get("last_seen_at") else None,
+                        is_this_machine=m.get("this_machine") is True,
+                        os=str(m.get("os")) if m.get("os") else None,
+                        environment=str(m.get("environment")) if m.get("environment") else None)
+            for m in data["machines"] if isinstance(m, dict))
+        return MachineList(machines=machines, seats_used=int(data.get("seats_used", len(machines))),
+                           seats_total=int(data.get("seats_total", 0)))
 
     def machines(self) -> MachineList:
         """The machines on this license (needs the key of an activated machine, or one just entered)."""
-        raise NotImplementedError
+        return self._machine_list(self.engine.machines())
 
     def machines_for_key(self, key: str) -> MachineList:
         """Machines on the license of ``key`` — for the "seat limit reached" case before activation."""
-        raise NotImplementedError
+        return self._machine_list(self.engine.machines(key))
 
     def write_offline_request(self, key: str, path: Path) -> list[PreviewField]:
         """Write an offline activation request file; return what it contains."""
-        raise NotImplementedError
+        self.ctx.paths.ensure()
+        content = offline.write_request(self.engine, key, path)
+        return _preview(OFFLINE_REQUEST_FIELDS, content)
 
     def install_offline_response(self, path: Path) -> LicenseStatus:
         """Install a signed offline response file."""
-        raise NotImplementedError
+        return self._status(offline.install_response(self.engine, path))

@@ -25,6 +25,13 @@ class LicenseStatus:
     next_check_at: str | None = None
     key_hint: str | None = None
     message: str | None = None
+    machine_id: str | None = None
+    lease_expires_at: str | None = None
+    max_version: str | None = None
+    offline_activation: bool = False
+    clock_set_back: bool = False
+    secrets_backend: str | None = None
+    secrets_fallback: bool | None = None
 
 
 @dataclass(frozen=True)

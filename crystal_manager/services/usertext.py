@@ -9,6 +9,7 @@ from collections.abc import Callable
 from enum import Enum
 
 from crystal_manager.config.profile import ProfileError
+from crystal_manager.licensing import errors as lic
 from crystal_manager.net import errors as net
 from crystal_manager.services.health import HealthError
 from crystal_manager.storage.atomic import StorageError
@@ -59,3 +60,65 @@ register(net.TransportError, _fixed("Network problem — ", Outcome.OFFLINE))
 register(HealthError, _fixed("Server problem: ", Outcome.OFFLINE))
 register(StorageError, _fixed("Storage problem: ", Outcome.INTERNAL))
 register(SecretStoreError, _fixed("Keyring problem: ", Outcome.INTERNAL))
+
+
+ACCOUNT_URL = "https://account.crystalme3dpro.com"
+_UNCHANGED = " Treated as no answer: your license is unchanged."
+
+
+def _seats(exc: BaseException) -> tuple[str, Outcome]:
+    detail = getattr(exc, "detail", {})
+    used, total = detail.get("seats_used"), detail.get("seats_total")
+    count = f"all {total} seats" if total is not None else "every seat"
+    return (f"Seat limit reached: {count} of this license are in use{f' ({used} machines)' if used else ''}. "
+            "Deactivate another machine first (“Manage machines”, or `crystal-manager machines --key KEY` and "
+            "`crystal-manager deactivate --machine ID --key KEY`).", Outcome.DENIED)
+
+
+def _expired(exc: BaseException) -> tuple[str, Outcome]:
+    when = getattr(exc, "detail", {}).get("expires_at")
+    return (f"Your subscription has expired{f' (on {when[:10]})' if when else ''}. Renew it at {ACCOUNT_URL}.",
+            Outcome.DENIED)
+
+
+def _stale(exc: BaseException) -> tuple[str, Outcome]:
+    return (f"This computer's clock looks wrong: {exc}. Set the date and time correctly and try again."
+            + _UNCHANGED, Outcome.OFFLINE)
+
+
+def _rate(exc: BaseException) -> tuple[str, Outcome]:
+    wait = getattr(exc, "retry_after", None)
+    return (f"Too many attempts: the server asks to wait{f' {wait} seconds' if wait else ''} before trying again."
+            + _UNCHANGED, Outcome.OFFLINE)
+
+
+register(lic.KeyFormatError, _fixed("Check the license key — nothing was sent: ", Outcome.BAD_INPUT))
+register(lic.KeyNotFound, lambda exc: ("The server has no license with this key (a correctly typed key that "
+                                       "does not exist). Check it against your purchase e-mail.", Outcome.DENIED))
+register(lic.LicenseRevoked, lambda exc: ("This license was revoked by CrystalMe3D. Contact support.",
+                                          Outcome.DENIED))
+register(lic.SubscriptionExpired, _expired)
+register(lic.SeatLimitReached, _seats)
+register(lic.MachineNotFound, lambda exc: ("That machine is not activated on this license (it may already have "
+                                           "been deactivated).", Outcome.DENIED))
+register(lic.LicenseDenied, _fixed("The server refused: ", Outcome.DENIED))
+register(lic.LicensingOffline, _fixed("No usable answer from the licensing server: ", Outcome.OFFLINE))
+register(lic.UntrustedAnswer, lambda exc: (
+    f"The answer could not be trusted ({exc}). Something between you and the server — a proxy, TLS "
+    "inspection or an attacker — changed it." + _UNCHANGED, Outcome.OFFLINE))
+register(lic.StaleAnswer, _stale)
+register(lic.CaptivePortal, lambda exc: (
+    f"A web page came back instead of the licensing server ({exc}): a Wi-Fi login page (captive portal) or a "
+    "proxy's sign-in page is in the way. Sign in to the network, then retry." + _UNCHANGED, Outcome.OFFLINE))
+register(lic.ServerFailed, lambda exc: (f"The licensing server had a problem ({exc}). Try again later."
+                                        + _UNCHANGED, Outcome.OFFLINE))
+register(lic.MalformedAnswer, lambda exc: (f"The server's answer was garbled: {exc}." + _UNCHANGED,
+                                           Outcome.OFFLINE))
+register(lic.RateLimited, _rate)
+register(lic.NotActivated, lambda exc: (f"Not activated: {exc}. Run `crystal-manager activate KEY` first.",
+                                        Outcome.BAD_INPUT))
+register(lic.OfflineFileError, _fixed("Offline file refused — nothing was changed: ", Outcome.BAD_INPUT))
+register(lic.LeaseInvalid, _fixed("License lease refused: ", Outcome.BAD_INPUT))
+register(lic.FingerprintError, _fixed("Cannot identify this computer: ", Outcome.INTERNAL))
+register(lic.ProtocolMismatch, _fixed("Protocol problem (please report it): ", Outcome.INTERNAL))
+register(lic.LicensingError, _fixed("Licensing problem: ", Outcome.INTERNAL))

@@ -22,12 +22,21 @@ from crystal_manager.services.context import AppContext
 
 #: Demo data: ``crystal-server`` invocations run after ``init`` ({dir} is the server folder).
 #: Each returns output; a line ``key: VALUE`` in it is remembered as {key} for later steps.
-SEED_STEPS: list[tuple[str, list[str]]] = []
+SEED_STEPS: list[tuple[str, list[str]]] = [
+    ("a demo license (plan pro, 2 seats, runs up to version 2.9)",
+     ["license", "create", "{dir}", "--plan", "pro", "--seats", "2", "--expires", "2099-12-31",
+      "--max-version", "2.9"]),
+]
 
 #: The headless walk: (what it shows, crystal-manager arguments). {key} etc. come from seeding.
 HEADLESS_STEPS: list[tuple[str, list[str]]] = [
     ("Status before anything happens", ["status"]),
     ("Is the server reachable? (one health request through the gateway)", ["status", "--check-server"]),
+    ("Activate this machine with the demo key (signed lease, key kept in the keyring)", ["activate", "{key}"]),
+    ("The machines on the license and the seats used", ["machines"]),
+    ("Re-validate with the server now", ["verify"]),
+    ("Status as JSON (what scripts read)", ["status", "--json"]),
+    ("Deactivate: the seat is freed and the key and lease are removed", ["deactivate"]),
 ]
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from crystal_manager.cli.commands.license import license_lines
 from crystal_manager.cli.exit_codes import EXIT_OK
 from crystal_manager.cli.output import emit_json, say
 from crystal_manager.services.context import AppContext
 from crystal_manager.services.health import check_server
+from crystal_manager.services.license_service import LicenseService
 from crystal_manager.services.status import AppStatus, app_status
 
 
@@ -28,10 +30,8 @@ def render_text(status: AppStatus) -> list[str]:
     lines = [
         f"CrystalMe3D Pro Manager {status.manager_version}",
         f"CrystalMe3D Pro: {status.product_version or 'not installed'}",
-        f"License: {lic.state}" + (f" ({lic.plan})" if lic.plan else ""),
+        *license_lines(lic),
     ]
-    if lic.key_hint:
-        lines.append(f"Key: {lic.key_hint}")
     if not profile.production:
         lines.append(f"Profile: {profile.name} (NOT production) from {profile.source}")
     lines.append(f"Server: {profile.server_url}")
@@ -40,7 +40,7 @@ def render_text(status: AppStatus) -> list[str]:
 
 def run(ctx: AppContext, args: argparse.Namespace) -> int:
     """Print the status."""
-    status = app_status(ctx)
+    status = app_status(ctx, LicenseService(ctx).status())
     server: dict[str, Any] | None = None
     if args.check_server:
         health = check_server(ctx)

@@ -1,0 +1,155 @@
+"""License verbs: ``activate``, ``deactivate``, ``machines``, ``verify``."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from crystal_manager.cli.exit_codes import EXIT_BAD_INPUT, EXIT_OK
+from crystal_manager.cli.output import emit_json, fail, say
+from crystal_manager.services.context import AppContext
+from crystal_manager.services.license_service import LicenseService, MachineList, PreviewField
+from crystal_manager.services.status import LicenseStatus
+
+
+def register(subparsers: Any) -> None:
+    """Add the license verbs."""
+    act = subparsers.add_parser("activate", help="activate this machine (online, or with offline files)")
+    act.add_argument("key", nargs="?", help="the license key, e.g. CM3D-XXXXX-XXXXX-XXXXX-XXXXX")
+    act.add_argument("--request-file", type=Path, metavar="F",
+                     help="offline: write an activation request file for the vendor (needs KEY)")
+    act.add_argument("--response-file", type=Path, metavar="F", help="offline: install the vendor's response file")
+    act.add_argument("--label", help="a name for this machine in the machine list")
+    act.add_argument("--json", action="store_true", help="machine-readable output")
+    act.set_defaults(handler=run_activate)
+    de = subparsers.add_parser("deactivate", help="free this machine's seat (or another machine's)")
+    de.add_argument("--machine", metavar="ID", help="deactivate another machine on the license")
+    de.add_argument("--key", help="license key, when this machine is not activated (seat limit case)")
+    de.add_argument("--proof-file", type=Path, metavar="F",
+                    help="offline: deactivate here and write a signed proof for the vendor")
+    de.set_defaults(handler=run_deactivate)
+    ma = subparsers.add_parser("machines", help="list the machines on the license and the seats used")
+    ma.add_argument("--key", help="license key (default: this machine's)")
+    ma.add_argument("--json", action="store_true", help="machine-readable output")
+    ma.set_defaults(handler=run_machines)
+    ve = subparsers.add_parser("verify", help="re-validate the license with the server now")
+    ve.add_argument("--json", action="store_true", help="machine-readable output")
+    ve.set_defaults(handler=run_verify)
+
+
+def license_lines(lic: LicenseStatus) -> list[str]:
+    """The license facts as lines for people."""
+    lines = [f"License: {lic.state}" + (f" ({lic.plan})" if lic.plan else "")]
+    facts = [("Key", f"…{lic.key_hint}" if lic.key_hint else None), ("Machine", lic.machine_id),
+             ("Expires", lic.expires_at), ("Renews", lic.renews_at),
+             ("Trial days left", lic.trial_days_left), ("Offline grace days left", lic.grace_days_left),
+             ("Seats", f"{lic.seats_used}/{lic.seats_total}" if lic.seats_total is not None else None),
+             ("Highest version", lic.max_version), ("Last verified", lic.last_verified_at),
+             ("Next check", lic.next_check_at), ("Lease valid until", lic.lease_expires_at)]
+    lines += [f"  {name}: {value}" for name, value in facts if value is not None]
+    if lic.offline_activation:
+        lines.append("  Activated offline (no online checks needed until the lease ends)")
+    if lic.clock_set_back:
+        lines.append("  Warning: this computer's clock was set back; trusted time is used instead")
+    if lic.secrets_fallback:
+        lines.append(f"  Note: no system keyring; secrets are in a file only you can read ({lic.secrets_backend})")
+    if lic.message:
+        lines.append(f"  {lic.message}")
+    return lines
+
+
+def _preview(title: str, fields: list[PreviewField]) -> None:
+    say(title)
+    for f in fields:
+        say(f"  {f.name}: {f.shown_value}")
+        say(f"      why: {f.purpose} ({f.policy})")
+
+
+def _print_status(lic: LicenseStatus, as_json: bool) -> None:
+    if as_json:
+        emit_json(asdict(lic))
+    else:
+        for line in license_lines(lic):
+            say(line)
+
+
+def run_activate(ctx: AppContext, args: argparse.Namespace) -> int:
+    """activate KEY | KEY --request-file F | --response-file F."""
+    service = LicenseService(ctx, label=args.label)
+    if args.response_file is not None:
+        if args.key or args.request_file:
+            fail("--response-file takes no key and no --request-file")
+            return EXIT_BAD_INPUT
+        _print_status(service.install_offline_response(args.response_file), args.json)
+        return EXIT_OK
+    if not args.key:
+        fail("give a license key, e.g. crystal-manager activate CM3D-XXXXX-XXXXX-XXXXX-XXXXX")
+        return EXIT_BAD_INPUT
+    if args.request_file is not None:
+        fields = service.write_offline_request(args.key, args.request_file)
+        _preview(f"Wrote {args.request_file}. It contains exactly this (no secret; the key only as a digest):",
+                 fields)
+        say("Take it to the vendor's portal or support, then run: "
+            "crystal-manager activate --response-file RESPONSE")
+        return EXIT_OK
+    _print_status(service.activate(args.key), args.json)
+    return EXIT_OK
+
+
+def run_deactivate(ctx: AppContext, args: argparse.Namespace) -> int:
+    """deactivate [--machine ID [--key KEY]] [--proof-file F]."""
+    service = LicenseService(ctx)
+    if args.proof_file is not None:
+        if args.machine or args.key:
+            fail("--proof-file deactivates this machine only")
+            return EXIT_BAD_INPUT
+        service.deactivate_offline(args.proof_file)
+        say(f"Deactivated here. Give {args.proof_file} to the vendor to free the seat.")
+        return EXIT_OK
+    if args.key is not None:
+        if not args.machine:
+            fail("--key needs --machine ID (to deactivate this machine, it must be activated)")
+            return EXIT_BAD_INPUT
+        listing = service.deactivate_with_key(args.key, args.machine)
+        say(f"Deactivated {args.machine}. Seats now {listing.seats_used}/{listing.seats_total}.")
+        return EXIT_OK
+    before = service.status()
+    status = service.deactivate(args.machine)
+    if args.machine and args.machine != before.machine_id:
+        say(f"Deactivated {args.machine}.")
+    else:
+        say("Deactivated this machine; its seat is free and its license data was removed.")
+    for line in license_lines(status):
+        say(line)
+    return EXIT_OK
+
+
+def machine_lines(listing: MachineList) -> list[str]:
+    """The machine list for people."""
+    lines = [f"Seats used: {listing.seats_used} of {listing.seats_total}"]
+    for m in listing.machines:
+        mark = "  (this machine)" if m.is_this_machine else ""
+        lines.append(f"  {m.machine_id}  {m.label}  {m.os or ''} {m.environment or ''}  activated {m.activated_at}"
+                     f"  last seen {m.last_seen_at or '-'}{mark}")
+    return lines
+
+
+def run_machines(ctx: AppContext, args: argparse.Namespace) -> int:
+    """machines [--key KEY] [--json]."""
+    service = LicenseService(ctx)
+    listing = service.machines_for_key(args.key) if args.key else service.machines()
+    if args.json:
+        emit_json({"machines": [asdict(m) for m in listing.machines], "seats_used": listing.seats_used,
+                   "seats_total": listing.seats_total})
+    else:
+        for line in machine_lines(listing):
+            say(line)
+    return EXIT_OK
+
+
+def run_verify(ctx: AppContext, args: argparse.Namespace) -> int:
+    """verify [--json]."""
+    _print_status(LicenseService(ctx).verify(), args.json)
+    return EXIT_OK

@@ -1,0 +1,193 @@
+"""The licensing HTTP endpoints. Every answer, errors included, is signed over its body digest, date,
+the request's method and path, and the client's nonce."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from crystal_protocol.licensekey import KeyProblem, key_digest
+from crystal_protocol.signing import (
+    DATE_HEADER,
+    DIGEST_HEADER,
+    KEY_ID_HEADER,
+    SIGNATURE_HEADER,
+    b64,
+    body_digest,
+    canonical_json,
+    format_time,
+    response_message,
+)
+from crystal_protocol.wire import LICENSE_PATHS, NONCE_HEADER
+from crystal_server import keys, licenses, machines, store
+from crystal_server.licenses import Denied
+from crystal_server.throttle import ThrottleConfig, Window
+
+_NONCE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+MAX_BODY = 64 * 1024
+Handler = Callable[[dict[str, Any], datetime, "str | None"], dict[str, Any]]
+
+
+def load_throttle(data_dir: Path) -> ThrottleConfig:
+    """Limits from ``DIR/server.json`` (``{"throttle": {...}}``), else the defaults."""
+    try:
+        raw = json.loads((data_dir / "server.json").read_text(encoding="utf-8")).get("throttle", {})
+    except (OSError, ValueError, AttributeError):
+        return ThrottleConfig()
+    base = ThrottleConfig()
+    return ThrottleConfig(window_seconds=float(raw.get("window_seconds", base.window_seconds)),
+                          failures_per_address=int(raw.get("failures_per_address", base.failures_per_address)),
+                          attempts_per_key=int(raw.get("attempts_per_key", base.attempts_per_key)))
+
+
+def current_key(data_dir: Path) -> keys.SigningKey:
+    """The newest license signing key."""
+    found = keys.load_all(data_dir / "keys", "license")
+    if not found:
+        raise RuntimeError(f"no license signing key in {data_dir / 'keys'}")
+    return found[-1]
+
+
+def signed_response(request: Request, key: keys.SigningKey, status: int, body: dict[str, Any],
+                    headers: dict[str, str] | None = None) -> Response:
+    """A JSON response with the signature headers."""
+    raw = canonical_json(body).encode("utf-8")
+    date = format_time(datetime.now(UTC))
+    nonce = request.headers.get(NONCE_HEADER, "")
+    nonce = nonce if _NONCE.match(nonce) else ""
+    digest = body_digest(raw)
+    message = response_message(method=request.method, path=request.url.path, status=status, date=date,
+                               nonce=nonce, digest=digest)
+    signed = {DATE_HEADER: date, DIGEST_HEADER: digest, KEY_ID_HEADER: key.kid,
+              SIGNATURE_HEADER: b64(key.sign(message)), NONCE_HEADER: nonce, **(headers or {})}
+    return Response(raw, status_code=status, media_type="application/json", headers=signed)
+
+
+class LicensingApi:
+    """The endpoint handlers over one database connection, signing key and throttle."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.key = current_key(data_dir)
+        self.conn = store.connect(data_dir)
+        limits = load_throttle(data_dir)
+        self.failures = Window(limits.failures_per_address, limits.window_seconds)
+        self.per_key = Window(limits.attempts_per_key, limits.window_seconds)
+
+    def _error(self, request: Request, exc: Denied) -> Response:
+        body = {"error": {"code": exc.code, "message": str(exc), **exc.detail}}
+        retry = exc.detail.get("retry_after")
+        return signed_response(request, self.key, exc.status, body, {"Retry-After": str(retry)} if retry else None)
+
+    def _parse(self, raw: bytes) -> dict[str, Any]:
+        if len(raw) > MAX_BODY:
+            raise Denied("bad_request", "request too large", 413)
+        try:
+            body = json.loads(raw)
+        except ValueError as exc:
+            raise Denied("bad_request", "the body is not JSON", 400) from exc
+        if not isinstance(body, dict):
+            raise Denied("bad_request", "the body is not a JSON object", 400)
+        return body
+
+    def _throttle(self, address: str, digest: str | None, counts_key: bool) -> None:
+        wait = self.failures.retry_after(address)
+        if wait is not None:
+            raise Denied("rate_limited", "too many failed attempts from this address", 429, retry_after=wait)
+        if counts_key and digest is not None:
+            wait = self.per_key.retry_after(digest)
+            if wait is not None:
+                raise Denied("rate_limited", "too many attempts with this key", 429, retry_after=wait)
+            self.per_key.add(digest)
+
+    def endpoint(self, handler: Handler, *, counts_key: bool = False) -> Callable[[Request], Awaitable[Response]]:
+        """Wrap a handler: throttle, parse, run in one transaction, sign the answer."""
+        async def run(request: Request) -> Response:
+            address = request.client.host if request.client else "?"
+            raw = await request.body()
+            try:
+                body = self._parse(raw)
+                digest = _digest_of(body)
+                self._throttle(address, digest, counts_key)
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = handler(body, datetime.now(UTC), digest)
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                return signed_response(request, self.key, 200, result)
+            except Denied as exc:
+                if exc.code in ("license_not_found", "invalid_key"):
+                    self.failures.add(address)
+                return self._error(request, exc)
+        return run
+
+    def lookup(self, digest: str | None) -> licenses.License | None:
+        """The license for a key digest; a malformed key is a denial counted as a failure."""
+        if digest is None:
+            raise Denied("invalid_key", "the license key is malformed", 400)
+        return licenses.by_digest(self.conn, digest)
+
+    def activate(self, body: dict[str, Any], now: datetime, digest: str | None) -> dict[str, Any]:
+        """POST activate."""
+        claim = machines.MachineClaim.from_json(body)
+        machine_id, lease = machines.activate(self.conn, now, self.lookup(digest), claim, self.key)
+        return {"machine_id": machine_id, "lease": lease}
+
+    def validate(self, body: dict[str, Any], now: datetime, digest: str | None) -> dict[str, Any]:
+        """POST validate."""
+        claim = machines.MachineClaim.from_json(body)
+        machine_id, lease = machines.validate(self.conn, now, self.lookup(digest), claim, self.key)
+        return {"machine_id": machine_id, "lease": lease}
+
+    def deactivate(self, body: dict[str, Any], now: datetime, digest: str | None) -> dict[str, Any]:
+        """POST deactivate: this machine (by its claim) or another by ``machine_id``."""
+        lic = self.lookup(digest)
+        target = body.get("machine_id")
+        claim = machines.MachineClaim.from_json(body) if target is None else None
+        gone = machines.deactivate(self.conn, now, lic, claim, str(target) if target is not None else None)
+        assert lic is not None
+        return {"deactivated": gone, "seats_used": licenses.active_machine_count(self.conn, lic.id),
+                "seats_total": lic.seats}
+
+    def listing(self, body: dict[str, Any], now: datetime, digest: str | None) -> dict[str, Any]:
+        """POST machines."""
+        fingerprint = body.get("fingerprint")
+        return machines.listing(self.conn, self.lookup(digest), fingerprint if isinstance(fingerprint, str) else None)
+
+    def offline(self, body: dict[str, Any], now: datetime, digest: str | None) -> dict[str, Any]:
+        """POST offline/answer: what a web portal calls with an uploaded request file."""
+        return {"response": machines.offline_answer(self.conn, now, body.get("request"), self.key)}
+
+
+def routes(data_dir: Path) -> list[Route]:
+    """The licensing routes for a server folder."""
+    api = LicensingApi(data_dir)
+    return [
+        Route(LICENSE_PATHS["activate"], api.endpoint(api.activate, counts_key=True), methods=["POST"]),
+        Route(LICENSE_PATHS["validate"], api.endpoint(api.validate), methods=["POST"]),
+        Route(LICENSE_PATHS["deactivate"], api.endpoint(api.deactivate), methods=["POST"]),
+        Route(LICENSE_PATHS["machines"], api.endpoint(api.listing), methods=["POST"]),
+        Route(LICENSE_PATHS["offline_answer"], api.endpoint(api.offline, counts_key=True), methods=["POST"]),
+    ]
+
+
+def _digest_of(body: dict[str, Any]) -> str | None:
+    """The key digest from ``key`` (online) or ``request.key_digest`` (offline); None if malformed."""
+    if isinstance(body.get("key"), str):
+        try:
+            return key_digest(body["key"])
+        except KeyProblem:
+            return None
+    request = body.get("request")
+    if isinstance(request, dict) and isinstance(request.get("key_digest"), str):
+        return str(request["key_digest"])
+    return None

@@ -1,0 +1,227 @@
+"""Machines on a license: activation with tolerant matching, validation, deactivation, offline files.
+
+Every function takes an open connection and runs in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from crystal_protocol.lease import (
+    DEACTIVATION_PROOF_KIND,
+    DEFAULT_TTL_SECONDS,
+    ENVIRONMENTS,
+    OFFLINE_REQUEST_FORMAT,
+    OFFLINE_RESPONSE_KIND,
+)
+from crystal_protocol.signing import DocumentProblem, format_time, make_document, payload_of, split_document, unb64
+from crystal_server import licenses
+from crystal_server.keys import SigningKey
+from crystal_server.licenses import Denied, License
+
+_FINGERPRINT = re.compile(r"^v[0-9]{1,3}:[0-9a-f]{64}$")
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_NAME = re.compile(r"^[a-z_]{1,20}$")
+OFFLINE_TTL_SECONDS = 90 * 86400
+
+
+@dataclass(frozen=True)
+class MachineClaim:
+    """What a client says about itself (all hashed on the client; the raw machine id never arrives)."""
+
+    fingerprint: str
+    fingerprint_version: str
+    components: dict[str, str]
+    environment: str
+    os: str
+    label: str
+    public_key: str | None = None
+    previous_fingerprint: str | None = None
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> MachineClaim:
+        """Validate a request body; Denied(bad_request) says which field is wrong."""
+        def text(name: str, pattern: re.Pattern[str] | None = None, *, optional: bool = False,
+                 limit: int = 100) -> str | None:
+            value = body.get(name)
+            if value is None and optional:
+                return None
+            if not isinstance(value, str) or len(value) > limit or (pattern and not pattern.match(value)):
+                raise Denied("bad_request", f"field {name!r} is missing or malformed", 400)
+            return value
+        components = body.get("components")
+        if not isinstance(components, dict) or len(components) > 10 or not all(
+                isinstance(k, str) and _NAME.match(k) and isinstance(v, str) and _HASH.match(v)
+                for k, v in components.items()):
+            raise Denied("bad_request", "field 'components' must map names to SHA-256 hex digests", 400)
+        environment = text("environment")
+        if environment not in ENVIRONMENTS:
+            raise Denied("bad_request", "field 'environment' must be physical, vm or container", 400)
+        label = (text("label", optional=True, limit=64) or "").strip() or "Computer"
+        public_key = text("machine_public_key", optional=True, limit=64)
+        if public_key is not None:
+            try:
+                if len(unb64(public_key)) != 32:
+                    raise DocumentProblem("length")
+            except DocumentProblem as exc:
+                raise Denied("bad_request", "field 'machine_public_key' must be a raw Ed25519 key", 400) from exc
+        return cls(fingerprint=str(text("fingerprint", _FINGERPRINT)),
+                   fingerprint_version=str(text("fingerprint_version", re.compile(r"^v[0-9]{1,3}$"))),
+                   components=dict(components), environment=str(environment), os=str(text("os", limit=20)),
+                   label="".join(c for c in label if c.isprintable()), public_key=public_key,
+                   previous_fingerprint=text("previous_fingerprint", _FINGERPRINT, optional=True))
+
+
+def _active(conn: sqlite3.Connection, license_id: str) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM machines WHERE license_id = ? AND deactivated_at IS NULL "
+                        "ORDER BY activated_at", (license_id,)).fetchall()
+
+
+def components_match(known: dict[str, str], claimed: dict[str, str]) -> bool:
+    """All but one of the shared components equal (and at least two): one changed part is the same machine."""
+    shared = [name for name in known if name in claimed]
+    equal = sum(1 for name in shared if known[name] == claimed[name])
+    return len(shared) >= 3 and equal >= max(2, len(shared) - 1)
+
+
+def find_machine(conn: sqlite3.Connection, license_id: str, claim: MachineClaim) -> sqlite3.Row | None:
+    """The active machine this claim is: same fingerprint, the previous fingerprint, or matching components."""
+    rows = _active(conn, license_id)
+    for wanted in (claim.fingerprint, claim.previous_fingerprint):
+        for row in rows:
+            if wanted is not None and row["fingerprint"] == wanted:
+                return row
+    for row in rows:
+        if components_match(json.loads(row["components"]), claim.components):
+            return row
+    return None
+
+
+def _usable(lic: License | None, now: datetime) -> License:
+    if lic is None:
+        raise Denied("license_not_found", "no license has this key", 404)
+    status = lic.effective_status(now)
+    if status == "revoked":
+        raise Denied("revoked", "this license was revoked", 403)
+    if status == "expired":
+        raise Denied("expired", "the subscription has ended", 403, expires_at=lic.expires_at)
+    return lic
+
+
+def activate(conn: sqlite3.Connection, now: datetime, lic: License | None, claim: MachineClaim,
+             key: SigningKey, *, ttl_seconds: int | None = None,
+             seen_as: str = "reactivated") -> tuple[str, dict[str, str]]:
+    """Activate (or re-activate) a machine; return (machine id, signed lease). Known machines always succeed."""
+    lic = _usable(lic, now)
+    row = find_machine(conn, lic.id, claim)
+    stamp = format_time(now)
+    if row is not None:
+        machine_id = str(row["id"])
+        conn.execute("UPDATE machines SET fingerprint = ?, fingerprint_version = ?, components = ?, "
+                     "environment = ?, os = ?, public_key = COALESCE(?, public_key), last_seen_at = ? WHERE id = ?",
+                     (claim.fingerprint, claim.fingerprint_version, json.dumps(claim.components, sort_keys=True),
+                      claim.environment, claim.os, claim.public_key, stamp, machine_id))
+        moved = row["fingerprint"] != claim.fingerprint
+        licenses.event(conn, now, seen_as, lic.id, machine_id, fingerprint_changed=moved)
+    else:
+        used = licenses.active_machine_count(conn, lic.id)
+        if used >= lic.seats:
+            raise Denied("seat_limit", f"all {lic.seats} seats are in use", 409, seats_used=used,
+                         seats_total=lic.seats)
+        machine_id = "m_" + secrets.token_hex(6)
+        conn.execute("INSERT INTO machines (id, license_id, fingerprint, fingerprint_version, components, "
+                     "environment, os, label, public_key, activated_at, last_seen_at) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     (machine_id, lic.id, claim.fingerprint, claim.fingerprint_version,
+                      json.dumps(claim.components, sort_keys=True), claim.environment, claim.os, claim.label,
+                      claim.public_key, stamp, stamp))
+        licenses.event(conn, now, "activated", lic.id, machine_id, environment=claim.environment)
+    ttl = ttl_seconds or DEFAULT_TTL_SECONDS
+    terms = licenses.lease_terms(conn, lic, machine_id=machine_id, fingerprint=claim.fingerprint, now=now,
+                                 kid=key.kid, ttl_seconds=ttl)
+    return machine_id, licenses.signed_lease(terms, key)
+
+
+def validate(conn: sqlite3.Connection, now: datetime, lic: License | None, claim: MachineClaim,
+             key: SigningKey) -> tuple[str, dict[str, str]]:
+    """Re-validate an activated machine; a fresh lease, or a denial (machine_not_found if deactivated)."""
+    lic = _usable(lic, now)
+    row = find_machine(conn, lic.id, claim)
+    if row is None:
+        raise Denied("machine_not_found", "this machine is not activated on the license", 404)
+    return activate(conn, now, lic, claim, key, seen_as="validated")
+
+
+def deactivate(conn: sqlite3.Connection, now: datetime, lic: License | None, claim: MachineClaim | None,
+               machine_id: str | None) -> str:
+    """Free a seat: the named machine, or the one making the claim. Allowed whatever the subscription status."""
+    if lic is None:
+        raise Denied("license_not_found", "no license has this key", 404)
+    rows = _active(conn, lic.id)
+    target = None
+    if machine_id is not None:
+        target = next((r for r in rows if r["id"] == machine_id), None)
+    elif claim is not None:
+        target = find_machine(conn, lic.id, claim)
+    if target is None:
+        raise Denied("machine_not_found", "that machine is not activated on this license", 404)
+    conn.execute("UPDATE machines SET deactivated_at = ? WHERE id = ?", (format_time(now), target["id"]))
+    licenses.event(conn, now, "deactivated", lic.id, str(target["id"]))
+    return str(target["id"])
+
+
+def listing(conn: sqlite3.Connection, lic: License | None, fingerprint: str | None) -> dict[str, Any]:
+    """Machines on the license and the seat count."""
+    if lic is None:
+        raise Denied("license_not_found", "no license has this key", 404)
+    rows = _active(conn, lic.id)
+    machines = [{"machine_id": r["id"], "label": r["label"], "os": r["os"], "environment": r["environment"],
+                 "activated_at": r["activated_at"], "last_seen_at": r["last_seen_at"],
+                 "this_machine": fingerprint is not None and r["fingerprint"] == fingerprint} for r in rows]
+    return {"machines": machines, "seats_used": len(rows), "seats_total": lic.seats}
+
+
+def offline_answer(conn: sqlite3.Connection, now: datetime, request: Any, key: SigningKey) -> dict[str, str]:
+    """Turn an offline activation request into a signed response document."""
+    if not isinstance(request, dict) or request.get("format") != OFFLINE_REQUEST_FORMAT:
+        raise Denied("bad_document", "not an offline activation request", 400)
+    digest = request.get("key_digest")
+    nonce = request.get("request_nonce")
+    if not isinstance(digest, str) or not _DIGEST.match(digest) or not isinstance(nonce, str) or len(nonce) > 64:
+        raise Denied("bad_document", "the request's key digest or nonce is malformed", 400)
+    claim = MachineClaim.from_json(request)
+    machine_id, lease = activate(conn, now, licenses.by_digest(conn, digest), claim, key,
+                                 ttl_seconds=OFFLINE_TTL_SECONDS)
+    payload = {"request_nonce": nonce, "fingerprint": claim.fingerprint, "machine_id": machine_id, "lease": lease,
+               "issued_at": format_time(now)}
+    return make_document(OFFLINE_RESPONSE_KIND, payload, key.kid, key.sign)
+
+
+def import_deactivation_proof(conn: sqlite3.Connection, now: datetime, proof: Any) -> str:
+    """Free the seat named in a proof signed by that machine's own key (made at offline deactivation)."""
+    try:
+        _kid, text, message, signature = split_document(proof, DEACTIVATION_PROOF_KIND)
+        payload = payload_of(text, DEACTIVATION_PROOF_KIND)
+    except DocumentProblem as exc:
+        raise Denied("bad_document", f"not a deactivation proof: {exc}", 400) from exc
+    row = conn.execute("SELECT * FROM machines WHERE id = ?", (str(payload.get("machine_id")),)).fetchone()
+    if row is None or not row["public_key"]:
+        raise Denied("machine_not_found", "the proof names no machine known here", 404)
+    try:
+        Ed25519PublicKey.from_public_bytes(unb64(row["public_key"])).verify(signature, message)
+    except (InvalidSignature, DocumentProblem, ValueError) as exc:
+        raise Denied("bad_document", "the proof's signature does not match that machine's key", 400) from exc
+    if row["deactivated_at"] is None:
+        conn.execute("UPDATE machines SET deactivated_at = ? WHERE id = ?", (format_time(now), row["id"]))
+        licenses.event(conn, now, "deactivated_offline", row["license_id"], row["id"])
+    return str(row["id"])

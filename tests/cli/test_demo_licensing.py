@@ -1,0 +1,18 @@
+"""``crystal-manager demo --headless`` shows a real activation against a fresh local server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+def test_headless_demo_activates_for_real() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRYSTAL_MANAGER_")}
+    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    proc = subprocess.run([sys.executable, "-m", "crystal_manager", "demo", "--headless"], env=env,
+                          capture_output=True, text=True, timeout=180, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "License: active (pro)" in proc.stdout
+    assert "Seats used: 1 of 2" in proc.stdout and "(this machine)" in proc.stdout
+    assert "License: not_activated" in proc.stdout.split("[7]")[1]

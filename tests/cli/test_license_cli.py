@@ -1,0 +1,162 @@
+"""The license verbs through the real CLI process: output, JSON, and one distinct exit code per outcome."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crystal_manager.cli.demo_server import free_port
+from crystal_manager.cli.exit_codes import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_INTERNAL, EXIT_OFFLINE, EXIT_OK
+from tests.support.keyring_memory import MemoryKeyring
+from tests.support.licensing import context_at, issue, server_cli, service
+from tests.support.servers import ReferenceServer
+
+
+class Cli:
+    def __init__(self, home: Path, server: ReferenceServer) -> None:
+        self.home = home
+        self.env = {**os.environ, "CRYSTAL_MANAGER_HOME": str(home),
+                    "CRYSTAL_MANAGER_PROFILE": str(server.profile_file), "CRYSTAL_MANAGER_SERVER": server.url,
+                    # No keyring here: the user-only file fallback is used and must be reported.
+                    "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+
+    def __call__(self, *args: str, server: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = dict(self.env)
+        if server:
+            env["CRYSTAL_MANAGER_SERVER"] = server
+        return subprocess.run([sys.executable, "-m", "crystal_manager", *args], env=env, capture_output=True,
+                              text=True, timeout=60, check=False)
+
+    def ledger_kinds(self) -> list[str]:
+        path = self.home / "data" / "ledger.jsonl"
+        return [json.loads(line)["kind"] for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.fixture
+def cli(tmp_path: Path, reference_server: ReferenceServer) -> Cli:
+    home = tmp_path / "cli-home"
+    home.mkdir()
+    return Cli(home, reference_server)
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("crystal-manager: ")
+    return lines[0]
+
+
+def test_activate_status_machines_verify_deactivate(cli: Cli, reference_server: ReferenceServer) -> None:
+    lic = issue(reference_server.data_dir, seats=2, trial_days=7)
+    done = cli("activate", lic.key)
+    assert done.returncode == EXIT_OK, done.stderr
+    assert "License: trial (pro)" in done.stdout and "Trial days left: 7" in done.stdout
+    assert "no system keyring" in done.stdout
+    status = cli("status", "--json")
+    assert status.returncode == EXIT_OK
+    report = json.loads(status.stdout)
+    lic_json = report["license"]
+    for name in ("state", "plan", "expires_at", "renews_at", "trial_days_left", "grace_days_left", "seats_used",
+                 "seats_total", "last_verified_at", "next_check_at", "key_hint"):
+        assert name in lic_json
+    assert lic_json["state"] == "trial" and lic_json["key_hint"] == lic.key[-4:] and lic_json["seats_used"] == 1
+    assert lic_json["secrets_fallback"] is True
+    assert "manager_version" in report and "product_version" in report
+    machines = cli("machines", "--json")
+    listing = json.loads(machines.stdout)
+    assert listing["seats_total"] == 2 and listing["machines"][0]["is_this_machine"] is True
+    assert cli("verify").returncode == EXIT_OK
+    gone = cli("deactivate")
+    assert gone.returncode == EXIT_OK and "seat is free" in gone.stdout
+    assert json.loads(cli("status", "--json").stdout)["license"]["state"] == "not_activated"
+    assert cli.ledger_kinds() == ["license_activate", "license_machines", "license_validate", "license_deactivate"]
+
+
+def test_typo_exits_2_and_sends_nothing(cli: Cli, reference_server: ReferenceServer) -> None:
+    lic = issue(reference_server.data_dir)
+    proc = cli("activate", lic.key[:-2])
+    assert proc.returncode == EXIT_BAD_INPUT
+    assert "nothing was sent" in one_line_error(proc)
+    assert cli.ledger_kinds() == []
+
+
+def test_unknown_key_exits_3(cli: Cli) -> None:
+    from crystal_protocol.licensekey import generate_key
+
+    proc = cli("activate", generate_key())
+    assert proc.returncode == EXIT_DENIED
+    assert "no license with this key" in one_line_error(proc)
+
+
+def test_seat_limit_exits_3_and_can_be_solved(cli: Cli, reference_server: ReferenceServer, tmp_path: Path,
+                                              memory_keyring: MemoryKeyring) -> None:
+    lic = issue(reference_server.data_dir, seats=1)
+    # The seat is taken by another machine (an old laptop), activated through the service layer.
+    old = context_at(tmp_path / "old-laptop", reference_server.profile_file, reference_server.url)
+    held = service(old, name="old-laptop").activate(lic.key)
+    old.close()
+    proc = cli("activate", lic.key)
+    assert proc.returncode == EXIT_DENIED
+    assert "Seat limit reached" in one_line_error(proc)
+    listing = json.loads(cli("machines", "--key", lic.key, "--json").stdout)
+    assert [m["machine_id"] for m in listing["machines"]] == [held.machine_id]
+    freed = cli("deactivate", "--machine", str(held.machine_id), "--key", lic.key)
+    assert freed.returncode == EXIT_OK, freed.stderr
+    assert cli("activate", lic.key).returncode == EXIT_OK
+
+
+def test_offline_exits_4_and_keeps_the_license(cli: Cli, reference_server: ReferenceServer) -> None:
+    lic = issue(reference_server.data_dir)
+    assert cli("activate", lic.key).returncode == EXIT_OK
+    state = (cli.home / "state" / "license.json").read_text()
+    proc = cli("verify", server=f"http://127.0.0.1:{free_port()}")
+    assert proc.returncode == EXIT_OFFLINE
+    assert "cannot be reached" in one_line_error(proc)
+    assert json.loads((cli.home / "state" / "license.json").read_text())["lease"] == json.loads(state)["lease"]
+    status = json.loads(cli("status", "--json").stdout)["license"]
+    assert status["state"] == "offline_grace" and status["grace_days_left"] > 13
+
+
+def test_signed_revocation_exits_3(cli: Cli, reference_server: ReferenceServer) -> None:
+    lic = issue(reference_server.data_dir)
+    assert cli("activate", lic.key).returncode == EXIT_OK
+    server_cli("license", "revoke", str(reference_server.data_dir), lic.license_id)
+    proc = cli("verify")
+    assert proc.returncode == EXIT_DENIED and "revoked" in one_line_error(proc)
+    assert "License: revoked" in cli("status").stdout
+
+
+def test_internal_error_exits_1(cli: Cli, reference_server: ReferenceServer) -> None:
+    lic = issue(reference_server.data_dir)
+    (cli.home / "state").mkdir(parents=True)
+    (cli.home / "state" / "secrets.json").write_text("{broken")  # the keyring fallback is unreadable
+    (cli.home / "state" / "secrets.json").chmod(0o600)
+    proc = cli("activate", lic.key)
+    assert proc.returncode == EXIT_INTERNAL
+    assert "Keyring problem" in one_line_error(proc)
+
+
+def test_not_activated_and_bad_usage_exit_2(cli: Cli) -> None:
+    assert cli("verify").returncode == EXIT_BAD_INPUT
+    assert cli("deactivate").returncode == EXIT_BAD_INPUT
+    assert cli("activate").returncode == EXIT_BAD_INPUT
+    missing = cli("activate", "--response-file", "/nonexistent/response.json")
+    assert missing.returncode == EXIT_BAD_INPUT and "Offline file" in one_line_error(missing)
+
+
+def test_offline_files_through_the_cli(cli: Cli, reference_server: ReferenceServer, tmp_path: Path) -> None:
+    lic = issue(reference_server.data_dir)
+    request, response = tmp_path / "req.json", tmp_path / "resp.json"
+    wrote = cli("activate", lic.key, "--request-file", str(request))
+    assert wrote.returncode == EXIT_OK
+    assert "fingerprint: v1:" in wrote.stdout and "key_digest" in wrote.stdout and lic.key not in wrote.stdout
+    assert server_cli("license", "answer", str(reference_server.data_dir), str(request), str(response)).returncode == 0
+    installed = cli("activate", "--response-file", str(response))
+    assert installed.returncode == EXIT_OK and "Activated offline" in installed.stdout
+    proof = tmp_path / "proof.json"
+    assert cli("deactivate", "--proof-file", str(proof)).returncode == EXIT_OK and proof.exists()

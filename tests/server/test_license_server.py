@@ -1,0 +1,125 @@
+"""The reference server's licensing side: admin CLI, storage, throttling, the offline portal endpoint."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from crystal_manager.licensing.errors import KeyNotFound, RateLimited
+from crystal_manager.services.context import AppContext
+from crystal_protocol.licensekey import generate_key
+from crystal_server.throttle import Window
+from tests.support.licensing import issue, server_cli, service
+from tests.support.servers import ReferenceServer, run_reference_server
+
+
+def post(url: str, path: str, body: object) -> tuple[int, dict[str, str], bytes]:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+    try:
+        conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json",
+                                                                   "X-Crystal-Nonce": "portal-nonce-1"})
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()
+
+
+def test_admin_cli_create_show_update(server_dir: Path) -> None:
+    lic = issue(server_dir, plan="studio", seats=3, expires="2030-06-30")
+    shown = json.loads(server_cli("license", "show", str(server_dir), lic.key, "--json").stdout)
+    assert (shown["id"], shown["plan"], shown["seats"], shown["expires_at"]) == (
+        lic.license_id, "studio", 3, "2030-06-30T00:00:00Z")
+    assert server_cli("license", "update", str(server_dir), lic.license_id, "--plan", "pro", "--seats", "5",
+                      "--status", "cancelled").returncode == 0
+    shown = json.loads(server_cli("license", "show", str(server_dir), lic.license_id, "--json").stdout)
+    assert (shown["plan"], shown["seats"], shown["status"], shown["effective_status"]) == (
+        "pro", 5, "cancelled", "active")
+    server_cli("license", "update", str(server_dir), lic.license_id, "--expires", "2001-01-01")
+    shown = json.loads(server_cli("license", "show", str(server_dir), lic.license_id, "--json").stdout)
+    assert shown["effective_status"] == "expired"
+
+
+@pytest.mark.parametrize(("args", "code", "words"), [
+    (["create", "--plan", "p", "--seats", "1", "--expires", "31/12/2030"], 2, "not a date"),
+    (["create", "--plan", "p", "--seats", "0", "--expires", "never"], 2, "at least 1"),
+    (["show", "lic_nope"], 3, "no license"),
+    (["update", "lic_nope", "--plan", "x"], 3, "no license"),
+])
+def test_admin_cli_errors(server_dir: Path, args: list[str], code: int, words: str) -> None:
+    proc = server_cli("license", args[0], str(server_dir), *args[1:])
+    assert proc.returncode == code and words in proc.stderr
+
+
+def test_database_never_holds_the_key(reference_server: ReferenceServer, lic_ctx: AppContext) -> None:
+    lic = issue(reference_server.data_dir)
+    service(lic_ctx).activate(lic.key)
+    for path in reference_server.data_dir.rglob("*"):
+        if path.is_file():
+            assert lic.key.encode() not in path.read_bytes(), path
+
+
+def test_unknown_keys_are_throttled_per_address(server_dir: Path, lic_ctx: AppContext) -> None:
+    (server_dir / "server.json").write_text(json.dumps({"throttle": {"failures_per_address": 3}}))
+    lic = issue(server_dir)
+    with run_reference_server(server_dir) as server:
+        svc = service(lic_ctx, url=server.url)
+        for _ in range(3):
+            with pytest.raises(KeyNotFound):
+                svc.activate(generate_key())
+        with pytest.raises(RateLimited) as caught:
+            svc.activate(generate_key())
+        assert caught.value.retry_after is not None and 1 <= caught.value.retry_after <= 60
+        with pytest.raises(RateLimited):  # while throttled, even a real key waits: guessing stays slow
+            svc.activate(lic.key)
+
+
+def test_attempts_per_key_are_throttled(server_dir: Path, lic_ctx: AppContext) -> None:
+    (server_dir / "server.json").write_text(json.dumps({"throttle": {"attempts_per_key": 2}}))
+    lic = issue(server_dir, seats=5)
+    with run_reference_server(server_dir) as server:
+        svc = service(lic_ctx, url=server.url)
+        svc.activate(lic.key)
+        svc.activate(lic.key)
+        with pytest.raises(RateLimited):
+            svc.activate(lic.key)
+
+
+def test_window_counts_and_forgets() -> None:
+    now = [0.0]
+    window = Window(2, 10.0, clock=lambda: now[0])
+    window.add("a")
+    window.add("a")
+    assert window.retry_after("a") == 10 and window.retry_after("b") is None
+    now[0] = 10.5
+    assert window.retry_after("a") is None
+
+
+def test_offline_portal_endpoint(reference_server: ReferenceServer, lic_ctx: AppContext, tmp_path: Path) -> None:
+    lic = issue(reference_server.data_dir)
+    svc = service(lic_ctx)
+    request = tmp_path / "request.json"
+    svc.write_offline_request(lic.key, request)
+    status, headers, body = post(reference_server.url, "/v1/licenses/offline/answer",
+                                 {"request": json.loads(request.read_text())})
+    assert status == 200 and "x-crystal-signature" in {k.lower() for k in headers}
+    (tmp_path / "response.json").write_text(json.dumps(json.loads(body)["response"]))
+    assert svc.install_offline_response(tmp_path / "response.json").state == "active"
+    status, _headers, body = post(reference_server.url, "/v1/licenses/offline/answer", {"request": {"x": 1}})
+    assert status == 400 and json.loads(body)["error"]["code"] == "bad_document"
+
+
+def test_labels_are_data_not_sql(reference_server: ReferenceServer, lic_ctx: AppContext) -> None:
+    from crystal_manager.services.license_service import LicenseService
+    from tests.support.licensing import machine
+
+    lic = issue(reference_server.data_dir)
+    label = "x'); DROP TABLE licenses; --"
+    LicenseService(lic_ctx, machine=machine("alpha"), label=label).activate(lic.key)
+    listing = service(lic_ctx).machines()
+    assert listing.machines[0].label == label
+    assert server_cli("license", "show", str(reference_server.data_dir), lic.license_id).returncode == 0

@@ -1,0 +1,256 @@
+"""The licensing flows through the service layer the GUI uses, against the real reference server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from crystal_manager.cli.demo_server import free_port
+from crystal_manager.licensing.errors import (
+    KeyFormatError,
+    LicenseRevoked,
+    NotActivated,
+    SeatLimitReached,
+    SubscriptionExpired,
+)
+from crystal_manager.net.errors import ConnectFailed
+from crystal_manager.services.context import AppContext
+from crystal_manager.services.usertext import Outcome, explain
+from tests.support.keyring_memory import MemoryKeyring
+from tests.support.licensing import Clock, context_at, issue, machine, server_cli, service
+from tests.support.servers import ReferenceServer
+
+
+def kinds(ctx: AppContext) -> list[str]:
+    return [e["kind"] for e in ctx.ledger.entries()]
+
+
+def test_activate_then_status(lic_ctx: AppContext, reference_server: ReferenceServer,
+                              memory_keyring: MemoryKeyring) -> None:
+    lic = issue(reference_server.data_dir, plan="pro", seats=3, expires="2099-01-01", max_version="2.9")
+    svc = service(lic_ctx)
+    status = svc.activate(lic.key.lower().replace("-", " "))
+    assert status.state == "active"
+    assert (status.plan, status.seats_used, status.seats_total) == ("pro", 1, 3)
+    assert status.expires_at == "2099-01-01T00:00:00Z" and status.renews_at == "2099-01-01T00:00:00Z"
+    assert status.key_hint == lic.key[-4:] and status.max_version == "2.9"
+    assert status.last_verified_at and status.next_check_at and status.lease_expires_at
+    assert status.secrets_fallback is False
+    # The key lives in the keyring only; the state file has the hint and the signed lease.
+    assert lic.key in memory_keyring.store.values()
+    state_text = lic_ctx.paths.license_state_file.read_text()
+    assert lic.key not in state_text and lic.key[-4:] in state_text
+    assert svc.status() == status
+    entry = lic_ctx.ledger.entries()[-1]
+    assert entry["kind"] == "license_activate" and entry["fields"]["key"] == "…" + lic.key[-4:]
+
+
+def test_typo_is_caught_before_anything_is_sent(lic_ctx: AppContext, reference_server: ReferenceServer) -> None:
+    lic = issue(reference_server.data_dir)
+    typo = lic.key[:-1] + ("A" if lic.key[-1] != "A" else "B")
+    with pytest.raises(KeyFormatError) as caught:
+        service(lic_ctx).activate(typo)
+    assert explain(caught.value)[1] is Outcome.BAD_INPUT
+    assert "typo" in explain(caught.value)[0]
+    assert kinds(lic_ctx) == []
+
+
+def test_preview_shows_catalog_fields_with_the_key_masked(lic_ctx: AppContext,
+                                                           reference_server: ReferenceServer) -> None:
+    lic = issue(reference_server.data_dir)
+    preview = service(lic_ctx).preview_activation(lic.key)
+    shown = {f.name: f.shown_value for f in preview}
+    assert shown["key"] == "…" + lic.key[-4:]
+    assert shown["fingerprint"].startswith("v1:")
+    assert {"components", "environment", "os", "X-Crystal-Nonce"} <= set(shown)
+    assert all(f.purpose and f.policy for f in preview)
+    assert kinds(lic_ctx) == []
+
+
+def test_reactivation_of_a_known_machine_never_hits_the_seat_limit(
+        lic_ctx: AppContext, reference_server: ReferenceServer) -> None:
+    lic = issue(reference_server.data_dir, seats=1)
+    first = service(lic_ctx, name="alpha").activate(lic.key)
+    again = service(lic_ctx, name="alpha").activate(lic.key)  # e.g. after a reinstall of the app
+    assert again.state == "active" and again.machine_id == first.machine_id and again.seats_used == 1
+    # One changed component (renamed host) is still the same machine.
+    renamed = machine("alpha", hostname="alpha-renamed")
+    moved = service(lic_ctx, facts=renamed).activate(lic.key)
+    assert moved.machine_id == first.machine_id and moved.seats_used == 1
+
+
+def test_changed_fingerprint_moves_the_seat_once(lic_ctx: AppContext, reference_server: ReferenceServer) -> None:
+    lic = issue(reference_server.data_dir, seats=1)
+    first = service(lic_ctx, name="alpha").activate(lic.key)
+    # Every component differs (a new fingerprint method would look like this): only previous_fingerprint links it.
+    changed = machine("zulu", machine_id="completely-new-id", hostname="other", cpu="Other CPU x2")
+    status = service(lic_ctx, facts=changed).verify()
+    assert status.state == "active" and status.machine_id == first.machine_id and status.seats_used == 1
+    sent = [e["fields"] for e in lic_ctx.ledger.entries() if e["kind"] == "license_validate"]
+    assert "previous_fingerprint" in sent[0]
+    service(lic_ctx, facts=changed).verify()
+    sent = [e["fields"] for e in lic_ctx.ledger.entries() if e["kind"] == "license_validate"]
+    assert "previous_fingerprint" not in sent[1]  # only once
+
+
+def test_seat_limit_is_solvable_from_the_new_machine(lic_ctx: AppContext, reference_server: ReferenceServer,
+                                                     tmp_path: Path, memory_keyring: MemoryKeyring) -> None:
+    lic = issue(reference_server.data_dir, seats=1)
+    old = service(lic_ctx, name="old-laptop").activate(lic.key)
+    new_ctx = context_at(tmp_path / "new-desktop", reference_server.profile_file, reference_server.url)
+    new = service(new_ctx, name="new-desktop")
+    with pytest.raises(SeatLimitReached) as caught:
+        new.activate(lic.key)
+    text, outcome = explain(caught.value)
+    assert outcome is Outcome.DENIED and "all 1 seats" in text and "Deactivate another machine" in text
+    listing = new.machines_for_key(lic.key)
+    assert (listing.seats_used, listing.seats_total) == (1, 1)
+    assert [m.machine_id for m in listing.machines] == [old.machine_id]
+    assert not listing.machines[0].is_this_machine
+    after = new.deactivate_with_key(lic.key, old.machine_id)
+    assert after.seats_used == 0
+    assert new.activate(lic.key).state == "active"
+    new_ctx.close()
+
+
+def test_verify_and_verify_if_due(lic_ctx: AppContext, reference_server: ReferenceServer) -> None:
+    lic = issue(reference_server.data_dir)
+    clock = Clock()
+    svc = service(lic_ctx, clock=clock)
+    svc.activate(lic.key)
+    assert svc.verify().state == "active"
+    count = len(kinds(lic_ctx))
+    assert svc.verify_if_due().state == "active"
+    assert len(kinds(lic_ctx)) == count  # not due: nothing sent
+    record = json.loads(lic_ctx.paths.license_state_file.read_text())
+    record["next_check_at"] = "2000-01-01T00:00:00Z"  # overdue (as after the app was closed for days)
+    lic_ctx.paths.license_state_file.write_text(json.dumps(record))
+    assert svc.verify_if_due().state == "active"
+    last = lic_ctx.ledger.entries()[-1]
+    assert last["kind"] == "license_validate" and last["trigger"] == "scheduled"
+
+
+def test_next_check_is_about_a_day_with_jitter(lic_ctx: AppContext, reference_server: ReferenceServer) -> None:
+    from crystal_protocol.signing import parse_time
+
+    lic = issue(reference_server.data_dir)
+    status = service(lic_ctx).activate(lic.key)
+    assert status.next_check_at and status.last_verified_at
+    gap = parse_time(status.next_check_at) - parse_time(status.last_verified_at)
+    assert 0.9 * 86400 <= gap.total_seconds() <= 1.1 * 86400
+
+
+def test_deactivate_frees_the_seat_and_forgets_secrets(lic_ctx: AppContext, reference_server: ReferenceServer,
+                                                       memory_keyring: MemoryKeyring) -> None:
+    lic = issue(reference_server.data_dir, seats=1)
+    svc = service(lic_ctx)
+    svc.activate(lic.key)
+    status = svc.deactivate()
+    assert status.state == "not_activated" and status.key_hint is None
+    assert memory_keyring.store == {}
+    assert "lease" not in lic_ctx.paths.license_state_file.read_text() or \
+        json.loads(lic_ctx.paths.license_state_file.read_text())["lease"] is None
+    assert service(lic_ctx, name="other").machines_for_key(lic.key).seats_used == 0
+    with pytest.raises(NotActivated):
+        svc.verify()
+
+
+def test_trial_license(lic_ctx: AppContext, reference_server: ReferenceServer) -> None:
+    lic = issue(reference_server.data_dir, trial_days=10, expires="never")
+    status = service(lic_ctx).activate(lic.key)
+    assert status.state == "trial" and status.trial_days_left == 10
+    assert status.renews_at is None
+
+
+def test_signed_revocation_locks_and_reinstatement_unlocks(lic_ctx: AppContext,
+                                                           reference_server: ReferenceServer) -> None:
+    lic = issue(reference_server.data_dir)
+    svc = service(lic_ctx)
+    svc.activate(lic.key)
+    assert server_cli("license", "revoke", str(reference_server.data_dir), lic.license_id).returncode == 0
+    with pytest.raises(LicenseRevoked) as caught:
+        svc.verify()
+    assert explain(caught.value)[1] is Outcome.DENIED
+    assert svc.status().state == "revoked"
+    assert server_cli("license", "update", str(reference_server.data_dir), lic.license_id,
+                      "--status", "active").returncode == 0
+    assert svc.verify().state == "active"
+
+
+def test_expired_subscription_and_past_due(lic_ctx: AppContext, reference_server: ReferenceServer) -> None:
+    lic = issue(reference_server.data_dir)
+    svc = service(lic_ctx)
+    svc.activate(lic.key)
+    server_cli("license", "update", str(reference_server.data_dir), lic.license_id, "--status", "past_due")
+    status = svc.verify()
+    assert status.state == "active" and status.message and "past due" in status.message
+    server_cli("license", "update", str(reference_server.data_dir), lic.license_id, "--expires", "2020-01-01")
+    with pytest.raises(SubscriptionExpired) as caught:
+        svc.verify()
+    text, outcome = explain(caught.value)
+    assert outcome is Outcome.DENIED and "2020-01-01" in text and "account" in text
+    assert svc.status().state == "expired"
+
+
+def test_deactivated_elsewhere_becomes_not_activated(lic_ctx: AppContext, reference_server: ReferenceServer,
+                                                     memory_keyring: MemoryKeyring) -> None:
+    lic = issue(reference_server.data_dir, seats=2)
+    here = service(lic_ctx, name="alpha")
+    mine = here.activate(lic.key)
+    other = service(lic_ctx, name="beta")  # same keyring: stands in for the user's other machine
+    assert other.machines_for_key(lic.key).seats_used == 1
+    other.deactivate_with_key(lic.key, str(mine.machine_id))
+    with pytest.raises(Exception) as caught:
+        here.verify()
+    assert explain(caught.value)[1] is Outcome.DENIED
+    status = here.status()
+    assert status.state == "not_activated" and status.message and "deactivated" in status.message
+
+
+def test_offline_grace_then_locked_then_back(lic_ctx: AppContext, reference_server: ReferenceServer) -> None:
+    lic = issue(reference_server.data_dir)
+    clock = Clock()
+    online = service(lic_ctx, clock=clock)
+    online.activate(lic.key)
+    lease_before = json.loads(lic_ctx.paths.license_state_file.read_text())["lease"]
+    down = service(lic_ctx, clock=clock, url=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(ConnectFailed) as caught:
+        down.verify()
+    assert explain(caught.value)[1] is Outcome.OFFLINE
+    status = down.status()
+    assert status.state == "offline_grace"
+    assert status.grace_days_left is not None and 13.9 < status.grace_days_left <= 14
+    assert status.message and "cannot be reached" in status.message
+    assert json.loads(lic_ctx.paths.license_state_file.read_text())["lease"] == lease_before  # nothing lost
+    clock.advance(days=10)
+    assert down.status().grace_days_left == pytest.approx(4, abs=0.01)
+    clock.advance(days=5)
+    assert down.status().state == "locked"
+    clock.value = clock.value.replace(year=clock.value.year)  # still 15 days ahead
+    back = service(lic_ctx, clock=Clock())  # the clock is right again and the server answers
+    assert back.verify().state == "active"
+
+
+def test_clock_set_back_is_detected_and_does_not_extend_grace(lic_ctx: AppContext,
+                                                              reference_server: ReferenceServer) -> None:
+    lic = issue(reference_server.data_dir)
+    clock = Clock()
+    start = clock.value
+    service(lic_ctx, clock=clock).activate(lic.key)
+    down = service(lic_ctx, clock=clock, url=f"http://127.0.0.1:{free_port()}")
+    clock.advance(days=12)
+    with pytest.raises(ConnectFailed):
+        down.verify()
+    assert down.status().grace_days_left == pytest.approx(2, abs=0.01)
+    clock.advance(minutes=-59)  # a daylight-saving-sized step back is not tampering
+    assert down.status().clock_set_back is False
+    clock.value = start + __import__("datetime").timedelta(days=1)  # set back 11 days
+    status = down.status()
+    assert status.clock_set_back is True
+    assert status.grace_days_left is not None and status.grace_days_left <= 2.01
+    clock.value = start + __import__("datetime").timedelta(days=15)
+    assert down.status().state == "locked"
+    clock.value = start + __import__("datetime").timedelta(days=2)
+    assert down.status().state == "locked"  # going back does not unlock
