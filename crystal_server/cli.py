@@ -59,12 +59,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise ServerCliError(f"{data_dir} is not a server folder; run: crystal-server init {data_dir}")
     if bool(args.tls_cert) != bool(args.tls_key):
         raise ServerCliError("--tls-cert and --tls-key go together")
+    import socket
+
     import uvicorn
 
     from crystal_server.app import create_app
 
-    uvicorn.run(create_app(data_dir), host=args.host, port=args.port, log_level=args.log_level,
-                ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key, access_log=False)
+    # Bind here, not in uvicorn, so that a port in use is a clear error and "listening on" is printed
+    # only once the socket is ours (callers wait for that line; --port 0 picks a free port).
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as exc:
+        sock.close()
+        raise ServerCliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}", EXIT_STATE) from exc
+    sock.listen(128)
+    scheme = "https" if args.tls_cert else "http"
+    print(f"listening on {scheme}://{args.host}:{sock.getsockname()[1]}", flush=True)
+    config = uvicorn.Config(create_app(data_dir), log_level=args.log_level, ssl_certfile=args.tls_cert,
+                            ssl_keyfile=args.tls_key, access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
     return EXIT_OK
 
 

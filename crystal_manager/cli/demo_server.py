@@ -6,10 +6,10 @@ The app never imports the server: it starts ``python -m crystal_server`` and tal
 from __future__ import annotations
 
 import os
+import selectors
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,31 +58,38 @@ class RunningServer:
                 self.process.wait()
 
 
-def start_server(data_dir: Path, *, port: int | None = None, tls: tuple[Path, Path] | None = None,
+def start_server(data_dir: Path, *, port: int = 0, tls: tuple[Path, Path] | None = None,
                  timeout: float = 20.0) -> RunningServer:
-    """Start ``serve`` on an initialised folder and wait until its health endpoint answers."""
-    port = port or free_port()
+    """Start ``serve`` on an initialised folder (port 0: any free port) and wait until it listens.
+
+    The server prints ``listening on URL`` once its socket is bound; a port in use makes it exit with
+    a message, so we can never mistake another process on that port for our child. Its log goes to
+    ``DIR/server.log`` (a pipe nobody reads could fill up and stall it).
+    """
     args = [sys.executable, "-m", "crystal_server", "serve", str(data_dir), "--port", str(port)]
     if tls is not None:
         args += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    scheme = "https" if tls else "http"
-    url = f"{scheme}://127.0.0.1:{port}"
-    server = RunningServer(data_dir=data_dir, url=url, process=process)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            err = process.stderr.read().decode(errors="replace") if process.stderr else ""
-            raise DemoServerError(f"server exited with {process.returncode}: {err.strip()[-500:]}")
-        try:
-            # Readiness probe of our own child on loopback: a TCP connect, no HTTP payload.
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return server
-        except OSError:
-            time.sleep(0.05)
-    server.stop()
-    raise DemoServerError(f"server did not start listening on port {port} within {timeout:.0f} s")
+    log_path = data_dir / "server.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert process.stdout is not None
+    ready = selectors.DefaultSelector()
+    ready.register(process.stdout, selectors.EVENT_READ)
+    line = b""
+    if ready.select(timeout):
+        line = process.stdout.readline()
+    ready.close()
+    process.stdout.close()
+    text = line.decode(errors="replace").strip()
+    if not text.startswith("listening on "):
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        err = log_path.read_text(errors="replace").strip().splitlines()[-3:]
+        raise DemoServerError(f"server did not start (exit {process.returncode}): {' '.join(err)[-500:]}")
+    url = text.removeprefix("listening on ")
+    return RunningServer(data_dir=data_dir, url=url, process=process)
 
 
 __all__ = ["DemoServerError", "RunningServer", "free_port", "server_cli", "start_server"]

@@ -43,7 +43,8 @@ def test_status_json_in_empty_home_writes_nothing_outside(tmp_path: Path) -> Non
 
 def test_status_with_dev_profile_and_server_check(reference_server: ReferenceServer, tmp_path: Path) -> None:
     env = isolated_env(tmp_path)
-    proc = run_cli("--profile", str(reference_server.profile_file), "status", "--check-server", "--json", env=env)
+    proc = run_cli("--profile", str(reference_server.profile_file), "--server", reference_server.url,
+                   "status", "--check-server", "--json", env=env)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["profile"]["production"] is False and report["server"]["status"] == "ok"

@@ -42,3 +42,15 @@ def test_serve_tls_flags_go_together(tmp_path: Path) -> None:
     server_cli("init", str(tmp_path / "s"))
     proc = server_cli("serve", str(tmp_path / "s"), "--tls-cert", "x.pem")
     assert proc.returncode == 2 and "go together" in proc.stderr
+
+
+def test_serve_on_a_port_in_use_fails_clearly(tmp_path: Path) -> None:
+    import socket
+
+    server_cli("init", str(tmp_path / "s"))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        proc = server_cli("serve", str(tmp_path / "s"), "--port", str(port))
+    assert proc.returncode == 3 and f"cannot listen on 127.0.0.1:{port}" in proc.stderr

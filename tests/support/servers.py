@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from crystal_manager.cli.demo_server import RunningServer, free_port, start_server
+from crystal_manager.cli.demo_server import RunningServer, start_server
 
 
 @dataclass
@@ -39,10 +37,10 @@ class ReferenceServer:
 
 
 def init_server_dir(path: Path, *, url: str | None = None, tls_ca: Path | None = None) -> Path:
-    """Run ``crystal-server init`` for real; the profile names a free loopback port unless ``url`` is given."""
-    scheme = "https" if tls_ca else "http"
-    args = [sys.executable, "-m", "crystal_server", "init", str(path),
-            "--url", url or f"{scheme}://127.0.0.1:{free_port()}"]
+    """Run ``crystal-server init`` for real."""
+    args = [sys.executable, "-m", "crystal_server", "init", str(path)]
+    if url:
+        args += ["--url", url]
     if tls_ca:
         args += ["--tls-ca", str(tls_ca)]
     subprocess.run(args, check=True, capture_output=True, timeout=60)
@@ -52,11 +50,11 @@ def init_server_dir(path: Path, *, url: str | None = None, tls_ca: Path | None =
 @contextmanager
 def run_reference_server(data_dir: Path, *, port: int | None = None,
                          tls: tuple[Path, Path] | None = None) -> Iterator[ReferenceServer]:
-    """Serve ``data_dir`` in a child process for the duration of the block, on its profile's port."""
-    if port is None:
-        profile_url = json.loads((data_dir / "profile.json").read_text())["server_url"]
-        port = urlsplit(profile_url).port or free_port()
-    running = start_server(data_dir, port=port, tls=tls)
+    """Serve ``data_dir`` in a child process for the duration of the block (a fresh port unless given).
+
+    Clients use ``ReferenceServer.url``; the profile's own URL is only right when ``port`` matches it.
+    """
+    running = start_server(data_dir, port=port or 0, tls=tls)
     try:
         yield ReferenceServer(running)
     finally:
