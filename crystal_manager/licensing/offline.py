@@ -88,7 +88,8 @@ def install_response(engine: LicensingEngine, path: Path) -> Evaluation:
         raise OfflineFileError(f"the lease in the response is not acceptable: {exc}") from exc
     key = engine.stored_key()
     lease = payload["lease"]
-    fresh = LicenseRecord(high_water=record.high_water, clock_set_back_at=record.clock_set_back_at)
+    fresh = LicenseRecord(high_water=record.high_water, high_water_seen_at=record.high_water_seen_at,
+                          clock_set_back_at=record.clock_set_back_at)
     fresh.lease = {str(k): str(v) for k, v in lease.items()}
     fresh.machine_id, fresh.key_hint = terms.machine_id, hint(key)
     fresh.fingerprint, fresh.fingerprint_version = fingerprint, engine.identity().version
