@@ -91,7 +91,7 @@ class LicensingApi:
             raise Denied("bad_request", "request too large", 413)
         try:
             body = json.loads(raw)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: deep nesting
             raise Denied("bad_request", "the body is not JSON", 400) from exc
         if not isinstance(body, dict):
             raise Denied("bad_request", "the body is not a JSON object", 400)

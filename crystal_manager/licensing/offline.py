@@ -57,7 +57,7 @@ def _read(path: Path) -> Any:
         raise OfflineFileError(f"{path} is too large to be a response file")
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: deep nesting
         raise OfflineFileError(f"{path} is not a response file (not JSON)") from exc
 
 

@@ -123,3 +123,15 @@ def test_offline_activation_is_not_offline_grace(lic_ctx: AppContext, reference_
     assert svc.status().state == "active"
     clock.value += timedelta(days=31)
     assert svc.status().state == "locked"
+
+
+def test_deeply_nested_response_file_is_refused(lic_ctx: AppContext, reference_server: ReferenceServer,
+                                                tmp_path: Path) -> None:
+    lic = issue(reference_server.data_dir)
+    svc = service(lic_ctx)
+    svc.write_offline_request(lic.key, tmp_path / "request.json")
+    response = tmp_path / "response.json"
+    response.write_text("[" * 200_000)
+    with pytest.raises(OfflineFileError, match="not JSON"):
+        svc.install_offline_response(response)
+    assert svc.status().state == "not_activated"

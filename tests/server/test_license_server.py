@@ -123,3 +123,17 @@ def test_labels_are_data_not_sql(reference_server: ReferenceServer, lic_ctx: App
     listing = service(lic_ctx).machines()
     assert listing.machines[0].label == label
     assert server_cli("license", "show", str(reference_server.data_dir), lic.license_id).returncode == 0
+
+
+def test_deeply_nested_body_is_a_signed_bad_request(reference_server: ReferenceServer) -> None:
+    parts = urlsplit(reference_server.url)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+    try:
+        conn.request("POST", "/v1/licenses/activate", body=b"[" * 50_000,
+                     headers={"Content-Type": "application/json", "X-Crystal-Nonce": "portal-nonce-1"})
+        response = conn.getresponse()
+        status, headers, body = response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()
+    assert status == 400 and "x-crystal-signature" in {name.lower() for name in headers}
+    assert json.loads(body)["error"]["code"] == "bad_request"
