@@ -50,7 +50,8 @@ def write_request(engine: LicensingEngine, key: str, path: Path) -> dict[str, An
 
 def _read(path: Path) -> Any:
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)  # never more: the file may be endless (a pipe, /dev/zero)
     except OSError as exc:
         raise OfflineFileError(f"cannot read {path}: {exc.strerror}") from exc
     if len(raw) > MAX_FILE_BYTES:
