@@ -143,8 +143,8 @@ def test_deeply_nested_body_is_a_signed_bad_request(reference_server: ReferenceS
 def test_offline_portal_needs_the_key_not_just_its_digest(reference_server: ReferenceServer, lic_ctx: AppContext,
                                                           tmp_path: Path) -> None:
     """The request file is not secret; its key digest alone must not activate a machine on that license."""
-    from tests.support.licensing import machine
     from crystal_manager.services.license_service import LicenseService
+    from tests.support.licensing import machine
 
     lic = issue(reference_server.data_dir, seats=1)
     victim_file, thief_file = tmp_path / "victim.json", tmp_path / "thief.json"
