@@ -104,7 +104,7 @@ def payload_of(text: str, kind: str) -> dict[str, Any]:
     """Parse a verified payload and check it says the same type."""
     try:
         value = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise DocumentProblem("payload is not JSON") from exc
     if not isinstance(value, dict) or value.get("type") != kind:
         raise DocumentProblem("payload type does not match the document")

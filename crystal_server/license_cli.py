@@ -128,7 +128,7 @@ def cmd_revoke(args: argparse.Namespace) -> int:
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise LicenseCliError(f"cannot read {path}: {exc}") from exc
 
 

@@ -91,7 +91,7 @@ class LicensingApi:
             raise Denied("bad_request", "request too large", 413)
         try:
             body = json.loads(raw)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: deep nesting
             raise Denied("bad_request", "the body is not JSON", 400) from exc
         if not isinstance(body, dict):
             raise Denied("bad_request", "the body is not a JSON object", 400)
@@ -164,8 +164,19 @@ class LicensingApi:
         return machines.listing(self.conn, self.lookup(digest), fingerprint if isinstance(fingerprint, str) else None)
 
     def offline(self, body: dict[str, Any], now: datetime, digest: str | None) -> dict[str, Any]:
-        """POST offline/answer: what a web portal calls with an uploaded request file."""
-        return {"response": machines.offline_answer(self.conn, now, body.get("request"), self.key)}
+        """POST offline/answer: what a web portal calls with an uploaded request file and the key typed in.
+
+        The request file is not secret (it carries only the key's digest), so the digest alone must not
+        activate anything: the caller proves it holds the key itself.
+        """
+        if not isinstance(body.get("key"), str):
+            raise Denied("bad_request", "the license key is required with an offline request", 400)
+        if digest is None:
+            raise Denied("invalid_key", "the license key is malformed", 400)
+        request = body.get("request")
+        if not isinstance(request, dict) or request.get("key_digest") != digest:
+            raise Denied("bad_document", "the request file was not made with this license key", 400)
+        return {"response": machines.offline_answer(self.conn, now, request, self.key)}
 
 
 def routes(data_dir: Path) -> list[Route]:

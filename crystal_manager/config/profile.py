@@ -80,7 +80,7 @@ def load_profile_file(path: Path) -> Profile:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ProfileError(f"profile file not found: {path}") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ProfileError(f"cannot read profile {path}: {exc}") from exc
     return _parse(data, path.resolve())
 

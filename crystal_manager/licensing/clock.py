@@ -2,7 +2,9 @@
 
 A local clock more than an hour behind the mark is "set back" (daylight-saving changes move local time,
 not UTC, and stay well within an hour of drift anyway); then the mark, not the clock, is used, so setting
-the clock back never extends a grace period.
+the clock back never extends a grace period. The mark also moves on by however far the local clock has
+moved forward since it was last seen (``seen_at``): a clock left set back still counts the time that
+passes, so the countdown does not freeze while the clock is behind.
 """
 
 from __future__ import annotations
@@ -23,10 +25,16 @@ class ClockReading:
     behind: timedelta
 
 
-def read_clock(now: datetime, high_water: datetime | None) -> ClockReading:
-    """Compare the local clock with the mark; the mark only moves forward."""
-    if high_water is None or now >= high_water:
+def read_clock(now: datetime, high_water: datetime | None, seen_at: datetime | None = None) -> ClockReading:
+    """Compare the local clock with the mark; the mark only moves forward.
+
+    ``seen_at`` is the local clock when the mark was stored (default: the mark itself).
+    """
+    if high_water is None:
         return ClockReading(trusted_now=now, high_water=now, set_back=False, behind=timedelta(0))
-    behind = high_water - now
-    return ClockReading(trusted_now=high_water, high_water=high_water, set_back=behind > TAMPER_THRESHOLD,
+    seen = seen_at or high_water
+    # Time the local clock moved forward since the mark was stored; a backwards step counts as none.
+    trusted = max(now, high_water + max(now - seen, timedelta(0)))
+    behind = trusted - now
+    return ClockReading(trusted_now=trusted, high_water=trusted, set_back=behind > TAMPER_THRESHOLD,
                         behind=behind)

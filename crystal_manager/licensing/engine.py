@@ -91,15 +91,18 @@ class LicensingEngine:
         """The current state; also notes a set-back clock and moves the time mark (saved when it matters)."""
         record = record or self.load()
         now = self.cfg.now()
-        clock = read_clock(now, record.time("high_water"))
+        mark, seen = record.time("high_water"), record.time("high_water_seen_at")
+        clock = read_clock(now, mark, seen)
         changed = False
         if clock.set_back and record.clock_set_back_at is None:
             record.set_time("clock_set_back_at", now)
             changed = True
-        mark = record.time("high_water")
-        if not clock.set_back and (mark is None or clock.high_water - mark > HIGH_WATER_SAVE_STEP):
+        # A step back is stored at once, so time passing after it still moves the mark on.
+        went_back = mark is not None and now < (seen or mark)
+        if mark is None or went_back or clock.high_water - mark > HIGH_WATER_SAVE_STEP:
             record.set_time("high_water", clock.high_water)
-            changed = record.lease is not None
+            record.set_time("high_water_seen_at", now)
+            changed = changed or record.lease is not None
         if changed:
             self.save(record)
         return evaluate(record, keys=self.cfg.keys, fingerprint=self.identity().fingerprint, now=now)
@@ -160,6 +163,7 @@ class LicensingEngine:
         record.pending_offline = None
         record.offline_activation = False
         record.set_time("high_water", max(answer.signed_at, self.cfg.now()))
+        record.set_time("high_water_seen_at", self.cfg.now())
         record.clock_set_back_at = None
         jitter = random.uniform(0.9, 1.1)
         record.set_time("next_check_at", answer.signed_at + self.cfg.check_interval * jitter)
@@ -176,7 +180,7 @@ class LicensingEngine:
         answer = self.call("license_activate", body, trigger)
         previous_key = secrets.get(KEY_SECRET)
         if previous_key != key:
-            record = LicenseRecord(high_water=record.high_water)
+            record = LicenseRecord(high_water=record.high_water, high_water_seen_at=record.high_water_seen_at)
         record = self._accept(answer, record, key)
         record.set_time("activated_at", answer.signed_at)
         secrets.set(KEY_SECRET, key)
@@ -243,7 +247,8 @@ class LicensingEngine:
         secrets = self.cfg.secrets()
         secrets.delete(KEY_SECRET)
         secrets.delete(machinekey.SECRET_NAME)
-        self.save(LicenseRecord(high_water=record.high_water, clock_set_back_at=record.clock_set_back_at,
+        self.save(LicenseRecord(high_water=record.high_water, high_water_seen_at=record.high_water_seen_at,
+                                clock_set_back_at=record.clock_set_back_at,
                                 notice=notice))
 
     def deactivate(self, machine_id: str | None = None, trigger: Trigger = "user") -> dict[str, Any]:

@@ -47,7 +47,7 @@ def _trial_days(terms: LeaseTerms, now: datetime) -> int | None:
 
 def evaluate(record: LicenseRecord, *, keys: Mapping[str, bytes], fingerprint: str, now: datetime) -> Evaluation:
     """Decide the state. Pure: reads the record, never changes it."""
-    clock = read_clock(now, record.time("high_water"))
+    clock = read_clock(now, record.time("high_water"), record.time("high_water_seen_at"))
     trusted = clock.trusted_now
     set_back = clock.set_back or record.clock_set_back_at is not None
 

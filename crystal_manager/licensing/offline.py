@@ -50,14 +50,15 @@ def write_request(engine: LicensingEngine, key: str, path: Path) -> dict[str, An
 
 def _read(path: Path) -> Any:
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)  # never more: the file may be endless (a pipe, /dev/zero)
     except OSError as exc:
         raise OfflineFileError(f"cannot read {path}: {exc.strerror}") from exc
     if len(raw) > MAX_FILE_BYTES:
         raise OfflineFileError(f"{path} is too large to be a response file")
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: deep nesting
         raise OfflineFileError(f"{path} is not a response file (not JSON)") from exc
 
 
@@ -88,7 +89,8 @@ def install_response(engine: LicensingEngine, path: Path) -> Evaluation:
         raise OfflineFileError(f"the lease in the response is not acceptable: {exc}") from exc
     key = engine.stored_key()
     lease = payload["lease"]
-    fresh = LicenseRecord(high_water=record.high_water, clock_set_back_at=record.clock_set_back_at)
+    fresh = LicenseRecord(high_water=record.high_water, high_water_seen_at=record.high_water_seen_at,
+                          clock_set_back_at=record.clock_set_back_at)
     fresh.lease = {str(k): str(v) for k, v in lease.items()}
     fresh.machine_id, fresh.key_hint = terms.machine_id, hint(key)
     fresh.fingerprint, fresh.fingerprint_version = fingerprint, engine.identity().version

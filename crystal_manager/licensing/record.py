@@ -33,6 +33,7 @@ class LicenseRecord:
     last_problem: str | None = None
     next_check_at: str | None = None
     high_water: str | None = None
+    high_water_seen_at: str | None = None
     clock_set_back_at: str | None = None
     denial: str | None = None
     denial_message: str | None = None

@@ -87,7 +87,7 @@ def _unsigned(response: GatewayResponse) -> Exception:
         return ServerFailed(f"the server failed (HTTP {response.status})", response.status)
     try:
         json.loads(response.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deep nesting
         return MalformedAnswer(f"the answer is not licensing data (HTTP {response.status}, not JSON)")
     return UnsignedAnswer(f"the answer (HTTP {response.status}) carries no signature")
 
@@ -129,7 +129,7 @@ def verify_answer(response: GatewayResponse, *, nonce: str, keys: Mapping[str, b
                           "minutes", skew)
     try:
         data = json.loads(response.body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise MalformedAnswer("the signed answer is not JSON") from exc
     if not isinstance(data, dict):
         raise MalformedAnswer("the signed answer is not a JSON object")

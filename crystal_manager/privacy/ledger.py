@@ -113,7 +113,7 @@ class Ledger:
                 for raw in handle:
                     try:
                         value = json.loads(raw)
-                    except (UnicodeDecodeError, json.JSONDecodeError):
+                    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
                         continue
                     if isinstance(value, dict):
                         result.append(value)

@@ -49,10 +49,12 @@ The lease is stored on the computer (no secrets in it) and re-verified on every 
 until `issued_at + ttl_seconds`, measured on trusted time (the highest of the server's signed dates and
 the local clock; a clock set back by more than an hour is detected and does not extend grace).
 
-Offline activation: the request file (fields below) goes to the vendor's portal or support; the answer is
-a signed `offline_activation` document holding the request's nonce, the fingerprint and a lease (TTL 90
-days). Offline deactivation writes a `deactivation_proof` document signed with the machine's own key
-(its public half was sent at activation) naming the license, the machine and the time.
+Offline activation: the request file (fields below) goes to the vendor's portal or support; the portal
+(`POST /v1/licenses/offline/answer` with `request` and `key`) also needs the key typed in, since the
+file's key digest alone must not activate anything. The answer is a signed `offline_activation`
+document holding the request's nonce, the fingerprint and a lease (TTL 90 days). Offline deactivation
+writes a `deactivation_proof` document signed with the machine's own key (its public half was sent at
+activation) naming the license, the machine and the time.
 """
 
 #: Extra sections (signatures, leases) that other modules contribute: (title, markdown body).

@@ -31,5 +31,5 @@ def check_server(ctx: AppContext, *, trigger: Trigger = "user") -> ServerHealth:
         data = json.loads(response.body)
         return ServerHealth(status=str(data["status"]), protocol=int(data["protocol"]),
                             server_time=str(data["time"]))
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise HealthError("server answer is not a protocol-v1 health report") from exc

@@ -64,5 +64,5 @@ def read_json(path: Path) -> Any | None:
         raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # deep nesting
         raise CorruptStateError(f"{path} is not valid JSON ({exc})") from exc

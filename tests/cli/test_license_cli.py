@@ -160,3 +160,20 @@ def test_offline_files_through_the_cli(cli: Cli, reference_server: ReferenceServ
     assert installed.returncode == EXIT_OK and "Activated offline" in installed.stdout
     proof = tmp_path / "proof.json"
     assert cli("deactivate", "--proof-file", str(proof)).returncode == EXIT_OK and proof.exists()
+
+
+def test_key_can_come_from_stdin_instead_of_argv(cli: Cli, reference_server: ReferenceServer) -> None:
+    """`activate -` reads the key from standard input, so it never shows in the process list or shell history."""
+    lic = issue(reference_server.data_dir)
+    env = dict(cli.env)
+    proc = subprocess.run([sys.executable, "-m", "crystal_manager", "activate", "-", "--json"], env=env,
+                          input=lic.key + "\n", capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == EXIT_OK, proc.stderr
+    assert json.loads(proc.stdout)["state"] == "active"
+    proc = subprocess.run([sys.executable, "-m", "crystal_manager", "machines", "--key", "-", "--json"], env=env,
+                          input=lic.key + "\n", capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == EXIT_OK, proc.stderr
+    assert len(json.loads(proc.stdout)["machines"]) == 1
+    empty = subprocess.run([sys.executable, "-m", "crystal_manager", "activate", "-"], env=env, input="",
+                           capture_output=True, text=True, timeout=60, check=False)
+    assert empty.returncode == EXIT_BAD_INPUT and one_line_error(empty)

@@ -113,3 +113,9 @@ def test_activation_through_a_fault_stores_nothing(lic_ctx: AppContext, referenc
     assert lic.key not in memory_keyring.store.values()
     assert service(lic_ctx).status().state == "not_activated"
 
+
+
+def test_deeply_nested_json_from_a_man_in_the_middle(activated: AppContext, memory_keyring: MemoryKeyring) -> None:
+    """JSON nested deeper than the parser's recursion limit is garbage (offline), not a crash."""
+    with misbehaving(respond(http_response("200 OK", b"[" * 200_000))) as server:
+        check(activated, memory_keyring, server.url, MalformedAnswer, "garbled")

@@ -123,3 +123,48 @@ def test_offline_activation_is_not_offline_grace(lic_ctx: AppContext, reference_
     assert svc.status().state == "active"
     clock.value += timedelta(days=31)
     assert svc.status().state == "locked"
+
+
+def test_deeply_nested_response_file_is_refused(lic_ctx: AppContext, reference_server: ReferenceServer,
+                                                tmp_path: Path) -> None:
+    lic = issue(reference_server.data_dir)
+    svc = service(lic_ctx)
+    svc.write_offline_request(lic.key, tmp_path / "request.json")
+    response = tmp_path / "response.json"
+    response.write_text("[" * 200_000)
+    with pytest.raises(OfflineFileError, match="not JSON"):
+        svc.install_offline_response(response)
+    assert svc.status().state == "not_activated"
+
+
+def test_endless_response_file_is_not_read_to_the_end(lic_ctx: AppContext, reference_server: ReferenceServer,
+                                                      tmp_path: Path) -> None:
+    """A named pipe (or /dev/zero) as the response file: refused after the size limit, not read whole."""
+    import os
+    import threading
+
+    lic = issue(reference_server.data_dir)
+    svc = service(lic_ctx)
+    svc.write_offline_request(lic.key, tmp_path / "request.json")
+    fifo = tmp_path / "response.json"
+    os.mkfifo(fifo)
+    written = 0
+
+    def feed() -> None:
+        nonlocal written
+        chunk = b" " * 65536
+        try:
+            with open(fifo, "wb") as pipe:
+                while written < 64 * 1024 * 1024:
+                    pipe.write(chunk)
+                    written += len(chunk)
+        except BrokenPipeError:
+            pass
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    with pytest.raises(OfflineFileError, match="too large"):
+        svc.install_offline_response(fifo)
+    writer.join(timeout=30)
+    assert written < 4 * 1024 * 1024
+    assert svc.status().state == "not_activated"

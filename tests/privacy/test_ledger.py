@@ -64,3 +64,13 @@ def test_concurrent_processes_never_interleave(tmp_path: Path) -> None:
     parsed = [json.loads(line) for line in lines]
     for worker in range(3):
         assert [p["n"] for p in parsed if p["worker"] == worker] == list(range(200))
+
+
+def test_deeply_nested_line_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.jsonl"
+    ledger = Ledger(path)
+    ledger.append({"n": 1})
+    with open(path, "ab") as handle:
+        handle.write(b"[" * 200_000 + b"\n")
+    ledger.append({"n": 2})
+    assert [e["n"] for e in ledger.entries()] == [1, 2]

@@ -105,11 +105,12 @@ def test_offline_portal_endpoint(reference_server: ReferenceServer, lic_ctx: App
     request = tmp_path / "request.json"
     svc.write_offline_request(lic.key, request)
     status, headers, body = post(reference_server.url, "/v1/licenses/offline/answer",
-                                 {"request": json.loads(request.read_text())})
+                                 {"request": json.loads(request.read_text()), "key": lic.key})
     assert status == 200 and "x-crystal-signature" in {k.lower() for k in headers}
     (tmp_path / "response.json").write_text(json.dumps(json.loads(body)["response"]))
     assert svc.install_offline_response(tmp_path / "response.json").state == "active"
-    status, _headers, body = post(reference_server.url, "/v1/licenses/offline/answer", {"request": {"x": 1}})
+    status, _headers, body = post(reference_server.url, "/v1/licenses/offline/answer",
+                                  {"request": {"x": 1}, "key": lic.key})
     assert status == 400 and json.loads(body)["error"]["code"] == "bad_document"
 
 
@@ -123,3 +124,38 @@ def test_labels_are_data_not_sql(reference_server: ReferenceServer, lic_ctx: App
     listing = service(lic_ctx).machines()
     assert listing.machines[0].label == label
     assert server_cli("license", "show", str(reference_server.data_dir), lic.license_id).returncode == 0
+
+
+def test_deeply_nested_body_is_a_signed_bad_request(reference_server: ReferenceServer) -> None:
+    parts = urlsplit(reference_server.url)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+    try:
+        conn.request("POST", "/v1/licenses/activate", body=b"[" * 50_000,
+                     headers={"Content-Type": "application/json", "X-Crystal-Nonce": "portal-nonce-1"})
+        response = conn.getresponse()
+        status, headers, body = response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()
+    assert status == 400 and "x-crystal-signature" in {name.lower() for name in headers}
+    assert json.loads(body)["error"]["code"] == "bad_request"
+
+
+def test_offline_portal_needs_the_key_not_just_its_digest(reference_server: ReferenceServer, lic_ctx: AppContext,
+                                                          tmp_path: Path) -> None:
+    """The request file is not secret; its key digest alone must not activate a machine on that license."""
+    from crystal_manager.services.license_service import LicenseService
+    from tests.support.licensing import machine
+
+    lic = issue(reference_server.data_dir, seats=1)
+    victim_file, thief_file = tmp_path / "victim.json", tmp_path / "thief.json"
+    service(lic_ctx).write_offline_request(lic.key, victim_file)
+    thief = LicenseService(lic_ctx, machine=machine("thief"))
+    thief.write_offline_request(generate_key(), thief_file)
+    forged = json.loads(thief_file.read_text())
+    forged["key_digest"] = json.loads(victim_file.read_text())["key_digest"]
+    for body in ({"request": forged}, {"request": forged, "key": generate_key()}):
+        status, _headers, raw = post(reference_server.url, "/v1/licenses/offline/answer", body)
+        assert status == 400 and json.loads(raw)["error"]["code"] in ("bad_request", "bad_document"), raw
+    shown = json.loads(server_cli("license", "show", str(reference_server.data_dir), lic.license_id,
+                                  "--json").stdout)
+    assert shown["seats_used"] == 0, shown

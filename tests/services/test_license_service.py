@@ -254,3 +254,23 @@ def test_clock_set_back_is_detected_and_does_not_extend_grace(lic_ctx: AppContex
     assert down.status().state == "locked"
     clock.value = start + __import__("datetime").timedelta(days=2)
     assert down.status().state == "locked"  # going back does not unlock
+
+
+def test_clock_kept_set_back_does_not_freeze_the_grace_countdown(lic_ctx: AppContext,
+                                                                 reference_server: ReferenceServer) -> None:
+    """Set back a month and leave it there: time still passes on the clock, so grace still runs out."""
+    lic = issue(reference_server.data_dir)
+    clock = Clock()
+    service(lic_ctx, clock=clock).activate(lic.key)
+    down = service(lic_ctx, clock=clock, url=f"http://127.0.0.1:{free_port()}")
+    clock.advance(days=12)
+    with pytest.raises(ConnectFailed):
+        down.verify()
+    assert down.status().grace_days_left == pytest.approx(2, abs=0.01)
+    clock.advance(days=-30)
+    status = down.status()
+    assert status.clock_set_back is True and status.grace_days_left == pytest.approx(2, abs=0.01)
+    clock.advance(days=1)  # a day passes while the clock stays a month behind
+    assert down.status().grace_days_left == pytest.approx(1, abs=0.01)
+    clock.advance(days=1, hours=1)
+    assert down.status().state == "locked"

@@ -36,3 +36,11 @@ def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path: Path) -> None:
         write_json_atomic(path, {"v": object()})
     assert read_json(path) == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def test_deeply_nested_file_is_corrupt_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text("[" * 200_000)
+    with pytest.raises(CorruptStateError):
+        read_json(path)
+    assert path.read_text() == "[" * 200_000

@@ -3,21 +3,34 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from crystal_manager.cli.exit_codes import EXIT_BAD_INPUT, EXIT_OK
 from crystal_manager.cli.output import emit_json, fail, say
+from crystal_manager.licensing.errors import KeyFormatError
 from crystal_manager.services.context import AppContext
 from crystal_manager.services.license_service import LicenseService, MachineList, PreviewField
 from crystal_manager.services.status import LicenseStatus
 
 
+def _key_from(value: str | None) -> str | None:
+    """The key argument; ``-`` reads one line from standard input, so the key never sits in argv."""
+    if value != "-":
+        return value
+    typed = sys.stdin.readline(256).strip()
+    if not typed:
+        raise KeyFormatError("no license key was entered on standard input", "empty")
+    return typed
+
+
 def register(subparsers: Any) -> None:
     """Add the license verbs."""
     act = subparsers.add_parser("activate", help="activate this machine (online, or with offline files)")
-    act.add_argument("key", nargs="?", help="the license key, e.g. CM3D-XXXXX-XXXXX-XXXXX-XXXXX")
+    act.add_argument("key", nargs="?", help="the license key, e.g. CM3D-XXXXX-XXXXX-XXXXX-XXXXX; '-' reads it "
+                                            "from standard input (kept out of the process list)")
     act.add_argument("--request-file", type=Path, metavar="F",
                      help="offline: write an activation request file for the vendor (needs KEY)")
     act.add_argument("--response-file", type=Path, metavar="F", help="offline: install the vendor's response file")
@@ -78,6 +91,7 @@ def _print_status(lic: LicenseStatus, as_json: bool) -> None:
 def run_activate(ctx: AppContext, args: argparse.Namespace) -> int:
     """activate KEY | KEY --request-file F | --response-file F."""
     service = LicenseService(ctx, label=args.label)
+    args.key = _key_from(args.key)
     if args.response_file is not None:
         if args.key or args.request_file:
             fail("--response-file takes no key and no --request-file")
@@ -101,6 +115,7 @@ def run_activate(ctx: AppContext, args: argparse.Namespace) -> int:
 def run_deactivate(ctx: AppContext, args: argparse.Namespace) -> int:
     """deactivate [--machine ID [--key KEY]] [--proof-file F]."""
     service = LicenseService(ctx)
+    args.key = _key_from(args.key)
     if args.proof_file is not None:
         if args.machine or args.key:
             fail("--proof-file deactivates this machine only")
@@ -139,6 +154,7 @@ def machine_lines(listing: MachineList) -> list[str]:
 def run_machines(ctx: AppContext, args: argparse.Namespace) -> int:
     """machines [--key KEY] [--json]."""
     service = LicenseService(ctx)
+    args.key = _key_from(args.key)
     listing = service.machines_for_key(args.key) if args.key else service.machines()
     if args.json:
         emit_json({"machines": [asdict(m) for m in listing.machines], "seats_used": listing.seats_used,
