@@ -60,6 +60,11 @@ def is_loopback_host(host: str) -> bool:
 def check_base_url(url: str) -> None:
     """https everywhere; plain http only to loopback (the local reference server)."""
     parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        # httpx would turn user:pass@ into an Authorization header the catalog never declared.
+        raise InsecureTransportError("refusing a server URL with credentials in it (user:password@host)")
+    if parts.query or parts.fragment:
+        raise InsecureTransportError(f"refusing server URL {url!r}: it must not carry a query or fragment")
     if parts.scheme == "https" and parts.hostname:
         return
     if parts.scheme == "http" and parts.hostname and is_loopback_host(parts.hostname):

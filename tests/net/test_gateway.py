@@ -63,7 +63,9 @@ def test_undeclared_field_is_refused_and_nothing_is_sent(tmp_path: Path) -> None
         assert server.connections == 1
 
 
-@pytest.mark.parametrize("url", ["http://example.com", "http://10.0.0.1:8080", "ftp://127.0.0.1", "https://"])
+@pytest.mark.parametrize("url", ["http://example.com", "http://10.0.0.1:8080", "ftp://127.0.0.1", "https://",
+                                 "https://user:pass@licensing.example", "http://u@127.0.0.1:1",
+                                 "https://licensing.example/?track=1", "https://licensing.example/#x"])
 def test_plain_http_only_to_loopback(url: str, tmp_path: Path) -> None:
     with pytest.raises(InsecureTransportError):
         make_gateway(url, tmp_path)
