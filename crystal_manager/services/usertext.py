@@ -9,6 +9,7 @@ from collections.abc import Callable
 from enum import Enum
 
 from crystal_manager.config.profile import ProfileError
+from crystal_manager.licensing import errors as lic
 from crystal_manager.net import errors as net
 from crystal_manager.services.health import HealthError
 from crystal_manager.storage.atomic import StorageError
@@ -59,3 +60,15 @@ register(net.TransportError, _fixed("Network problem — ", Outcome.OFFLINE))
 register(HealthError, _fixed("Server problem: ", Outcome.OFFLINE))
 register(StorageError, _fixed("Storage problem: ", Outcome.INTERNAL))
 register(SecretStoreError, _fixed("Keyring problem: ", Outcome.INTERNAL))
+
+# Licensing errors (the GUI's License page and activation dialog add what to do next; these are the facts).
+register(lic.KeyFormatError, _fixed("The license key has a typo (nothing was sent): ", Outcome.BAD_INPUT))
+register(lic.LicensingOffline, _fixed("No trustworthy answer from the licensing server; nothing changed: ",
+                                      Outcome.OFFLINE))
+register(lic.LicenseDenied, _fixed("The licensing server refused: ", Outcome.DENIED))
+register(lic.KeyNotFound, _fixed("No license has this key: ", Outcome.DENIED))
+register(lic.LicenseRevoked, _fixed("This license was revoked: ", Outcome.DENIED))
+register(lic.SubscriptionExpired, _fixed("The subscription has ended: ", Outcome.DENIED))
+register(lic.SeatLimitReached, _fixed("Every seat of this license is in use: ", Outcome.DENIED))
+register(lic.NotActivated, _fixed("This machine is not activated: ", Outcome.BAD_INPUT))
+register(lic.OfflineFileError, _fixed("Offline activation file problem: ", Outcome.BAD_INPUT))
