@@ -80,6 +80,10 @@ class Tray(QObject):
             action = QAction(entry.text, self.menu)
             if entry.action is None:
                 action.setEnabled(False)
+                if not self.menu.actions():  # the status line: bold, so it reads as the headline
+                    font = action.font()
+                    font.setBold(True)
+                    action.setFont(font)
             else:
                 action_id = entry.action
                 action.triggered.connect(lambda _checked=False, a=action_id: self.triggered.emit(a))

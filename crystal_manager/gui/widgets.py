@@ -10,9 +10,9 @@ from crystal_manager.gui.problems import Problem
 
 # Colours chosen to keep contrast with dark and light text alike: a tinted background, the palette's text.
 _BANNER_STYLE = {
-    "info": "#1f6feb",
-    "warning": "#c98a00",
-    "error": "#d32f2f",
+    "info": (31, 111, 235),
+    "warning": (201, 138, 0),
+    "error": (211, 47, 47),
 }
 
 
@@ -56,9 +56,11 @@ class Banner(QFrame):
 
     def set_level(self, level: str) -> None:
         """info, warning or error."""
-        colour = _BANNER_STYLE[level]
-        self.setStyleSheet(f"QFrame#banner {{ border: 1px solid {colour}; border-left: 5px solid {colour};"
-                           f" border-radius: 4px; background: {colour}22; }}")
+        r, g, b = _BANNER_STYLE[level]
+        solid = f"rgb({r}, {g}, {b})"
+        # A light tint of the colour over the window's own background: readable in light and dark palettes.
+        self.setStyleSheet(f"QFrame#banner {{ border: 1px solid {solid}; border-left: 5px solid {solid};"
+                           f" border-radius: 4px; background: rgba({r}, {g}, {b}, 0.14); }}")
 
     def show_text(self, headline: str, body: str = "", level: str | None = None) -> None:
         """Show the banner with this text."""

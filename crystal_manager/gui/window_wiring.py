@@ -57,15 +57,20 @@ def load_ledger(app: TrayApp, window: MainWindow) -> None:
 
 
 def set_autostart(app: TrayApp, window: MainWindow, on: bool) -> None:
-    """Apply and save the user's autostart choice; on failure show why and the real state."""
+    """Apply and save the user's autostart choice; on failure show why, and the real state."""
+    error: str | None = None
     try:
         autostart.apply(on, app.autostart_entry)
-        app.ctx.settings.autostart = on
+    except Exception as exc:
+        error = explain(exc)[0]
+    app.ctx.settings.autostart = app.autostart_entry.is_enabled()
+    try:
         app.ctx.save_settings()
     except Exception as exc:
-        window.settings_page.show_autostart_error(explain(exc)[0])
-    app.ctx.settings.autostart = app.autostart_entry.is_enabled()
+        error = error or explain(exc)[0]
     window.settings_page.set_settings(app.ctx.settings, autostart_location=app.autostart_entry.location)
+    if error is not None:
+        window.settings_page.show_autostart_error(error)
 
 
 def set_notification(app: TrayApp, event: str, on: bool) -> None:

@@ -11,6 +11,7 @@ from pytestqt.qtbot import QtBot
 
 from crystal_manager.desktop.autostart import for_platform
 from crystal_manager.gui.app import TrayApp
+from crystal_manager.gui.ipc import InstanceServer
 from crystal_manager.services.context import AppContext
 from tests.support.fake_license import FakeLicenseService
 from tests.support.keyring_memory import MemoryKeyring
@@ -41,12 +42,14 @@ def make_app(qtbot: QtBot, ctx: AppContext, tmp_path: Path) -> Iterator[MakeApp]
     made: list[TrayApp] = []
 
     def make(state: str = "active", *, tray: bool = True, welcome_done: bool = True,
-             fake: FakeLicenseService | None = None) -> tuple[TrayApp, FakeLicenseService, Probe]:
+             fake: FakeLicenseService | None = None,
+             instance: InstanceServer | None = None) -> tuple[TrayApp, FakeLicenseService, Probe]:
         service = fake or FakeLicenseService(state)
         ctx.settings.welcome_done = welcome_done
         probe = Probe(tray)
         entry = for_platform("linux", {"XDG_CONFIG_HOME": str(tmp_path / "xdg"), "HOME": str(tmp_path)})
-        app = TrayApp(ctx, api_factory=lambda _ctx: service, tray_probe=probe, autostart_entry=entry)
+        app = TrayApp(ctx, api_factory=lambda _ctx: service, tray_probe=probe, autostart_entry=entry,
+                      instance=instance)
         made.append(app)
         with qtbot.waitSignal(app.started):
             app.start()
