@@ -27,11 +27,13 @@ def bare() -> None:
 def manager() -> None:
     from PySide6.QtWidgets import QApplication
 
-    from crystal_manager.gui.app import TrayApp
-    from crystal_manager.services.context import AppContext
+    from crystal_manager.cli.main import build_parser
+    from crystal_manager.gui.entry import build
 
-    app = QApplication(sys.argv[:1])
-    tray = TrayApp(AppContext.create())
+    args = build_parser().parse_args([])
+    tray = build(args, [])  # the real start path: display check, profile, single-instance socket
+    assert not isinstance(tray, int), tray
+    app = QApplication.instance()
     tray.tray_shown.connect(lambda: print("SHOWN", tray.tray is not None, flush=True))
     tray.window_shown.connect(lambda: print("SHOWN window", flush=True))
     ready = {"done": False}
@@ -42,8 +44,8 @@ def manager() -> None:
             print("READY", flush=True)
 
     tray.view_changed.connect(first_view)
-    tray.start()
-    app.exec()
+    tray.start(args)
+    app.exec()  # type: ignore[union-attr]
 
 
 if __name__ == "__main__":

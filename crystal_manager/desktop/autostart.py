@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import plistlib
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -113,6 +112,8 @@ class LaunchAgent(_FileEntry):
 
     def enable(self, argv: Sequence[str]) -> None:
         """Write the plist (RunAtLoad, no KeepAlive: quitting must stay quit)."""
+        import plistlib  # only on macOS: it loads XML parsers
+
         plist = {"Label": LAUNCH_AGENT_LABEL, "ProgramArguments": list(argv), "RunAtLoad": True,
                  "KeepAlive": False, "ProcessType": "Interactive"}
         self._write(plistlib.dumps(plist))

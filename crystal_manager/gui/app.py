@@ -6,27 +6,30 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from datetime import date
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from crystal_manager import __version__
-from crystal_manager.desktop import autostart
-from crystal_manager.desktop.notices import Notice, license_notices
 from crystal_manager.desktop.tray_state import TrayInputs, TrayView, UpdateActivity, decide
 from crystal_manager.gui.icons import is_dark, variant_for
-from crystal_manager.gui.ipc import InstanceServer
-from crystal_manager.gui.license_api import LicenseApi, LicenseFacts
-from crystal_manager.gui.license_flow import LicenseFlow
-from crystal_manager.gui.notifier import Notifier
-from crystal_manager.gui.problems import Problem
 from crystal_manager.gui.tray import Tray
-from crystal_manager.gui.window import MainWindow
 from crystal_manager.services.context import AppContext
 from crystal_manager.services.status import LicenseStatus, installed_product_version
-from crystal_manager.services.usertext import explain
 from crystal_manager.storage.atomic import StorageError
+
+# Only what the tray needs is imported above; the window, dialogs, licensing and keyring load after it shows.
+if TYPE_CHECKING:
+    from crystal_manager.desktop.autostart import Autostart
+    from crystal_manager.desktop.notices import Notice
+    from crystal_manager.gui.ipc import InstanceServer
+    from crystal_manager.gui.license_api import LicenseApi, LicenseFacts
+    from crystal_manager.gui.license_flow import LicenseFlow
+    from crystal_manager.gui.notifier import Notifier
+    from crystal_manager.gui.problems import Problem
+    from crystal_manager.gui.window import MainWindow
 
 TRAY_POLL_MS = 10_000
 VERIFY_POLL_MS = 60 * 60 * 1000
@@ -53,18 +56,19 @@ class TrayApp(QObject):
     def __init__(self, ctx: AppContext, *, api_factory: Callable[[AppContext], LicenseApi] = default_api,
                  instance: InstanceServer | None = None,
                  tray_probe: Callable[[], bool] = QSystemTrayIcon.isSystemTrayAvailable,
-                 autostart_entry: autostart.Autostart | None = None, parent: QObject | None = None) -> None:
+                 autostart_entry: Autostart | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.tray: Tray | None = None
         self._window: MainWindow | None = None
         self._probe = tray_probe
-        self.autostart_entry = autostart_entry or autostart.for_platform()
+        self._autostart_entry = autostart_entry
+        self._api_factory = api_factory
         self.instance = instance
         self.update = UpdateActivity.IDLE
         self.error: str | None = None
-        self.license = LicenseFlow(ctx, api_factory, self)
-        self.notifier = Notifier(ctx.settings, self._deliver, self)
+        self._license: LicenseFlow | None = None
+        self._notifier: Notifier | None = None
         self._tray_timer = QTimer(self)
         self._tray_timer.setInterval(TRAY_POLL_MS)
         self._tray_timer.timeout.connect(self.check_tray)
@@ -74,6 +78,33 @@ class TrayApp(QObject):
         self._first_facts = True
         self._last_status: LicenseStatus | None = None
         self.welcome: QObject | None = None
+
+    @property
+    def license(self) -> LicenseFlow:
+        """The license actions and facts (built after the tray shows)."""
+        if self._license is None:
+            from crystal_manager.gui.license_flow import LicenseFlow
+
+            self._license = LicenseFlow(self.ctx, self._api_factory, self)
+        return self._license
+
+    @property
+    def notifier(self) -> Notifier:
+        """Desktop notifications (built on first use)."""
+        if self._notifier is None:
+            from crystal_manager.gui.notifier import Notifier
+
+            self._notifier = Notifier(self.ctx.settings, self._deliver, self)
+        return self._notifier
+
+    @property
+    def autostart_entry(self) -> Autostart:
+        """This platform's login entry."""
+        if self._autostart_entry is None:
+            from crystal_manager.desktop.autostart import for_platform
+
+            self._autostart_entry = for_platform()
+        return self._autostart_entry
 
     # -- start ----------------------------------------------------------------------------------------
     def start(self, args: argparse.Namespace | None = None) -> None:
@@ -110,7 +141,8 @@ class TrayApp(QObject):
     # -- tray and window ------------------------------------------------------------------------------
     def view(self) -> TrayView:
         """What the tray shows now."""
-        status = self.license.facts.status if self.license.facts else None
+        facts = self._license.facts if self._license is not None else None
+        status = facts.status if facts else None
         return decide(TrayInputs(status, self.update, self.error), today=date.today())
 
     def _versions(self) -> tuple[str | None, str]:
@@ -135,11 +167,15 @@ class TrayApp(QObject):
     def window(self) -> MainWindow:
         """The main window, built on first use."""
         if self._window is None:
+            from crystal_manager.gui.window import MainWindow
             from crystal_manager.gui.window_wiring import wire_window
 
             self._window = MainWindow()
             self._window.hide_on_close = self.tray is not None
             wire_window(self, self._window)
+            if not self.license.want_secrets:  # the License page says where secrets are kept
+                self.license.want_secrets = True
+                self.license.refresh()
         return self._window
 
     def has_window(self) -> bool:
@@ -215,6 +251,8 @@ class TrayApp(QObject):
 
     # -- facts ----------------------------------------------------------------------------------------
     def _on_facts(self, facts: LicenseFacts) -> None:
+        from crystal_manager.desktop.notices import license_notices
+
         old = self._last_status
         self._last_status = facts.status
         self.error = None
@@ -278,6 +316,8 @@ class TrayApp(QObject):
         try:
             self.ctx.save_settings()
         except (OSError, StorageError) as exc:
+            from crystal_manager.services.usertext import explain
+
             self._on_problem_text(explain(exc)[0])
 
     def _on_problem_text(self, text: str) -> None:

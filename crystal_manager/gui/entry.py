@@ -6,16 +6,22 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from crystal_manager.desktop.display import has_display
 
+if TYPE_CHECKING:
+    from crystal_manager.gui.app import TrayApp
+
 EXIT_NO_DISPLAY = 2
+EXIT_BAD_PROFILE = 2
 EXIT_REPLACE_FAILED = 1
 log = logging.getLogger(__name__)
 
 
-def launch(args: argparse.Namespace, argv: list[str] | None = None) -> int:
-    """Run the GUI until it quits; return the exit code."""
+def build(args: argparse.Namespace, argv: list[str] | None = None) -> TrayApp | int:
+    """Everything before the first picture: display check, QApplication, the profile, single instance.
+    Returns the app to start, or an exit code (no display, handed over to a running instance, …)."""
     if not has_display():
         print("crystal-manager: no display found (set DISPLAY or QT_QPA_PLATFORM); "
               "use the CLI, e.g. `crystal-manager status`", file=sys.stderr)
@@ -24,7 +30,6 @@ def launch(args: argparse.Namespace, argv: list[str] | None = None) -> int:
 
     from crystal_manager.gui import ipc
     from crystal_manager.services.context import AppContext
-    from crystal_manager.services.usertext import explain
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     QApplication.setApplicationName("CrystalMe3D Pro Manager")
@@ -32,8 +37,10 @@ def launch(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     try:
         ctx = AppContext.create(profile_file=args.profile, server_url=args.server)
     except Exception as exc:
+        from crystal_manager.services.usertext import explain
+
         print(f"crystal-manager: {explain(exc)[0]}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_PROFILE
     name = ipc.server_name(ctx.paths)
     passed = list(sys.argv[1:] if argv is None else argv)
     if args.replace:
@@ -50,9 +57,20 @@ def launch(args: argparse.Namespace, argv: list[str] | None = None) -> int:
 
     tray_app = TrayApp(ctx, instance=server)
     tray_app.quit_requested.connect(app.quit)
-    tray_app.start(args)
-    code = int(app.exec())
-    server.close()
+    return tray_app
+
+
+def launch(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    """Run the GUI until it quits; return the exit code."""
+    built = build(args, argv)
+    if isinstance(built, int):
+        return built
+    from PySide6.QtWidgets import QApplication
+
+    built.start(args)
+    code = int(QApplication.exec())
+    if built.instance is not None:
+        built.instance.close()
     return code
 
 

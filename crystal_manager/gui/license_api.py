@@ -35,6 +35,7 @@ class LicenseFacts:
     secrets: BackendInfo | None
 
 
-def read_facts(ctx: AppContext, api: LicenseApi) -> LicenseFacts:
-    """Local status and the secrets backend (opens the keyring: run it in the background)."""
-    return LicenseFacts(status=api.status(), secrets=ctx.secrets.info)
+def read_facts(ctx: AppContext, api: LicenseApi, *, with_secrets: bool) -> LicenseFacts:
+    """Local status, and where secrets are kept when asked (that opens the keyring; run it in the
+    background)."""
+    return LicenseFacts(status=api.status(), secrets=ctx.secrets.info if with_secrets else None)

@@ -34,6 +34,9 @@ class LicenseFlow(QObject):
         self._api_factory = api_factory
         self._api: LicenseApi | None = None
         self.facts: LicenseFacts | None = None
+        self._started = 0  # operations started, and the newest one whose result is shown:
+        self._shown = 0  # an older answer arriving late never overwrites a newer one
+        self.want_secrets = False  # opening the keyring is heavy: only once the License page exists
         self.dialog: ActivationDialog | None = None
 
     @property
@@ -45,18 +48,33 @@ class LicenseFlow(QObject):
 
     def refresh(self) -> None:
         """Read local facts again (keyring and state file: in the background)."""
-        ctx, api = self.ctx, self.api
-        run_in_background(self, lambda: read_facts(ctx, api), on_success=self._set_facts,
-                          on_failure=self._fail)
+        ctx, api, secrets = self.ctx, self.api, self.want_secrets
+        seq = self._next()
+        run_in_background(self, lambda: read_facts(ctx, api, with_secrets=secrets),
+                          on_success=lambda facts: self._set_facts(seq, facts), on_failure=self._fail)
 
-    def _set_facts(self, facts: LicenseFacts) -> None:
+    def _next(self) -> int:
+        self._started += 1
+        return self._started
+
+    def _set_facts(self, seq: int, facts: LicenseFacts) -> None:
+        if seq < self._shown:
+            if facts.secrets is not None and self.facts is not None and self.facts.secrets is None:
+                self.facts = LicenseFacts(status=self.facts.status, secrets=facts.secrets)
+                self.facts_changed.emit(self.facts)
+            return
+        self._shown = seq
+        if facts.secrets is None and self.facts is not None:
+            facts = LicenseFacts(status=facts.status, secrets=self.facts.secrets)
         self.facts = facts
         self.facts_changed.emit(facts)
 
-    def _with_status(self, status: LicenseStatus) -> None:
-        secrets = self.facts.secrets if self.facts else None
-        self.busy.emit("")
-        self._set_facts(LicenseFacts(status=status, secrets=secrets))
+    def _status_handler(self, seq: int) -> Callable[[LicenseStatus], None]:
+        def done(status: LicenseStatus) -> None:
+            self.busy.emit("")
+            self._set_facts(seq, LicenseFacts(status=status, secrets=None))
+
+        return done
 
     def _fail(self, exc: BaseException) -> None:
         self.busy.emit("")
@@ -64,7 +82,7 @@ class LicenseFlow(QObject):
 
     def _run(self, busy: str, call: Callable[[], LicenseStatus]) -> None:
         self.busy.emit(busy)
-        run_in_background(self, call, on_success=self._with_status, on_failure=self._fail)
+        run_in_background(self, call, on_success=self._status_handler(self._next()), on_failure=self._fail)
 
     def verify_now(self) -> None:
         """Ask the server now (the user pressed Verify)."""
@@ -74,7 +92,8 @@ class LicenseFlow(QObject):
     def verify_if_due(self) -> None:
         """The scheduled check (at start when overdue, then on a timer)."""
         api = self.api
-        run_in_background(self, api.verify_if_due, on_success=self._with_status, on_failure=self._fail)
+        run_in_background(self, api.verify_if_due, on_success=self._status_handler(self._next()),
+                          on_failure=self._fail)
 
     def deactivate_this(self, parent: QWidget | None) -> None:
         """Ask, then free this machine's seat."""
@@ -99,8 +118,11 @@ class LicenseFlow(QObject):
             self.dialog.activateWindow()
             return self.dialog
         dialog = ActivationDialog(self.api, parent=parent)
-        dialog.activated.connect(self._with_status)
+        dialog.activated.connect(self._on_activated)
         dialog.privacy_requested.connect(self.privacy_requested.emit)
         self.dialog = dialog
         dialog.open()
         return dialog
+
+    def _on_activated(self, status: LicenseStatus) -> None:
+        self._status_handler(self._next())(status)

@@ -124,3 +124,15 @@ def test_seat_limit_offers_manage_machines_and_frees_a_seat(dialog: tuple[Activa
     with qtbot.waitSignal(dlg.activated):
         dlg.activate_button.click()
     machines.close()
+
+
+def test_broken_key_check_is_reported_not_raised(qtbot: QtBot) -> None:
+    class Broken(FakeLicenseService):
+        def normalize_key(self, key: str) -> str:
+            raise NotImplementedError
+
+    dlg = ActivationDialog(Broken())
+    qtbot.addWidget(dlg)
+    with qtbot.waitSignal(dlg.failed) as failed:
+        dlg.key_edit.setText(KEY)
+    assert failed.args[0].headline == "Something went wrong inside the app"

@@ -16,9 +16,12 @@ from tests.gui.conftest import MakeApp
 from tests.support.fake_license import STATES
 
 
-def page_for(make_app: MakeApp, state: str):  # type: ignore[no-untyped-def]
+def page_for(make_app: MakeApp, state: str, qtbot: QtBot):  # type: ignore[no-untyped-def]
     app, fake, _probe = make_app(state, tray=True)
-    return app, fake, app.open_window("license").license_page
+    page = app.open_window("license").license_page
+    # Building the window asks once more, now with where secrets are kept: wait for that answer.
+    qtbot.waitUntil(lambda: app.license.facts is not None and app.license.facts.secrets is not None)
+    return app, fake, page
 
 
 @pytest.mark.parametrize(("state", "rows"), [
@@ -32,8 +35,8 @@ def page_for(make_app: MakeApp, state: str):  # type: ignore[no-untyped-def]
     ("revoked", {"state": "Revoked"}),
     ("locked", {"state": "Locked"}),
 ])
-def test_facts_for_each_state(make_app: MakeApp, state: str, rows: dict[str, str | None]) -> None:
-    _app, _fake, page = page_for(make_app, state)
+def test_facts_for_each_state(make_app: MakeApp, qtbot: QtBot, state: str, rows: dict[str, str | None]) -> None:
+    _app, _fake, page = page_for(make_app, state, qtbot)
     for key, expected in rows.items():
         shown = page.rows.value(key)
         if expected is None:
@@ -45,27 +48,27 @@ def test_facts_for_each_state(make_app: MakeApp, state: str, rows: dict[str, str
     assert page.verify_button.isEnabled() == (state != "not_activated")
 
 
-def test_grace_countdown_is_visible(make_app: MakeApp) -> None:
-    _app, _fake, page = page_for(make_app, "offline_grace")
+def test_grace_countdown_is_visible(make_app: MakeApp, qtbot: QtBot) -> None:
+    _app, _fake, page = page_for(make_app, "offline_grace", qtbot)
     grace = page.rows.value("grace")
     assert grace is not None and grace.startswith("4 days left (until ")
 
 
-def test_keyring_fallback_is_said_plainly(make_app: MakeApp) -> None:
+def test_keyring_fallback_is_said_plainly(make_app: MakeApp, qtbot: QtBot) -> None:
     keyring.set_keyring(keyring.backends.fail.Keyring())  # no backend, as on a headless Linux
-    _app, _fake, page = page_for(make_app, "active")
+    _app, _fake, page = page_for(make_app, "active", qtbot)
     assert page.secrets_banner.isVisibleTo(page)
     assert "No system keyring found" in page.secrets_banner.text()
     assert "secrets.json" in page.secrets_banner.text()
 
 
-def test_secure_keyring_shows_no_warning(make_app: MakeApp) -> None:
-    _app, _fake, page = page_for(make_app, "active")
+def test_secure_keyring_shows_no_warning(make_app: MakeApp, qtbot: QtBot) -> None:
+    _app, _fake, page = page_for(make_app, "active", qtbot)
     assert not page.secrets_banner.isVisibleTo(page)
 
 
 def test_verify_now_runs_in_background_and_updates(make_app: MakeApp, qtbot: QtBot) -> None:
-    app, fake, page = page_for(make_app, "active")
+    app, fake, page = page_for(make_app, "active", qtbot)
     fake.current = STATES["offline_grace"]
     with qtbot.waitSignal(app.license.facts_changed):
         page.verify_button.click()
@@ -86,7 +89,7 @@ def test_verify_now_runs_in_background_and_updates(make_app: MakeApp, qtbot: QtB
 ])
 def test_verify_failure_says_what_happened(make_app: MakeApp, qtbot: QtBot, exc: Exception,
                                            headline: str) -> None:
-    app, fake, page = page_for(make_app, "active")
+    app, fake, page = page_for(make_app, "active", qtbot)
     fake.fail["verify"] = exc
     with qtbot.waitSignal(app.license.failed):
         page.verify_button.click()
@@ -96,7 +99,7 @@ def test_verify_failure_says_what_happened(make_app: MakeApp, qtbot: QtBot, exc:
 
 
 def test_deactivate_asks_first_then_frees_the_seat(make_app: MakeApp, qtbot: QtBot) -> None:
-    app, fake, page = page_for(make_app, "active")
+    app, fake, page = page_for(make_app, "active", qtbot)
     page.deactivate_button.click()
     box = qtbot.waitUntil(lambda: app.window().findChild(QMessageBox, "confirm") is not None) or \
         app.window().findChild(QMessageBox, "confirm")
@@ -108,7 +111,7 @@ def test_deactivate_asks_first_then_frees_the_seat(make_app: MakeApp, qtbot: QtB
 
 
 def test_manage_machines_lists_and_frees_another_seat(make_app: MakeApp, qtbot: QtBot) -> None:
-    app, _fake, page = page_for(make_app, "active")
+    app, _fake, page = page_for(make_app, "active", qtbot)
     with qtbot.waitSignal(app.window().license_page.machines_requested):
         page.machines_button.click()
     dialog = app.window().findChild(MachinesDialog)

@@ -119,6 +119,9 @@ class ActivationDialog(QDialog):
                 key = self._api.normalize_key(text)  # local check only, nothing is sent
             except KeyFormatError:
                 key = None
+            except Exception as exc:  # the check itself broke: say so instead of a silent dead dialog
+                self._fail(exc)
+                return
         if not text.strip():
             self.format_note.setText("")
         elif key is None:
@@ -172,7 +175,7 @@ class ActivationDialog(QDialog):
         text = self.key_edit.text()
         try:
             key = self._api.normalize_key(text)
-        except KeyFormatError as exc:
+        except Exception as exc:  # KeyFormatError above all: nothing is sent
             self._fail(exc)
             return
         self._set_busy(tr("Activating…"))
