@@ -27,10 +27,10 @@ def bare() -> None:
 def manager() -> None:
     from PySide6.QtWidgets import QApplication
 
-    from crystal_manager.cli.main import build_parser
+    from crystal_manager.gui.args import gui_parser
     from crystal_manager.gui.entry import build
 
-    args = build_parser().parse_args([])
+    args = gui_parser().parse_args([])
     tray = build(args, [])  # the real start path: display check, profile, single-instance socket
     assert not isinstance(tray, int), tray
     app = QApplication.instance()

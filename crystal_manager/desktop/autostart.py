@@ -45,10 +45,10 @@ class Autostart(Protocol):
 
 
 def launch_argv() -> tuple[str, ...]:
-    """The command that starts the GUI: the frozen executable, or this Python with ``-m crystal_manager``."""
+    """The command that starts the GUI: the frozen executable, or this Python with the GUI's fast path."""
     if getattr(sys, "frozen", False):
         return (sys.executable,)
-    return (sys.executable, "-m", "crystal_manager")
+    return (sys.executable, "-m", "crystal_manager.gui")
 
 
 def _desktop_quote(arg: str) -> str:

@@ -74,7 +74,7 @@ class TrayApp(QObject):
         self._tray_timer.timeout.connect(self.check_tray)
         self._verify_timer = QTimer(self)
         self._verify_timer.setInterval(VERIFY_POLL_MS)
-        self._verify_timer.timeout.connect(self.license.verify_if_due)
+        self._verify_timer.timeout.connect(self._scheduled_verify)
         self._first_facts = True
         self._last_status: LicenseStatus | None = None
         self.welcome: QObject | None = None
@@ -87,6 +87,10 @@ class TrayApp(QObject):
 
             self._license = LicenseFlow(self.ctx, self._api_factory, self)
         return self._license
+
+    def _scheduled_verify(self) -> None:
+        # Through the property: the licensing parts are built only after the tray shows.
+        self.license.verify_if_due()
 
     @property
     def notifier(self) -> Notifier:
@@ -227,10 +231,10 @@ class TrayApp(QObject):
 
     def handle_argv(self, argv: list[str]) -> None:
         """A second launch handed over its arguments: bring the window forward at the page asked for."""
-        from crystal_manager.cli.main import build_parser
+        from crystal_manager.gui.args import gui_parser
 
         try:
-            args, _rest = build_parser().parse_known_args(argv)
+            args, _rest = gui_parser().parse_known_args(argv)
         except SystemExit:  # bad arguments from the other process: still show the window
             args = argparse.Namespace(show=None)
         self.open_window(args.show)

@@ -76,6 +76,6 @@ def launch(args: argparse.Namespace, argv: list[str] | None = None) -> int:
 
 def main() -> int:
     """GUI entry point (``crystal-manager-gui``)."""
-    from crystal_manager.cli.main import build_parser
+    from crystal_manager.gui.args import gui_parser
 
-    return launch(build_parser().parse_args(sys.argv[1:]))
+    return launch(gui_parser().parse_args(sys.argv[1:]))

@@ -79,4 +79,4 @@ def test_unwritable_folder_gives_autostart_error(tmp_path: Path) -> None:
 
 def test_launch_argv_runs_this_python() -> None:
     argv = autostart.launch_argv()
-    assert argv[1:] == ("-m", "crystal_manager") and Path(argv[0]).exists()
+    assert argv[1:] == ("-m", "crystal_manager.gui") and Path(argv[0]).exists()
