@@ -12,8 +12,7 @@ from crystal_manager import __version__
 from crystal_manager.cli.commands import register_all
 from crystal_manager.cli.exit_codes import BY_OUTCOME, EXIT_BAD_INPUT
 from crystal_manager.cli.output import fail
-
-GUI_PAGES = ("main", "license", "updates", "privacy", "about")
+from crystal_manager.gui.args import add_gui_options
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,10 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="crystal-manager",
         description="CrystalMe3D Pro Manager: license, subscription, updates and what data is sent.")
     parser.add_argument("--version", action="version", version=f"crystal-manager {__version__}")
-    parser.add_argument("--profile", metavar="FILE", help="trust profile (default: the built-in production one)")
-    parser.add_argument("--server", metavar="URL", help="server URL (overrides profile and settings)")
-    parser.add_argument("--show", choices=GUI_PAGES, help="GUI: open the window at this page")
-    parser.add_argument("--replace", action="store_true", help="GUI: replace a running instance")
+    add_gui_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     register_all(sub)
     return parser

@@ -8,7 +8,6 @@ helper, never on the GUI thread. Errors come from :mod:`crystal_manager.licensin
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,40 +27,11 @@ from crystal_manager.net.request import Trigger
 from crystal_manager.privacy.catalog import NONCE_FIELD, OFFLINE_REQUEST_FIELDS, FieldSpec
 from crystal_manager.privacy.ledger import mask_secret
 from crystal_manager.services.context import AppContext
+from crystal_manager.services.license_types import MachineInfo, MachineList, PreviewField
 from crystal_manager.services.status import LicenseStatus
 from crystal_protocol.signing import format_time
 
-
-@dataclass(frozen=True)
-class PreviewField:
-    """One datum that a request would send, as the activation dialog shows it before sending."""
-
-    name: str
-    shown_value: str  # secrets masked, e.g. "…7F3A"
-    purpose: str
-    policy: str
-
-
-@dataclass(frozen=True)
-class MachineInfo:
-    """One machine activated on the license."""
-
-    machine_id: str
-    label: str
-    activated_at: str
-    last_seen_at: str | None
-    is_this_machine: bool
-    os: str | None = None
-    environment: str | None = None
-
-
-@dataclass(frozen=True)
-class MachineList:
-    """The machines on this license and the seat count."""
-
-    machines: tuple[MachineInfo, ...]
-    seats_used: int
-    seats_total: int
+__all__ = ["LicenseService", "MachineInfo", "MachineList", "PreviewField"]
 
 
 def _describe(exc: BaseException) -> str:

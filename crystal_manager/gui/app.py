@@ -1,0 +1,333 @@
+"""The GUI's life: show the tray first (or the window when there is no tray), then build the rest lazily;
+route tray, window and second-launch requests; follow the tray and the palette as they change."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from datetime import date
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+
+from crystal_manager import __version__
+from crystal_manager.desktop.tray_state import TrayInputs, TrayView, UpdateActivity, decide
+from crystal_manager.gui.icons import is_dark, variant_for
+from crystal_manager.gui.tray import Tray
+from crystal_manager.services.context import AppContext
+from crystal_manager.services.status import LicenseStatus, installed_product_version
+from crystal_manager.storage.atomic import StorageError
+
+# Only what the tray needs is imported above; the window, dialogs, licensing and keyring load after it shows.
+if TYPE_CHECKING:
+    from crystal_manager.desktop.autostart import Autostart
+    from crystal_manager.desktop.notices import Notice
+    from crystal_manager.gui.ipc import InstanceServer
+    from crystal_manager.gui.license_api import LicenseApi, LicenseFacts
+    from crystal_manager.gui.license_flow import LicenseFlow
+    from crystal_manager.gui.notifier import Notifier
+    from crystal_manager.gui.problems import Problem
+    from crystal_manager.gui.window import MainWindow
+
+TRAY_POLL_MS = 10_000
+VERIFY_POLL_MS = 60 * 60 * 1000
+
+
+def default_api(ctx: AppContext) -> LicenseApi:
+    """The real licensing service (imported only once the tray is up)."""
+    from crystal_manager.services.license_service import LicenseService
+
+    return LicenseService(ctx)
+
+
+class TrayApp(QObject):
+    """The controller. Signals: ``tray_shown`` / ``window_shown`` (first surface), ``started`` (lazy part
+    done), ``quit_requested`` (the owner quits the event loop)."""
+
+    tray_shown = Signal()
+    window_shown = Signal()
+    started = Signal()
+    quit_requested = Signal()
+    view_changed = Signal(object)  # TrayView
+    diagnostics_copied = Signal(str)
+
+    def __init__(self, ctx: AppContext, *, api_factory: Callable[[AppContext], LicenseApi] = default_api,
+                 instance: InstanceServer | None = None,
+                 tray_probe: Callable[[], bool] = QSystemTrayIcon.isSystemTrayAvailable,
+                 autostart_entry: Autostart | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.tray: Tray | None = None
+        self._window: MainWindow | None = None
+        self._probe = tray_probe
+        self._autostart_entry = autostart_entry
+        self._api_factory = api_factory
+        self.instance = instance
+        self.update = UpdateActivity.IDLE
+        self.error: str | None = None
+        self._license: LicenseFlow | None = None
+        self._notifier: Notifier | None = None
+        self._tray_timer = QTimer(self)
+        self._tray_timer.setInterval(TRAY_POLL_MS)
+        self._tray_timer.timeout.connect(self.check_tray)
+        self._verify_timer = QTimer(self)
+        self._verify_timer.setInterval(VERIFY_POLL_MS)
+        self._verify_timer.timeout.connect(self._scheduled_verify)
+        self._first_facts = True
+        self._last_status: LicenseStatus | None = None
+        self.welcome: QObject | None = None
+
+    @property
+    def license(self) -> LicenseFlow:
+        """The license actions and facts (built after the tray shows)."""
+        if self._license is None:
+            from crystal_manager.gui.license_flow import LicenseFlow
+
+            self._license = LicenseFlow(self.ctx, self._api_factory, self)
+        return self._license
+
+    def _scheduled_verify(self) -> None:
+        # Through the property: the licensing parts are built only after the tray shows.
+        self.license.verify_if_due()
+
+    @property
+    def notifier(self) -> Notifier:
+        """Desktop notifications (built on first use)."""
+        if self._notifier is None:
+            from crystal_manager.gui.notifier import Notifier
+
+            self._notifier = Notifier(self.ctx.settings, self._deliver, self)
+        return self._notifier
+
+    @property
+    def autostart_entry(self) -> Autostart:
+        """This platform's login entry."""
+        if self._autostart_entry is None:
+            from crystal_manager.desktop.autostart import for_platform
+
+            self._autostart_entry = for_platform()
+        return self._autostart_entry
+
+    # -- start ----------------------------------------------------------------------------------------
+    def start(self, args: argparse.Namespace | None = None) -> None:
+        """Show the tray (or, with no tray, the window) now; the rest after the event loop turns."""
+        if self._probe():
+            self._make_tray()
+            self.tray_shown.emit()
+        else:
+            self._window_mode(show=True)
+            self.window_shown.emit()
+        QTimer.singleShot(0, lambda: self._finish_start(args))
+
+    def _finish_start(self, args: argparse.Namespace | None) -> None:
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+            if isinstance(app, QGuiApplication):
+                app.styleHints().colorSchemeChanged.connect(lambda _scheme: self._follow_palette())
+        if self.instance is not None:
+            self.instance.arguments.connect(self.handle_argv)
+            self.instance.quit_requested.connect(self.quit)
+        self.license.facts_changed.connect(self._on_facts)
+        self.license.failed.connect(self._on_problem)
+        self.license.busy.connect(lambda text: self.window().license_page.set_busy(text or None)
+                                  if self._window else None)
+        self.license.privacy_requested.connect(lambda: self.open_window("privacy"))
+        self.license.refresh()
+        self._tray_timer.start()
+        self._verify_timer.start()
+        if args is not None and getattr(args, "show", None):
+            self.open_window(args.show)
+        self.started.emit()
+
+    # -- tray and window ------------------------------------------------------------------------------
+    def view(self) -> TrayView:
+        """What the tray shows now."""
+        facts = self._license.facts if self._license is not None else None
+        status = facts.status if facts else None
+        return decide(TrayInputs(status, self.update, self.error), today=date.today())
+
+    def _versions(self) -> tuple[str | None, str]:
+        return installed_product_version(self.ctx), __version__
+
+    def _make_tray(self) -> None:
+        self.tray = Tray(view=self.view(), variant=variant_for(is_dark()), versions=self._versions, parent=self)
+        self.tray.triggered.connect(self.handle_action)
+        self.tray.show()
+        QApplication.setQuitOnLastWindowClosed(False)
+        if self._window is not None:
+            self._window.hide_on_close = True
+
+    def _window_mode(self, *, show: bool) -> None:
+        # No tray: the window is the app; closing it quits (never an invisible process).
+        QApplication.setQuitOnLastWindowClosed(True)
+        window = self.window()
+        window.hide_on_close = False
+        if show:
+            window.bring_forward()
+
+    def window(self) -> MainWindow:
+        """The main window, built on first use."""
+        if self._window is None:
+            from crystal_manager.gui.window import MainWindow
+            from crystal_manager.gui.window_wiring import wire_window
+
+            self._window = MainWindow()
+            self._window.hide_on_close = self.tray is not None
+            wire_window(self, self._window)
+            # After the window is on screen: the licensing service loads cryptography and keyring.
+            QTimer.singleShot(0, self._load_license_facts)
+        return self._window
+
+    def _load_license_facts(self) -> None:
+        if not self.license.want_secrets:  # the License page says where secrets are kept
+            self.license.want_secrets = True
+            self.license.refresh()
+
+    def has_window(self) -> bool:
+        """True once the window was built."""
+        return self._window is not None
+
+    def open_window(self, page: str | None = None) -> MainWindow:
+        """Show the window (at ``page``) and bring it forward."""
+        window = self.window()
+        if page and page != "main":
+            window.show_page(page)
+        window.bring_forward()
+        return window
+
+    def check_tray(self) -> None:
+        """Follow the tray host: it may appear late in a session, or go away."""
+        available = self._probe()
+        if available and self.tray is None:
+            self._make_tray()
+        elif not available and self.tray is not None:
+            self.tray.hide()
+            self.tray.deleteLater()
+            self.tray = None
+            self._window_mode(show=True)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # Qt names it
+        """Follow palette changes (light/dark icons)."""
+        if event.type() == QEvent.Type.ApplicationPaletteChange and watched is QApplication.instance():
+            self._follow_palette()
+        return False
+
+    def _follow_palette(self) -> None:
+        if self.tray is not None:
+            self.tray.set_variant(variant_for(is_dark()))
+
+    # -- requests -------------------------------------------------------------------------------------
+    def handle_action(self, action: str) -> None:
+        """A tray or window menu action."""
+        if action == "open":
+            self.open_window()
+        elif action == "privacy":
+            self.open_window("privacy")
+        elif action == "check_updates":
+            self.open_window("updates")
+        elif action == "activate":
+            self.license.open_activation(self.open_window("license"))
+        elif action == "quit":
+            self.quit()
+
+    def handle_argv(self, argv: list[str]) -> None:
+        """A second launch handed over its arguments: bring the window forward at the page asked for."""
+        from crystal_manager.gui.args import gui_parser
+
+        try:
+            args, _rest = gui_parser().parse_known_args(argv)
+        except SystemExit:  # bad arguments from the other process: still show the window
+            args = argparse.Namespace(show=None)
+        self.open_window(args.show)
+
+    def quit(self) -> None:
+        """Leave: stop listening, hide the tray, ask the owner to end the event loop."""
+        from crystal_manager.gui.worker import wait_for_all
+
+        self._tray_timer.stop()
+        self._verify_timer.stop()
+        if self.instance is not None:
+            self.instance.close()
+        if self.tray is not None:
+            self.tray.hide()
+        wait_for_all(3000)
+        self.ctx.close()
+        self.quit_requested.emit()
+
+    # -- facts ----------------------------------------------------------------------------------------
+    def _on_facts(self, facts: LicenseFacts) -> None:
+        from crystal_manager.desktop.notices import license_notices
+
+        old = self._last_status
+        self._last_status = facts.status
+        self.error = None
+        for notice in license_notices(old, facts.status, today=date.today()):
+            self.notify(notice)
+        self._render()
+        if self._first_facts:
+            self._first_facts = False
+            if facts.status.state != "not_activated":
+                self.license.verify_if_due()
+            self._maybe_welcome(facts.status.state)
+
+    def _on_problem(self, problem: Problem) -> None:
+        self.error = problem.detail
+        self._render()
+        if self._window is not None:
+            self._window.license_page.set_problem(problem)
+        if self._first_facts:
+            self._first_facts = False
+            self._maybe_welcome("not_activated")
+
+    def _render(self) -> None:
+        view = self.view()
+        if self.tray is not None:
+            self.tray.set_view(view)
+        if self._window is not None:
+            self._window.license_page.set_facts(self.license.facts)
+            if self.error is None:
+                self._window.license_page.set_problem(None)
+        self.view_changed.emit(view)
+
+    def set_update_activity(self, activity: UpdateActivity) -> None:
+        """The updates feature reports what it is doing."""
+        self.update = activity
+        self._render()
+
+    def notify(self, notice: Notice) -> bool:
+        """Show a notification if its toggle is on."""
+        return self.notifier.notify(notice)
+
+    def _deliver(self, title: str, body: str) -> None:
+        if self.tray is not None and QSystemTrayIcon.supportsMessages():
+            self.tray.notify(title, body)
+        else:
+            self.window().statusBar().showMessage(f"{title} — {body}", 30_000)
+
+    def _maybe_welcome(self, state: str) -> None:
+        if self.ctx.settings.welcome_done:
+            return
+        from crystal_manager.gui.dialogs.welcome import WelcomeDialog
+
+        dialog = WelcomeDialog(needs_activation=state in ("not_activated", "expired", "locked"))
+        dialog.activate_requested.connect(lambda: self.handle_action("activate"))
+        dialog.privacy_requested.connect(lambda: self.open_window("privacy"))
+        dialog.finished.connect(lambda _r: self._welcome_done())
+        self.welcome = dialog
+        dialog.open()
+
+    def _welcome_done(self) -> None:
+        self.ctx.settings.welcome_done = True
+        try:
+            self.ctx.save_settings()
+        except (OSError, StorageError) as exc:
+            from crystal_manager.services.usertext import explain
+
+            self._on_problem_text(explain(exc)[0])
+
+    def _on_problem_text(self, text: str) -> None:
+        if self._window is not None:
+            self._window.statusBar().showMessage(text, 30_000)

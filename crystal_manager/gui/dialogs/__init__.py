@@ -1,0 +1,1 @@
+"""Dialogs: activation, machines on the license, first-run welcome."""

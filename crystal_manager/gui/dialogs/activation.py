@@ -1,0 +1,227 @@
+"""First-run activation: key entry with a local format check, exactly what will be sent shown BEFORE
+sending, and errors that say what really happened with the next step (retry, manage machines, renew)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QGroupBox,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crystal_manager.desktop.tray_state import TrayInputs, decide
+from crystal_manager.gui.dialogs.machines import MachinesDialog
+from crystal_manager.gui.license_api import LicenseApi
+from crystal_manager.gui.problems import ACCOUNT_URL, Problem, problem_for
+from crystal_manager.gui.texts import status_line, tr
+from crystal_manager.gui.widgets import Banner
+from crystal_manager.gui.worker import run_in_background
+from crystal_manager.licensing.errors import KeyFormatError
+from crystal_manager.services.license_types import PreviewField
+from crystal_manager.services.status import LicenseStatus
+
+
+class ActivationDialog(QDialog):
+    """Enter a key, see what will be sent, activate. ``activated`` carries the new status."""
+
+    activated = Signal(object)  # LicenseStatus
+    failed = Signal(object)  # Problem
+    preview_shown = Signal(list)  # list[PreviewField]
+    privacy_requested = Signal()
+
+    def __init__(self, api: LicenseApi, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._api = api
+        self._key: str | None = None  # the normalised key the preview belongs to
+        self._machines: MachinesDialog | None = None
+        self.setWindowTitle(tr("Activate CrystalMe3D Pro"))
+        intro = QLabel(tr("Enter the license key from your purchase e-mail. It is checked here first; nothing "
+                          "is sent until you press Activate."))
+        intro.setWordWrap(True)
+        self.key_edit = QLineEdit()
+        self.key_edit.setPlaceholderText(tr("License key"))
+        self.key_edit.setAccessibleName(tr("License key"))
+        self.key_edit.setClearButtonEnabled(True)
+        self.key_edit.textChanged.connect(self._on_key_changed)
+        key_label = QLabel(tr("&License key:"))
+        key_label.setBuddy(self.key_edit)
+        self.format_note = QLabel()
+        self.format_note.setAccessibleName(tr("Key check"))
+        self.preview_box = self._make_preview_box()
+        self.banner = Banner("error")
+        self.banner.body.setOpenExternalLinks(True)
+        self.machines_button = QPushButton(tr("&Manage machines…"))
+        self.machines_button.setAccessibleName(tr("Manage machines"))
+        self.machines_button.clicked.connect(self.open_machines)
+        self.machines_button.hide()
+        self.busy = QLabel()
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.activate_button = self.buttons.addButton(tr("&Activate"), QDialogButtonBox.ButtonRole.AcceptRole)
+        self.activate_button.setAccessibleName(tr("Activate"))
+        self.activate_button.setDefault(True)
+        self.buttons.addButton(self.machines_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.activate_button.clicked.connect(self._activate)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addWidget(key_label)
+        layout.addWidget(self.key_edit)
+        layout.addWidget(self.format_note)
+        layout.addWidget(self.preview_box)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.busy)
+        layout.addWidget(self.buttons)
+        self.resize(720, 520)
+        self._on_key_changed("")
+
+    def _make_preview_box(self) -> QGroupBox:
+        self.preview = QTableWidget(0, 3)
+        self.preview.setHorizontalHeaderLabels([tr("What"), tr("Value sent"), tr("Why")])
+        self.preview.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.preview.verticalHeader().hide()
+        self.preview.setWordWrap(True)
+        header = self.preview.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.preview.setAccessibleName(tr("Data an activation sends"))
+        privacy_link = QLabel(tr('<a href="privacy">Every request the app can send, and the log of what it '
+                                 'sent</a>'))
+        privacy_link.linkActivated.connect(lambda _link: self.privacy_requested.emit())
+        box = QGroupBox(tr("What activation will send"))
+        box_layout = QVBoxLayout(box)
+        self.preview_intro = QLabel(tr("Type a valid key to see exactly what will be sent."))
+        self.preview_intro.setWordWrap(True)
+        box_layout.addWidget(self.preview_intro)
+        box_layout.addWidget(self.preview)
+        box_layout.addWidget(privacy_link)
+        return box
+
+    # -- key check and preview ------------------------------------------------------------------------
+    def _on_key_changed(self, text: str) -> None:
+        self.banner.hide()
+        self.machines_button.hide()
+        key: str | None = None
+        if text.strip():
+            try:
+                key = self._api.normalize_key(text)  # local check only, nothing is sent
+            except KeyFormatError:
+                key = None
+            except Exception as exc:  # the check itself broke: say so instead of a silent dead dialog
+                self._fail(exc)
+                return
+        if not text.strip():
+            self.format_note.setText("")
+        elif key is None:
+            self.format_note.setText(tr("Not a complete, valid key yet."))
+        else:
+            self.format_note.setText(tr("✓ The key's format and checksum are right."))
+        if key != self._key:
+            self._key = key
+            self._show_preview([])
+            if key is not None:
+                self._load_preview(key)
+        self.activate_button.setEnabled(bool(text.strip()))
+
+    def _load_preview(self, key: str) -> None:
+        api = self._api
+
+        def ready(fields: list[PreviewField]) -> None:
+            self._preview_ready(key, fields)
+
+        run_in_background(self, lambda: api.preview_activation(key), on_success=ready, on_failure=self._fail)
+
+    def _preview_ready(self, key: str, fields: list[PreviewField]) -> None:
+        if key == self._key:  # still the key on screen
+            self._show_preview(fields)
+            self.preview_shown.emit(fields)
+
+    def _show_preview(self, fields: list[PreviewField]) -> None:
+        self.preview.setRowCount(len(fields))
+        for row, field in enumerate(fields):
+            for col, text in enumerate((field.name, field.shown_value, f"{field.purpose} ({field.policy})")):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.preview.setItem(row, col, item)
+        self.preview.resizeRowsToContents()
+        self.preview.setVisible(bool(fields))
+        self.preview_intro.setText(
+            tr("Pressing Activate sends exactly this to the licensing server, over an encrypted connection. "
+               "Secrets are shown shortened.") if fields else
+            tr("Type a valid key to see exactly what will be sent."))
+
+    def preview_rows(self) -> list[tuple[str, str]]:
+        """The preview table as (name, shown value) pairs."""
+        rows = []
+        for r in range(self.preview.rowCount()):
+            name, value = self.preview.item(r, 0), self.preview.item(r, 1)
+            rows.append((name.text() if name else "", value.text() if value else ""))
+        return rows
+
+    # -- activation -----------------------------------------------------------------------------------
+    def _activate(self) -> None:
+        text = self.key_edit.text()
+        try:
+            key = self._api.normalize_key(text)
+        except Exception as exc:  # KeyFormatError above all: nothing is sent
+            self._fail(exc)
+            return
+        self._set_busy(tr("Activating…"))
+        api = self._api
+        run_in_background(self, lambda: api.activate(key), on_success=self._done, on_failure=self._fail)
+
+    def _set_busy(self, text: str | None) -> None:
+        self.busy.setText(text or "")
+        self.busy.setVisible(bool(text))
+        self.key_edit.setEnabled(not text)
+        self.activate_button.setEnabled(not text)
+        if text:
+            self.banner.hide()
+
+    def _done(self, status: LicenseStatus) -> None:
+        self._set_busy(None)
+        self.format_note.setText(tr("Activated: %1").replace("%1", status_line(
+            decide(TrayInputs(status), today=date.today()))))
+        self.activated.emit(status)
+        self.accept()
+
+    def _fail(self, exc: BaseException) -> None:
+        self._set_busy(None)
+        problem = problem_for(exc)
+        self.show_problem(problem)
+        self.failed.emit(problem)
+
+    def show_problem(self, problem: Problem) -> None:
+        """Show a failure with its next step."""
+        extra = ""
+        if problem.offers_account:
+            extra = "<br>" + tr('<a href="%1">Open your account page</a>').replace("%1", ACCOUNT_URL)
+        if problem.can_retry:
+            extra = "<br>" + tr("Press Activate to try again.")
+        self.banner.show_problem(problem, extra)
+        self.machines_button.setVisible(problem.offers_machines)
+        if problem.offers_machines:
+            self.machines_button.setFocus()
+
+    def open_machines(self) -> MachinesDialog:
+        """The "seat limit reached" way out: list the license's machines for the key entered."""
+        dialog = MachinesDialog(self._api, key=self._key, parent=self)
+        dialog.seat_freed.connect(lambda _mid: self.banner.show_text(
+            tr("A seat is free now"), tr("Press Activate to activate this machine."), "info"))
+        dialog.seat_freed.connect(lambda _mid: self.machines_button.hide())
+        self._machines = dialog
+        dialog.open()
+        return dialog
+

@@ -1,0 +1,56 @@
+"""Icons from ``resources/icons``: the state's PNGs at every tray size (hosts pick 16, 22 or 32 px), light
+or dark to match the palette, the mask (template) variant on macOS."""
+
+from __future__ import annotations
+
+import sys
+from functools import cache
+
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QGuiApplication, QIcon, QPalette
+
+from crystal_manager.desktop.tray_state import TrayState
+from crystal_manager.resources import resources_dir
+
+SIZES = (16, 22, 24, 32, 48, 64)
+
+
+def is_dark() -> bool:
+    """True when the desktop uses a dark colour scheme (or, if unknown, a dark window palette)."""
+    app = QGuiApplication.instance()
+    if not isinstance(app, QGuiApplication):
+        return False
+    # Compared by name: importing the ``Qt`` namespace costs ~13 ms, on the path to the tray.
+    scheme = app.styleHints().colorScheme().name
+    if scheme != "Unknown":
+        return scheme == "Dark"
+    return app.palette().color(QPalette.ColorRole.Window).lightness() < 128
+
+
+def variant_for(dark: bool, platform: str | None = None) -> str:
+    """Which icon folder to use: ``template`` on macOS (the system tints it), else light/dark."""
+    if (platform or sys.platform) == "darwin":
+        return "template"
+    return "dark" if dark else "light"
+
+
+@cache
+def state_icon(state: TrayState, variant: str) -> QIcon:
+    """The icon of ``state``, with a pixmap for every shipped size."""
+    folder = resources_dir() / "icons" / variant
+    icon = QIcon()
+    for size in SIZES:
+        icon.addFile(str(folder / f"{state.value}-{size}.png"), QSize(size, size))
+    if variant == "template":
+        icon.setIsMask(True)
+    return icon
+
+
+@cache
+def app_icon() -> QIcon:
+    """The window icon."""
+    folder = resources_dir() / "icons"
+    icon = QIcon()
+    for size in (*SIZES, 128, 256):
+        icon.addFile(str(folder / f"app-{size}.png"), QSize(size, size))
+    return icon

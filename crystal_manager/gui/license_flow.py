@@ -1,0 +1,128 @@
+"""The license actions behind the License page, the tray and the dialogs: each runs its service call
+through the background helper and reports the new facts or the problem."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QWidget
+
+from crystal_manager.gui.dialogs.activation import ActivationDialog
+from crystal_manager.gui.dialogs.confirm import confirm
+from crystal_manager.gui.dialogs.machines import MachinesDialog
+from crystal_manager.gui.license_api import LicenseApi, LicenseFacts, read_facts
+from crystal_manager.gui.problems import problem_for
+from crystal_manager.gui.texts import tr
+from crystal_manager.gui.worker import run_in_background
+from crystal_manager.services.context import AppContext
+from crystal_manager.services.status import LicenseStatus
+
+
+class LicenseFlow(QObject):
+    """Owns the facts; ``facts_changed`` (LicenseFacts), ``failed`` (Problem), ``busy`` (text or "")."""
+
+    facts_changed = Signal(object)
+    failed = Signal(object)
+    busy = Signal(str)
+    privacy_requested = Signal()
+
+    def __init__(self, ctx: AppContext, api_factory: Callable[[AppContext], LicenseApi],
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self._api_factory = api_factory
+        self._api: LicenseApi | None = None
+        self.facts: LicenseFacts | None = None
+        self._started = 0  # operations started, and the newest one whose result is shown:
+        self._shown = 0  # an older answer arriving late never overwrites a newer one
+        self.want_secrets = False  # opening the keyring is heavy: only once the License page exists
+        self.dialog: ActivationDialog | None = None
+
+    @property
+    def api(self) -> LicenseApi:
+        """The licensing service (created on first use, after the tray is up)."""
+        if self._api is None:
+            self._api = self._api_factory(self.ctx)
+        return self._api
+
+    def refresh(self) -> None:
+        """Read local facts again (keyring and state file: in the background)."""
+        ctx, api, secrets = self.ctx, self.api, self.want_secrets
+        seq = self._next()
+        run_in_background(self, lambda: read_facts(ctx, api, with_secrets=secrets),
+                          on_success=lambda facts: self._set_facts(seq, facts), on_failure=self._fail)
+
+    def _next(self) -> int:
+        self._started += 1
+        return self._started
+
+    def _set_facts(self, seq: int, facts: LicenseFacts) -> None:
+        if seq < self._shown:
+            if facts.secrets is not None and self.facts is not None and self.facts.secrets is None:
+                self.facts = LicenseFacts(status=self.facts.status, secrets=facts.secrets)
+                self.facts_changed.emit(self.facts)
+            return
+        self._shown = seq
+        if facts.secrets is None and self.facts is not None:
+            facts = LicenseFacts(status=facts.status, secrets=self.facts.secrets)
+        self.facts = facts
+        self.facts_changed.emit(facts)
+
+    def _status_handler(self, seq: int) -> Callable[[LicenseStatus], None]:
+        def done(status: LicenseStatus) -> None:
+            self.busy.emit("")
+            self._set_facts(seq, LicenseFacts(status=status, secrets=None))
+
+        return done
+
+    def _fail(self, exc: BaseException) -> None:
+        self.busy.emit("")
+        self.failed.emit(problem_for(exc))
+
+    def _run(self, busy: str, call: Callable[[], LicenseStatus]) -> None:
+        self.busy.emit(busy)
+        run_in_background(self, call, on_success=self._status_handler(self._next()), on_failure=self._fail)
+
+    def verify_now(self) -> None:
+        """Ask the server now (the user pressed Verify)."""
+        api = self.api
+        self._run(tr("Verifying with the licensing server…"), lambda: api.verify(trigger="user"))
+
+    def verify_if_due(self) -> None:
+        """The scheduled check (at start when overdue, then on a timer)."""
+        api = self.api
+        run_in_background(self, api.verify_if_due, on_success=self._status_handler(self._next()),
+                          on_failure=self._fail)
+
+    def deactivate_this(self, parent: QWidget | None) -> None:
+        """Ask, then free this machine's seat."""
+        api = self.api
+        confirm(parent, title=tr("Deactivate this machine"),
+                text=tr("Deactivate CrystalMe3D Pro on this computer? Its seat becomes free for another "
+                        "machine, and the license key is removed from here."),
+                action=tr("Deactivate"),
+                on_yes=lambda: self._run(tr("Deactivating…"), lambda: api.deactivate(None)))
+
+    def open_machines(self, parent: QWidget | None) -> MachinesDialog:
+        """The machines on this license."""
+        dialog = MachinesDialog(self.api, parent=parent)
+        dialog.seat_freed.connect(lambda _mid: self.refresh())
+        dialog.open()
+        return dialog
+
+    def open_activation(self, parent: QWidget | None) -> ActivationDialog:
+        """The activation dialog (one at a time)."""
+        if self.dialog is not None and self.dialog.isVisible():
+            self.dialog.raise_()
+            self.dialog.activateWindow()
+            return self.dialog
+        dialog = ActivationDialog(self.api, parent=parent)
+        dialog.activated.connect(self._on_activated)
+        dialog.privacy_requested.connect(self.privacy_requested.emit)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _on_activated(self, status: LicenseStatus) -> None:
+        self._status_handler(self._next())(status)

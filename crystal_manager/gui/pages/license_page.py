@@ -1,0 +1,144 @@
+"""The License page: the same facts as ``crystal-manager status``, and the actions on the license."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from PySide6.QtCore import Signal, SignalInstance
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from crystal_manager.desktop.tray_state import TrayInputs, decide
+from crystal_manager.gui.license_api import LicenseFacts
+from crystal_manager.gui.problems import Problem
+from crystal_manager.gui.texts import days, fmt_day, fmt_when, license_state_name, status_line, tr
+from crystal_manager.gui.widgets import Banner, FactRows, page_title
+
+NEEDS_ACTIVATION = frozenset({"not_activated", "expired", "revoked", "locked"})
+
+
+class LicensePage(QWidget):
+    """Renders :class:`LicenseFacts`; its buttons only emit requests."""
+
+    activate_requested = Signal()
+    verify_requested = Signal()
+    deactivate_requested = Signal()
+    machines_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setAccessibleName(tr("License summary"))
+        self.rows = FactRows()
+        for key, label in (("state", tr("State")), ("plan", tr("Plan")), ("renews", tr("Renews on")),
+                           ("expires", tr("Ends on")), ("trial", tr("Trial")), ("grace", tr("Offline grace")),
+                           ("seats", tr("Seats")), ("verified", tr("Last verified")),
+                           ("next", tr("Next check")), ("key", tr("License key")),
+                           ("message", tr("Note"))):
+            self.rows.add(key, label)
+        self.secrets_banner = Banner("warning")
+        self.problem_banner = Banner("error")
+        self.busy = QLabel()
+        self.busy.setAccessibleName(tr("Progress"))
+        self.activate_button = self._button(tr("&Activate…"), self.activate_requested,
+                                            tr("Enter a license key to activate this machine"))
+        self.verify_button = self._button(tr("&Verify now"), self.verify_requested,
+                                          tr("Ask the licensing server about this license now"))
+        self.machines_button = self._button(tr("&Manage machines…"), self.machines_requested,
+                                            tr("See the machines using this license and free a seat"))
+        self.deactivate_button = self._button(tr("&Deactivate this machine…"), self.deactivate_requested,
+                                              tr("Free this machine's seat and remove the license from it"))
+        buttons = QHBoxLayout()
+        for button in (self.activate_button, self.verify_button, self.machines_button, self.deactivate_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(page_title(tr("License")))
+        layout.addWidget(self.summary)
+        layout.addWidget(self.secrets_banner)
+        layout.addWidget(self.problem_banner)
+        layout.addWidget(self.rows)
+        layout.addWidget(self.busy)
+        layout.addLayout(buttons)
+        layout.addStretch(1)
+        self._busy = False
+        self._facts: LicenseFacts | None = None
+        self.set_facts(None)
+
+    def _button(self, text: str, signal: SignalInstance, description: str) -> QPushButton:
+        button = QPushButton(text)
+        button.setAccessibleName(text.replace("&", "").rstrip("…"))
+        button.setAccessibleDescription(description)
+        button.setToolTip(description)
+        button.clicked.connect(signal.emit)
+        return button
+
+    def set_facts(self, facts: LicenseFacts | None, *, today: date | None = None) -> None:
+        """Show the license facts (None: not read yet)."""
+        day = today or date.today()
+        self._facts = facts
+        lic = facts.status if facts else None
+        view = decide(TrayInputs(lic), today=day)
+        self.summary.setText(status_line(view))
+        rows = self.rows
+        if lic is None:
+            for key in ("plan", "renews", "expires", "trial", "grace", "seats", "verified", "next", "key",
+                        "message"):
+                rows.set(key, None)
+            rows.set("state", license_state_name(None))
+            self._enable(activated=False, known=False)
+            return
+        rows.set("state", license_state_name(lic.state))
+        rows.set("plan", lic.plan)
+        rows.set("renews", fmt_when(lic.renews_at).split(",")[0] if lic.renews_at else None)
+        rows.set("expires", fmt_when(lic.expires_at).split(",")[0] if lic.expires_at and not lic.renews_at else None)
+        rows.set("trial", tr("%1 left").replace("%1", days(lic.trial_days_left))
+                 if lic.state == "trial" and lic.trial_days_left is not None else None)
+        grace = None
+        if lic.state == "offline_grace" and lic.grace_days_left is not None and view.until is not None:
+            grace = tr("%1 left (until %2). Connect to the internet so the license can be verified.") \
+                .replace("%1", days(view.days_left or 0)).replace("%2", fmt_day(view.until))
+        rows.set("grace", grace)
+        seats = None
+        if lic.seats_total is not None:
+            seats = tr("%1 of %2 in use").replace("%1", str(lic.seats_used if lic.seats_used is not None else "?")) \
+                .replace("%2", str(lic.seats_total))
+        rows.set("seats", seats)
+        rows.set("verified", fmt_when(lic.last_verified_at) if lic.last_verified_at else
+                 (None if lic.state == "not_activated" else tr("never")))
+        rows.set("next", fmt_when(lic.next_check_at) if lic.next_check_at else None)
+        rows.set("key", lic.key_hint)
+        rows.set("message", lic.message)
+        if facts is not None and facts.secrets is not None and facts.secrets.is_fallback:
+            self.secrets_banner.show_text(
+                tr("No system keyring found"),
+                tr("The license key is kept in a file that only your user account can read: %1. "
+                   "Install and unlock a keyring (for example GNOME Keyring or KWallet) to keep it encrypted.")
+                .replace("%1", facts.secrets.name))
+        else:
+            self.secrets_banner.hide()
+        self._enable(activated=lic.state not in ("not_activated",), known=True,
+                     needs_key=lic.state in NEEDS_ACTIVATION)
+
+    def _enable(self, *, activated: bool, known: bool, needs_key: bool = True) -> None:
+        idle = not self._busy
+        self.activate_button.setVisible(needs_key or not known)
+        self.activate_button.setEnabled(known and idle)
+        for button in (self.verify_button, self.machines_button, self.deactivate_button):
+            button.setEnabled(activated and idle)
+
+    def set_busy(self, text: str | None) -> None:
+        """Show what is running (None: idle); buttons wait meanwhile."""
+        self._busy = bool(text)
+        self.busy.setText(text or "")
+        self.busy.setVisible(self._busy)
+        if text:
+            self.problem_banner.hide()
+        self.set_facts(self._facts)
+
+    def set_problem(self, problem: Problem | None) -> None:
+        """Show the last failure (None: clear it)."""
+        if problem is None:
+            self.problem_banner.hide()
+        else:
+            self.problem_banner.show_problem(problem)

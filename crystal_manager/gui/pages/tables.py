@@ -1,0 +1,43 @@
+"""A read-only table filled from rows of strings (the Privacy and Updates pages' plain tables)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
+
+
+class PlainTable(QTableWidget):
+    """Headers, rows of text, selectable, not editable, keyboard-navigable."""
+
+    def __init__(self, headers: Sequence[str], *, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(0, len(headers), parent)
+        self.setHorizontalHeaderLabels(list(headers))
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setAlternatingRowColors(True)
+        self.setWordWrap(False)
+        self.verticalHeader().hide()
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.horizontalHeader().setStretchLastSection(True)
+        self.setAccessibleName(name)
+
+    def set_rows(self, rows: Sequence[Sequence[str]]) -> None:
+        """Replace the content."""
+        self.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, text in enumerate(row):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.setItem(r, c, item)
+        self.resizeColumnsToContents()
+        for c in range(self.columnCount() - 1):
+            self.setColumnWidth(c, min(self.columnWidth(c), 320))
+
+    def rows(self) -> list[list[str]]:
+        """The content as text (tests, copy)."""
+        out: list[list[str]] = []
+        for r in range(self.rowCount()):
+            items = [self.item(r, c) for c in range(self.columnCount())]
+            out.append([item.text() if item is not None else "" for item in items])
+        return out

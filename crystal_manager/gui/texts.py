@@ -1,0 +1,147 @@
+"""Words for what the core decided: tray status line, tooltip, menu entries, license facts. All via Qt
+translation (English is the source language); no decisions are made here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from PySide6.QtCore import QCoreApplication, QDate, QDateTime, QLocale, QTimeZone
+
+from crystal_manager.desktop.tray_state import TrayState, TrayView
+
+CTX = "CrystalManager"
+
+
+def tr(text: str, disambiguation: str | None = None) -> str:
+    """Translate ``text`` (English source) in the app's one translation context."""
+    return QCoreApplication.translate(CTX, text, disambiguation)
+
+
+def fmt_day(day: date) -> str:
+    """``20 Mar 2027`` in the user's locale."""
+    return QLocale().toString(QDate(day.year, day.month, day.day), "d MMM yyyy")
+
+
+def fmt_when(iso: str | None) -> str:
+    """An ISO timestamp in local time, ``20 Mar 2027, 14:05``; a dash when unknown."""
+    if not iso:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    if moment.tzinfo is None:
+        qdt = QDateTime.fromSecsSinceEpoch(int(moment.timestamp()))
+    else:
+        qdt = QDateTime.fromSecsSinceEpoch(int(moment.timestamp()), QTimeZone.utc()).toLocalTime()
+    return QLocale().toString(qdt, "d MMM yyyy, HH:mm")
+
+
+def days(n: int) -> str:
+    """``1 day`` / ``5 days``."""
+    return tr("1 day") if n == 1 else tr("%1 days").replace("%1", str(n))
+
+
+_STATE_NAMES = {
+    "not_activated": "Not activated",
+    "active": "Active",
+    "trial": "Trial",
+    "offline_grace": "Offline — grace period",
+    "locked": "Locked",
+    "expired": "Expired",
+    "revoked": "Revoked",
+}
+
+
+def license_state_name(state: str | None) -> str:
+    """The license state in words."""
+    if state is None:
+        return tr("Checking…")
+    known = _STATE_NAMES.get(state)
+    return tr(known) if known else state
+
+
+def status_line(view: TrayView) -> str:
+    """One line: ``Pro — active until 20 Mar 2027``."""
+    plan = view.plan or tr("CrystalMe3D Pro")
+    until = fmt_day(view.until) if view.until else None
+    match view.state:
+        case TrayState.STARTING:
+            return tr("Checking the license…")
+        case TrayState.ERROR if view.license_state in (None, "active", "trial", "offline_grace"):
+            return tr("Problem: %1").replace("%1", view.error or tr("unknown"))
+        case TrayState.OFFLINE_GRACE:
+            left = days(view.days_left) if view.days_left is not None else "?"
+            return tr("%1 — offline, %2 of grace left").replace("%1", plan).replace("%2", left)
+        case TrayState.EXPIRING_SOON:
+            return tr("%1 — ends on %2").replace("%1", plan).replace("%2", until or "?")
+    if view.license_state == "trial":
+        left = days(view.days_left) if view.days_left is not None else "?"
+        return tr("%1 trial — %2 left").replace("%1", plan).replace("%2", left)
+    if view.license_state == "active":
+        if until is None:
+            return tr("%1 — active").replace("%1", plan)
+        text = tr("%1 — active, renews %2") if view.renews else tr("%1 — active until %2")
+        return text.replace("%1", plan).replace("%2", until)
+    if view.license_state == "not_activated":
+        return tr("Not activated")
+    if view.license_state == "expired":
+        return (tr("%1 — expired on %2").replace("%2", until) if until else tr("%1 — expired")).replace("%1", plan)
+    if view.license_state == "revoked":
+        return tr("License revoked")
+    if view.license_state == "locked":
+        return tr("Locked — connect to verify the license")
+    return tr("Problem: %1").replace("%1", view.error or str(view.license_state))
+
+
+def extra_line(view: TrayView) -> str | None:
+    """A second line for update activity, when there is any."""
+    if view.state is TrayState.UPDATE_AVAILABLE:
+        return tr("An update is available")
+    if view.state is TrayState.DOWNLOADING:
+        return tr("Downloading an update…")
+    return None
+
+
+def tooltip(view: TrayView) -> str:
+    """The tray tooltip: the app's name and the same status in words."""
+    lines = [tr("CrystalMe3D Pro Manager"), status_line(view)]
+    extra = extra_line(view)
+    if extra:
+        lines.append(extra)
+    return "\n".join(lines)
+
+
+def versions_line(product_version: str | None, manager_version: str) -> str:
+    """``CrystalMe3D Pro 2.4.0 · Manager 0.1.0``."""
+    product = product_version or tr("not installed")
+    return tr("CrystalMe3D Pro %1 · Manager %2").replace("%1", product).replace("%2", manager_version)
+
+
+@dataclass(frozen=True)
+class MenuEntry:
+    """One tray-menu line: ``action`` is None for an information line, "-" for a separator."""
+
+    text: str
+    action: str | None
+
+
+def menu_entries(view: TrayView, *, product_version: str | None, manager_version: str) -> list[MenuEntry]:
+    """The tray menu, rebuilt each time it opens."""
+    entries = [MenuEntry(status_line(view), None)]
+    extra = extra_line(view)
+    if extra:
+        entries.append(MenuEntry(extra, None))
+    entries.append(MenuEntry(versions_line(product_version, manager_version), None))
+    entries.append(MenuEntry("-", "-"))
+    if view.state is TrayState.LOCKED and view.license_state in ("not_activated", "expired", "locked"):
+        entries.append(MenuEntry(tr("Activate…"), "activate"))
+    entries += [
+        MenuEntry(tr("Open CrystalMe3D Pro Manager"), "open"),
+        MenuEntry(tr("Check for updates"), "check_updates"),
+        MenuEntry(tr("Privacy…"), "privacy"),
+        MenuEntry("-", "-"),
+        MenuEntry(tr("Quit"), "quit"),
+    ]
+    return entries

@@ -1,0 +1,103 @@
+"""The tray icon: shows the state, its tooltip, and a menu rebuilt each time it is about to show (the GNOME
+AppIndicator host shows an icon only when it has a menu, and the facts change)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from crystal_manager.desktop.tray_state import TrayView
+from crystal_manager.gui.icons import state_icon
+from crystal_manager.gui.texts import MenuEntry, menu_entries, tooltip
+
+
+class Tray(QObject):
+    """The tray icon and its menu. ``triggered`` carries a menu action id ("open", "privacy", …)."""
+
+    triggered = Signal(str)
+
+    def __init__(self, *, view: TrayView, variant: str, versions: Callable[[], tuple[str | None, str]],
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._view = view
+        self._variant = variant
+        self._versions = versions
+        self.icon = QSystemTrayIcon(self)
+        self.menu = QMenu()
+        self.menu.setAccessibleName(self.tr("CrystalMe3D Pro Manager menu"))
+        self.menu.aboutToShow.connect(self.rebuild_menu)
+        self.icon.setContextMenu(self.menu)
+        self.icon.activated.connect(self._on_activated)
+        self.rebuild_menu()  # a menu must exist before the first show (AppIndicator)
+        self._apply()
+
+    @property
+    def view(self) -> TrayView:
+        """What is shown now."""
+        return self._view
+
+    @property
+    def variant(self) -> str:
+        """The icon variant in use (light, dark, template)."""
+        return self._variant
+
+    def show(self) -> None:
+        """Put the icon in the tray."""
+        self.icon.show()
+
+    def hide(self) -> None:
+        """Take the icon out of the tray."""
+        self.icon.hide()
+
+    def set_view(self, view: TrayView) -> None:
+        """Show a new state (the menu too: some hosts export it without an aboutToShow)."""
+        self._view = view
+        self._apply()
+        if not self.menu.isVisible():
+            self.rebuild_menu()
+
+    def set_variant(self, variant: str) -> None:
+        """Follow a palette change."""
+        self._variant = variant
+        self._apply()
+
+    def entries(self) -> list[MenuEntry]:
+        """The menu as data (what :meth:`rebuild_menu` renders)."""
+        product, manager = self._versions()
+        return menu_entries(self._view, product_version=product, manager_version=manager)
+
+    def rebuild_menu(self) -> None:
+        """Fill the menu from the current facts."""
+        self.menu.clear()
+        for entry in self.entries():
+            if entry.action == "-":
+                self.menu.addSeparator()
+                continue
+            action = QAction(entry.text, self.menu)
+            if entry.action is None:
+                action.setEnabled(False)
+                if not self.menu.actions():  # the status line: bold, so it reads as the headline
+                    font = action.font()
+                    font.setBold(True)
+                    action.setFont(font)
+            else:
+                action_id = entry.action
+                action.triggered.connect(lambda _checked=False, a=action_id: self.triggered.emit(a))
+            self.menu.addAction(action)
+
+    def _apply(self) -> None:
+        self.icon.setIcon(state_icon(self._view.state, self._variant))
+        self.icon.setToolTip(tooltip(self._view))
+
+    def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        # Left click opens the window on Linux and Windows; macOS convention is the menu on any click.
+        if reason == QSystemTrayIcon.ActivationReason.Trigger and sys.platform != "darwin":
+            self.triggered.emit("open")
+
+    def notify(self, title: str, body: str) -> None:
+        """A desktop notification from the tray."""
+        self.icon.showMessage(title, body, self.icon.icon(), 10_000)

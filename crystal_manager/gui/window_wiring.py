@@ -1,0 +1,107 @@
+"""Connect the window's pages to the app: each page's requests to an action, and the first data in."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QGuiApplication
+
+from crystal_manager import __version__
+from crystal_manager.desktop import autostart
+from crystal_manager.desktop.diagnostics import diagnostics_report
+from crystal_manager.gui.window import MainWindow
+from crystal_manager.gui.worker import run_in_background
+from crystal_manager.services.status import app_status, installed_product_version
+from crystal_manager.services.usertext import explain
+
+if TYPE_CHECKING:
+    from crystal_manager.gui.app import TrayApp
+
+
+def wire_window(app: TrayApp, window: MainWindow) -> None:
+    """Wire every page of ``window`` to ``app`` and fill it."""
+    ctx = app.ctx
+    window.action.connect(app.handle_action)
+    window.closed.connect(app.quit)
+    page = window.license_page
+    page.activate_requested.connect(lambda: app.license.open_activation(window))
+    page.verify_requested.connect(app.license.verify_now)
+    page.deactivate_requested.connect(lambda: app.license.deactivate_this(window))
+    page.machines_requested.connect(lambda: app.license.open_machines(window))
+    page.set_facts(app.license.facts)
+
+    window.updates_page.set_versions(product=installed_product_version(ctx), manager=__version__,
+                                     install_root=str(ctx.paths.install_root))
+
+    privacy = window.privacy_page
+    privacy.set_catalog(ctx.catalog)
+    privacy.refresh_requested.connect(lambda: load_ledger(app, window))
+    load_ledger(app, window)
+
+    settings = window.settings_page
+    settings.set_settings(ctx.settings, autostart_location=app.autostart_entry.location)
+    settings.autostart_changed.connect(lambda on: set_autostart(app, window, on))
+    settings.notification_changed.connect(lambda event, on: set_notification(app, event, on))
+
+    about = window.about_page
+    about.set_status(app_status(ctx), config_dir=str(ctx.paths.config_dir), log_dir=str(ctx.paths.log_dir))
+    about.copy_requested.connect(lambda: copy_diagnostics(app, window))
+    about.quit_requested.connect(app.quit)
+
+
+def load_ledger(app: TrayApp, window: MainWindow) -> None:
+    """Read the ledger in the background and show it."""
+    ledger = app.ctx.ledger
+    run_in_background(window, ledger.entries, on_success=window.privacy_page.set_ledger,
+                      on_failure=lambda exc: window.statusBar().showMessage(explain(exc)[0], 30_000))
+
+
+def set_autostart(app: TrayApp, window: MainWindow, on: bool) -> None:
+    """Apply and save the user's autostart choice; on failure show why, and the real state."""
+    error: str | None = None
+    try:
+        autostart.apply(on, app.autostart_entry)
+    except Exception as exc:
+        error = explain(exc)[0]
+    app.ctx.settings.autostart = app.autostart_entry.is_enabled()
+    try:
+        app.ctx.save_settings()
+    except Exception as exc:
+        error = error or explain(exc)[0]
+    window.settings_page.set_settings(app.ctx.settings, autostart_location=app.autostart_entry.location)
+    if error is not None:
+        window.settings_page.show_autostart_error(error)
+
+
+def set_notification(app: TrayApp, event: str, on: bool) -> None:
+    """Save one notification toggle."""
+    app.ctx.settings.notifications[event] = on
+    try:
+        app.ctx.save_settings()
+    except Exception as exc:
+        app.window().statusBar().showMessage(explain(exc)[0], 30_000)
+
+
+def copy_diagnostics(app: TrayApp, window: MainWindow) -> None:
+    """Build the redacted report in the background and put it on the clipboard."""
+    ctx = app.ctx
+    status = app_status(ctx, app.license.facts.status if app.license.facts else None)
+
+    def build() -> str:
+        try:
+            backend: str | None = ctx.secrets.info.name
+        except Exception as exc:  # the report must still come out when the keyring is broken
+            backend = f"unavailable ({type(exc).__name__})"
+        return diagnostics_report(ctx, status, secrets_backend=backend)
+
+    def done(text: str) -> None:
+        QGuiApplication.clipboard().setText(text)
+        window.about_page.show_copied(True)
+        app.diagnostics_copied.emit(text)
+
+    def failed(exc: BaseException) -> None:
+        window.about_page.show_copied(False, explain(exc)[0])
+
+    run_in_background(window, build, on_success=done, on_failure=failed)
+
+

@@ -1,0 +1,139 @@
+"""The activation dialog: local typo check (nothing sent), what will be sent shown BEFORE sending, and
+errors that say what really happened, with the next step."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from crystal_manager.gui.dialogs.activation import ActivationDialog
+from crystal_manager.gui.dialogs.machines import MachinesDialog
+from crystal_manager.gui.problems import ACCOUNT_URL
+from crystal_manager.licensing import errors as lic
+from crystal_manager.net import errors as net
+from crystal_manager.services.usertext import explain
+from tests.support.fake_license import KEY, FakeLicenseService
+
+
+@pytest.fixture
+def dialog(qtbot: QtBot) -> tuple[ActivationDialog, FakeLicenseService]:
+    fake = FakeLicenseService("not_activated")
+    dlg = ActivationDialog(fake)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    return dlg, fake
+
+
+def test_typo_is_caught_locally_and_nothing_is_sent(dialog: tuple[ActivationDialog, FakeLicenseService],
+                                                    qtbot: QtBot) -> None:
+    dlg, fake = dialog
+    dlg.key_edit.setText("CM3D-ABCD-EFGH-JKLM-7F3")
+    assert dlg.format_note.text() == "Not a complete, valid key yet."
+    assert dlg.preview.rowCount() == 0
+    with qtbot.waitSignal(dlg.failed) as failed:
+        dlg.activate_button.click()
+    assert failed.args[0].headline == "The key has a typo"
+    assert "Nothing was sent" in dlg.banner.text()
+    assert fake.calls == []  # no preview, no activation: nothing went anywhere
+
+
+def test_preview_is_shown_before_anything_is_sent(dialog: tuple[ActivationDialog, FakeLicenseService],
+                                                  qtbot: QtBot) -> None:
+    dlg, fake = dialog
+    with qtbot.waitSignal(dlg.preview_shown):
+        dlg.key_edit.setText(KEY.lower().replace("-", " - "))
+    assert dlg.format_note.text().startswith("✓")
+    assert dlg.preview_rows()[0] == ("license_key", "…7F3A")
+    assert [name for name, _ in dlg.preview_rows()] == ["license_key", "fingerprint", "components",
+                                                        "virtual_machine", "app_version"]
+    assert fake.calls == ["preview_activation"]
+    with qtbot.waitSignal(dlg.activated) as done:
+        dlg.activate_button.click()
+    assert done.args[0].state == "active" and fake.calls[-1] == "activate"
+
+
+def test_busy_while_activating(dialog: tuple[ActivationDialog, FakeLicenseService], qtbot: QtBot) -> None:
+    dlg, fake = dialog
+    fake.gate = threading.Event()
+    with qtbot.waitSignal(dlg.preview_shown):
+        dlg.key_edit.setText(KEY)
+    dlg.activate_button.click()
+    assert dlg.busy.text() == "Activating…" and not dlg.key_edit.isEnabled()
+    with qtbot.waitSignal(dlg.activated):
+        fake.gate.set()
+
+
+@pytest.mark.parametrize(("exc", "headline", "retry"), [
+    (net.ConnectFailed("cannot reach licensing.crystalme3dpro.com"), "The licensing server cannot be reached", True),
+    (net.TimedOut("no answer in 20 s"), "The licensing server cannot be reached", True),
+    (net.TLSFailed("certificate verify failed: self-signed certificate in chain"),
+     "A proxy or secure-connection problem", True),
+    (net.ProxyFailed("407 Proxy Authentication Required"), "A proxy or secure-connection problem", True),
+    (lic.LicensingOffline("the answer was not signed"), "The licensing server cannot be reached", True),
+    (lic.KeyNotFound("unknown key"), "No license has this key", False),
+    (lic.LicenseRevoked("revoked by the vendor"), "This license was revoked", False),
+    (lic.LicenseDenied("refused"), "The licensing server refused", False),
+])
+def test_errors_say_what_happened(dialog: tuple[ActivationDialog, FakeLicenseService], qtbot: QtBot,
+                                  exc: Exception, headline: str, retry: bool) -> None:
+    dlg, fake = dialog
+    fake.fail["activate"] = exc
+    with qtbot.waitSignal(dlg.preview_shown):
+        dlg.key_edit.setText(KEY)
+    with qtbot.waitSignal(dlg.failed):
+        dlg.activate_button.click()
+    text = dlg.banner.text()
+    assert text.startswith(headline) and explain(exc)[0] in text  # the words come from the one place
+    assert ("Press Activate to try again." in text) == retry
+    assert "typo" not in text  # a network or server problem is never called a bad key
+    assert not dlg.machines_button.isVisibleTo(dlg)
+    assert dlg.key_edit.isEnabled() and dlg.activate_button.isEnabled()
+
+
+def test_expired_links_to_the_account_page(dialog: tuple[ActivationDialog, FakeLicenseService],
+                                           qtbot: QtBot) -> None:
+    dlg, fake = dialog
+    fake.fail["activate"] = lic.SubscriptionExpired("ended on 28 Feb 2026")
+    with qtbot.waitSignal(dlg.preview_shown):
+        dlg.key_edit.setText(KEY)
+    with qtbot.waitSignal(dlg.failed):
+        dlg.activate_button.click()
+    assert dlg.banner.text().startswith("The subscription has ended")
+    assert f'href="{ACCOUNT_URL}"' in dlg.banner.body.text() and dlg.banner.body.openExternalLinks()
+
+
+def test_seat_limit_offers_manage_machines_and_frees_a_seat(dialog: tuple[ActivationDialog, FakeLicenseService],
+                                                            qtbot: QtBot) -> None:
+    dlg, fake = dialog
+    fake.fail["activate"] = lic.SeatLimitReached("2 of 2 seats in use")
+    with qtbot.waitSignal(dlg.preview_shown):
+        dlg.key_edit.setText(KEY)
+    with qtbot.waitSignal(dlg.failed):
+        dlg.activate_button.click()
+    assert dlg.banner.text().startswith("Every seat of this license is in use")
+    assert dlg.machines_button.isVisibleTo(dlg)
+    machines = dlg.open_machines()
+    assert isinstance(machines, MachinesDialog)
+    qtbot.waitUntil(lambda: machines.table.rowCount() == 2)
+    assert "machines_for_key" in fake.calls and machines.seats.text() == "2 of 2 seats in use"
+    machines.table.selectRow(1)
+    with qtbot.waitSignal(machines.seat_freed):
+        machines._deactivate(machines.selected().machine_id)  # type: ignore[union-attr]
+    assert dlg.banner.text().startswith("A seat is free now")
+    with qtbot.waitSignal(dlg.activated):
+        dlg.activate_button.click()
+    machines.close()
+
+
+def test_broken_key_check_is_reported_not_raised(qtbot: QtBot) -> None:
+    class Broken(FakeLicenseService):
+        def normalize_key(self, key: str) -> str:
+            raise NotImplementedError
+
+    dlg = ActivationDialog(Broken())
+    qtbot.addWidget(dlg)
+    with qtbot.waitSignal(dlg.failed) as failed:
+        dlg.key_edit.setText(KEY)
+    assert failed.args[0].headline == "Something went wrong inside the app"

@@ -1,0 +1,131 @@
+"""The License page renders every state's facts, the keyring fallback warning, and runs its actions in
+the background through the service boundary (a typed test double until licensing lands)."""
+
+from __future__ import annotations
+
+import keyring
+import keyring.backends.fail
+import pytest
+from PySide6.QtWidgets import QMessageBox
+from pytestqt.qtbot import QtBot
+
+from crystal_manager.gui.dialogs.machines import MachinesDialog
+from crystal_manager.licensing import errors as lic
+from crystal_manager.net import errors as net
+from crystal_manager.services.usertext import explain
+from tests.gui.conftest import MakeApp
+from tests.support.fake_license import STATES
+
+
+def page_for(make_app: MakeApp, state: str, qtbot: QtBot):  # type: ignore[no-untyped-def]
+    app, fake, _probe = make_app(state, tray=True)
+    page = app.open_window("license").license_page
+    # Building the window asks once more, now with where secrets are kept: wait for that answer.
+    qtbot.waitUntil(lambda: app.license.facts is not None and app.license.facts.secrets is not None)
+    return app, fake, page
+
+
+@pytest.mark.parametrize(("state", "rows"), [
+    ("not_activated", {"state": "Not activated", "plan": None, "seats": None, "key": None}),
+    ("active", {"state": "Active", "plan": "Pro", "renews": "20 Mar 2027", "seats": "2 of 3 in use",
+                "key": "…7F3A", "verified": "9 Mar 2026", "grace": None}),
+    ("trial", {"state": "Trial", "trial": "9 days left", "expires": "19 Mar 2026", "seats": "1 of 1 in use"}),
+    ("offline_grace", {"state": "Offline — grace period", "message":
+                       "The licensing server has not answered since 9 Mar 2026."}),
+    ("expired", {"state": "Expired", "expires": "28 Feb 2026"}),
+    ("revoked", {"state": "Revoked"}),
+    ("locked", {"state": "Locked"}),
+])
+def test_facts_for_each_state(make_app: MakeApp, qtbot: QtBot, state: str, rows: dict[str, str | None]) -> None:
+    _app, _fake, page = page_for(make_app, state, qtbot)
+    for key, expected in rows.items():
+        shown = page.rows.value(key)
+        if expected is None:
+            assert shown is None, key
+        else:
+            assert shown is not None and shown.startswith(expected), (key, shown)
+    needs_key = state in ("not_activated", "expired", "revoked", "locked")
+    assert page.activate_button.isVisibleTo(page) == needs_key
+    assert page.verify_button.isEnabled() == (state != "not_activated")
+
+
+def test_grace_countdown_is_visible(make_app: MakeApp, qtbot: QtBot) -> None:
+    _app, _fake, page = page_for(make_app, "offline_grace", qtbot)
+    grace = page.rows.value("grace")
+    assert grace is not None and grace.startswith("4 days left (until ")
+
+
+def test_keyring_fallback_is_said_plainly(make_app: MakeApp, qtbot: QtBot) -> None:
+    keyring.set_keyring(keyring.backends.fail.Keyring())  # no backend, as on a headless Linux
+    _app, _fake, page = page_for(make_app, "active", qtbot)
+    assert page.secrets_banner.isVisibleTo(page)
+    assert "No system keyring found" in page.secrets_banner.text()
+    assert "secrets.json" in page.secrets_banner.text()
+
+
+def test_secure_keyring_shows_no_warning(make_app: MakeApp, qtbot: QtBot) -> None:
+    _app, _fake, page = page_for(make_app, "active", qtbot)
+    assert not page.secrets_banner.isVisibleTo(page)
+
+
+def test_verify_now_runs_in_background_and_updates(make_app: MakeApp, qtbot: QtBot) -> None:
+    app, fake, page = page_for(make_app, "active", qtbot)
+    fake.current = STATES["offline_grace"]
+    with qtbot.waitSignal(app.license.facts_changed):
+        page.verify_button.click()
+        assert page.busy.text() == "Verifying with the licensing server…"
+        assert not page.verify_button.isEnabled()
+    assert "verify" in fake.calls and page.rows.value("state") == "Offline — grace period"
+    assert page.verify_button.isEnabled() and not page.busy.isVisibleTo(page)
+
+
+@pytest.mark.parametrize(("exc", "headline"), [
+    (net.ConnectFailed("cannot reach 127.0.0.1"), "The licensing server cannot be reached"),
+    (net.TLSFailed("certificate verify failed"), "A proxy or secure-connection problem"),
+    (net.ProxyFailed("407"), "A proxy or secure-connection problem"),
+    (net.TimedOut("no answer"), "The licensing server cannot be reached"),
+    (lic.LicensingOffline("unsigned answer"), "The licensing server cannot be reached"),
+    (lic.LicenseRevoked("revoked on 1 Mar"), "This license was revoked"),
+    (lic.SubscriptionExpired("ended 28 Feb"), "The subscription has ended"),
+])
+def test_verify_failure_says_what_happened(make_app: MakeApp, qtbot: QtBot, exc: Exception,
+                                           headline: str) -> None:
+    app, fake, page = page_for(make_app, "active", qtbot)
+    fake.fail["verify"] = exc
+    with qtbot.waitSignal(app.license.failed):
+        page.verify_button.click()
+    assert page.problem_banner.isVisibleTo(page)
+    assert page.problem_banner.text().startswith(headline)
+    assert explain(exc)[0] in page.problem_banner.text()  # the words come from the one place
+
+
+def test_deactivate_asks_first_then_frees_the_seat(make_app: MakeApp, qtbot: QtBot) -> None:
+    app, fake, page = page_for(make_app, "active", qtbot)
+    page.deactivate_button.click()
+    box = qtbot.waitUntil(lambda: app.window().findChild(QMessageBox, "confirm") is not None) or \
+        app.window().findChild(QMessageBox, "confirm")
+    assert isinstance(box, QMessageBox) and "deactivate" not in fake.calls
+    yes = next(b for b in box.buttons() if b.text() == "Deactivate")
+    with qtbot.waitSignal(app.license.facts_changed):
+        yes.click()
+    assert "deactivate" in fake.calls and page.rows.value("state") == "Not activated"
+
+
+def test_manage_machines_lists_and_frees_another_seat(make_app: MakeApp, qtbot: QtBot) -> None:
+    app, _fake, page = page_for(make_app, "active", qtbot)
+    with qtbot.waitSignal(app.window().license_page.machines_requested):
+        page.machines_button.click()
+    dialog = app.window().findChild(MachinesDialog)
+    assert isinstance(dialog, MachinesDialog)
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 3)
+    assert dialog.seats.text() == "3 of 3 seats in use"
+    assert dialog.table.item(0, 0).text() == "This computer (this machine)"
+    dialog.table.selectRow(2)
+    assert dialog.selected() is not None and dialog.selected().label == "Old laptop"  # type: ignore[union-attr]
+    dialog.deactivate_button.click()
+    box = dialog.findChild(QMessageBox, "confirm")
+    assert isinstance(box, QMessageBox) and "“Old laptop”" in box.text()
+    with qtbot.waitSignal(dialog.loaded):
+        next(b for b in box.buttons() if b.text() == "Deactivate").click()
+    assert dialog.table.rowCount() == 2 and dialog.seats.text() == "2 of 2 seats in use"
+    dialog.close()

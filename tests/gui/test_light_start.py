@@ -1,0 +1,45 @@
+"""Light start: when the tray (or the no-tray window) shows, httpx, keyring and tuf are not loaded yet;
+they load only afterwards, off the path to the first picture."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("httpx", "keyring", "tuf", "cryptography")
+
+SCRIPT = f"HEAVY = {HEAVY!r}\n" + """
+import json, sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from crystal_manager.gui.app import TrayApp
+from crystal_manager.services.context import AppContext
+app = QApplication(sys.argv[:1])
+tray = sys.argv[1] == "tray"
+t = TrayApp(AppContext.create(), tray_probe=lambda: tray)
+seen = {}
+def shown():
+    seen["at_show"] = sorted(m for m in HEAVY if m in sys.modules)
+t.tray_shown.connect(shown)
+t.window_shown.connect(shown)
+t.started.connect(lambda: QTimer.singleShot(0, app.quit))
+t.start()
+app.exec()
+print(json.dumps(seen))
+"""
+
+
+@pytest.mark.parametrize("mode", ["tray", "window"])
+def test_heavy_modules_load_after_the_first_picture(app_home: Path, mode: str) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT),
+           "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    out = subprocess.run([sys.executable, "-c", SCRIPT, mode], env=env, capture_output=True, text=True,
+                         timeout=60, check=True)
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["at_show"] == []

@@ -1,0 +1,66 @@
+"""Privacy shows the real catalog and the real ledger; About shows the profile plainly and copies a
+redacted diagnostics report; the GUI refuses to start without a display."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from PySide6.QtGui import QGuiApplication
+from pytestqt.qtbot import QtBot
+
+from crystal_manager.config.profile import load_profile_file
+from crystal_manager.privacy.catalog import default_catalog
+from crystal_manager.services.health import check_server
+from crystal_manager.services.status import app_status
+from tests.gui.conftest import MakeApp
+from tests.support.servers import ReferenceServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_privacy_page_shows_catalog_and_a_real_ledger_entry(make_app: MakeApp, qtbot: QtBot,
+                                                            reference_server: ReferenceServer) -> None:
+    app, _fake, _probe = make_app("active", tray=True)
+    gateway_ctx = app.ctx.__class__.create(profile_file=str(reference_server.profile_file),
+                                           server_url=reference_server.url)
+    check_server(gateway_ctx)  # one real request through the gateway, recorded in the same ledger file
+    gateway_ctx.close()
+    page = app.open_window("privacy").privacy_page
+    catalog_rows = page.catalog_table.rows()
+    declared = sum(max(1, len(t.fields)) for t in default_catalog().types) + len(default_catalog().common_headers)
+    assert len(catalog_rows) == declared
+    assert catalog_rows[3][:3] == ["Update download", "GET /v1/updates/targets/{name}", "Range (header)"]
+    page.refresh_requested.emit()
+    qtbot.waitUntil(lambda: page.ledger_table.rowCount() == 1)
+    row = page.ledger_table.rows()[0]
+    assert row[1] == "health" and row[2] == "GET 127.0.0.1/v1/health" and row[3] == "user" and row[4] == "200"
+    assert page.ledger_note.text().startswith("1 requests recorded")
+
+
+def test_about_says_not_production_and_copies_redacted_diagnostics(make_app: MakeApp, qtbot: QtBot,
+                                                                   reference_server: ReferenceServer) -> None:
+    app, _fake, _probe = make_app("active", tray=True)
+    app.ctx.profile = load_profile_file(reference_server.profile_file)  # the development profile
+    window = app.open_window("about")
+    window.about_page.set_status(app_status(app.ctx), config_dir="c", log_dir="l")
+    banner = window.about_page.profile_banner
+    assert banner.isVisibleTo(window.about_page) and banner.text().startswith("Not the production profile")
+    assert (window.about_page.rows.value("profile") or "").endswith("NOT production")
+    with qtbot.waitSignal(app.diagnostics_copied) as copied:
+        window.about_page.copy_button.click()
+    text = copied.args[0]
+    assert QGuiApplication.clipboard().text() == text
+    assert "license.key_hint: …7F3A" in text and "NOT production" in text
+    assert "CM3D-ABCD" not in text and window.about_page.copied.text() == "Diagnostics copied to the clipboard."
+
+
+def test_no_display_gives_one_line_and_exit_2(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env.update(PYTHONPATH=str(ROOT), CRYSTAL_MANAGER_HOME=str(tmp_path))
+    out = subprocess.run([sys.executable, "-m", "crystal_manager"], env=env, capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert out.returncode == 2
+    assert out.stderr.strip().startswith("crystal-manager: no display found")

@@ -1,0 +1,123 @@
+"""A typed test double of the licensing SERVICE boundary (LicenseService's methods), for GUI rendering
+tests until the licensing work lands; the lead adds end-to-end GUI tests against the real service.
+
+It keeps a small in-memory license and returns each LicenseStatus state or raises each documented error
+on request. Keys look like ``CM3D-ABCD-EFGH-JKLM-7F3A``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import replace
+
+from crystal_manager.licensing.errors import KeyFormatError
+from crystal_manager.net.request import Trigger
+from crystal_manager.services.license_types import MachineInfo, MachineList, PreviewField
+from crystal_manager.services.status import LicenseStatus
+
+KEY = "CM3D-ABCD-EFGH-JKLM-7F3A"
+_FORMAT = re.compile(r"^CM3D(-[A-Z0-9]{4}){4}$")
+
+ACTIVE = LicenseStatus(state="active", plan="Pro", renews_at="2027-03-20T00:00:00Z", seats_used=2, seats_total=3,
+                       last_verified_at="2026-03-09T10:15:00Z", next_check_at="2026-03-10T09:40:00Z",
+                       key_hint="…7F3A")
+
+STATES: dict[str, LicenseStatus] = {
+    "not_activated": LicenseStatus(),
+    "active": ACTIVE,
+    "expiring": replace(ACTIVE, renews_at=None, expires_at="2099-01-01T00:00:00Z"),
+    "trial": replace(ACTIVE, state="trial", plan="Pro", renews_at=None, expires_at="2026-03-19T00:00:00Z",
+                     trial_days_left=9, seats_used=1, seats_total=1),
+    "offline_grace": replace(ACTIVE, state="offline_grace", grace_days_left=4.6,
+                             message="The licensing server has not answered since 9 Mar 2026."),
+    "locked": replace(ACTIVE, state="locked", grace_days_left=0.0,
+                      message="The license could not be verified for 14 days."),
+    "expired": replace(ACTIVE, state="expired", renews_at=None, expires_at="2026-02-28T00:00:00Z",
+                       message="The subscription ended."),
+    "revoked": replace(ACTIVE, state="revoked", renews_at=None, message="The license was revoked."),
+}
+
+MACHINES = (
+    MachineInfo("m-1a2b3c", "Studio desktop", "2025-11-02T09:00:00Z", "2026-03-09T10:15:00Z", False),
+    MachineInfo("m-4d5e6f", "Old laptop", "2024-05-12T16:30:00Z", "2025-01-20T08:00:00Z", False),
+)
+
+
+class FakeLicenseService:
+    """Same methods as LicenseService. ``fail[method] = exc`` makes that method raise ``exc`` once."""
+
+    def __init__(self, state: str = "not_activated", *, seats_total: int = 2) -> None:
+        self.current = STATES[state]
+        self.fail: dict[str, BaseException] = {}
+        self.calls: list[str] = []
+        self.machines_on_license = list(MACHINES)
+        self.seats_total = seats_total
+        self._lock = threading.Lock()
+        self.gate: threading.Event | None = None  # when set, activate waits for it (to see "busy")
+
+    def _enter(self, name: str) -> None:
+        with self._lock:
+            self.calls.append(name)
+            exc = self.fail.pop(name, None)
+        if exc is not None:
+            raise exc
+
+    def status(self) -> LicenseStatus:
+        self._enter("status")
+        return self.current
+
+    def normalize_key(self, key: str) -> str:
+        normal = re.sub(r"\s+", "", key).upper()
+        if not _FORMAT.match(normal):
+            raise KeyFormatError("expected 5 groups of 4 letters or digits, starting with CM3D")
+        return normal
+
+    def preview_activation(self, key: str) -> list[PreviewField]:
+        self._enter("preview_activation")
+        return [
+            PreviewField("license_key", "…" + key[-4:], "Identifies your license.", "§2C"),
+            PreviewField("fingerprint", "v1:9f2c…e41a", "A one-way hash of this computer's ID.", "§2C"),
+            PreviewField("components", "3 hashes", "Recognises this computer after a hardware change.", "§2C"),
+            PreviewField("virtual_machine", "false", "Tells a VM from a physical machine.", "§2C"),
+            PreviewField("app_version", "0.1.0", "So the server answers in a format this version reads.", "§2C"),
+        ]
+
+    def activate(self, key: str, *, trigger: Trigger = "user") -> LicenseStatus:
+        if self.gate is not None:
+            self.gate.wait(10)
+        self._enter("activate")
+        self.current = replace(ACTIVE, key_hint="…" + key[-4:])
+        return self.current
+
+    def verify(self, *, trigger: Trigger = "user") -> LicenseStatus:
+        self._enter("verify")
+        return self.current
+
+    def verify_if_due(self) -> LicenseStatus:
+        self._enter("verify_if_due")
+        return self.current
+
+    def deactivate(self, machine_id: str | None = None) -> LicenseStatus:
+        self._enter("deactivate")
+        if machine_id is None:
+            self.current = LicenseStatus()
+        else:
+            self.machines_on_license = [m for m in self.machines_on_license if m.machine_id != machine_id]
+        return self.current
+
+    def machines(self) -> MachineList:
+        self._enter("machines")
+        this = MachineInfo("m-this", "This computer", "2026-03-01T12:00:00Z", "2026-03-09T10:15:00Z", True)
+        listed = (this, *self.machines_on_license)
+        return MachineList(listed, len(listed), max(self.seats_total, len(listed)))
+
+    def deactivate_with_key(self, key: str, machine_id: str) -> MachineList:
+        self._enter("deactivate_with_key")
+        self.machines_on_license = [m for m in self.machines_on_license if m.machine_id != machine_id]
+        return self.machines_for_key(key)
+
+    def machines_for_key(self, key: str) -> MachineList:
+        self._enter("machines_for_key")
+        listed = tuple(self.machines_on_license)
+        return MachineList(listed, len(listed), self.seats_total)
