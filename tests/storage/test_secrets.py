@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crystal_manager.storage.secrets import SecretStoreError, open_secret_store
+from crystal_manager.storage.secrets import SecretStore, SecretStoreError, open_secret_store
 from tests.support.keyring_memory import MemoryKeyring
 
 
@@ -23,16 +23,21 @@ def test_keyring_backend_is_used(memory_keyring: MemoryKeyring, tmp_path: Path) 
     assert not (tmp_path / "secrets.json").exists()
 
 
-def test_fallback_file_when_no_keyring(tmp_path: Path) -> None:
+def _store_without_keyring(path: Path) -> SecretStore:
+    """Open the store while keyring has no usable backend (keyring's own 'fail' backend)."""
     import keyring
     import keyring.backends.fail
 
     previous = keyring.get_keyring()
     keyring.set_keyring(keyring.backends.fail.Keyring())
     try:
-        store = open_secret_store(tmp_path / "secrets.json")
+        return open_secret_store(path)
     finally:
         keyring.set_keyring(previous)
+
+
+def test_fallback_file_when_no_keyring(tmp_path: Path) -> None:
+    store = _store_without_keyring(tmp_path / "secrets.json")
     assert store.is_fallback and not store.info.encrypted
     store.set("license_key", "CM3D-SECRET")
     assert os.stat(tmp_path / "secrets.json").st_mode & 0o777 == 0o600
