@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from crystal_manager.desktop.tray_state import TrayInputs, decide
 from crystal_manager.gui.dialogs.machines import MachinesDialog
 from crystal_manager.gui.license_api import LicenseApi
-from crystal_manager.gui.problems import ACCOUNT_URL, Problem, problem_for
+from crystal_manager.gui.problems import Problem, problem_for
 from crystal_manager.gui.texts import status_line, tr
 from crystal_manager.gui.widgets import Banner
 from crystal_manager.gui.worker import run_in_background
@@ -205,9 +205,7 @@ class ActivationDialog(QDialog):
 
     def show_problem(self, problem: Problem) -> None:
         """Show a failure with its next step."""
-        extra = ""
-        if problem.offers_account:
-            extra = "<br>" + tr('<a href="%1">Open your account page</a>').replace("%1", ACCOUNT_URL)
+        extra = problem.account_link()
         if problem.can_retry:
             extra = "<br>" + tr("Press Activate to try again.")
         self.banner.show_problem(problem, extra)

@@ -38,6 +38,7 @@ class LicensePage(QWidget):
             self.rows.add(key, label)
         self.secrets_banner = Banner("warning")
         self.problem_banner = Banner("error")
+        self.problem_banner.body.setOpenExternalLinks(True)  # "Open your account page" on an ended subscription
         self.busy = QLabel()
         self.busy.setAccessibleName(tr("Progress"))
         self.activate_button = self._button(tr("&Activate…"), self.activate_requested,
@@ -141,4 +142,4 @@ class LicensePage(QWidget):
         if problem is None:
             self.problem_banner.hide()
         else:
-            self.problem_banner.show_problem(problem)
+            self.problem_banner.show_problem(problem, problem.account_link())
