@@ -194,6 +194,9 @@ def test_revoked_license_shows_revoked_after_verify(real_app: MakeReal, referenc
     assert page.problem_banner.text().startswith("This license was revoked")
     assert page.activate_button.isVisibleTo(page)
     assert app.view().license_state == "revoked"
+    # The old lease's renewal date and next check no longer apply; the reason is said once, in the banner.
+    assert page.rows.value("renews") is None and page.rows.value("next") is None
+    assert page.rows.value("message") is None
 
 
 def test_server_down_gives_offline_grace_not_a_bad_key(real_app: MakeReal, reference_server: ReferenceServer,
@@ -218,6 +221,8 @@ def test_expired_subscription_links_to_the_account_page(real_app: MakeReal, refe
                                   "--expires", "2020-01-01").returncode == 0
     verify_now(qtbot, app, "Expired")
     page = app.window().license_page
+    assert page.summary.text() == "pro — expired"  # never "expired on" the stale lease's 2099 date
+    assert page.rows.value("renews") is None and page.rows.value("expires") is None
     assert page.problem_banner.text().startswith("The subscription has ended")
     assert f'href="{ACCOUNT_URL}"' in page.problem_banner.body.text()
     assert page.problem_banner.body.openExternalLinks()
