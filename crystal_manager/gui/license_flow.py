@@ -80,9 +80,22 @@ class LicenseFlow(QObject):
         self.busy.emit("")
         self.failed.emit(problem_for(exc))
 
+    def _op_failed(self, exc: BaseException) -> None:
+        # A failed verify may still have changed the license here (revoked, expired, offline grace): show
+        # the facts as stored now, THEN the problem (new facts clear an older problem, not this one).
+        ctx, api, secrets = self.ctx, self.api, self.want_secrets
+        seq = self._next()
+
+        def shown(facts: LicenseFacts) -> None:
+            self._set_facts(seq, facts)
+            self._fail(exc)
+
+        run_in_background(self, lambda: read_facts(ctx, api, with_secrets=secrets), on_success=shown,
+                          on_failure=lambda _again: self._fail(exc))
+
     def _run(self, busy: str, call: Callable[[], LicenseStatus]) -> None:
         self.busy.emit(busy)
-        run_in_background(self, call, on_success=self._status_handler(self._next()), on_failure=self._fail)
+        run_in_background(self, call, on_success=self._status_handler(self._next()), on_failure=self._op_failed)
 
     def verify_now(self) -> None:
         """Ask the server now (the user pressed Verify)."""
@@ -93,7 +106,7 @@ class LicenseFlow(QObject):
         """The scheduled check (at start when overdue, then on a timer)."""
         api = self.api
         run_in_background(self, api.verify_if_due, on_success=self._status_handler(self._next()),
-                          on_failure=self._fail)
+                          on_failure=self._op_failed)
 
     def deactivate_this(self, parent: QWidget | None) -> None:
         """Ask, then free this machine's seat."""

@@ -67,6 +67,12 @@ class Problem:
         """Renewing on the account page solves it."""
         return self.kind is ProblemKind.EXPIRED
 
+    def account_link(self) -> str:
+        """The link to the account page as HTML (empty unless renewing helps)."""
+        if not self.offers_account:
+            return ""
+        return "<br>" + tr('<a href="%1">Open your account page</a>').replace("%1", ACCOUNT_URL)
+
 
 def kind_of(exc: BaseException) -> ProblemKind:
     """Classify an error (most specific first)."""

@@ -37,6 +37,14 @@ class Evaluation:
     lease_problem: str | None
 
 
+def _human(stamp: str) -> str:
+    """``2026-11-25T13:03:56Z`` → ``25 Nov 2026 13:03 UTC`` (messages are read by people, CLI and GUI alike)."""
+    try:
+        return parse_time(stamp).strftime("%d %b %Y %H:%M UTC").lstrip("0")
+    except ValueError:
+        return stamp
+
+
 def _trial_days(terms: LeaseTerms, now: datetime) -> int | None:
     if terms.status != "trial":
         return None
@@ -71,9 +79,9 @@ def evaluate(record: LicenseRecord, *, keys: Mapping[str, bytes], fingerprint: s
     if terms.status in ("revoked", "expired"):
         return result(terms.status, terms, f"the server says the license is {terms.status}")
     if trusted >= terms.lease_expires:
-        return result("locked", terms, f"no answer from the server since "
-                                       f"{record.last_verified_at or terms.issued_at}; the lease ran out at "
-                                       f"{format_time(terms.lease_expires)}")
+        since = record.last_verified_at or terms.issued_at
+        return result("locked", terms, f"no answer from the licensing server since {_human(since)}; the "
+                                       f"license had to be verified by {_human(format_time(terms.lease_expires))}")
     state = "trial" if terms.status == "trial" else "active"
     message = "payment is past due: please update your payment details" if terms.status == "past_due" else None
     if record.last_attempt_ok is False and not record.offline_activation:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import platform
 import random
+import re
 import ssl
 import time
 from collections.abc import Callable, Iterator
@@ -122,7 +123,9 @@ def _translate(exc: httpx.HTTPError, host: str) -> TransportError:
     if reason is not None:
         return TLSFailed(f"secure connection to {host} failed: {reason}")
     if isinstance(exc, httpx.ConnectError):
-        return ConnectFailed(f"cannot reach {host}: {exc}")
+        # "[Errno 111] Connection refused" → "connection refused": the number means nothing to people.
+        reason = re.sub(r"^\[Errno -?\d+\]\s*", "", str(exc)) or type(exc).__name__
+        return ConnectFailed(f"cannot reach {host}: {reason[:1].lower()}{reason[1:]}")
     return ProtocolFailed(f"{host} broke the connection: {exc}")
 
 

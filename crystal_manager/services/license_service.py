@@ -75,11 +75,13 @@ class LicenseService:
         terms = ev.terms
         info = self.ctx.secrets.info
         show_terms = terms is not None and ev.state not in ("not_activated",)
+        # After a signed denial the stored lease's dates are out of date (it may still say "renews 2099").
+        dated = terms is not None and not record.denial
         return LicenseStatus(
             state=ev.state,
             plan=terms.plan if show_terms and terms else None,
-            expires_at=terms.expires_at if terms else None,
-            renews_at=terms.renews_at if terms else None,
+            expires_at=terms.expires_at if dated and terms else None,
+            renews_at=terms.renews_at if dated and terms else None,
             trial_days_left=ev.trial_days_left,
             grace_days_left=ev.grace_days_left,
             seats_used=terms.seats_used if terms else None,

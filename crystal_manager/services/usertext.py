@@ -68,9 +68,12 @@ _UNCHANGED = " Treated as no answer: your license is unchanged."
 
 def _seats(exc: BaseException) -> tuple[str, Outcome]:
     detail = getattr(exc, "detail", {})
-    used, total = detail.get("seats_used"), detail.get("seats_total")
-    count = f"all {total} seats" if total is not None else "every seat"
-    return (f"Seat limit reached: {count} of this license are in use{f' ({used} machines)' if used else ''}. "
+    total = detail.get("seats_total")
+    if total == 1:
+        count = "the only seat of this license is in use"
+    else:
+        count = f"{f'all {total} seats' if total is not None else 'every seat'} of this license are in use"
+    return (f"Seat limit reached: {count}. "
             "Deactivate another machine first (“Manage machines”, or `crystal-manager machines --key KEY` and "
             "`crystal-manager deactivate --machine ID --key KEY`).", Outcome.DENIED)
 

@@ -28,7 +28,7 @@ def page_for(make_app: MakeApp, state: str, qtbot: QtBot):  # type: ignore[no-un
 @pytest.mark.parametrize(("state", "rows"), [
     ("not_activated", {"state": "Not activated", "plan": None, "seats": None, "key": None}),
     ("active", {"state": "Active", "plan": "Pro", "renews": "20 Mar 2027", "seats": "2 of 3 in use",
-                "key": "…7F3A", "verified": "9 Mar 2026", "grace": None}),
+                "key": "ending in 7F3A", "verified": "9 Mar 2026", "grace": None}),
     ("trial", {"state": "Trial", "trial": "9 days left", "expires": "19 Mar 2026", "seats": "1 of 1 in use"}),
     ("offline_grace", {"state": "Offline — grace period", "message":
                        "The licensing server has not answered since 9 Mar 2026."}),

@@ -7,8 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtGui import QColor, QImage, QPalette
-from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget
+from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from crystal_manager.gui.dialogs.activation import ActivationDialog
@@ -18,46 +17,20 @@ from crystal_manager.licensing import errors as lic
 from crystal_manager.net import errors as net
 from tests.gui.conftest import MakeApp
 from tests.support.fake_license import KEY, STATES, FakeLicenseService
+from tests.support.render import OUTPUT, themed
+from tests.support.render import save as save_png
 
-OUT = Path(__file__).resolve().parents[2] / "test-output" / "gui"
-
-
-def dark_palette() -> QPalette:
-    pal = QPalette()
-    for role, colour in ((QPalette.ColorRole.Window, "#202124"), (QPalette.ColorRole.WindowText, "#e8eaed"),
-                         (QPalette.ColorRole.Base, "#2b2c2f"), (QPalette.ColorRole.AlternateBase, "#323336"),
-                         (QPalette.ColorRole.Text, "#e8eaed"), (QPalette.ColorRole.Button, "#303134"),
-                         (QPalette.ColorRole.ButtonText, "#e8eaed"), (QPalette.ColorRole.Highlight, "#8ab4f8"),
-                         (QPalette.ColorRole.HighlightedText, "#202124"), (QPalette.ColorRole.ToolTipBase, "#303134"),
-                         (QPalette.ColorRole.ToolTipText, "#e8eaed"), (QPalette.ColorRole.Link, "#8ab4f8"),
-                         (QPalette.ColorRole.PlaceholderText, "#9aa0a6")):
-        pal.setColor(role, QColor(colour))
-    return pal
+OUT = OUTPUT / "gui"
 
 
 @pytest.fixture(params=["light", "dark"])
 def theme(request: pytest.FixtureRequest) -> Iterator[str]:
-    app = QApplication.instance()
-    assert isinstance(app, QApplication)
-    style, palette = app.style().name(), app.palette()
-    app.setStyle(QStyleFactory.create("Fusion"))
-    app.setPalette(dark_palette() if request.param == "dark" else app.style().standardPalette())
-    yield request.param
-    app.setStyle(QStyleFactory.create(style) or QStyleFactory.create("Fusion"))
-    app.setPalette(palette)
+    with themed(request.param) as name:
+        yield name
 
 
 def save(widget: QWidget, name: str) -> Path:
-    OUT.mkdir(parents=True, exist_ok=True)
-    widget.adjustSize() if not widget.isWindow() else None
-    QApplication.processEvents()
-    path = OUT / f"{name}.png"
-    assert widget.grab().save(str(path))
-    image = QImage(str(path))
-    assert image.width() > 100 and image.height() > 20
-    colours = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
-    assert len(colours) > 3, f"{name} looks blank"
-    return path
+    return save_png(widget, name, OUT)
 
 
 @pytest.mark.parametrize("state", ["not_activated", "active", "trial", "offline_grace", "expired", "locked"])

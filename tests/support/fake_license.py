@@ -21,7 +21,7 @@ _FORMAT = re.compile(r"^CM3D(-[A-Z0-9]{4}){4}$")
 
 ACTIVE = LicenseStatus(state="active", plan="Pro", renews_at="2027-03-20T00:00:00Z", seats_used=2, seats_total=3,
                        last_verified_at="2026-03-09T10:15:00Z", next_check_at="2026-03-10T09:40:00Z",
-                       key_hint="…7F3A")
+                       key_hint="7F3A")  # the real service: last 4 characters, no ellipsis
 
 STATES: dict[str, LicenseStatus] = {
     "not_activated": LicenseStatus(),
@@ -87,7 +87,7 @@ class FakeLicenseService:
         if self.gate is not None:
             self.gate.wait(10)
         self._enter("activate")
-        self.current = replace(ACTIVE, key_hint="…" + key[-4:])
+        self.current = replace(ACTIVE, key_hint=key[-4:])
         return self.current
 
     def verify(self, *, trigger: Trigger = "user") -> LicenseStatus:

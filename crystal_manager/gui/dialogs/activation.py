@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -24,13 +24,15 @@ from PySide6.QtWidgets import (
 from crystal_manager.desktop.tray_state import TrayInputs, decide
 from crystal_manager.gui.dialogs.machines import MachinesDialog
 from crystal_manager.gui.license_api import LicenseApi
-from crystal_manager.gui.problems import ACCOUNT_URL, Problem, problem_for
+from crystal_manager.gui.problems import Problem, problem_for
 from crystal_manager.gui.texts import status_line, tr
 from crystal_manager.gui.widgets import Banner
 from crystal_manager.gui.worker import run_in_background
 from crystal_manager.licensing.errors import KeyFormatError
 from crystal_manager.services.license_types import PreviewField
 from crystal_manager.services.status import LicenseStatus
+
+VALUE_WIDTH = 220  # px: a fingerprint's start and end both show
 
 
 class ActivationDialog(QDialog):
@@ -82,8 +84,10 @@ class ActivationDialog(QDialog):
         layout.addWidget(self.preview_box)
         layout.addWidget(self.banner)
         layout.addWidget(self.busy)
+        layout.addStretch(1)  # with no preview yet, the space goes below, not between the lines
         layout.addWidget(self.buttons)
-        self.resize(720, 520)
+        self.resize(760, 600)
+        self._show_preview([])  # no empty table before there is a key
         self._on_key_changed("")
 
     def _make_preview_box(self) -> QGroupBox:
@@ -92,10 +96,16 @@ class ActivationDialog(QDialog):
         self.preview.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.preview.verticalHeader().hide()
         self.preview.setWordWrap(True)
+        # Names and values are short (long values are shortened in the middle, whole in the tooltip); the
+        # reason takes the rest of the width and wraps, so every row reads without scrolling sideways.
+        self.preview.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.preview.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         header = self.preview.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.resizeSection(1, VALUE_WIDTH)
+        header.sectionResized.connect(lambda *_args: self.preview.resizeRowsToContents())
         self.preview.setAccessibleName(tr("Data an activation sends"))
         privacy_link = QLabel(tr('<a href="privacy">Every request the app can send, and the log of what it '
                                  'sent</a>'))
@@ -154,6 +164,7 @@ class ActivationDialog(QDialog):
             for col, text in enumerate((field.name, field.shown_value, f"{field.purpose} ({field.policy})")):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
                 self.preview.setItem(row, col, item)
         self.preview.resizeRowsToContents()
         self.preview.setVisible(bool(fields))
@@ -205,9 +216,7 @@ class ActivationDialog(QDialog):
 
     def show_problem(self, problem: Problem) -> None:
         """Show a failure with its next step."""
-        extra = ""
-        if problem.offers_account:
-            extra = "<br>" + tr('<a href="%1">Open your account page</a>').replace("%1", ACCOUNT_URL)
+        extra = problem.account_link()
         if problem.can_retry:
             extra = "<br>" + tr("Press Activate to try again.")
         self.banner.show_problem(problem, extra)

@@ -51,6 +51,7 @@ class MachinesDialog(QDialog):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setAccessibleName(tr("Machines using this license"))
+        self.table.verticalHeader().hide()
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.banner = Banner("error")
         self.deactivate_button = QPushButton(tr("&Deactivate selected machine…"))

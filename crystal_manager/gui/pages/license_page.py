@@ -14,6 +14,7 @@ from crystal_manager.gui.texts import days, fmt_day, fmt_when, license_state_nam
 from crystal_manager.gui.widgets import Banner, FactRows, page_title
 
 NEEDS_ACTIVATION = frozenset({"not_activated", "expired", "revoked", "locked"})
+ENDED = frozenset({"expired", "revoked"})  # renewal and the next check no longer apply
 
 
 class LicensePage(QWidget):
@@ -38,6 +39,7 @@ class LicensePage(QWidget):
             self.rows.add(key, label)
         self.secrets_banner = Banner("warning")
         self.problem_banner = Banner("error")
+        self.problem_banner.body.setOpenExternalLinks(True)  # "Open your account page" on an ended subscription
         self.busy = QLabel()
         self.busy.setAccessibleName(tr("Progress"))
         self.activate_button = self._button(tr("&Activate…"), self.activate_requested,
@@ -63,6 +65,7 @@ class LicensePage(QWidget):
         layout.addStretch(1)
         self._busy = False
         self._facts: LicenseFacts | None = None
+        self._problem: Problem | None = None
         self.set_facts(None)
 
     def _button(self, text: str, signal: SignalInstance, description: str) -> QPushButton:
@@ -90,7 +93,8 @@ class LicensePage(QWidget):
             return
         rows.set("state", license_state_name(lic.state))
         rows.set("plan", lic.plan)
-        rows.set("renews", fmt_when(lic.renews_at).split(",")[0] if lic.renews_at else None)
+        rows.set("renews", fmt_when(lic.renews_at).split(",")[0] if lic.renews_at and lic.state not in ENDED
+                 else None)
         rows.set("expires", fmt_when(lic.expires_at).split(",")[0] if lic.expires_at and not lic.renews_at else None)
         rows.set("trial", tr("%1 left").replace("%1", days(lic.trial_days_left))
                  if lic.state == "trial" and lic.trial_days_left is not None else None)
@@ -106,9 +110,12 @@ class LicensePage(QWidget):
         rows.set("seats", seats)
         rows.set("verified", fmt_when(lic.last_verified_at) if lic.last_verified_at else
                  (None if lic.state == "not_activated" else tr("never")))
-        rows.set("next", fmt_when(lic.next_check_at) if lic.next_check_at else None)
-        rows.set("key", lic.key_hint)
-        rows.set("message", lic.message)
+        rows.set("next", fmt_when(lic.next_check_at) if lic.next_check_at and lic.state not in ENDED else None)
+        rows.set("key", tr("ending in %1").replace("%1", lic.key_hint) if lic.key_hint else None)
+        # The note is the stored reason; when the problem banner already says it, once is enough.
+        shown = self._problem.detail if self._problem is not None else None
+        rows.set("message", lic.message[:1].upper() + lic.message[1:] if lic.message and lic.message != shown
+                 else None)
         if facts is not None and facts.secrets is not None and facts.secrets.is_fallback:
             self.secrets_banner.show_text(
                 tr("No system keyring found"),
@@ -138,7 +145,9 @@ class LicensePage(QWidget):
 
     def set_problem(self, problem: Problem | None) -> None:
         """Show the last failure (None: clear it)."""
+        self._problem = problem
+        self.set_facts(self._facts)
         if problem is None:
             self.problem_banner.hide()
         else:
-            self.problem_banner.show_problem(problem)
+            self.problem_banner.show_problem(problem, problem.account_link())
