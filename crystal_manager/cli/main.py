@@ -49,7 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         fail("interrupted")
         return 130
     except Exception as exc:
+        from crystal_manager.cli.hints import hint_for
+
         text, outcome = explain(exc)
-        fail(text)
+        hint = hint_for(exc)
+        fail(f"{text} {hint}" if hint else text)
         return BY_OUTCOME.get(outcome, EXIT_BAD_INPUT)
     return code

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 
-from crystal_manager.services.status import LicenseStatus
+from crystal_manager.services.status import LicenseStatus, plan_name
 
 EXPIRING_SOON_DAYS = 7
 
@@ -121,4 +121,4 @@ def decide(inputs: TrayInputs, *, today: date) -> TrayView:
     else:
         state = TrayState.ACTIVE
     error = inputs.error or (f"unknown license state {lic.state!r}" if lic.state not in known else None)
-    return TrayView(state, lic.state, lic.plan, until, renews, days_left, error)
+    return TrayView(state, lic.state, plan_name(lic.plan), until, renews, days_left, error)

@@ -34,6 +34,11 @@ class LicenseStatus:
     secrets_fallback: bool | None = None
 
 
+def plan_name(plan: str | None) -> str | None:
+    """The plan as people read it: the server's identifier ``studio_plus`` shown as ``Studio Plus``."""
+    return plan.replace("_", " ").replace("-", " ").title() if plan else None
+
+
 @dataclass(frozen=True)
 class ProfileStatus:
     """Which trust profile is in use."""

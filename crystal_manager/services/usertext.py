@@ -73,9 +73,8 @@ def _seats(exc: BaseException) -> tuple[str, Outcome]:
         count = "the only seat of this license is in use"
     else:
         count = f"{f'all {total} seats' if total is not None else 'every seat'} of this license are in use"
-    return (f"Seat limit reached: {count}. "
-            "Deactivate another machine first (“Manage machines”, or `crystal-manager machines --key KEY` and "
-            "`crystal-manager deactivate --machine ID --key KEY`).", Outcome.DENIED)
+    return (f"Seat limit reached: {count}. Deactivate a machine you no longer use to free its seat, "
+            "then activate this one.", Outcome.DENIED)
 
 
 def _expired(exc: BaseException) -> tuple[str, Outcome]:
@@ -118,7 +117,7 @@ register(lic.ServerFailed, lambda exc: (f"The licensing server had a problem ({e
 register(lic.MalformedAnswer, lambda exc: (f"The server's answer was garbled: {exc}." + _UNCHANGED,
                                            Outcome.OFFLINE))
 register(lic.RateLimited, _rate)
-register(lic.NotActivated, lambda exc: (f"Not activated: {exc}. Run `crystal-manager activate KEY` first.",
+register(lic.NotActivated, lambda exc: (f"Not activated: {exc}.",
                                         Outcome.BAD_INPUT))
 register(lic.OfflineFileError, _fixed("Offline file refused — nothing was changed: ", Outcome.BAD_INPUT))
 register(lic.LeaseInvalid, _fixed("License lease refused: ", Outcome.BAD_INPUT))

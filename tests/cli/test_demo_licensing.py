@@ -13,6 +13,6 @@ def test_headless_demo_activates_for_real() -> None:
     proc = subprocess.run([sys.executable, "-m", "crystal_manager", "demo", "--headless"], env=env,
                           capture_output=True, text=True, timeout=180, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "License: active (pro)" in proc.stdout
+    assert "License: active (Pro)" in proc.stdout
     assert "Seats used: 1 of 2" in proc.stdout and "(this machine)" in proc.stdout
     assert "License: not_activated" in proc.stdout.split("[7]")[1]

@@ -25,12 +25,13 @@ class Cli:
                     # No keyring here: the user-only file fallback is used and must be reported.
                     "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
 
-    def __call__(self, *args: str, server: str | None = None) -> subprocess.CompletedProcess[str]:
+    def __call__(self, *args: str, server: str | None = None,
+                 input_text: str | None = None) -> subprocess.CompletedProcess[str]:
         env = dict(self.env)
         if server:
             env["CRYSTAL_MANAGER_SERVER"] = server
         return subprocess.run([sys.executable, "-m", "crystal_manager", *args], env=env, capture_output=True,
-                              text=True, timeout=60, check=False)
+                              text=True, timeout=60, check=False, input=input_text)
 
     def ledger_kinds(self) -> list[str]:
         path = self.home / "data" / "ledger.jsonl"
@@ -55,7 +56,7 @@ def test_activate_status_machines_verify_deactivate(cli: Cli, reference_server: 
     lic = issue(reference_server.data_dir, seats=2, trial_days=7)
     done = cli("activate", lic.key)
     assert done.returncode == EXIT_OK, done.stderr
-    assert "License: trial (pro)" in done.stdout and "Trial days left: 7" in done.stdout
+    assert "License: trial (Pro)" in done.stdout and "Trial days left: 7" in done.stdout
     assert "no system keyring" in done.stdout
     status = cli("status", "--json")
     assert status.returncode == EXIT_OK
@@ -177,3 +178,16 @@ def test_key_can_come_from_stdin_instead_of_argv(cli: Cli, reference_server: Ref
     empty = subprocess.run([sys.executable, "-m", "crystal_manager", "activate", "-"], env=env, input="",
                            capture_output=True, text=True, timeout=60, check=False)
     assert empty.returncode == EXIT_BAD_INPUT and one_line_error(empty)
+
+
+def test_seat_limit_says_what_to_type_next(cli: Cli, reference_server: ReferenceServer, tmp_path: Path,
+                                           memory_keyring: MemoryKeyring) -> None:
+    lic = issue(reference_server.data_dir, seats=1)
+    other = context_at(tmp_path / "other-machine", reference_server.profile_file, reference_server.url)
+    service(other, name="other").activate(lic.key)
+    proc = cli("activate", "-", input_text=lic.key)
+    assert proc.returncode == EXIT_DENIED
+    line = one_line_error(proc)
+    assert "the only seat of this license is in use" in line
+    assert "crystal-manager machines --key -" in line and "crystal-manager deactivate --machine ID" in line
+    assert lic.key not in proc.stderr + proc.stdout

@@ -102,11 +102,11 @@ def test_activation_dialog_activates_with_a_real_key(real_app: MakeReal, referen
     assert set(sent[0]["fields"]) <= set(rows)  # nothing was sent that the preview did not show
     page = app.window().license_page
     assert page.rows.value("state") == "Active"
-    assert page.rows.value("plan") == "pro"
+    assert page.rows.value("plan") == "Pro"  # the plan id as people read it
     assert page.rows.value("seats") == "1 of 3 in use"
     assert page.rows.value("renews") == "1 Jan 2099"
     assert page.rows.value("key") is not None and page.rows.value("key").endswith(lic.key[-4:])
-    assert page.summary.text().startswith("pro — active")
+    assert page.summary.text().startswith("Pro — active")
     assert page.verify_button.isEnabled() and not page.activate_button.isVisibleTo(page)
 
 
@@ -221,7 +221,7 @@ def test_expired_subscription_links_to_the_account_page(real_app: MakeReal, refe
                                   "--expires", "2020-01-01").returncode == 0
     verify_now(qtbot, app, "Expired")
     page = app.window().license_page
-    assert page.summary.text() == "pro — expired"  # never "expired on" the stale lease's 2099 date
+    assert page.summary.text() == "Pro — expired"  # never "expired on" the stale lease's 2099 date
     assert page.rows.value("renews") is None and page.rows.value("expires") is None
     assert page.problem_banner.text().startswith("The subscription has ended")
     assert f'href="{ACCOUNT_URL}"' in page.problem_banner.body.text()

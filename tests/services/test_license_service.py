@@ -105,7 +105,7 @@ def test_seat_limit_is_solvable_from_the_new_machine(lic_ctx: AppContext, refere
         new.activate(lic.key)
     text, outcome = explain(caught.value)
     assert outcome is Outcome.DENIED and "the only seat of this license is in use" in text
-    assert "Deactivate another machine" in text
+    assert "Deactivate a machine you no longer use" in text
     listing = new.machines_for_key(lic.key)
     assert (listing.seats_used, listing.seats_total) == (1, 1)
     assert [m.machine_id for m in listing.machines] == [old.machine_id]

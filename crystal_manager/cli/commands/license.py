@@ -13,7 +13,7 @@ from crystal_manager.cli.output import emit_json, fail, say
 from crystal_manager.licensing.errors import KeyFormatError
 from crystal_manager.services.context import AppContext
 from crystal_manager.services.license_service import LicenseService, MachineList, PreviewField
-from crystal_manager.services.status import LicenseStatus
+from crystal_manager.services.status import LicenseStatus, plan_name
 
 
 def _key_from(value: str | None) -> str | None:
@@ -54,7 +54,7 @@ def register(subparsers: Any) -> None:
 
 def license_lines(lic: LicenseStatus) -> list[str]:
     """The license facts as lines for people."""
-    lines = [f"License: {lic.state}" + (f" ({lic.plan})" if lic.plan else "")]
+    lines = [f"License: {lic.state}" + (f" ({plan_name(lic.plan)})" if lic.plan else "")]
     facts = [("Key", f"…{lic.key_hint}" if lic.key_hint else None), ("Machine", lic.machine_id),
              ("Expires", lic.expires_at), ("Renews", lic.renews_at),
              ("Trial days left", lic.trial_days_left), ("Offline grace days left", lic.grace_days_left),

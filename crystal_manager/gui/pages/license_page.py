@@ -12,6 +12,7 @@ from crystal_manager.gui.license_api import LicenseFacts
 from crystal_manager.gui.problems import Problem
 from crystal_manager.gui.texts import days, fmt_day, fmt_when, license_state_name, status_line, tr
 from crystal_manager.gui.widgets import Banner, FactRows, page_title
+from crystal_manager.services.status import plan_name
 
 NEEDS_ACTIVATION = frozenset({"not_activated", "expired", "revoked", "locked"})
 ENDED = frozenset({"expired", "revoked"})  # renewal and the next check no longer apply
@@ -92,7 +93,7 @@ class LicensePage(QWidget):
             self._enable(activated=False, known=False)
             return
         rows.set("state", license_state_name(lic.state))
-        rows.set("plan", lic.plan)
+        rows.set("plan", plan_name(lic.plan))
         rows.set("renews", fmt_when(lic.renews_at).split(",")[0] if lic.renews_at and lic.state not in ENDED
                  else None)
         rows.set("expires", fmt_when(lic.expires_at).split(",")[0] if lic.expires_at and not lic.renews_at else None)
