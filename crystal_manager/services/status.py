@@ -7,6 +7,7 @@ from typing import Any
 
 from crystal_manager import __version__
 from crystal_manager.services.context import AppContext
+from crystal_manager.storage.paths import installed_product_version as read_installed_version
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,7 @@ class AppStatus:
 
 def installed_product_version(ctx: AppContext) -> str | None:
     """The version of CrystalMe3D Pro installed under the product root, or None."""
-    marker = ctx.paths.install_root / "current" / "VERSION"
-    try:
-        return marker.read_text(encoding="utf-8").strip() or None
-    except OSError:
-        return None
+    return read_installed_version(ctx.paths)
 
 
 def app_status(ctx: AppContext, license_status: LicenseStatus | None = None) -> AppStatus:
