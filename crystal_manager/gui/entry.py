@@ -79,6 +79,6 @@ def launch(args: argparse.Namespace, argv: list[str] | None = None) -> int:
 
 def main() -> int:
     """GUI entry point (``crystal-manager-gui``)."""
-    from crystal_manager.gui.args import gui_parser
+    from crystal_manager.gui.args import parse_gui_args
 
-    return launch(gui_parser().parse_args(sys.argv[1:]))
+    return launch(parse_gui_args(sys.argv[1:]))
