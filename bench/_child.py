@@ -27,10 +27,10 @@ def bare() -> None:
 def manager() -> None:
     from PySide6.QtWidgets import QApplication
 
-    from crystal_manager.gui.args import gui_parser
+    from crystal_manager.gui.args import parse_gui_args
     from crystal_manager.gui.entry import build
 
-    args = gui_parser().parse_args([])
+    args = parse_gui_args([])  # as entry.main() with no arguments
     tray = build(args, [])  # the real start path: display check, profile, single-instance socket
     assert not isinstance(tray, int), tray
     app = QApplication.instance()

@@ -9,8 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
+from typing import TYPE_CHECKING
 
-from crystal_manager.services.status import LicenseStatus, plan_name
+from crystal_manager.licensing.plans import plan_name
+
+if TYPE_CHECKING:  # annotations only: the status module is not needed to draw the first tray icon
+    from crystal_manager.services.status import LicenseStatus
 
 EXPIRING_SOON_DAYS = 7
 

@@ -4,6 +4,7 @@ route tray, window and second-launch requests; follow the tray and the palette a
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING
@@ -17,8 +18,8 @@ from crystal_manager.desktop.tray_state import TrayInputs, TrayView, UpdateActiv
 from crystal_manager.gui.icons import is_dark, variant_for
 from crystal_manager.gui.tray import Tray
 from crystal_manager.services.context import AppContext
-from crystal_manager.services.status import LicenseStatus, installed_product_version
 from crystal_manager.storage.atomic import StorageError
+from crystal_manager.storage.paths import installed_product_version
 
 # Only what the tray needs is imported above; the window, dialogs, licensing and keyring load after it shows.
 if TYPE_CHECKING:
@@ -30,9 +31,11 @@ if TYPE_CHECKING:
     from crystal_manager.gui.notifier import Notifier
     from crystal_manager.gui.problems import Problem
     from crystal_manager.gui.window import MainWindow
+    from crystal_manager.services.status import LicenseStatus
 
 TRAY_POLL_MS = 10_000
 VERIFY_POLL_MS = 60 * 60 * 1000
+log = logging.getLogger(__name__)
 
 
 def default_api(ctx: AppContext) -> LicenseApi:
@@ -127,9 +130,12 @@ class TrayApp(QObject):
             app.installEventFilter(self)
             if isinstance(app, QGuiApplication):
                 app.styleHints().colorSchemeChanged.connect(lambda _scheme: self._follow_palette())
+        self._follow_palette()  # the desktop's colour scheme (asking it costs ~14 ms, so not before the tray)
         if self.instance is not None:
             self.instance.arguments.connect(self.handle_argv)
             self.instance.quit_requested.connect(self.quit)
+            if not self.instance.listen():  # loads QtNetwork, hence only now
+                log.warning("single-instance socket %s unavailable; continuing without it", self.instance.name)
         self.license.facts_changed.connect(self._on_facts)
         self.license.failed.connect(self._on_problem)
         self.license.busy.connect(lambda text: self.window().license_page.set_busy(text or None)
@@ -150,10 +156,12 @@ class TrayApp(QObject):
         return decide(TrayInputs(status, self.update, self.error), today=date.today())
 
     def _versions(self) -> tuple[str | None, str]:
-        return installed_product_version(self.ctx), __version__
+        return installed_product_version(self.ctx.paths), __version__
 
     def _make_tray(self) -> None:
-        self.tray = Tray(view=self.view(), variant=variant_for(is_dark()), versions=self._versions, parent=self)
+        # The palette alone picks the first icon; _finish_start asks the platform's colour scheme.
+        variant = variant_for(is_dark(ask_platform=False))
+        self.tray = Tray(view=self.view(), variant=variant, versions=self._versions, parent=self)
         self.tray.triggered.connect(self.handle_action)
         self.tray.show()
         QApplication.setQuitOnLastWindowClosed(False)

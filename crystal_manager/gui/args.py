@@ -16,6 +16,15 @@ def add_gui_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--replace", action="store_true", help="GUI: replace a running instance")
 
 
+def parse_gui_args(argv: list[str]) -> argparse.Namespace:
+    """Parse ``crystal-manager-gui``'s arguments. With none (autostart, a menu launcher) the defaults are
+    returned without building a parser: its help texts go through gettext, which loads ``locale`` (~1.5 ms
+    on the path to the tray)."""
+    if not argv:
+        return argparse.Namespace(profile=None, server=None, show=None, replace=False)
+    return gui_parser().parse_args(argv)
+
+
 def gui_parser() -> argparse.ArgumentParser:
     """The parser of ``crystal-manager-gui``."""
     parser = argparse.ArgumentParser(prog="crystal-manager-gui",

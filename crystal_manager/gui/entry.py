@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 def build(args: argparse.Namespace, argv: list[str] | None = None) -> TrayApp | int:
     """Everything before the first picture: display check, QApplication, the profile, single instance.
-    Returns the app to start, or an exit code (no display, handed over to a running instance, …)."""
+    Returns the app to start, or an exit code (no display, handed over to a running instance, …).
+    The name is claimed here without QtNetwork; the app serves it once the tray shows."""
     if not has_display():
         print("crystal-manager: no display found (set DISPLAY or QT_QPA_PLATFORM); "
               "use the CLI, e.g. `crystal-manager status`", file=sys.stderr)
@@ -50,7 +51,9 @@ def build(args: argparse.Namespace, argv: list[str] | None = None) -> TrayApp | 
     elif ipc.hand_over(name, passed):
         return 0  # the running instance shows its window
     server = ipc.InstanceServer(name)
-    if not server.listen():
+    if not server.claim():  # another launch took the name since we looked: it is the instance
+        if ipc.hand_over(name, passed):
+            return 0
         log.warning("single-instance socket %s unavailable; continuing without it", name)
 
     from crystal_manager.gui.app import TrayApp
@@ -76,6 +79,6 @@ def launch(args: argparse.Namespace, argv: list[str] | None = None) -> int:
 
 def main() -> int:
     """GUI entry point (``crystal-manager-gui``)."""
-    from crystal_manager.gui.args import gui_parser
+    from crystal_manager.gui.args import parse_gui_args
 
-    return launch(gui_parser().parse_args(sys.argv[1:]))
+    return launch(parse_gui_args(sys.argv[1:]))

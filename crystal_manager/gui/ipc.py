@@ -2,50 +2,134 @@
 launch hands over its arguments and exits; ``--replace`` asks the running one to quit and takes over.
 
 Messages are one JSON line each way: ``{"argv": [...]}`` or ``{"command": "quit"}``, answered ``{"ok": true}``.
+
+On Linux and macOS the name is a Unix socket path: the check for a running instance and the claim of the
+name use the standard library before the tray shows, and Qt's ``QLocalServer`` (QtNetwork, ~9 ms to load)
+adopts the claimed socket only afterwards. On Windows (named pipes) QtNetwork does it all.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import getpass
-import hashlib
 import json
+import os
+import sys
 import time
+import zlib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 from crystal_manager.storage.paths import AppPaths
 
+if TYPE_CHECKING:
+    import socket as socket_module
+
+    from PySide6.QtNetwork import QLocalServer, QLocalSocket
+
 TIMEOUT_MS = 3000
 MAX_MESSAGE = 64 * 1024
+POSIX = sys.platform != "win32"
+MAX_SOCKET_PATH = 100  # sockaddr_un.sun_path holds 104 (macOS) or 108 (Linux) bytes
 
 
 def server_name(paths: AppPaths) -> str:
-    """One name per user and per app folder (so test homes and real installs never meet)."""
-    digest = hashlib.sha256(f"{getpass.getuser()}\0{paths.config_dir}".encode()).hexdigest()[:16]
-    return f"crystalme3dpro-manager-{digest}"
+    """One name per user and per app folder (so test homes and real installs never meet): a socket path in
+    the user's runtime folder on Linux and macOS, a pipe name on Windows."""
+    key = f"{getpass.getuser()}\0{paths.config_dir}".encode()
+    # Two CRCs make a 64-bit tag: enough to keep folders apart, and no OpenSSL load (hashlib) on the path.
+    name = f"crystalme3dpro-manager-{zlib.crc32(key):08x}{zlib.adler32(key):08x}"
+    if not POSIX:
+        return name
+    # XDG_RUNTIME_DIR is the user's own; else Qt's default folder for a bare name (QDir::tempPath), where
+    # the socket file is made the user's alone (see claim). Not tempfile: its import costs ~3 ms.
+    shared_tmp = "/tmp"  # noqa: S108 - what QLocalServer used before; the socket itself is mode 0700
+    for folder in (os.environ.get("XDG_RUNTIME_DIR"), os.environ.get("TMPDIR"), shared_tmp):
+        if folder and os.path.isdir(folder) and len(os.path.join(folder, name)) <= MAX_SOCKET_PATH:
+            return os.path.join(folder, name)
+    return os.path.join(shared_tmp, name)
+
+
+def _connect(name: str, timeout_ms: int) -> socket_module.socket | None:
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout_ms / 1000)
+    try:
+        sock.connect(name)
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+def _send_posix(name: str, line: bytes, timeout_ms: int) -> bytes | None:
+    sock = _connect(name, timeout_ms)
+    if sock is None:
+        return None
+    with sock:
+        try:
+            sock.sendall(line)
+            answer = b""
+            while b"\n" not in answer and len(answer) <= MAX_MESSAGE:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    return None
+                answer += chunk
+        except OSError:
+            return None
+    return answer.split(b"\n", 1)[0]
+
+
+def _send_qt(name: str, line: bytes, timeout_ms: int) -> bytes | None:
+    from PySide6.QtNetwork import QLocalSocket
+
+    socket = QLocalSocket()
+    socket.connectToServer(name)
+    if not socket.waitForConnected(timeout_ms):
+        return None
+    try:
+        socket.write(line)
+        if not socket.waitForBytesWritten(timeout_ms):
+            return None
+        while not socket.canReadLine():
+            if not socket.waitForReadyRead(timeout_ms):
+                return None
+        return bytes(socket.readLine().data())
+    finally:
+        socket.disconnectFromServer()
 
 
 def send(name: str, message: dict[str, object], timeout_ms: int = TIMEOUT_MS) -> bool:
     """Deliver ``message`` to the running instance; True when it acknowledged. False: nobody listens."""
-    socket = QLocalSocket()
-    socket.connectToServer(name)
-    if not socket.waitForConnected(timeout_ms):
+    line = (json.dumps(message) + "\n").encode()
+    raw = (_send_posix if POSIX else _send_qt)(name, line, timeout_ms)
+    if raw is None:
         return False
     try:
-        socket.write((json.dumps(message) + "\n").encode())
-        if not socket.waitForBytesWritten(timeout_ms):
-            return False
-        while not socket.canReadLine():
-            if not socket.waitForReadyRead(timeout_ms):
-                return False
-        answer = json.loads(bytes(socket.readLine().data()))
-        return isinstance(answer, dict) and answer.get("ok") is True
+        answer = json.loads(raw)
     except ValueError:
         return False
-    finally:
-        socket.disconnectFromServer()
+    return isinstance(answer, dict) and answer.get("ok") is True
+
+
+def is_listening(name: str, timeout_ms: int = 200) -> bool:
+    """True when a process accepts connections on ``name``."""
+    if POSIX:
+        sock = _connect(name, timeout_ms)
+        if sock is not None:
+            sock.close()
+        return sock is not None
+    from PySide6.QtNetwork import QLocalSocket
+
+    probe = QLocalSocket()
+    probe.connectToServer(name)
+    connected = bool(probe.waitForConnected(timeout_ms))
+    probe.abort()
+    return connected
 
 
 def hand_over(name: str, argv: Sequence[str]) -> bool:
@@ -59,18 +143,16 @@ def ask_to_quit(name: str, wait_s: float = 15.0) -> bool:
         return True  # nobody was running
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        probe = QLocalSocket()
-        probe.connectToServer(name)
-        if not probe.waitForConnected(200):
+        if not is_listening(name):
             return True
-        probe.abort()
         time.sleep(0.1)  # a separate process is shutting down; this runs before our event loop exists
     return False
 
 
 class InstanceServer(QObject):
     """The first instance's listener. ``arguments`` carries a second launch's argv; ``quit_requested``
-    a ``--replace``."""
+    a ``--replace``. :meth:`claim` takes the name without Qt's network module (before the tray shows);
+    :meth:`listen` serves it (claiming first if needed)."""
 
     arguments = Signal(list)
     quit_requested = Signal()
@@ -78,28 +160,98 @@ class InstanceServer(QObject):
     def __init__(self, name: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.name = name
-        self._server = QLocalServer(self)
-        self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
-        self._server.newConnection.connect(self._on_connection)
+        self._server: QLocalServer | None = None
+        self._claimed: socket_module.socket | None = None
+        # Connected clients, held here and let go explicitly: Python closures over them crashed at exit.
+        self._clients: list[QLocalSocket] = []
+
+    def claim(self) -> bool:
+        """Bind the name (POSIX). False when another live process holds it; a socket file left by a crash
+        is removed first. On Windows the name is taken by :meth:`listen`; this returns True."""
+        if not POSIX or self._claimed is not None:
+            return True
+        import socket
+
+        for _attempt in range(2):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            old_umask = os.umask(0o077)  # the socket file is the user's alone (as UserAccessOption)
+            try:
+                sock.bind(self.name)
+            except OSError as exc:
+                sock.close()
+                if exc.errno != errno.EADDRINUSE or is_listening(self.name):
+                    return False
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.name)  # nobody answers: left behind by a crash
+                continue
+            finally:
+                os.umask(old_umask)
+            sock.listen(8)
+            self._claimed = sock
+            return True
+        return False
 
     def listen(self) -> bool:
-        """Start listening; a stale socket left by a crash is removed first."""
-        if self._server.listen(self.name):
+        """Start serving (loads QtNetwork). False when the name is held by another live instance."""
+        from PySide6.QtNetwork import QLocalServer
+
+        if self._server is not None:
+            return bool(self._server.isListening())
+        if not self.claim():
+            return False
+        server = QLocalServer(self)
+        server.newConnection.connect(self._on_connection)
+        self._server = server
+        if self._claimed is not None:  # hand our bound socket to Qt; from now on Qt owns (and closes) it
+            descriptor = self._claimed.detach()
+            self._claimed = None
+            return bool(server.listen(descriptor))
+        server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        if server.listen(self.name):
             return True
+        if is_listening(self.name):
+            return False
         QLocalServer.removeServer(self.name)
-        return bool(self._server.listen(self.name))
+        return bool(server.listen(self.name))
 
     def close(self) -> None:
-        """Stop listening (at quit)."""
-        self._server.close()
+        """Stop listening (at quit) and remove the name."""
+        for client in self._clients:
+            client.readyRead.disconnect(self._on_ready)
+            client.disconnected.disconnect(self._on_disconnected)
+            client.abort()
+        self._clients.clear()
+        if self._server is not None:
+            self._server.close()
+        if self._claimed is not None:  # claimed but never served
+            self._claimed.close()
+            self._claimed = None
+            if POSIX:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.name)
 
     def _on_connection(self) -> None:
+        assert self._server is not None
         while self._server.hasPendingConnections():
             socket = self._server.nextPendingConnection()
-            socket.readyRead.connect(lambda s=socket: self._on_ready(s))
-            socket.disconnected.connect(socket.deleteLater)
+            self._clients.append(socket)
+            socket.readyRead.connect(self._on_ready)
+            socket.disconnected.connect(self._on_disconnected)
 
-    def _on_ready(self, socket: QLocalSocket) -> None:
+    def _client(self) -> QLocalSocket | None:
+        sender = self.sender()
+        return next((c for c in self._clients if c is sender), None)
+
+    def _on_disconnected(self) -> None:
+        socket = self._client()
+        if socket is not None:
+            self._clients.remove(socket)
+            socket.deleteLater()
+
+    def _on_ready(self) -> None:
+        socket = self._client()
+        if socket is None:
+            return
         if not socket.canReadLine():
             if socket.bytesAvailable() > MAX_MESSAGE:
                 socket.abort()

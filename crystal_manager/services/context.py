@@ -6,17 +6,17 @@ Heavy parts (httpx through the gateway, keyring) are created on first use so the
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from crystal_manager.config.profile import Profile, select_profile
 from crystal_manager.config.settings import Settings, load_settings, save_settings
-from crystal_manager.privacy.catalog import Catalog, default_catalog
-from crystal_manager.privacy.ledger import Ledger
 from crystal_manager.storage.paths import AppPaths, resolve_paths
 
 if TYPE_CHECKING:
     from crystal_manager.net.gateway import Gateway
+    from crystal_manager.privacy.catalog import Catalog
+    from crystal_manager.privacy.ledger import Ledger
     from crystal_manager.storage.secrets import SecretStore
 
 
@@ -27,13 +27,32 @@ class AppContext:
     paths: AppPaths
     settings: Settings
     profile: Profile
-    catalog: Catalog = field(default_factory=default_catalog)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._gateway: Gateway | None = None
         self._secrets: SecretStore | None = None
-        self.ledger = Ledger(self.paths.ledger_file)
+        self._catalog: Catalog | None = None
+        self._ledger: Ledger | None = None
+
+    # The catalog and the ledger are built on first use: nothing on the path to the tray needs them.
+    @property
+    def catalog(self) -> Catalog:
+        """What the app may send (the privacy catalog)."""
+        if self._catalog is None:
+            from crystal_manager.privacy.catalog import default_catalog
+
+            self._catalog = default_catalog()
+        return self._catalog
+
+    @property
+    def ledger(self) -> Ledger:
+        """The record of what was sent."""
+        if self._ledger is None:
+            from crystal_manager.privacy.ledger import Ledger
+
+            self._ledger = Ledger(self.paths.ledger_file)
+        return self._ledger
 
     @classmethod
     def create(cls, *, profile_file: str | None = None, server_url: str | None = None) -> AppContext:

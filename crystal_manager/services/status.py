@@ -6,7 +6,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from crystal_manager import __version__
+from crystal_manager.licensing.plans import plan_name
 from crystal_manager.services.context import AppContext
+from crystal_manager.storage.paths import installed_product_version as read_installed_version
+
+__all__ = ["AppStatus", "LicenseStatus", "ProfileStatus", "app_status", "installed_product_version",
+           "plan_name"]
 
 
 @dataclass(frozen=True)
@@ -32,11 +37,6 @@ class LicenseStatus:
     clock_set_back: bool = False
     secrets_backend: str | None = None
     secrets_fallback: bool | None = None
-
-
-def plan_name(plan: str | None) -> str | None:
-    """The plan as people read it: the server's identifier ``studio_plus`` shown as ``Studio Plus``."""
-    return plan.replace("_", " ").replace("-", " ").title() if plan else None
 
 
 @dataclass(frozen=True)
@@ -65,11 +65,7 @@ class AppStatus:
 
 def installed_product_version(ctx: AppContext) -> str | None:
     """The version of CrystalMe3D Pro installed under the product root, or None."""
-    marker = ctx.paths.install_root / "current" / "VERSION"
-    try:
-        return marker.read_text(encoding="utf-8").strip() or None
-    except OSError:
-        return None
+    return read_installed_version(ctx.paths)
 
 
 def app_status(ctx: AppContext, license_status: LicenseStatus | None = None) -> AppStatus:

@@ -74,3 +74,12 @@ def resolve_paths(environ: dict[str, str] | None = None) -> AppPaths:
         log_dir=Path(dirs.user_log_dir),
         install_root=Path(dirs.user_data_dir) / "product",
     )
+
+
+def installed_product_version(paths: AppPaths) -> str | None:
+    """The version of CrystalMe3D Pro installed under the product root, or None."""
+    marker = paths.install_root / "current" / "VERSION"
+    try:
+        return marker.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None

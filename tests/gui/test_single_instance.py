@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+import pytest
 from pytestqt.qtbot import QtBot
 
 from crystal_manager.gui import ipc
@@ -65,12 +68,45 @@ def test_replace_takes_over_and_the_new_instance_answers(make_app: MakeApp, ctx:
 
 def test_stale_socket_from_a_crash_is_replaced(ctx: AppContext) -> None:
     name = ipc.server_name(ctx.paths)
+    if sys.platform != "win32":  # a crash leaves the socket file behind, with nobody listening on it
+        left = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        left.bind(name)
+        left.close()
+        assert Path(name).exists()
+    server = InstanceServer(name)
+    assert server.listen()
+    assert ipc.is_listening(name)
+    server.close()
+    assert not ipc.is_listening(name)
+
+
+def test_a_live_instance_is_never_displaced(ctx: AppContext, qtbot: QtBot) -> None:
+    # Two launches at once: the one that claimed the name first keeps it; the other hands over to it.
+    name = ipc.server_name(ctx.paths)
     first = InstanceServer(name)
-    assert first.listen()
-    second = InstanceServer(name)  # as after a crash that left the name behind
-    assert second.listen()
+    assert first.claim()  # claimed before its tray shows, not yet served by Qt
+    second = InstanceServer(name)
+    assert not second.claim()
+    assert not second.listen()
+    assert first.listen()  # Qt adopts the claimed socket
+    answered: list[bool] = []  # the client blocks, so it runs beside this thread's event loop
+    client = threading.Thread(target=lambda: answered.append(ipc.hand_over(name, ["--show", "about"])))
+    with qtbot.waitSignal(first.arguments, timeout=10_000) as got:
+        client.start()
+    qtbot.waitUntil(lambda: bool(answered), timeout=10_000)
+    client.join()
+    assert got.args == [["--show", "about"]] and answered == [True]
     first.close()
-    second.close()
+    assert not ipc.is_listening(name)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="named pipes: QLocalServer's UserAccessOption")
+def test_claimed_name_is_the_users_alone(ctx: AppContext) -> None:
+    server = InstanceServer(ipc.server_name(ctx.paths))
+    assert server.claim()
+    assert Path(server.name).stat().st_mode & 0o077 == 0
+    server.close()
+    assert not Path(server.name).exists()
 
 
 def test_nobody_listening_means_no_hand_over(ctx: AppContext) -> None:
