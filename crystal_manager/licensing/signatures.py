@@ -6,7 +6,6 @@ The trusted public keys come from the profile (trust anchors), looked up by key 
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,6 +50,8 @@ class VerifiedAnswer:
 
 def new_nonce() -> str:
     """A one-time value for one request (128 random bits)."""
+    import secrets  # hmac, hence OpenSSL: only when a request is made
+
     return secrets.token_urlsafe(16)
 
 
