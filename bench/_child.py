@@ -41,7 +41,8 @@ def manager() -> None:
     def first_view(_view: object) -> None:
         if not ready["done"]:
             ready["done"] = True
-            print("READY", flush=True)
+            facts = tray.license.facts
+            print("READY", facts.status.state if facts else None, flush=True)
 
     tray.view_changed.connect(first_view)
     tray.start(args)

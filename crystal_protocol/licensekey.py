@@ -8,9 +8,6 @@ case, spaces, dashes and the look-alikes O→0, I/L→1 do not matter; the prefi
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 PREFIX = "CM3D"
 GROUP_LEN = 5
@@ -31,6 +28,8 @@ class KeyProblem(ValueError):
 
 
 def _check_group(body: str) -> str:
+    import hashlib  # here, not at the top: the app reads keys rarely, and OpenSSL costs ~3.5 MiB
+
     digest = hashlib.sha256(b"crystal-license-key-check-v1:" + body.encode("ascii")).digest()
     bits = int.from_bytes(digest[:4], "big") >> (32 - 5 * GROUP_LEN)
     return "".join(ALPHABET[(bits >> (5 * (GROUP_LEN - 1 - i))) & 31] for i in range(GROUP_LEN))
@@ -73,12 +72,16 @@ def parse_key(text: str) -> str:
 
 def generate_key() -> str:
     """A new random key (75 random bits plus the check group)."""
+    import secrets
+
     body = "".join(secrets.choice(ALPHABET) for _ in range(BODY_LEN))
     return _format(body + _check_group(body))
 
 
 def key_digest(key: str) -> str:
     """SHA-256 of the canonical key: what the server stores and offline request files carry."""
+    import hashlib
+
     return hashlib.sha256(b"crystal-license-key-v1:" + parse_key(key).encode("ascii")).hexdigest()
 
 

@@ -42,7 +42,7 @@ def default_api(ctx: AppContext) -> LicenseApi:
     """The real licensing service (imported only once the tray is up)."""
     from crystal_manager.services.license_service import LicenseService
 
-    return LicenseService(ctx)
+    return LicenseService(ctx, secrets_in_status=False)
 
 
 class TrayApp(QObject):

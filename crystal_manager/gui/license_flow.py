@@ -4,19 +4,22 @@ through the background helper and reports the new facts or the problem."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
-from crystal_manager.gui.dialogs.activation import ActivationDialog
-from crystal_manager.gui.dialogs.confirm import confirm
-from crystal_manager.gui.dialogs.machines import MachinesDialog
 from crystal_manager.gui.license_api import LicenseApi, LicenseFacts, read_facts
 from crystal_manager.gui.problems import problem_for
 from crystal_manager.gui.texts import tr
 from crystal_manager.gui.worker import run_in_background
 from crystal_manager.services.context import AppContext
 from crystal_manager.services.status import LicenseStatus
+
+# The dialogs load when they open (~4 MiB of widgets and texts nobody needs at start).
+if TYPE_CHECKING:
+    from crystal_manager.gui.dialogs.activation import ActivationDialog
+    from crystal_manager.gui.dialogs.machines import MachinesDialog
 
 
 class LicenseFlow(QObject):
@@ -110,6 +113,8 @@ class LicenseFlow(QObject):
 
     def deactivate_this(self, parent: QWidget | None) -> None:
         """Ask, then free this machine's seat."""
+        from crystal_manager.gui.dialogs.confirm import confirm
+
         api = self.api
         confirm(parent, title=tr("Deactivate this machine"),
                 text=tr("Deactivate CrystalMe3D Pro on this computer? Its seat becomes free for another "
@@ -119,6 +124,8 @@ class LicenseFlow(QObject):
 
     def open_machines(self, parent: QWidget | None) -> MachinesDialog:
         """The machines on this license."""
+        from crystal_manager.gui.dialogs.machines import MachinesDialog
+
         dialog = MachinesDialog(self.api, parent=parent)
         dialog.seat_freed.connect(lambda _mid: self.refresh())
         dialog.open()
@@ -130,6 +137,8 @@ class LicenseFlow(QObject):
             self.dialog.raise_()
             self.dialog.activateWindow()
             return self.dialog
+        from crystal_manager.gui.dialogs.activation import ActivationDialog
+
         dialog = ActivationDialog(self.api, parent=parent)
         dialog.activated.connect(self._on_activated)
         dialog.privacy_requested.connect(self.privacy_requested.emit)

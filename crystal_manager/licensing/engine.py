@@ -105,7 +105,8 @@ class LicensingEngine:
             changed = changed or record.lease is not None
         if changed:
             self.save(record)
-        return evaluate(record, keys=self.cfg.keys, fingerprint=self.identity().fingerprint, now=now)
+        # The identity (hashing, OpenSSL) only when a lease is there to check it against.
+        return evaluate(record, keys=self.cfg.keys, fingerprint=lambda: self.identity().fingerprint, now=now)
 
     # -- the wire ---------------------------------------------------------------------------------
     def claim(self, key: str, record: LicenseRecord | None = None) -> dict[str, Any]:

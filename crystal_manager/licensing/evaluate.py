@@ -9,7 +9,7 @@ Grace lasts until the lease's own expiry (issued-at + TTL), measured on trusted 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -53,8 +53,10 @@ def _trial_days(terms: LeaseTerms, now: datetime) -> int | None:
     return terms.trial_days_left
 
 
-def evaluate(record: LicenseRecord, *, keys: Mapping[str, bytes], fingerprint: str, now: datetime) -> Evaluation:
-    """Decide the state. Pure: reads the record, never changes it."""
+def evaluate(record: LicenseRecord, *, keys: Mapping[str, bytes], fingerprint: str | Callable[[], str],
+             now: datetime) -> Evaluation:
+    """Decide the state. Pure: reads the record, never changes it. ``fingerprint`` may be a callable: this
+    machine's identity is then computed only when there is a lease to check it against."""
     clock = read_clock(now, record.time("high_water"), record.time("high_water_seen_at"))
     trusted = clock.trusted_now
     set_back = clock.set_back or record.clock_set_back_at is not None
@@ -69,8 +71,9 @@ def evaluate(record: LicenseRecord, *, keys: Mapping[str, bytes], fingerprint: s
         if record.denial in ("revoked", "expired"):
             return result(record.denial, message=record.denial_message)
         return result("not_activated", message=record.notice)
+    mine = fingerprint() if callable(fingerprint) else fingerprint
     try:
-        terms = verify_lease(record.lease, keys=keys, fingerprint=fingerprint, now=trusted, require_current=False)
+        terms = verify_lease(record.lease, keys=keys, fingerprint=mine, now=trusted, require_current=False)
     except LeaseInvalid as exc:
         return result("locked", message=f"the stored lease failed verification ({exc}); verify with the server "
                                         "to restore it", problem=str(exc))

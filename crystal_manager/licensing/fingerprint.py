@@ -8,8 +8,6 @@ cannot be joined with other data. Components let the server recognise the machin
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import platform
 import re
@@ -55,6 +53,9 @@ class MachineIdentity:
 
 
 def _hmac(label: str, value: str) -> str:
+    import hashlib  # here: OpenSSL (~3.5 MiB) loads only when a fingerprint is made
+    import hmac
+
     return hmac.new(PRODUCT_KEY, f"{label}:{value}".encode(), hashlib.sha256).hexdigest()
 
 

@@ -3,12 +3,13 @@ deactivation proof that the vendor can check against the public key sent at acti
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typing import TYPE_CHECKING, Protocol
 
 from crystal_protocol.signing import DocumentProblem, b64, unb64
+
+# cryptography loads when a key is used (activation, offline deactivation), not when the engine is built.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 SECRET_NAME = "machine_key"  # noqa: S105 (the keyring entry name)
 
@@ -22,12 +23,16 @@ class Secrets(Protocol):
 
 
 def _raw_private(key: Ed25519PrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                              serialization.NoEncryption())
 
 
 def load_or_create(secrets: Secrets) -> Ed25519PrivateKey:
     """The stored machine key, or a new one (stored before it is used)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     stored = secrets.get(SECRET_NAME)
     if stored:
         try:
@@ -41,6 +46,8 @@ def load_or_create(secrets: Secrets) -> Ed25519PrivateKey:
 
 def load(secrets: Secrets) -> Ed25519PrivateKey | None:
     """The stored machine key, or None."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     stored = secrets.get(SECRET_NAME)
     if not stored:
         return None
@@ -52,4 +59,6 @@ def load(secrets: Secrets) -> Ed25519PrivateKey | None:
 
 def public_b64(key: Ed25519PrivateKey) -> str:
     """The raw public key in base64, as sent at activation."""
+    from cryptography.hazmat.primitives import serialization
+
     return b64(key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))

@@ -6,14 +6,10 @@ The trusted public keys come from the profile (trust anchors), looked up by key 
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from crystal_manager.licensing.errors import (
     BadSignature,
@@ -54,6 +50,8 @@ class VerifiedAnswer:
 
 def new_nonce() -> str:
     """A one-time value for one request (128 random bits)."""
+    import secrets  # hmac, hence OpenSSL: only when a request is made
+
     return secrets.token_urlsafe(16)
 
 
@@ -62,6 +60,10 @@ def check_signature(keys: Mapping[str, bytes], kid: str, signature: bytes, messa
     public = keys.get(kid)
     if public is None:
         raise UnknownSigningKey(f"signed with key {kid[:20]!r}, which this app does not trust")
+    # Imported here: cryptography costs ~7 MiB, and a start with nothing signed to check needs none of it.
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
     except (InvalidSignature, ValueError):

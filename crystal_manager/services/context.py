@@ -84,6 +84,12 @@ class AppContext:
                 self._secrets = open_secret_store(self.paths.secrets_fallback_file)
             return self._secrets
 
+    @property
+    def opened_secrets(self) -> SecretStore | None:
+        """The keyring layer if something already opened it, else None (never opens it)."""
+        with self._lock:
+            return self._secrets
+
     def save_settings(self) -> None:
         """Persist the current settings."""
         self.paths.ensure()

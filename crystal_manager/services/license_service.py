@@ -56,8 +56,13 @@ class LicenseService:
 
     def __init__(self, ctx: AppContext, *, gateway: Sender | None = None,
                  now: Callable[[], datetime] | None = None,
-                 machine: Callable[[], MachineFacts] | None = None, label: str | None = None) -> None:
+                 machine: Callable[[], MachineFacts] | None = None, label: str | None = None,
+                 secrets_in_status: bool = True) -> None:
+        # secrets_in_status: a status opens the keyring to say where secrets are kept (the CLI's status
+        # shows it). The GUI passes False: its start must not load keyring (~10 MiB with its imports) for
+        # that; it reports the backend once the store is open, and its License page asks for it itself.
         self.ctx = ctx
+        self._secrets_in_status = secrets_in_status
         read_facts = machine or read_machine_facts
 
         def identity() -> MachineIdentity:
@@ -73,7 +78,8 @@ class LicenseService:
     def _status(self, ev: Evaluation) -> LicenseStatus:
         record = self.engine.load()
         terms = ev.terms
-        info = self.ctx.secrets.info
+        store = self.ctx.secrets if self._secrets_in_status else self.ctx.opened_secrets
+        info = store.info if store is not None else None
         show_terms = terms is not None and ev.state not in ("not_activated",)
         # After a signed denial the stored lease's dates are out of date (it may still say "renews 2099").
         dated = terms is not None and not record.denial
@@ -95,8 +101,8 @@ class LicenseService:
             max_version=terms.entitlements.get("max_version") if terms else None,
             offline_activation=record.offline_activation,
             clock_set_back=ev.clock_set_back,
-            secrets_backend=info.name,
-            secrets_fallback=info.is_fallback,
+            secrets_backend=info.name if info else None,
+            secrets_fallback=info.is_fallback if info else None,
         )
 
     def status(self) -> LicenseStatus:

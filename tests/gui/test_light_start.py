@@ -43,3 +43,38 @@ def test_heavy_modules_load_after_the_first_picture(app_home: Path, mode: str) -
                          timeout=60, check=True)
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen["at_show"] == []
+
+
+# The start also reads the license. With nothing activated there is nothing to verify: no signature checks
+# (cryptography), no secrets (keyring, which pulls ssl and http), no hashing (OpenSSL through hashlib).
+NOT_NEEDED = (*HEAVY, "ssl", "http.client", "_hashlib")
+
+READ_SCRIPT = f"NOT_NEEDED = {NOT_NEEDED!r}\n" + """
+import json, sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from crystal_manager.gui.app import TrayApp
+from crystal_manager.services.context import AppContext
+app = QApplication(sys.argv[:1])
+t = TrayApp(AppContext.create(), tray_probe=lambda: True)
+seen = {}
+def first_view(_view):
+    if "state" not in seen:
+        seen["state"] = t.license.facts.status.state if t.license.facts else None
+        seen["loaded"] = sorted(m for m in NOT_NEEDED if m in sys.modules)
+        QTimer.singleShot(0, app.quit)
+t.view_changed.connect(first_view)
+t.start()
+app.exec()
+print(json.dumps(seen))
+"""
+
+
+def test_reading_a_license_that_is_not_there_loads_no_crypto_keyring_or_openssl(app_home: Path) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT),
+           "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    out = subprocess.run([sys.executable, "-c", READ_SCRIPT], env=env, capture_output=True, text=True,
+                         timeout=60, check=True)
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["state"] == "not_activated"
+    assert seen["loaded"] == []
