@@ -13,6 +13,7 @@ from crystal_manager.desktop.autostart import for_platform
 from crystal_manager.gui.app import TrayApp
 from crystal_manager.gui.ipc import InstanceServer
 from crystal_manager.services.context import AppContext
+from tests.support.apps import dispose_apps
 from tests.support.fake_license import FakeLicenseService
 from tests.support.keyring_memory import MemoryKeyring
 
@@ -58,10 +59,4 @@ def make_app(qtbot: QtBot, ctx: AppContext, tmp_path: Path) -> Iterator[MakeApp]
         return app, service, probe
 
     yield make
-    for app in made:
-        if app.has_window():
-            app.window().hide_on_close = True
-            app.window().close()
-            app.window().deleteLater()
-        if app.tray is not None:
-            app.tray.hide()
+    dispose_apps(made)

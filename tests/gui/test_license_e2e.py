@@ -18,6 +18,7 @@ from crystal_manager.gui.license_api import LicenseFacts
 from crystal_manager.gui.problems import ACCOUNT_URL, ProblemKind
 from crystal_manager.privacy.catalog import NONCE_FIELD
 from crystal_manager.services.context import AppContext
+from tests.support.apps import dispose_apps
 from tests.support.licensing import FAST, Issued, context_at, issue, service
 from tests.support.servers import ReferenceServer
 
@@ -45,13 +46,7 @@ def real_app(qtbot: QtBot, lic_ctx: AppContext, tmp_path: Path) -> Iterator[Make
         return app
 
     yield make
-    for app in made:
-        if app.has_window():
-            app.window().hide_on_close = True
-            app.window().close()
-            app.window().deleteLater()
-        if app.tray is not None:
-            app.tray.hide()
+    dispose_apps(made)
 
 
 def state_is(app: TrayApp, state: str) -> Callable[[LicenseFacts], bool]:

@@ -18,6 +18,7 @@ from crystal_manager.gui.dialogs.machines import MachinesDialog
 from crystal_manager.gui.problems import ProblemKind
 from crystal_manager.services.context import AppContext
 from crystal_protocol.licensekey import generate_key
+from tests.support.apps import dispose_apps
 from tests.support.licensing import FAST, ISSUED_KEYS, Clock, context_at, issue, service
 from tests.support.render import OUTPUT, save, themed
 from tests.support.servers import ReferenceServer
@@ -59,12 +60,7 @@ def start_app(qtbot: QtBot, lic_ctx: AppContext, tmp_path: Path) -> Iterator[Cal
         return app
 
     yield make
-    for app in made:
-        if app.has_window():
-            app.window().hide_on_close = True
-            app.window().close()
-        if app.tray is not None:
-            app.tray.hide()
+    dispose_apps(made)
 
 
 def activate_in(qtbot: QtBot, dialog: ActivationDialog, key: str) -> None:
