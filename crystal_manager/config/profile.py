@@ -11,9 +11,8 @@ import base64
 import binascii
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from crystal_manager.resources import resources_dir
 
@@ -25,9 +24,9 @@ class ProfileError(Exception):
     """A profile file is missing, unreadable or malformed."""
 
 
-@dataclass(frozen=True)
-class Profile:
-    """Server URL plus trust anchors."""
+class Profile(NamedTuple):
+    """Server URL plus trust anchors. (A NamedTuple, not a dataclass: ``dataclasses`` costs a few ms on
+    the way to the tray.)"""
 
     name: str
     production: bool
@@ -35,7 +34,16 @@ class Profile:
     license_keys: dict[str, bytes]
     tuf_root: dict[str, Any] | None = None
     tls_ca_file: Path | None = None
-    source: Path | None = field(default=None, compare=False)
+    source: Path | None = None  # where it was read from; not part of equality
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Profile) and self[:-1] == other[:-1]
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self[:-1])  # as the frozen dataclass did (a TypeError while it holds dicts)
 
     def with_server(self, url: str | None) -> Profile:
         """The same anchors, another server URL (``--server`` or settings)."""

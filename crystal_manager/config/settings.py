@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +18,34 @@ NOTIFICATION_EVENTS = (
 )
 
 
-@dataclass
 class Settings:
-    """What the user can change. ``server_url`` overrides the profile's URL when set."""
+    """What the user can change. ``server_url`` overrides the profile's URL when set. (A plain class, not
+    a dataclass: ``dataclasses`` costs a few ms on the way to the tray.)"""
 
-    server_url: str | None = None
-    autostart: bool = False
-    check_interval_hours: float = 24.0
-    notifications: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(NOTIFICATION_EVENTS, True))
-    welcome_done: bool = False
+    FIELDS = ("server_url", "autostart", "check_interval_hours", "notifications", "welcome_done")
+
+    def __init__(self, server_url: str | None = None, autostart: bool = False,
+                 check_interval_hours: float = 24.0, notifications: dict[str, bool] | None = None,
+                 welcome_done: bool = False) -> None:
+        self.server_url = server_url
+        self.autostart = autostart
+        self.check_interval_hours = check_interval_hours
+        self.notifications: dict[str, bool] = (dict.fromkeys(NOTIFICATION_EVENTS, True)
+                                               if notifications is None else notifications)
+        self.welcome_done = welcome_done
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON form written to disk."""
-        return asdict(self)
+        """The JSON form written to disk (a copy: changing it changes nothing here)."""
+        return {name: (dict(value) if isinstance(value := getattr(self, name), dict) else value)
+                for name in self.FIELDS}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Settings) and self.to_json() == other.to_json()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: as a dataclass with eq
+
+    def __repr__(self) -> str:
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in self.to_json().items()) + ")"
 
 
 def load_settings(path: Path) -> Settings:
@@ -45,21 +59,21 @@ def load_settings(path: Path) -> Settings:
     if not isinstance(raw, dict):
         return settings
     defaults = Settings()
-    for f in fields(Settings):
-        if f.name not in raw:
+    for name in Settings.FIELDS:
+        if name not in raw:
             continue
-        value = raw[f.name]
-        default = getattr(defaults, f.name)
-        if f.name == "notifications" and isinstance(value, dict):
+        value = raw[name]
+        default = getattr(defaults, name)
+        if name == "notifications" and isinstance(value, dict):
             merged = dict(default)
             merged.update({k: bool(v) for k, v in value.items() if k in NOTIFICATION_EVENTS})
             settings.notifications = merged
-        elif f.name == "server_url" and (value is None or isinstance(value, str)):
+        elif name == "server_url" and (value is None or isinstance(value, str)):
             settings.server_url = value
         elif isinstance(default, bool) and isinstance(value, bool):
-            setattr(settings, f.name, value)
+            setattr(settings, name, value)
         elif isinstance(default, float) and isinstance(value, int | float) and value > 0:
-            setattr(settings, f.name, float(value))
+            setattr(settings, name, float(value))
     return settings
 
 

@@ -6,10 +6,9 @@ it is tested without a display and shared with anything else that wants it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from crystal_manager.licensing.plans import plan_name
 
@@ -48,8 +47,7 @@ class UpdateActivity(Enum):
     DOWNLOADING = "downloading"
 
 
-@dataclass(frozen=True)
-class TrayInputs:
+class TrayInputs(NamedTuple):
     """Everything the tray state depends on."""
 
     license: LicenseStatus | None  # None: not read yet
@@ -57,8 +55,7 @@ class TrayInputs:
     error: str | None = None  # the last background failure, in words, if it still matters
 
 
-@dataclass(frozen=True)
-class TrayView:
+class TrayView(NamedTuple):
     """The decided state with the facts its words need (the GUI turns these into translated text)."""
 
     state: TrayState

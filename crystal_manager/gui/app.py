@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
@@ -23,6 +23,8 @@ from crystal_manager.storage.paths import installed_product_version
 
 # Only what the tray needs is imported above; the window, dialogs, licensing and keyring load after it shows.
 if TYPE_CHECKING:
+    from PySide6.QtCore import QEvent
+
     from crystal_manager.desktop.autostart import Autostart
     from crystal_manager.desktop.notices import Notice
     from crystal_manager.gui.ipc import InstanceServer
@@ -72,6 +74,7 @@ class TrayApp(QObject):
         self.error: str | None = None
         self._license: LicenseFlow | None = None
         self._notifier: Notifier | None = None
+        self._palette_change: QEvent.Type | None = None  # set when the event filter goes in
         self._tray_timer = QTimer(self)
         self._tray_timer.setInterval(TRAY_POLL_MS)
         self._tray_timer.timeout.connect(self.check_tray)
@@ -127,6 +130,10 @@ class TrayApp(QObject):
     def _finish_start(self, args: argparse.Namespace | None) -> None:
         app = QApplication.instance()
         if app is not None:
+            # QEvent's first use costs ~2 ms (its Type enum is large): only after the tray shows.
+            from PySide6.QtCore import QEvent
+
+            self._palette_change = QEvent.Type.ApplicationPaletteChange
             app.installEventFilter(self)
             if isinstance(app, QGuiApplication):
                 app.styleHints().colorSchemeChanged.connect(lambda _scheme: self._follow_palette())
@@ -219,7 +226,7 @@ class TrayApp(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # Qt names it
         """Follow palette changes (light/dark icons)."""
-        if event.type() == QEvent.Type.ApplicationPaletteChange and watched is QApplication.instance():
+        if event.type() == self._palette_change and watched is QApplication.instance():
             self._follow_palette()
         return False
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import getpass
 import json
 import os
 import sys
@@ -26,7 +25,7 @@ from PySide6.QtCore import QObject, Signal
 from crystal_manager.storage.paths import AppPaths
 
 if TYPE_CHECKING:
-    import socket as socket_module
+    import _socket
 
     from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
@@ -36,10 +35,23 @@ POSIX = sys.platform != "win32"
 MAX_SOCKET_PATH = 100  # sockaddr_un.sun_path holds 104 (macOS) or 108 (Linux) bytes
 
 
+def _user_name() -> str:
+    """``getpass.getuser()`` without importing getpass (it pulls termios): same answer, same order."""
+    for variable in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        user = os.environ.get(variable)
+        if user:
+            return user
+    if not POSIX:
+        raise OSError("no user name in the environment")  # as getpass on Windows
+    import pwd
+
+    return pwd.getpwuid(os.getuid())[0]
+
+
 def server_name(paths: AppPaths) -> str:
     """One name per user and per app folder (so test homes and real installs never meet): a socket path in
     the user's runtime folder on Linux and macOS, a pipe name on Windows."""
-    key = f"{getpass.getuser()}\0{paths.config_dir}".encode()
+    key = f"{_user_name()}\0{paths.config_dir}".encode()
     # Two CRCs make a 64-bit tag: enough to keep folders apart, and no OpenSSL load (hashlib) on the path.
     name = f"crystalme3dpro-manager-{zlib.crc32(key):08x}{zlib.adler32(key):08x}"
     if not POSIX:
@@ -53,10 +65,11 @@ def server_name(paths: AppPaths) -> str:
     return os.path.join(shared_tmp, name)
 
 
-def _connect(name: str, timeout_ms: int) -> socket_module.socket | None:
-    import socket
+def _connect(name: str, timeout_ms: int) -> _socket.socket | None:
+    # The C module, not ``socket``: socket.py's enum set-up costs ~2 ms before the tray shows.
+    import _socket
 
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(timeout_ms / 1000)
     try:
         sock.connect(name)
@@ -70,17 +83,18 @@ def _send_posix(name: str, line: bytes, timeout_ms: int) -> bytes | None:
     sock = _connect(name, timeout_ms)
     if sock is None:
         return None
-    with sock:
-        try:
-            sock.sendall(line)
-            answer = b""
-            while b"\n" not in answer and len(answer) <= MAX_MESSAGE:
-                chunk = sock.recv(4096)
-                if not chunk:
-                    return None
-                answer += chunk
-        except OSError:
-            return None
+    try:
+        sock.sendall(line)
+        answer = b""
+        while b"\n" not in answer and len(answer) <= MAX_MESSAGE:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return None
+            answer += chunk
+    except OSError:
+        return None
+    finally:
+        sock.close()
     return answer.split(b"\n", 1)[0]
 
 
@@ -161,7 +175,7 @@ class InstanceServer(QObject):
         super().__init__(parent)
         self.name = name
         self._server: QLocalServer | None = None
-        self._claimed: socket_module.socket | None = None
+        self._claimed: _socket.socket | None = None
         # Connected clients, held here and let go explicitly: Python closures over them crashed at exit.
         self._clients: list[QLocalSocket] = []
 
@@ -170,10 +184,10 @@ class InstanceServer(QObject):
         is removed first. On Windows the name is taken by :meth:`listen`; this returns True."""
         if not POSIX or self._claimed is not None:
             return True
-        import socket
+        import _socket  # see _connect
 
         for _attempt in range(2):
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
             old_umask = os.umask(0o077)  # the socket file is the user's alone (as UserAccessOption)
             try:
                 sock.bind(self.name)

@@ -3,8 +3,8 @@ translation (English is the source language); no decisions are made here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 from PySide6.QtCore import QCoreApplication, QDate, QDateTime, QLocale, QTimeZone
 
@@ -119,8 +119,7 @@ def versions_line(product_version: str | None, manager_version: str) -> str:
     return tr("CrystalMe3D Pro %1 · Manager %2").replace("%1", product).replace("%2", manager_version)
 
 
-@dataclass(frozen=True)
-class MenuEntry:
+class MenuEntry(NamedTuple):
     """One tray-menu line: ``action`` is None for an information line, "-" for a separator."""
 
     text: str

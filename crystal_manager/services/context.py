@@ -6,7 +6,6 @@ Heavy parts (httpx through the gateway, keyring) are created on first use so the
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from crystal_manager.config.profile import Profile, select_profile
@@ -20,15 +19,14 @@ if TYPE_CHECKING:
     from crystal_manager.storage.secrets import SecretStore
 
 
-@dataclass
 class AppContext:
-    """Everything a service needs, owned by one face (GUI or CLI) for the life of the process."""
+    """Everything a service needs, owned by one face (GUI or CLI) for the life of the process.
+    (A plain class, not a dataclass: ``dataclasses`` costs a few ms on the way to the tray.)"""
 
-    paths: AppPaths
-    settings: Settings
-    profile: Profile
-
-    def __post_init__(self) -> None:
+    def __init__(self, paths: AppPaths, settings: Settings, profile: Profile) -> None:
+        self.paths = paths
+        self.settings = settings
+        self.profile = profile
         self._lock = threading.Lock()
         self._gateway: Gateway | None = None
         self._secrets: SecretStore | None = None

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 APP_NAME = "CrystalMe3DProManager"
 APP_AUTHOR = "CrystalMe3DPro"
 HOME_ENV = "CRYSTAL_MANAGER_HOME"
 
 
-@dataclass(frozen=True)
-class AppPaths:
-    """The app's folders. Nothing is created until :meth:`ensure` is called."""
+class AppPaths(NamedTuple):
+    """The app's folders. Nothing is created until :meth:`ensure` is called. (A NamedTuple, not a
+    dataclass: ``dataclasses`` costs a few ms on the way to the tray.)"""
 
     config_dir: Path
     data_dir: Path
