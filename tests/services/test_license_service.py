@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from crystal_manager.licensing.errors import (
 )
 from crystal_manager.net.errors import ConnectFailed
 from crystal_manager.services.context import AppContext
+from crystal_manager.services.license_service import LicenseService
 from crystal_manager.services.usertext import Outcome, explain
 from tests.support.keyring_memory import MemoryKeyring
 from tests.support.licensing import Clock, context_at, issue, machine, server_cli, service
@@ -236,38 +238,26 @@ def test_offline_grace_then_locked_then_back(lic_ctx: AppContext, reference_serv
 
 def test_clock_set_back_is_detected_and_does_not_extend_grace(lic_ctx: AppContext,
                                                               reference_server: ReferenceServer) -> None:
-    lic = issue(reference_server.data_dir)
     clock = Clock()
     start = clock.value
-    service(lic_ctx, clock=clock).activate(lic.key)
-    down = service(lic_ctx, clock=clock, url=f"http://127.0.0.1:{free_port()}")
-    clock.advance(days=12)
-    with pytest.raises(ConnectFailed):
-        down.verify()
-    assert down.status().grace_days_left == pytest.approx(2, abs=0.01)
+    down = _offline_for_12_days(lic_ctx, reference_server, clock)
     clock.advance(minutes=-59)  # a daylight-saving-sized step back is not tampering
     assert down.status().clock_set_back is False
-    clock.value = start + __import__("datetime").timedelta(days=1)  # set back 11 days
+    clock.value = start + timedelta(days=1)  # set back 11 days
     status = down.status()
     assert status.clock_set_back is True
     assert status.grace_days_left is not None and status.grace_days_left <= 2.01
-    clock.value = start + __import__("datetime").timedelta(days=15)
+    clock.value = start + timedelta(days=15)
     assert down.status().state == "locked"
-    clock.value = start + __import__("datetime").timedelta(days=2)
+    clock.value = start + timedelta(days=2)
     assert down.status().state == "locked"  # going back does not unlock
 
 
 def test_clock_kept_set_back_does_not_freeze_the_grace_countdown(lic_ctx: AppContext,
                                                                  reference_server: ReferenceServer) -> None:
     """Set back a month and leave it there: time still passes on the clock, so grace still runs out."""
-    lic = issue(reference_server.data_dir)
     clock = Clock()
-    service(lic_ctx, clock=clock).activate(lic.key)
-    down = service(lic_ctx, clock=clock, url=f"http://127.0.0.1:{free_port()}")
-    clock.advance(days=12)
-    with pytest.raises(ConnectFailed):
-        down.verify()
-    assert down.status().grace_days_left == pytest.approx(2, abs=0.01)
+    down = _offline_for_12_days(lic_ctx, reference_server, clock)
     clock.advance(days=-30)
     status = down.status()
     assert status.clock_set_back is True and status.grace_days_left == pytest.approx(2, abs=0.01)
@@ -275,3 +265,15 @@ def test_clock_kept_set_back_does_not_freeze_the_grace_countdown(lic_ctx: AppCon
     assert down.status().grace_days_left == pytest.approx(1, abs=0.01)
     clock.advance(days=1, hours=1)
     assert down.status().state == "locked"
+
+
+def _offline_for_12_days(ctx: AppContext, server: ReferenceServer, clock: Clock) -> LicenseService:
+    """Activate, then 12 days later find the server unreachable: 2 days of the 14-day lease left."""
+    lic = issue(server.data_dir)
+    service(ctx, clock=clock).activate(lic.key)
+    down = service(ctx, clock=clock, url=f"http://127.0.0.1:{free_port()}")
+    clock.advance(days=12)
+    with pytest.raises(ConnectFailed):
+        down.verify()
+    assert down.status().grace_days_left == pytest.approx(2, abs=0.01)
+    return down
