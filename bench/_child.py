@@ -25,28 +25,37 @@ def bare() -> None:
 
 
 def manager() -> None:
+    # The steps of crystal_manager.gui.entry.launch(), with prints where the bench measures.
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from crystal_manager.gui.args import parse_gui_args
-    from crystal_manager.gui.entry import build
+    from crystal_manager.gui.entry import assemble, build
+    from crystal_manager.gui.first_tray import show_first_tray
 
     args = parse_gui_args([])  # as entry.main() with no arguments
-    tray = build(args, [])  # the real start path: display check, profile, single-instance socket
-    assert not isinstance(tray, int), tray
-    app = QApplication.instance()
-    tray.tray_shown.connect(lambda: print("SHOWN", tray.tray is not None, flush=True))
-    tray.window_shown.connect(lambda: print("SHOWN window", flush=True))
+    boot = build(args, [])  # display check, QApplication, profile, single-instance claim
+    assert not isinstance(boot, int), boot
+    first = show_first_tray()
+    print("SHOWN", first is not None, flush=True)
     ready = {"done": False}
+    kept: list[object] = []  # the app, alive until the process is killed
 
-    def first_view(_view: object) -> None:
-        if not ready["done"]:
-            ready["done"] = True
-            facts = tray.license.facts
-            print("READY", facts.status.state if facts else None, flush=True)
+    def start() -> None:
+        tray = assemble(boot, first)
 
-    tray.view_changed.connect(first_view)
-    tray.start(args)
-    app.exec()  # type: ignore[union-attr]
+        def first_view(_view: object) -> None:
+            if not ready["done"]:
+                ready["done"] = True
+                facts = tray.license.facts
+                print("READY", facts.status.state if facts else None, flush=True)
+
+        tray.view_changed.connect(first_view)
+        tray.start(args)
+        kept.append(tray)
+
+    QTimer.singleShot(0, start)
+    QApplication.exec()
 
 
 if __name__ == "__main__":

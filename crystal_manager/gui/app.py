@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
     from crystal_manager.desktop.autostart import Autostart
     from crystal_manager.desktop.notices import Notice
-    from crystal_manager.gui.ipc import InstanceServer
+    from crystal_manager.gui.first_tray import FirstTray
+    from crystal_manager.gui.instance_server import InstanceServer
     from crystal_manager.gui.license_api import LicenseApi, LicenseFacts
     from crystal_manager.gui.license_flow import LicenseFlow
     from crystal_manager.gui.notifier import Notifier
@@ -61,10 +62,13 @@ class TrayApp(QObject):
     def __init__(self, ctx: AppContext, *, api_factory: Callable[[AppContext], LicenseApi] = default_api,
                  instance: InstanceServer | None = None,
                  tray_probe: Callable[[], bool] = QSystemTrayIcon.isSystemTrayAvailable,
-                 autostart_entry: Autostart | None = None, parent: QObject | None = None) -> None:
+                 autostart_entry: Autostart | None = None, first_tray: FirstTray | None = None,
+                 parent: QObject | None = None) -> None:
+        """``first_tray``: the starting icon the entry point already showed; the app adopts it."""
         super().__init__(parent)
         self.ctx = ctx
         self.tray: Tray | None = None
+        self._first_tray = first_tray
         self._window: MainWindow | None = None
         self._probe = tray_probe
         self._autostart_entry = autostart_entry
@@ -119,8 +123,9 @@ class TrayApp(QObject):
     # -- start ----------------------------------------------------------------------------------------
     def start(self, args: argparse.Namespace | None = None) -> None:
         """Show the tray (or, with no tray, the window) now; the rest after the event loop turns."""
-        if self._probe():
-            self._make_tray()
+        first, self._first_tray = self._first_tray, None
+        if first is not None or self._probe():
+            self._make_tray(first)
             self.tray_shown.emit()
         else:
             self._window_mode(show=True)
@@ -165,10 +170,10 @@ class TrayApp(QObject):
     def _versions(self) -> tuple[str | None, str]:
         return installed_product_version(self.ctx.paths), __version__
 
-    def _make_tray(self) -> None:
+    def _make_tray(self, first: FirstTray | None = None) -> None:
         # The palette alone picks the first icon; _finish_start asks the platform's colour scheme.
-        variant = variant_for(is_dark(ask_platform=False))
-        self.tray = Tray(view=self.view(), variant=variant, versions=self._versions, parent=self)
+        variant = first.variant if first is not None else variant_for(is_dark(ask_platform=False))
+        self.tray = Tray(view=self.view(), variant=variant, versions=self._versions, first=first, parent=self)
         self.tray.triggered.connect(self.handle_action)
         self.tray.show()
         QApplication.setQuitOnLastWindowClosed(False)

@@ -1,28 +1,44 @@
 """Start the GUI: check for a display first (Qt aborts without one), then hand over to a running instance
-or become the instance, show the tray, and only then build the rest (httpx, keyring, tuf load later)."""
+or claim the single-instance name, show the first tray icon, and only then load the app's own GUI modules
+(and later still httpx, keyring, tuf)."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from typing import TYPE_CHECKING
 
 from crystal_manager.desktop.display import has_display
 
 if TYPE_CHECKING:
+    import _socket
+
     from crystal_manager.gui.app import TrayApp
+    from crystal_manager.gui.first_tray import FirstTray
+    from crystal_manager.services.context import AppContext
 
 EXIT_NO_DISPLAY = 2
 EXIT_BAD_PROFILE = 2
 EXIT_REPLACE_FAILED = 1
-log = logging.getLogger(__name__)
 
 
-def build(args: argparse.Namespace, argv: list[str] | None = None) -> TrayApp | int:
+class Boot:
+    """What the start knows before the first picture: the context and the single-instance name, with the
+    socket claimed for it (None when it could not be claimed, or on Windows where Qt claims it later).
+    (A plain class: making a NamedTuple class costs ~0.6 ms on the way to the tray.)"""
+
+    __slots__ = ("claimed", "ctx", "name")
+
+    def __init__(self, ctx: AppContext, name: str, claimed: _socket.socket | None) -> None:
+        self.ctx = ctx
+        self.name = name
+        self.claimed = claimed
+
+
+def build(args: argparse.Namespace, argv: list[str] | None = None) -> Boot | int:
     """Everything before the first picture: display check, QApplication, the profile, single instance.
-    Returns the app to start, or an exit code (no display, handed over to a running instance, …).
-    The name is claimed here without QtNetwork; the app serves it once the tray shows."""
+    Returns what the start needs next, or an exit code (no display, handed over to a running instance, …).
+    Only the standard library and QtWidgets run here: nothing of the app's GUI is imported yet."""
     if not has_display():
         print("crystal-manager: no display found (set DISPLAY or QT_QPA_PLATFORM); "
               "use the CLI, e.g. `crystal-manager status`", file=sys.stderr)
@@ -32,7 +48,8 @@ def build(args: argparse.Namespace, argv: list[str] | None = None) -> TrayApp | 
     from crystal_manager.gui import ipc
     from crystal_manager.services.context import AppContext
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    if QApplication.instance() is None:
+        QApplication(sys.argv[:1])
     QApplication.setApplicationName("CrystalMe3D Pro Manager")
     QApplication.setDesktopFileName("crystalme3dpro-manager")
     try:
@@ -50,30 +67,54 @@ def build(args: argparse.Namespace, argv: list[str] | None = None) -> TrayApp | 
             return EXIT_REPLACE_FAILED
     elif ipc.hand_over(name, passed):
         return 0  # the running instance shows its window
-    server = ipc.InstanceServer(name)
-    if not server.claim():  # another launch took the name since we looked: it is the instance
+    claimed = ipc.claim(name) if ipc.POSIX else None
+    if ipc.POSIX and claimed is None:  # another launch took the name since we looked: it is the instance
         if ipc.hand_over(name, passed):
             return 0
-        log.warning("single-instance socket %s unavailable; continuing without it", name)
+        import logging  # only on this rare path: not needed on the way to the tray
+
+        logging.getLogger(__name__).warning("single-instance socket %s unavailable; continuing without it",
+                                            name)
+    return Boot(ctx, name, claimed)
+
+
+def assemble(boot: Boot, first: FirstTray | None) -> TrayApp:
+    """The app itself, adopting the first tray icon (if one was shown); call :meth:`TrayApp.start` next."""
+    from PySide6.QtWidgets import QApplication
 
     from crystal_manager.gui.app import TrayApp
+    from crystal_manager.gui.instance_server import InstanceServer
 
-    tray_app = TrayApp(ctx, instance=server)
-    tray_app.quit_requested.connect(app.quit)
+    # Unclaimed (another process held the name): listen() tries again once the tray is up, never displacing.
+    tray_app = TrayApp(boot.ctx, instance=InstanceServer(boot.name, boot.claimed), first_tray=first)
+    tray_app.quit_requested.connect(QApplication.quit)
     return tray_app
 
 
 def launch(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     """Run the GUI until it quits; return the exit code."""
-    built = build(args, argv)
-    if isinstance(built, int):
-        return built
+    boot = build(args, argv)
+    if isinstance(boot, int):
+        return boot
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    built.start(args)
+    from crystal_manager.gui.first_tray import show_first_tray
+
+    first = show_first_tray()
+    running: list[TrayApp] = []
+
+    def start() -> None:
+        running.append(assemble(boot, first))
+        running[0].start(args)
+
+    if first is None:
+        start()  # no tray: the window is the first picture, and it needs the app
+    else:
+        QTimer.singleShot(0, start)  # the tray host sees the icon before the app's modules load
     code = int(QApplication.exec())
-    if built.instance is not None:
-        built.instance.close()
+    if running and running[0].instance is not None:
+        running[0].instance.close()
     return code
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import sys
 from functools import cache
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize
 from PySide6.QtGui import QGuiApplication, QIcon, QPalette
 
-from crystal_manager.desktop.tray_state import TrayState
 from crystal_manager.resources import resources_dir
+
+if TYPE_CHECKING:  # the first tray icon is drawn by its stem, before the state module loads
+    from crystal_manager.desktop.tray_state import TrayState
 
 SIZES = (16, 22, 24, 32, 48, 64)
 
@@ -37,13 +40,18 @@ def variant_for(dark: bool, platform: str | None = None) -> str:
     return "dark" if dark else "light"
 
 
-@cache
 def state_icon(state: TrayState, variant: str) -> QIcon:
     """The icon of ``state``, with a pixmap for every shipped size."""
+    return stem_icon(state.value, variant)
+
+
+@cache
+def stem_icon(stem: str, variant: str) -> QIcon:
+    """The state icon named ``stem`` (``TrayState`` values), with a pixmap for every shipped size."""
     folder = resources_dir() / "icons" / variant
     icon = QIcon()
     for size in SIZES:
-        icon.addFile(str(folder / f"{state.value}-{size}.png"), QSize(size, size))
+        icon.addFile(str(folder / f"{stem}-{size}.png"), QSize(size, size))
     if variant == "template":
         icon.setIsMask(True)
     return icon

@@ -5,14 +5,15 @@ Messages are one JSON line each way: ``{"argv": [...]}`` or ``{"command": "quit"
 
 On Linux and macOS the name is a Unix socket path: the check for a running instance and the claim of the
 name use the standard library before the tray shows, and Qt's ``QLocalServer`` (QtNetwork, ~9 ms to load)
-adopts the claimed socket only afterwards. On Windows (named pipes) QtNetwork does it all.
+adopts the claimed socket only afterwards (:mod:`crystal_manager.gui.instance_server`). On Windows (named
+pipes) QtNetwork does it all. Nothing here loads Qt or ``json`` unless a running instance answers: this
+module is on the path to the first tray icon.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import sys
 import time
@@ -20,14 +21,10 @@ import zlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
-
-from crystal_manager.storage.paths import AppPaths
-
 if TYPE_CHECKING:
     import _socket
 
-    from PySide6.QtNetwork import QLocalServer, QLocalSocket
+    from crystal_manager.storage.paths import AppPaths
 
 TIMEOUT_MS = 3000
 MAX_MESSAGE = 64 * 1024
@@ -79,12 +76,12 @@ def _connect(name: str, timeout_ms: int) -> _socket.socket | None:
     return sock
 
 
-def _send_posix(name: str, line: bytes, timeout_ms: int) -> bytes | None:
+def _send_posix(name: str, message: dict[str, object], timeout_ms: int) -> bytes | None:
     sock = _connect(name, timeout_ms)
     if sock is None:
         return None
     try:
-        sock.sendall(line)
+        sock.sendall(encode(message))
         answer = b""
         while b"\n" not in answer and len(answer) <= MAX_MESSAGE:
             chunk = sock.recv(4096)
@@ -98,7 +95,7 @@ def _send_posix(name: str, line: bytes, timeout_ms: int) -> bytes | None:
     return answer.split(b"\n", 1)[0]
 
 
-def _send_qt(name: str, line: bytes, timeout_ms: int) -> bytes | None:
+def _send_qt(name: str, message: dict[str, object], timeout_ms: int) -> bytes | None:
     from PySide6.QtNetwork import QLocalSocket
 
     socket = QLocalSocket()
@@ -106,7 +103,7 @@ def _send_qt(name: str, line: bytes, timeout_ms: int) -> bytes | None:
     if not socket.waitForConnected(timeout_ms):
         return None
     try:
-        socket.write(line)
+        socket.write(encode(message))
         if not socket.waitForBytesWritten(timeout_ms):
             return None
         while not socket.canReadLine():
@@ -117,17 +114,31 @@ def _send_qt(name: str, line: bytes, timeout_ms: int) -> bytes | None:
         socket.disconnectFromServer()
 
 
+def encode(message: dict[str, object]) -> bytes:
+    """One message as its wire line."""
+    import json  # only once somebody answers: json is not needed on the way to the tray
+
+    return (json.dumps(message) + "\n").encode()
+
+
+def decode(line: bytes) -> dict[str, object] | None:
+    """A wire line as a message; None when it is not a JSON object."""
+    import json
+
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return None
+    return message if isinstance(message, dict) else None
+
+
 def send(name: str, message: dict[str, object], timeout_ms: int = TIMEOUT_MS) -> bool:
     """Deliver ``message`` to the running instance; True when it acknowledged. False: nobody listens."""
-    line = (json.dumps(message) + "\n").encode()
-    raw = (_send_posix if POSIX else _send_qt)(name, line, timeout_ms)
+    raw = (_send_posix if POSIX else _send_qt)(name, message, timeout_ms)
     if raw is None:
         return False
-    try:
-        answer = json.loads(raw)
-    except ValueError:
-        return False
-    return isinstance(answer, dict) and answer.get("ok") is True
+    answer = decode(raw)
+    return answer is not None and answer.get("ok") is True
 
 
 def is_listening(name: str, timeout_ms: int = 200) -> bool:
@@ -163,124 +174,26 @@ def ask_to_quit(name: str, wait_s: float = 15.0) -> bool:
     return False
 
 
-class InstanceServer(QObject):
-    """The first instance's listener. ``arguments`` carries a second launch's argv; ``quit_requested``
-    a ``--replace``. :meth:`claim` takes the name without Qt's network module (before the tray shows);
-    :meth:`listen` serves it (claiming first if needed)."""
+def claim(name: str) -> _socket.socket | None:
+    """Bind ``name`` (POSIX) and listen on it with the standard library, before the tray shows. None when
+    another live process holds it; a socket file left by a crash is removed first. The caller hands the
+    socket to :class:`~crystal_manager.gui.instance_server.InstanceServer`, which serves it."""
+    import _socket  # see _connect
 
-    arguments = Signal(list)
-    quit_requested = Signal()
-
-    def __init__(self, name: str, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.name = name
-        self._server: QLocalServer | None = None
-        self._claimed: _socket.socket | None = None
-        # Connected clients, held here and let go explicitly: Python closures over them crashed at exit.
-        self._clients: list[QLocalSocket] = []
-
-    def claim(self) -> bool:
-        """Bind the name (POSIX). False when another live process holds it; a socket file left by a crash
-        is removed first. On Windows the name is taken by :meth:`listen`; this returns True."""
-        if not POSIX or self._claimed is not None:
-            return True
-        import _socket  # see _connect
-
-        for _attempt in range(2):
-            sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-            old_umask = os.umask(0o077)  # the socket file is the user's alone (as UserAccessOption)
-            try:
-                sock.bind(self.name)
-            except OSError as exc:
-                sock.close()
-                if exc.errno != errno.EADDRINUSE or is_listening(self.name):
-                    return False
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.name)  # nobody answers: left behind by a crash
-                continue
-            finally:
-                os.umask(old_umask)
-            sock.listen(8)
-            self._claimed = sock
-            return True
-        return False
-
-    def listen(self) -> bool:
-        """Start serving (loads QtNetwork). False when the name is held by another live instance."""
-        from PySide6.QtNetwork import QLocalServer
-
-        if self._server is not None:
-            return bool(self._server.isListening())
-        if not self.claim():
-            return False
-        server = QLocalServer(self)
-        server.newConnection.connect(self._on_connection)
-        self._server = server
-        if self._claimed is not None:  # hand our bound socket to Qt; from now on Qt owns (and closes) it
-            descriptor = self._claimed.detach()
-            self._claimed = None
-            return bool(server.listen(descriptor))
-        server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
-        if server.listen(self.name):
-            return True
-        if is_listening(self.name):
-            return False
-        QLocalServer.removeServer(self.name)
-        return bool(server.listen(self.name))
-
-    def close(self) -> None:
-        """Stop listening (at quit) and remove the name."""
-        for client in self._clients:
-            client.readyRead.disconnect(self._on_ready)
-            client.disconnected.disconnect(self._on_disconnected)
-            client.abort()
-        self._clients.clear()
-        if self._server is not None:
-            self._server.close()
-        if self._claimed is not None:  # claimed but never served
-            self._claimed.close()
-            self._claimed = None
-            if POSIX:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.name)
-
-    def _on_connection(self) -> None:
-        assert self._server is not None
-        while self._server.hasPendingConnections():
-            socket = self._server.nextPendingConnection()
-            self._clients.append(socket)
-            socket.readyRead.connect(self._on_ready)
-            socket.disconnected.connect(self._on_disconnected)
-
-    def _client(self) -> QLocalSocket | None:
-        sender = self.sender()
-        return next((c for c in self._clients if c is sender), None)
-
-    def _on_disconnected(self) -> None:
-        socket = self._client()
-        if socket is not None:
-            self._clients.remove(socket)
-            socket.deleteLater()
-
-    def _on_ready(self) -> None:
-        socket = self._client()
-        if socket is None:
-            return
-        if not socket.canReadLine():
-            if socket.bytesAvailable() > MAX_MESSAGE:
-                socket.abort()
-            return
+    for _attempt in range(2):
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        old_umask = os.umask(0o077)  # the socket file is the user's alone (as UserAccessOption)
         try:
-            message = json.loads(bytes(socket.readLine().data()))
-        except ValueError:
-            message = None
-        ok = isinstance(message, dict)
-        socket.write((json.dumps({"ok": ok}) + "\n").encode())
-        socket.flush()
-        if not isinstance(message, dict):
-            return
-        argv = message.get("argv")
-        if message.get("command") == "quit":
-            self.quit_requested.emit()
-        elif isinstance(argv, list) and all(isinstance(a, str) for a in argv):
-            self.arguments.emit(argv)
+            sock.bind(name)
+        except OSError as exc:
+            sock.close()
+            if exc.errno != errno.EADDRINUSE or is_listening(name):
+                return None
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name)  # nobody answers: left behind by a crash
+            continue
+        finally:
+            os.umask(old_umask)
+        sock.listen(8)
+        return sock
+    return None

@@ -9,6 +9,7 @@ from typing import NamedTuple
 from PySide6.QtCore import QCoreApplication, QDate, QDateTime, QLocale, QTimeZone
 
 from crystal_manager.desktop.tray_state import TrayState, TrayView
+from crystal_manager.gui.first_tray import app_name, starting_line
 
 CTX = "CrystalManager"
 
@@ -68,7 +69,7 @@ def status_line(view: TrayView) -> str:
     until = fmt_day(view.until) if view.until else None
     match view.state:
         case TrayState.STARTING:
-            return tr("Checking the license…")
+            return starting_line()  # the same words as the first tray icon
         case TrayState.ERROR if view.license_state in (None, "active", "trial", "offline_grace"):
             return tr("Problem: %1").replace("%1", view.error or tr("unknown"))
         case TrayState.OFFLINE_GRACE:
@@ -106,7 +107,7 @@ def extra_line(view: TrayView) -> str | None:
 
 def tooltip(view: TrayView) -> str:
     """The tray tooltip: the app's name and the same status in words."""
-    lines = [tr("CrystalMe3D Pro Manager"), status_line(view)]
+    lines = [app_name(), status_line(view)]
     extra = extra_line(view)
     if extra:
         lines.append(extra)

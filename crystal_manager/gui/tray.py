@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
@@ -14,6 +15,9 @@ from crystal_manager.desktop.tray_state import TrayView
 from crystal_manager.gui.icons import state_icon
 from crystal_manager.gui.texts import MenuEntry, menu_entries, tooltip
 
+if TYPE_CHECKING:
+    from crystal_manager.gui.first_tray import FirstTray
+
 
 class Tray(QObject):
     """The tray icon and its menu. ``triggered`` carries a menu action id ("open", "privacy", …)."""
@@ -21,13 +25,18 @@ class Tray(QObject):
     triggered = Signal(str)
 
     def __init__(self, *, view: TrayView, variant: str, versions: Callable[[], tuple[str | None, str]],
-                 parent: QObject | None = None) -> None:
+                 first: FirstTray | None = None, parent: QObject | None = None) -> None:
+        """``first``: the icon and menu already shown at start, adopted instead of making new ones."""
         super().__init__(parent)
         self._view = view
         self._variant = variant
         self._versions = versions
-        self.icon = QSystemTrayIcon(self)
-        self.menu = QMenu()
+        if first is not None:
+            self.icon, self.menu = first.icon, first.menu
+            self.icon.setParent(self)
+        else:
+            self.icon = QSystemTrayIcon(self)
+            self.menu = QMenu()
         self.menu.setAccessibleName(self.tr("CrystalMe3D Pro Manager menu"))
         self.menu.aboutToShow.connect(self.rebuild_menu)
         self.icon.setContextMenu(self.menu)

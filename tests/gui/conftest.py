@@ -11,7 +11,7 @@ from pytestqt.qtbot import QtBot
 
 from crystal_manager.desktop.autostart import for_platform
 from crystal_manager.gui.app import TrayApp
-from crystal_manager.gui.ipc import InstanceServer
+from crystal_manager.gui.instance_server import InstanceServer
 from crystal_manager.services.context import AppContext
 from tests.support.apps import dispose_apps
 from tests.support.fake_license import FakeLicenseService

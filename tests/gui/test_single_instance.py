@@ -14,7 +14,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from crystal_manager.gui import ipc
-from crystal_manager.gui.ipc import InstanceServer
+from crystal_manager.gui.instance_server import InstanceServer
 from crystal_manager.services.context import AppContext
 from tests.gui.conftest import MakeApp
 
