@@ -146,7 +146,7 @@ class TrayApp(QObject):
         if self.instance is not None:
             self.instance.arguments.connect(self.handle_argv)
             self.instance.quit_requested.connect(self.quit)
-            if not self.instance.listen():  # loads QtNetwork, hence only now
+            if not self.instance.listen():  # socket.py and the notifiers: only now
                 log.warning("single-instance socket %s unavailable; continuing without it", self.instance.name)
         self.license.facts_changed.connect(self._on_facts)
         self.license.failed.connect(self._on_problem)

@@ -1,5 +1,10 @@
 """The first instance's listener: serves the single-instance name (claimed before the tray showed, see
-:mod:`crystal_manager.gui.ipc`) with Qt's ``QLocalServer`` and turns messages into signals."""
+:mod:`crystal_manager.gui.ipc`) and turns messages into signals.
+
+On Linux and macOS the claimed Unix socket is served with ``QSocketNotifier`` from QtCore: QtNetwork's
+``QLocalServer`` would add ~2.5 MiB to every running Manager for one tiny message per launch. On Windows
+(named pipes) ``QLocalServer`` does it.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,17 @@ import contextlib
 import os
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
 
 from crystal_manager.gui import ipc
 
 if TYPE_CHECKING:
     import _socket
+    import socket
+
+    from PySide6.QtNetwork import QLocalServer, QLocalSocket
+
+CLIENT_TIMEOUT_MS = ipc.TIMEOUT_MS  # a client that sends no whole line in this time is dropped
 
 
 class InstanceServer(QObject):
@@ -27,60 +36,186 @@ class InstanceServer(QObject):
     def __init__(self, name: str, claimed: _socket.socket | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.name = name
-        self._server: QLocalServer | None = None
         self._claimed = claimed
-        # Connected clients, held here and let go explicitly: Python closures over them crashed at exit.
-        self._clients: list[QLocalSocket] = []
+        self._listener: _Listener | None = None
+        self._pipe: _PipeListener | None = None
 
     def claim(self) -> bool:
         """Bind the name (POSIX). False when another live process holds it. On Windows the name is taken
         by :meth:`listen`; this returns True."""
-        if not ipc.POSIX or self._claimed is not None:
+        if not ipc.POSIX or self._claimed is not None or self._listener is not None:
             return True
         self._claimed = ipc.claim(self.name)
         return self._claimed is not None
 
     def listen(self) -> bool:
         """Start serving. False when the name is held by another live instance."""
-        if self._server is not None:
-            return bool(self._server.isListening())
+        if self._listener is not None or self._pipe is not None:
+            return True
+        if not ipc.POSIX:
+            pipe = _PipeListener(self)
+            if not pipe.listen(self.name):
+                return False
+            self._pipe = pipe
+            return True
         if not self.claim():
             return False
-        server = QLocalServer(self)
-        server.newConnection.connect(self._on_connection)
-        self._server = server
-        if self._claimed is not None:  # hand our bound socket to Qt; from now on Qt owns (and closes) it
-            descriptor = self._claimed.detach()
-            self._claimed = None
-            return bool(server.listen(descriptor))
-        server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
-        if server.listen(self.name):
-            return True
-        if ipc.is_listening(self.name):
-            return False
-        QLocalServer.removeServer(self.name)
-        return bool(server.listen(self.name))
+        assert self._claimed is not None
+        self._listener = _Listener(self._claimed, self)
+        self._claimed = None
+        return True
 
     def close(self) -> None:
         """Stop listening (at quit) and remove the name."""
+        if self._pipe is not None:
+            self._pipe.close()
+            self._pipe = None
+        listening = self._listener is not None or self._claimed is not None
+        if ipc.POSIX and listening:
+            # The name first, then the socket: a --replace successor that saw us stop must never lose the
+            # socket file it bound in between to our late unlink.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.name)
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        if self._claimed is not None:  # claimed but never served
+            self._claimed.close()
+            self._claimed = None
+
+    def deliver(self, message: dict[str, object]) -> None:
+        """Act on one received message."""
+        argv = message.get("argv")
+        if message.get("command") == "quit":
+            self.quit_requested.emit()
+        elif isinstance(argv, list) and all(isinstance(a, str) for a in argv):
+            self.arguments.emit(argv)
+
+
+class _Client(QObject):
+    """One connection: read one line (bounded in size and time), answer, close."""
+
+    def __init__(self, conn: socket.socket, server: InstanceServer, done: _Listener) -> None:
+        super().__init__(server)
+        self._conn = conn
+        self._server = server
+        self._done = done
+        self._buffer = b""
+        self._notifier = QSocketNotifier(conn.fileno(), QSocketNotifier.Type.Read, self)
+        self._notifier.activated.connect(self._read)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.close)
+        self._timer.start(CLIENT_TIMEOUT_MS)
+
+    def _read(self) -> None:
+        try:
+            chunk = self._conn.recv(4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        self._buffer += chunk
+        if not chunk or len(self._buffer) > ipc.MAX_MESSAGE:
+            self.close()
+            return
+        if b"\n" not in self._buffer:
+            return
+        message = ipc.decode(self._buffer.split(b"\n", 1)[0])
+        with contextlib.suppress(OSError):  # a tiny answer to a peer that may already be gone
+            self._conn.sendall(ipc.encode({"ok": message is not None}))
+        self.close()
+        if message is not None:
+            self._server.deliver(message)
+
+    def close(self) -> None:
+        """Drop the connection."""
+        if self._conn.fileno() < 0:
+            return
+        self._timer.stop()
+        self._notifier.setEnabled(False)
+        self._conn.close()
+        self._done.forget(self)
+        self.deleteLater()
+
+
+class _Listener(QObject):
+    """Accepts connections on the claimed Unix socket."""
+
+    def __init__(self, claimed: _socket.socket, server: InstanceServer) -> None:
+        super().__init__(server)
+        import socket  # after the tray: socket.py's set-up costs ~2 ms
+
+        self._server = server
+        self._sock = socket.socket(fileno=claimed.detach())
+        self._sock.setblocking(False)
+        self._clients: list[_Client] = []
+        self._notifier = QSocketNotifier(self._sock.fileno(), QSocketNotifier.Type.Read, self)
+        self._notifier.activated.connect(self._accept)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _address = self._sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            conn.setblocking(False)
+            self._clients.append(_Client(conn, self._server, self))
+
+    def forget(self, client: _Client) -> None:
+        """A client closed."""
+        if client in self._clients:
+            self._clients.remove(client)
+
+    def close(self) -> None:
+        """Stop accepting and drop every client."""
+        self._notifier.setEnabled(False)
+        for client in list(self._clients):
+            client.close()
+        self._sock.close()
+
+
+class _PipeListener(QObject):
+    """Windows: QLocalServer on a named pipe, the user's alone."""
+
+    def __init__(self, server: InstanceServer) -> None:
+        super().__init__(server)
+        self._server = server
+        self._local: QLocalServer | None = None
+        # Connected clients, held here and let go explicitly: Python closures over them crashed at exit.
+        self._clients: list[QLocalSocket] = []
+
+    def listen(self, name: str) -> bool:
+        """Take the pipe name; False when a live instance holds it."""
+        from PySide6.QtNetwork import QLocalServer
+
+        local = QLocalServer(self)
+        local.newConnection.connect(self._on_connection)
+        local.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        self._local = local
+        if local.listen(name):
+            return True
+        if ipc.is_listening(name):
+            return False
+        QLocalServer.removeServer(name)
+        return bool(local.listen(name))
+
+    def close(self) -> None:
+        """Stop listening and drop every client."""
         for client in self._clients:
             client.readyRead.disconnect(self._on_ready)
             client.disconnected.disconnect(self._on_disconnected)
             client.abort()
         self._clients.clear()
-        if self._server is not None:
-            self._server.close()
-        if self._claimed is not None:  # claimed but never served
-            self._claimed.close()
-            self._claimed = None
-            if ipc.POSIX:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.name)
+        if self._local is not None:
+            self._local.close()
 
     def _on_connection(self) -> None:
-        assert self._server is not None
-        while self._server.hasPendingConnections():
-            socket = self._server.nextPendingConnection()
+        assert self._local is not None
+        while self._local.hasPendingConnections():
+            socket = self._local.nextPendingConnection()
             self._clients.append(socket)
             socket.readyRead.connect(self._on_ready)
             socket.disconnected.connect(self._on_disconnected)
@@ -106,10 +241,5 @@ class InstanceServer(QObject):
         message = ipc.decode(bytes(socket.readLine().data()))
         socket.write(ipc.encode({"ok": message is not None}))
         socket.flush()
-        if message is None:
-            return
-        argv = message.get("argv")
-        if message.get("command") == "quit":
-            self.quit_requested.emit()
-        elif isinstance(argv, list) and all(isinstance(a, str) for a in argv):
-            self.arguments.emit(argv)
+        if message is not None:
+            self._server.deliver(message)

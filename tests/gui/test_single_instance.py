@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from crystal_manager.gui import ipc
+from crystal_manager.gui import instance_server, ipc
 from crystal_manager.gui.instance_server import InstanceServer
 from crystal_manager.services.context import AppContext
 from tests.gui.conftest import MakeApp
@@ -111,3 +112,49 @@ def test_claimed_name_is_the_users_alone(ctx: AppContext) -> None:
 
 def test_nobody_listening_means_no_hand_over(ctx: AppContext) -> None:
     assert ipc.hand_over(ipc.server_name(ctx.paths) + "-absent", ["--show", "about"]) is False
+
+
+def _raw_client(name: str, payload: bytes, results: list[bytes]) -> None:
+    """A misbehaving second launch: sends ``payload`` (maybe no whole line) and records what comes back."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(name)
+        if payload:
+            with contextlib.suppress(OSError):  # the server may drop us mid-send: that is the point
+                sock.sendall(payload)
+        try:
+            results.append(sock.recv(4096))  # b"" once the server drops the connection
+        except OSError:
+            results.append(b"")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="raw Unix-socket clients")
+@pytest.mark.parametrize(("payload", "answer"), [
+    (b"", b""),  # connects, says nothing: dropped after the client timeout
+    (b"x" * (ipc.MAX_MESSAGE + 4096), b""),  # an endless line: dropped once past the size cap
+    (b"not json\n", b'{"ok": false}\n'),  # garbage: answered "not ok", nothing emitted
+    (b'["argv"]\n', b'{"ok": false}\n'),  # JSON, but not an object
+])
+def test_misbehaving_clients_are_dropped_and_the_next_launch_still_gets_through(
+        ctx: AppContext, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, payload: bytes, answer: bytes) -> None:
+    monkeypatch.setattr(instance_server, "CLIENT_TIMEOUT_MS", 300)
+    name = ipc.server_name(ctx.paths)
+    server = InstanceServer(name)
+    assert server.listen()
+    emitted: list[object] = []
+    server.arguments.connect(emitted.append)
+    results: list[bytes] = []
+    bad = threading.Thread(target=_raw_client, args=(name, payload, results))
+    bad.start()
+    qtbot.waitUntil(lambda: bool(results), timeout=10_000)
+    bad.join()
+    assert results == [answer] and emitted == []
+    answered: list[bool] = []
+    good = threading.Thread(target=lambda: answered.append(ipc.hand_over(name, ["--show", "license"])))
+    with qtbot.waitSignal(server.arguments, timeout=10_000) as got:
+        good.start()
+    qtbot.waitUntil(lambda: bool(answered), timeout=10_000)
+    good.join()
+    assert got.args == [["--show", "license"]] and answered == [True]
+    server.close()
+    assert not Path(name).exists()
