@@ -1,10 +1,11 @@
 """One measured process for bench/start_bench.py: ``bare`` (a minimal PySide6 tray app) or ``app`` (the
-Manager's GUI start path). Prints ``SHOWN`` when the tray icon is shown and ``READY`` when start-up work is
-done, then idles until killed."""
+Manager's GUI start path). Prints ``SHOWN`` with the system-wide monotonic clock when the tray icon is
+shown and ``READY`` when start-up work is done, then idles until killed."""
 
 from __future__ import annotations
 
 import sys
+import time
 
 
 def bare() -> None:
@@ -17,7 +18,7 @@ def bare() -> None:
     menu.addAction("Quit", app.quit)
     icon.setContextMenu(menu)
     icon.show()
-    print("SHOWN", QSystemTrayIcon.isSystemTrayAvailable(), flush=True)
+    print("SHOWN", QSystemTrayIcon.isSystemTrayAvailable(), time.monotonic(), flush=True)
     from PySide6.QtCore import QTimer
 
     QTimer.singleShot(0, lambda: print("READY", flush=True))
@@ -37,7 +38,7 @@ def manager() -> None:
     boot = build(args, [])  # display check, QApplication, profile, single-instance claim
     assert not isinstance(boot, int), boot
     first = show_first_tray()
-    print("SHOWN", first is not None, flush=True)
+    print("SHOWN", first is not None, time.monotonic(), flush=True)
     ready = {"done": False}
     kept: list[object] = []  # the app, alive until the process is killed
 
