@@ -24,6 +24,7 @@ from crystal_protocol.lease import (
     OFFLINE_RESPONSE_KIND,
 )
 from crystal_protocol.signing import DocumentProblem, format_time, make_document, payload_of, split_document, unb64
+from crystal_protocol.wire import MAX_MACHINE_LABEL
 from crystal_server import licenses
 from crystal_server.keys import SigningKey
 from crystal_server.licenses import Denied, License
@@ -67,7 +68,7 @@ class MachineClaim:
         environment = text("environment")
         if environment not in ENVIRONMENTS:
             raise Denied("bad_request", "field 'environment' must be physical, vm or container", 400)
-        label = (text("label", optional=True, limit=64) or "").strip() or "Computer"
+        label = (text("label", optional=True, limit=MAX_MACHINE_LABEL) or "").strip() or "Computer"
         public_key = text("machine_public_key", optional=True, limit=64)
         if public_key is not None:
             try:

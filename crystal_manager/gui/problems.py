@@ -21,6 +21,7 @@ class ProblemKind(Enum):
     """Kinds of failure that call for different next steps."""
 
     TYPO = "typo"
+    BAD_NAME = "bad_name"
     NETWORK = "network"
     PROXY_TLS = "proxy_tls"
     SEAT_LIMIT = "seat_limit"
@@ -33,6 +34,7 @@ class ProblemKind(Enum):
 
 _ORDER: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], ProblemKind], ...] = (
     (lic.KeyFormatError, ProblemKind.TYPO),
+    (lic.MachineLabelError, ProblemKind.BAD_NAME),
     ((net.TLSFailed, net.ProxyFailed), ProblemKind.PROXY_TLS),
     ((lic.LicensingOffline, net.TransportError), ProblemKind.NETWORK),
     (lic.SeatLimitReached, ProblemKind.SEAT_LIMIT),
@@ -89,6 +91,8 @@ def problem_for(exc: BaseException) -> Problem:
     headline, advice = {
         ProblemKind.TYPO: (tr("The key has a typo"),
                            tr("Nothing was sent. Compare the key with the one in your purchase e-mail.")),
+        ProblemKind.BAD_NAME: (tr("The name for this computer cannot be used"),
+                               tr("Nothing was sent. Shorten the name or leave it empty.")),
         ProblemKind.NETWORK: (tr("The licensing server cannot be reached"),
                               tr("Nothing changed. Check the internet connection and try again.")),
         ProblemKind.PROXY_TLS: (tr("A proxy or secure-connection problem"),

@@ -32,6 +32,7 @@ from crystal_manager.licensing.errors import (
 from crystal_manager.licensing.evaluate import Evaluation, evaluate
 from crystal_manager.licensing.fingerprint import MachineIdentity
 from crystal_manager.licensing.keyformat import hint, normalize_key
+from crystal_manager.licensing.label import clean_label
 from crystal_manager.licensing.lease import verify_lease
 from crystal_manager.licensing.record import LicenseRecord, load_record, save_record
 from crystal_manager.licensing.signatures import VerifiedAnswer, new_nonce, verify_answer
@@ -109,12 +110,14 @@ class LicensingEngine:
         return evaluate(record, keys=self.cfg.keys, fingerprint=lambda: self.identity().fingerprint, now=now)
 
     # -- the wire ---------------------------------------------------------------------------------
-    def claim(self, key: str, record: LicenseRecord | None = None) -> dict[str, Any]:
-        """The machine facts sent with a key (all hashed)."""
+    def claim(self, key: str, record: LicenseRecord | None = None, label: str | None = None) -> dict[str, Any]:
+        """The machine facts sent with a key (all hashed), and this machine's name (``label``, else the
+        configured default)."""
         ident = self.identity()
         body: dict[str, Any] = {"key": key, "fingerprint": ident.fingerprint,
                                 "fingerprint_version": ident.version, "components": dict(ident.components),
-                                "environment": ident.environment, "os": ident.os_family, "label": self.cfg.label}
+                                "environment": ident.environment, "os": ident.os_family,
+                                "label": label or self.cfg.label}
         if record is not None and record.fingerprint and record.fingerprint != ident.fingerprint:
             # The fingerprint changed (new version or new machine id): send the old one once to move the seat.
             body["previous_fingerprint"] = record.fingerprint
@@ -171,12 +174,14 @@ class LicensingEngine:
         return record
 
     # -- use cases ----------------------------------------------------------------------------------
-    def activate(self, key: str, trigger: Trigger = "user") -> Evaluation:
-        """Activate this machine (re-activating a known machine always succeeds on the server)."""
+    def activate(self, key: str, trigger: Trigger = "user", label: str | None = None) -> Evaluation:
+        """Activate this machine, named ``label`` in the machine list (re-activating a known machine always
+        succeeds on the server)."""
         key = normalize_key(key)
+        label = clean_label(label)
         record = self.load()
         secrets = self.cfg.secrets()
-        body = self.claim(key, record)
+        body = self.claim(key, record, label)
         body["machine_public_key"] = machinekey.public_b64(machinekey.load_or_create(secrets))
         answer = self.call("license_activate", body, trigger)
         previous_key = secrets.get(KEY_SECRET)

@@ -17,6 +17,10 @@ class KeyFormatError(LicensingError):
         self.reason = reason
 
 
+class MachineLabelError(LicensingError):
+    """The name given to this machine is too long or holds control characters (caught locally)."""
+
+
 class LicensingOffline(LicensingError):
     """No trustworthy answer: network down, or an answer that was unsigned, badly signed, stale or replayed.
 

@@ -23,6 +23,7 @@ from crystal_manager.licensing.fingerprint import (
     read_machine_facts,
 )
 from crystal_manager.licensing.keyformat import normalize_key
+from crystal_manager.licensing.label import clean_label
 from crystal_manager.net.request import Trigger
 from crystal_manager.privacy.catalog import NONCE_FIELD, OFFLINE_REQUEST_FIELDS, FieldSpec
 from crystal_manager.privacy.ledger import mask_secret
@@ -73,7 +74,7 @@ class LicenseService:
             secrets=lambda: ctx.secrets, state_file=ctx.paths.license_state_file,
             keys=ctx.profile.license_keys, identity=identity, now=now or (lambda: datetime.now(UTC)),
             check_interval=timedelta(hours=ctx.settings.check_interval_hours), describe=_describe,
-            label=label or f"{os_family()} computer"))
+            label=clean_label(label) or f"{os_family()} computer"))
 
     def _status(self, ev: Evaluation) -> LicenseStatus:
         record = self.engine.load()
@@ -113,21 +114,27 @@ class LicenseService:
         """Check the key's format and checksum locally; raise KeyFormatError on a typo."""
         return normalize_key(key)
 
-    def preview_activation(self, key: str) -> list[PreviewField]:
-        """Exactly what an activation would send (from the data catalog), before sending."""
+    def preview_activation(self, key: str, *, label: str | None = None) -> list[PreviewField]:
+        """Exactly what an activation (naming this machine ``label``) would send, from the data catalog,
+        before sending."""
         key = normalize_key(key)
         request_type = self.ctx.catalog.get("license_activate")
         assert request_type is not None
-        body = self.engine.claim(key, self.engine.load())
+        body = self.engine.claim(key, self.engine.load(), clean_label(label))
         body["machine_public_key"] = "(made on this computer at activation; public half only)"
         fields = _preview(request_type.fields, body)
         fields.append(PreviewField(NONCE_FIELD.name, "(random, one-time)", NONCE_FIELD.purpose, NONCE_FIELD.policy))
         return fields
 
-    def activate(self, key: str, *, trigger: Trigger = "user") -> LicenseStatus:
-        """Activate this machine with ``key``."""
+    def activate(self, key: str, *, label: str | None = None, trigger: Trigger = "user") -> LicenseStatus:
+        """Activate this machine with ``key``; ``label`` names it in the machine list (default: the OS
+        family, e.g. "Linux computer")."""
         self.ctx.paths.ensure()
-        return self._status(self.engine.activate(key, trigger))
+        return self._status(self.engine.activate(key, trigger, label))
+
+    def default_label(self) -> str:
+        """The name this machine gets when none is typed."""
+        return self.engine.cfg.label
 
     def verify(self, *, trigger: Trigger = "user") -> LicenseStatus:
         """Re-validate with the server now (offline problems and denials are raised after being recorded)."""

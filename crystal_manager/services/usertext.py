@@ -95,6 +95,7 @@ def _rate(exc: BaseException) -> tuple[str, Outcome]:
 
 
 register(lic.KeyFormatError, _fixed("Check the license key — nothing was sent: ", Outcome.BAD_INPUT))
+register(lic.MachineLabelError, _fixed("Check the name for this computer — nothing was sent: ", Outcome.BAD_INPUT))
 register(lic.KeyNotFound, lambda exc: ("The server has no license with this key (a correctly typed key that "
                                        "does not exist). Check it against your purchase e-mail.", Outcome.DENIED))
 register(lic.LicenseRevoked, lambda exc: ("This license was revoked by CrystalMe3D. Contact support.",

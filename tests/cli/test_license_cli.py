@@ -191,3 +191,16 @@ def test_seat_limit_says_what_to_type_next(cli: Cli, reference_server: Reference
     assert "the only seat of this license is in use" in line
     assert "crystal-manager machines --key -" in line and "crystal-manager deactivate --machine ID" in line
     assert lic.key not in proc.stderr + proc.stdout
+
+
+def test_machine_name_shows_in_the_machine_list_and_a_bad_one_sends_nothing(
+        cli: Cli, reference_server: ReferenceServer) -> None:
+    lic = issue(reference_server.data_dir, seats=2)
+    too_long = cli("activate", lic.key, "--label", "x" * 65)
+    assert too_long.returncode == EXIT_BAD_INPUT
+    assert "name for this computer" in one_line_error(too_long) and "at most 64" in too_long.stderr
+    assert cli.ledger_kinds() == []  # refused before anything was sent
+    done = cli("activate", lic.key, "--label", "  Studio workstation ")
+    assert done.returncode == EXIT_OK, done.stderr
+    listing = json.loads(cli("machines", "--json").stdout)
+    assert [m["label"] for m in listing["machines"]] == ["Studio workstation"]

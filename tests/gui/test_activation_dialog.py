@@ -46,7 +46,7 @@ def test_preview_is_shown_before_anything_is_sent(dialog: tuple[ActivationDialog
         dlg.key_edit.setText(KEY.lower().replace("-", " - "))
     assert dlg.format_note.text().startswith("✓")
     assert dlg.preview_rows()[0] == ("license_key", "…7F3A")
-    assert [name for name, _ in dlg.preview_rows()] == ["license_key", "fingerprint", "components",
+    assert [name for name, _ in dlg.preview_rows()] == ["license_key", "label", "fingerprint", "components",
                                                         "virtual_machine", "app_version"]
     assert fake.calls == ["preview_activation"]
     with qtbot.waitSignal(dlg.activated) as done:
@@ -137,3 +137,33 @@ def test_broken_key_check_is_reported_not_raised(qtbot: QtBot) -> None:
     with qtbot.waitSignal(dlg.failed) as failed:
         dlg.key_edit.setText(KEY)
     assert failed.args[0].headline == "Something went wrong inside the app"
+
+
+def test_the_machine_name_follows_into_the_preview_and_the_activation(
+        dialog: tuple[ActivationDialog, FakeLicenseService], qtbot: QtBot) -> None:
+    dlg, fake = dialog
+    assert dlg.label_edit.placeholderText() == "Linux computer"  # what an empty name sends
+    assert dlg.label_edit.maxLength() == 64
+    with qtbot.waitSignal(dlg.preview_shown):
+        dlg.key_edit.setText(KEY)
+    assert dict(dlg.preview_rows())["label"] == "Linux computer"
+    with qtbot.waitSignal(dlg.preview_shown):  # once typing pauses, the preview shows the new name
+        dlg.label_edit.setText("Studio")
+        dlg.label_edit.setText("Studio workstation ")
+    assert dict(dlg.preview_rows())["label"] == "Studio workstation"
+    assert fake.labels == [None, "Studio workstation"]  # one preview per pause, not per keystroke
+    with qtbot.waitSignal(dlg.activated):
+        dlg.activate_button.click()
+    assert fake.labels[-1] == "Studio workstation"
+
+
+def test_a_machine_name_the_server_would_refuse_is_caught_here(
+        dialog: tuple[ActivationDialog, FakeLicenseService], qtbot: QtBot) -> None:
+    dlg, fake = dialog
+    fake.fail["activate"] = lic.MachineLabelError("a machine name cannot hold control characters")
+    with qtbot.waitSignal(dlg.preview_shown):
+        dlg.key_edit.setText(KEY)
+    with qtbot.waitSignal(dlg.failed) as failed:
+        dlg.activate_button.click()
+    assert failed.args[0].headline == "The name for this computer cannot be used"
+    assert "Nothing was sent" in dlg.banner.text()

@@ -105,6 +105,23 @@ def test_activation_dialog_activates_with_a_real_key(real_app: MakeReal, referen
     assert page.verify_button.isEnabled() and not page.activate_button.isVisibleTo(page)
 
 
+def test_the_name_typed_for_this_computer_reaches_the_machine_list(
+        real_app: MakeReal, reference_server: ReferenceServer, lic_ctx: AppContext, qtbot: QtBot) -> None:
+    lic = issue(reference_server.data_dir, plan="pro", seats=2, expires="2099-01-01")
+    app = real_app()
+    dialog = open_dialog(app)
+    type_key(qtbot, dialog, lic.key)
+    assert dict(dialog.preview_rows())["label"] == "Linux computer"  # the default: no host name
+    with qtbot.waitSignal(dialog.preview_shown):
+        dialog.label_edit.setText("Studio workstation")
+    assert dict(dialog.preview_rows())["label"] == "Studio workstation"
+    with qtbot.waitSignal(app.license.facts_changed, check_params_cb=state_is(app, "active")):
+        dialog.activate_button.click()
+    assert lic_ctx.ledger.entries()[0]["fields"]["label"] == "Studio workstation"
+    listing = service(lic_ctx, config=FAST).machines()
+    assert [m.label for m in listing.machines] == ["Studio workstation"]
+
+
 def test_typo_sends_nothing(real_app: MakeReal, reference_server: ReferenceServer, lic_ctx: AppContext,
                             qtbot: QtBot) -> None:
     lic = issue(reference_server.data_dir)

@@ -51,6 +51,7 @@ class FakeLicenseService:
         self.current = STATES[state]
         self.fail: dict[str, BaseException] = {}
         self.calls: list[str] = []
+        self.labels: list[str | None] = []  # the label of each preview and activation
         self.machines_on_license = list(MACHINES)
         self.seats_total = seats_total
         self._lock = threading.Lock()
@@ -73,22 +74,28 @@ class FakeLicenseService:
             raise KeyFormatError("expected 5 groups of 4 letters or digits, starting with CM3D")
         return normal
 
-    def preview_activation(self, key: str) -> list[PreviewField]:
+    def preview_activation(self, key: str, *, label: str | None = None) -> list[PreviewField]:
         self._enter("preview_activation")
+        self.labels.append(label)
         return [
             PreviewField("license_key", "…" + key[-4:], "Identifies your license.", "§2C"),
+            PreviewField("label", label or self.default_label(), "A name for this machine.", "§2C"),
             PreviewField("fingerprint", "v1:9f2c…e41a", "A one-way hash of this computer's ID.", "§2C"),
             PreviewField("components", "3 hashes", "Recognises this computer after a hardware change.", "§2C"),
             PreviewField("virtual_machine", "false", "Tells a VM from a physical machine.", "§2C"),
             PreviewField("app_version", "0.1.0", "So the server answers in a format this version reads.", "§2C"),
         ]
 
-    def activate(self, key: str, *, trigger: Trigger = "user") -> LicenseStatus:
+    def activate(self, key: str, *, label: str | None = None, trigger: Trigger = "user") -> LicenseStatus:
         if self.gate is not None:
             self.gate.wait(10)
         self._enter("activate")
+        self.labels.append(label)
         self.current = replace(ACTIVE, key_hint=key[-4:])
         return self.current
+
+    def default_label(self) -> str:
+        return "Linux computer"
 
     def verify(self, *, trigger: Trigger = "user") -> LicenseStatus:
         self._enter("verify")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -31,8 +31,10 @@ from crystal_manager.gui.worker import run_in_background
 from crystal_manager.licensing.errors import KeyFormatError
 from crystal_manager.services.license_types import PreviewField
 from crystal_manager.services.status import LicenseStatus
+from crystal_protocol.wire import MAX_MACHINE_LABEL
 
 VALUE_WIDTH = 220  # px: a fingerprint's start and end both show
+LABEL_SETTLE_MS = 300  # the preview follows the machine name once typing pauses
 
 
 class ActivationDialog(QDialog):
@@ -47,6 +49,7 @@ class ActivationDialog(QDialog):
         super().__init__(parent)
         self._api = api
         self._key: str | None = None  # the normalised key the preview belongs to
+        self._shown_for: tuple[str, str | None] | None = None  # (key, label) of the preview on screen
         self._machines: MachinesDialog | None = None
         self.setWindowTitle(tr("Activate CrystalMe3D Pro"))
         intro = QLabel(tr("Enter the license key from your purchase e-mail. It is checked here first; nothing "
@@ -61,6 +64,7 @@ class ActivationDialog(QDialog):
         key_label.setBuddy(self.key_edit)
         self.format_note = QLabel()
         self.format_note.setAccessibleName(tr("Key check"))
+        name_label = self._make_label_edit(api.default_label())
         self.preview_box = self._make_preview_box()
         self.banner = Banner("error")
         self.banner.body.setOpenExternalLinks(True)
@@ -81,6 +85,8 @@ class ActivationDialog(QDialog):
         layout.addWidget(key_label)
         layout.addWidget(self.key_edit)
         layout.addWidget(self.format_note)
+        layout.addWidget(name_label)
+        layout.addWidget(self.label_edit)
         layout.addWidget(self.preview_box)
         layout.addWidget(self.banner)
         layout.addWidget(self.busy)
@@ -89,6 +95,23 @@ class ActivationDialog(QDialog):
         self.resize(760, 600)
         self._show_preview([])  # no empty table before there is a key
         self._on_key_changed("")
+
+    def _make_label_edit(self, default: str) -> QLabel:
+        # The machine's name in the license's machine list; the preview follows it once typing pauses.
+        self.label_edit = QLineEdit()
+        self.label_edit.setMaxLength(MAX_MACHINE_LABEL)
+        self.label_edit.setPlaceholderText(default)
+        self.label_edit.setAccessibleName(tr("Name for this computer"))
+        self.label_edit.setToolTip(tr("Shown in the list of machines on your license, so you can tell your "
+                                      "computers apart. Leave it empty to use the one shown."))
+        self._label_timer = QTimer(self)
+        self._label_timer.setSingleShot(True)
+        self._label_timer.setInterval(LABEL_SETTLE_MS)
+        self._label_timer.timeout.connect(self._refresh_preview)
+        self.label_edit.textChanged.connect(lambda _text: self._label_timer.start())
+        name_label = QLabel(tr("&Name for this computer (optional):"))
+        name_label.setBuddy(self.label_edit)
+        return name_label
 
     def _make_preview_box(self) -> QGroupBox:
         self.preview = QTableWidget(0, 3)
@@ -140,21 +163,33 @@ class ActivationDialog(QDialog):
             self.format_note.setText(tr("✓ The key's format and checksum are right."))
         if key != self._key:
             self._key = key
+            self._shown_for = None
             self._show_preview([])
             if key is not None:
                 self._load_preview(key)
         self.activate_button.setEnabled(bool(text.strip()))
 
+    def machine_label(self) -> str | None:
+        """The name typed for this computer; None when left empty (the default is then used)."""
+        return self.label_edit.text().strip() or None
+
+    def _refresh_preview(self) -> None:
+        if self._key is not None and self._shown_for != (self._key, self.machine_label()):
+            self._load_preview(self._key)
+
     def _load_preview(self, key: str) -> None:
         api = self._api
+        label = self.machine_label()
 
         def ready(fields: list[PreviewField]) -> None:
-            self._preview_ready(key, fields)
+            self._preview_ready((key, label), fields)
 
-        run_in_background(self, lambda: api.preview_activation(key), on_success=ready, on_failure=self._fail)
+        run_in_background(self, lambda: api.preview_activation(key, label=label), on_success=ready,
+                          on_failure=self._fail)
 
-    def _preview_ready(self, key: str, fields: list[PreviewField]) -> None:
-        if key == self._key:  # still the key on screen
+    def _preview_ready(self, shown_for: tuple[str, str | None], fields: list[PreviewField]) -> None:
+        if shown_for == (self._key, self.machine_label()):  # still the key and name on screen
+            self._shown_for = shown_for
             self._show_preview(fields)
             self.preview_shown.emit(fields)
 
@@ -191,12 +226,15 @@ class ActivationDialog(QDialog):
             return
         self._set_busy(tr("Activating…"))
         api = self._api
-        run_in_background(self, lambda: api.activate(key), on_success=self._done, on_failure=self._fail)
+        label = self.machine_label()
+        run_in_background(self, lambda: api.activate(key, label=label), on_success=self._done,
+                          on_failure=self._fail)
 
     def _set_busy(self, text: str | None) -> None:
         self.busy.setText(text or "")
         self.busy.setVisible(bool(text))
         self.key_edit.setEnabled(not text)
+        self.label_edit.setEnabled(not text)
         self.activate_button.setEnabled(not text)
         if text:
             self.banner.hide()
