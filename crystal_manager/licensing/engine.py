@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -64,6 +64,17 @@ class EngineConfig:
     check_interval: timedelta
     describe: Callable[[BaseException], str]
     label: str = "Computer"
+
+
+def _moment(value: object) -> datetime | None:
+    """An ISO date or UTC timestamp from a signed answer's details; None when absent or unreadable."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class LicensingEngine:
@@ -163,7 +174,7 @@ class LicensingEngine:
         record.set_time("last_verified_at", answer.signed_at)
         record.set_time("last_attempt_at", self.cfg.now())
         record.last_attempt_ok, record.last_problem = True, None
-        record.denial = record.denial_message = record.notice = None
+        record.denial = record.denial_message = record.denial_ended_at = record.notice = None
         record.pending_offline = None
         record.offline_activation = False
         record.set_time("high_water", max(answer.signed_at, self.cfg.now()))
@@ -231,6 +242,7 @@ class LicensingEngine:
             return
         record.denial = "expired" if exc.code == "expired" else "revoked"
         record.denial_message = self.cfg.describe(exc)
+        record.set_time("denial_ended_at", _moment(exc.detail.get("expires_at")) if exc.code == "expired" else None)
         self.save(record)
 
     def verify_if_due(self) -> Evaluation:

@@ -87,7 +87,7 @@ class LicenseService:
         return LicenseStatus(
             state=ev.state,
             plan=terms.plan if show_terms and terms else None,
-            expires_at=terms.expires_at if dated and terms else None,
+            expires_at=terms.expires_at if dated and terms else record.denial_ended_at,
             renews_at=terms.renews_at if dated and terms else None,
             trial_days_left=ev.trial_days_left,
             grace_days_left=ev.grace_days_left,

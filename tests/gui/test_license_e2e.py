@@ -233,8 +233,9 @@ def test_expired_subscription_links_to_the_account_page(real_app: MakeReal, refe
                                   "--expires", "2020-01-01").returncode == 0
     verify_now(qtbot, app, "Expired")
     page = app.window().license_page
-    assert page.summary.text() == "Pro — expired"  # never "expired on" the stale lease's 2099 date
-    assert page.rows.value("renews") is None and page.rows.value("expires") is None
+    # The end date the signed denial named, never the stale lease's "renews 2099".
+    assert page.summary.text() == "Pro — expired on 1 Jan 2020"
+    assert page.rows.value("renews") is None and page.rows.value("expires") == "1 Jan 2020"
     assert page.problem_banner.text().startswith("The subscription has ended")
     assert f'href="{ACCOUNT_URL}"' in page.problem_banner.body.text()
     assert page.problem_banner.body.openExternalLinks()

@@ -194,7 +194,13 @@ def test_expired_subscription_and_past_due(lic_ctx: AppContext, reference_server
         svc.verify()
     text, outcome = explain(caught.value)
     assert outcome is Outcome.DENIED and "2020-01-01" in text and "account" in text
-    assert svc.status().state == "expired"
+    status = svc.status()
+    assert status.state == "expired"
+    assert status.expires_at is not None and status.expires_at.startswith("2020-01-01")  # the signed end date
+    assert status.renews_at is None  # the old lease's "renews" date is no longer true
+    server_cli("license", "update", str(reference_server.data_dir), lic.license_id, "--expires", "2099-01-01")
+    renewed = svc.verify()
+    assert renewed.state == "active" and renewed.expires_at is not None and renewed.expires_at.startswith("2099")
 
 
 def test_deactivated_elsewhere_becomes_not_activated(lic_ctx: AppContext, reference_server: ReferenceServer,
