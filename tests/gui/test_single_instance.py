@@ -29,6 +29,18 @@ def launch(home: Path, *args: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+def hand_over_from_a_thread(qtbot: QtBot, server: InstanceServer, argv: list[str]) -> bool:
+    """A second launch's hand-over, run beside this thread's event loop (the client blocks): True when it
+    was acknowledged and the server emitted exactly ``argv``."""
+    answered: list[bool] = []
+    client = threading.Thread(target=lambda: answered.append(ipc.hand_over(server.name, argv)))
+    with qtbot.waitSignal(server.arguments, timeout=10_000) as got:
+        client.start()
+    qtbot.waitUntil(lambda: bool(answered), timeout=10_000)
+    client.join()
+    return got.args == [argv] and answered == [True]
+
+
 def test_second_launch_hands_over_show_privacy(make_app: MakeApp, ctx: AppContext, app_home: Path,
                                                qtbot: QtBot) -> None:
     server = InstanceServer(ipc.server_name(ctx.paths))
@@ -89,14 +101,8 @@ def test_a_live_instance_is_never_displaced(ctx: AppContext, qtbot: QtBot) -> No
     second = InstanceServer(name)
     assert not second.claim()
     assert not second.listen()
-    assert first.listen()  # Qt adopts the claimed socket
-    answered: list[bool] = []  # the client blocks, so it runs beside this thread's event loop
-    client = threading.Thread(target=lambda: answered.append(ipc.hand_over(name, ["--show", "about"])))
-    with qtbot.waitSignal(first.arguments, timeout=10_000) as got:
-        client.start()
-    qtbot.waitUntil(lambda: bool(answered), timeout=10_000)
-    client.join()
-    assert got.args == [["--show", "about"]] and answered == [True]
+    assert first.listen()  # the claimed socket is served now
+    assert hand_over_from_a_thread(qtbot, first, ["--show", "about"])
     first.close()
     assert not ipc.is_listening(name)
 
@@ -149,12 +155,6 @@ def test_misbehaving_clients_are_dropped_and_the_next_launch_still_gets_through(
     qtbot.waitUntil(lambda: bool(results), timeout=10_000)
     bad.join()
     assert results == [answer] and emitted == []
-    answered: list[bool] = []
-    good = threading.Thread(target=lambda: answered.append(ipc.hand_over(name, ["--show", "license"])))
-    with qtbot.waitSignal(server.arguments, timeout=10_000) as got:
-        good.start()
-    qtbot.waitUntil(lambda: bool(answered), timeout=10_000)
-    good.join()
-    assert got.args == [["--show", "license"]] and answered == [True]
+    assert hand_over_from_a_thread(qtbot, server, ["--show", "license"])
     server.close()
     assert not Path(name).exists()
