@@ -84,6 +84,11 @@ def assemble(boot: Boot, first: FirstTray | None) -> TrayApp:
 
     from crystal_manager.gui.app import TrayApp
     from crystal_manager.gui.instance_server import InstanceServer
+    from crystal_manager.gui.language import install_translations
+
+    app = QApplication.instance()
+    if app is not None:
+        install_translations(app)  # before any of the app's words are made
 
     # Unclaimed (another process held the name): listen() tries again once the tray is up, never displacing.
     tray_app = TrayApp(boot.ctx, instance=InstanceServer(boot.name, boot.claimed), first_tray=first)

@@ -13,7 +13,15 @@ from crystal_manager.gui.icons import is_dark, stem_icon, variant_for
 
 #: ``TrayState.STARTING.value`` (not imported: the state module is not needed yet; a test keeps them equal).
 STARTING_STEM = "starting"
-CTX = "CrystalManager"  # the app's one translation context (gui.texts)
+#: The app's translation context for free ``tr()`` calls: lupdate files them under the empty context, so
+#: the look-up at run time must use the same (docs/decisions/0007).
+CTX = ""
+
+
+def tr(text: str, disambiguation: str | None = None) -> str:
+    """Translate ``text`` (English source) in the app's translation context. Only literal strings are
+    extracted by lupdate: mark strings kept in tables with ``QT_TR_NOOP``."""
+    return QCoreApplication.translate(CTX, text, disambiguation)
 
 
 class FirstTray:
@@ -30,12 +38,12 @@ class FirstTray:
 
 def app_name() -> str:
     """The app's name in the tray's words."""
-    return QCoreApplication.translate(CTX, "CrystalMe3D Pro Manager")
+    return tr("CrystalMe3D Pro Manager")
 
 
 def starting_line() -> str:
     """What the tray says until the license has been read."""
-    return QCoreApplication.translate(CTX, "Checking the license…")
+    return tr("Checking the license…")
 
 
 def show_first_tray(tray_probe: Callable[[], bool] = QSystemTrayIcon.isSystemTrayAvailable) -> FirstTray | None:
@@ -50,7 +58,7 @@ def show_first_tray(tray_probe: Callable[[], bool] = QSystemTrayIcon.isSystemTra
     status = menu.addAction(starting_line())
     status.setEnabled(False)
     menu.addSeparator()
-    menu.addAction(QCoreApplication.translate(CTX, "Quit"), QApplication.quit)
+    menu.addAction(tr("Quit"), QApplication.quit)
     icon.setContextMenu(menu)
     icon.show()
     return FirstTray(icon, menu, variant)

@@ -6,17 +6,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import NamedTuple
 
-from PySide6.QtCore import QCoreApplication, QDate, QDateTime, QLocale, QTimeZone
+from PySide6.QtCore import QT_TR_NOOP, QDate, QDateTime, QLocale, QTimeZone
 
 from crystal_manager.desktop.tray_state import TrayState, TrayView
 from crystal_manager.gui.first_tray import app_name, starting_line
+from crystal_manager.gui.first_tray import tr as _tr
 
-CTX = "CrystalManager"
-
-
-def tr(text: str, disambiguation: str | None = None) -> str:
-    """Translate ``text`` (English source) in the app's one translation context."""
-    return QCoreApplication.translate(CTX, text, disambiguation)
+tr = _tr  # the one tr() lives in first_tray (the lightest module); the pages import it from here
 
 
 def fmt_day(day: date) -> str:
@@ -44,14 +40,14 @@ def days(n: int) -> str:
     return tr("1 day") if n == 1 else tr("%1 days").replace("%1", str(n))
 
 
-_STATE_NAMES = {
-    "not_activated": "Not activated",
-    "active": "Active",
-    "trial": "Trial",
-    "offline_grace": "Offline — grace period",
-    "locked": "Locked",
-    "expired": "Expired",
-    "revoked": "Revoked",
+_STATE_NAMES: dict[str, str] = {  # QT_TR_NOOP: lupdate extracts them; tr() translates them when shown
+    "not_activated": str(QT_TR_NOOP("Not activated")),
+    "active": str(QT_TR_NOOP("Active")),
+    "trial": str(QT_TR_NOOP("Trial")),
+    "offline_grace": str(QT_TR_NOOP("Offline — grace period")),
+    "locked": str(QT_TR_NOOP("Locked")),
+    "expired": str(QT_TR_NOOP("Expired")),
+    "revoked": str(QT_TR_NOOP("Revoked")),
 }
 
 
@@ -60,7 +56,7 @@ def license_state_name(state: str | None) -> str:
     if state is None:
         return tr("Checking…")
     known = _STATE_NAMES.get(state)
-    return tr(known) if known else state
+    return tr(known) if known else state  # known: marked with QT_TR_NOOP above
 
 
 def status_line(view: TrayView) -> str:

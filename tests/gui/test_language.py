@@ -1,0 +1,114 @@
+"""Translation works for real: every string the GUI asks Qt to translate is one that lupdate extracts (same
+context, same text), and a compiled translation, loaded the way the app loads it, changes what people see.
+A pseudo-translation ("[[Quit]]") stands in for a real language."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from PySide6.QtCore import QLocale, QTranslator
+from PySide6.QtWidgets import QApplication
+
+from crystal_manager.gui.language import install_translations
+from tests.gui.conftest import MakeApp
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def build_tool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("build_translations", ROOT / "build" / "translations.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def pseudo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, set[tuple[str, str]]]:
+    """A pseudo-translation of the GUI made with build/translations.py, filed as Esperanto ("eo")."""
+    tool = build_tool()
+    ts_file = tool.extract(tmp_path_factory.mktemp("tr") / "crystal_manager_eo.ts")
+    qm_file = tool.release(tool.pseudo_translate(ts_file))
+    return qm_file, tool.messages(ts_file)
+
+
+@pytest.fixture
+def installed() -> Iterator[list[QTranslator]]:
+    """Translators a test installs, removed afterwards (the QApplication outlives the test)."""
+    made: list[QTranslator] = []
+    yield made
+    app = QApplication.instance()
+    for translator in made:
+        assert app is not None
+        app.removeTranslator(translator)
+
+
+def tr_calls(tree: ast.AST) -> Iterator[tuple[ast.Call, str | None]]:
+    """Each free ``tr(...)`` or ``QT_TR_NOOP(...)`` call with its text when that is a literal."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        if name not in ("tr", "QT_TR_NOOP") or (isinstance(func, ast.Attribute) and name == "tr"):
+            continue  # self.tr() uses its class's context, the same for lupdate and at run time
+        first = node.args[0]
+        yield node, first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
+
+
+# Calls that pass on a text marked elsewhere with QT_TR_NOOP (file, the line's code): nothing else may.
+FORWARDERS = {("texts.py", "return tr(known) if known else state  # known: marked with QT_TR_NOOP above")}
+
+
+def test_every_text_the_gui_translates_is_extracted_for_translators(
+        pseudo: tuple[Path, set[tuple[str, str]]]) -> None:
+    _qm_file, extracted = pseudo
+    literal: dict[str, str] = {}
+    not_literal: list[str] = []
+    for path in sorted((ROOT / "crystal_manager" / "gui").rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        lines = source.splitlines()
+        for call, text in tr_calls(ast.parse(source)):
+            where = f"{path.relative_to(ROOT)}:{call.lineno}"
+            if text is not None:
+                literal[text] = where
+            elif (path.name, lines[call.lineno - 1].strip()) not in FORWARDERS:
+                not_literal.append(where)
+    assert not_literal == []  # lupdate cannot see these texts: translators would never get them
+    assert len(literal) > 150
+    # Free tr() looks up the empty context at run time (first_tray.CTX); lupdate must file them there.
+    missing = {text: where for text, where in literal.items() if ("", text) not in extracted}
+    assert missing == {}  # Python sees these tr() texts, lupdate does not: they would stay English
+
+
+def test_a_compiled_translation_changes_what_people_see(
+        make_app: MakeApp, pseudo: tuple[Path, set[tuple[str, str]]], installed: list[QTranslator]) -> None:
+    qm_file, _extracted = pseudo
+    app = QApplication.instance()
+    assert app is not None
+    installed += install_translations(app, locale=QLocale("eo"), folder=qm_file.parent)
+    assert installed, "the pseudo-translation was not loaded"
+    tray_app, _fake, _probe = make_app("active", tray=True)
+    assert tray_app.tray is not None
+    menu = [a.text() for a in tray_app.tray.menu.actions() if not a.isSeparator()]
+    assert menu[-1] == "[[Quit]]" and menu[0].startswith("[[")
+    window = tray_app.open_window("license")
+    assert window.nav.item(0).text() == "[[License]]"
+    assert tray_app.tray.icon.toolTip().splitlines()[0] == "[[CrystalMe3D Pro Manager]]"
+
+
+def test_no_translation_for_the_language_keeps_english(make_app: MakeApp, installed: list[QTranslator],
+                                                       tmp_path: Path) -> None:
+    app = QApplication.instance()
+    assert app is not None
+    installed += [t for t in install_translations(app, locale=QLocale("eo"), folder=tmp_path)
+                  if "qtbase" not in t.filePath()]
+    assert installed == []
+    tray_app, _fake, _probe = make_app("active", tray=True)
+    assert tray_app.tray is not None
+    assert [a.text() for a in tray_app.tray.menu.actions()][-1] == "Quit"
