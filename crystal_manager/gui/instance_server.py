@@ -70,18 +70,16 @@ class InstanceServer(QObject):
         if self._pipe is not None:
             self._pipe.close()
             self._pipe = None
-        listening = self._listener is not None or self._claimed is not None
-        if ipc.POSIX and listening:
+        if self._claimed is not None:  # claimed but never served
+            ipc.release(self.name, self._claimed)
+            self._claimed = None
+        if self._listener is not None:
             # The name first, then the socket: a --replace successor that saw us stop must never lose the
             # socket file it bound in between to our late unlink.
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.name)
-        if self._listener is not None:
             self._listener.close()
             self._listener = None
-        if self._claimed is not None:  # claimed but never served
-            self._claimed.close()
-            self._claimed = None
 
     def deliver(self, message: dict[str, object]) -> None:
         """Act on one received message."""

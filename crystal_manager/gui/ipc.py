@@ -197,3 +197,11 @@ def claim(name: str) -> _socket.socket | None:
         sock.listen(8)
         return sock
     return None
+
+
+def release(name: str, claimed: _socket.socket) -> None:
+    """Give up a claimed name that was never served: the name first, then the socket (as
+    :meth:`InstanceServer.close <crystal_manager.gui.instance_server.InstanceServer.close>` does)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(name)
+    claimed.close()

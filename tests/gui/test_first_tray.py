@@ -101,3 +101,34 @@ def test_the_real_start_shows_the_tray_before_the_app_loads(app_home: Path) -> N
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen["shown"] is True and seen["code"] == 0
     assert set(seen["loaded"]) <= ALLOWED_BEFORE_THE_TRAY, set(seen["loaded"]) - ALLOWED_BEFORE_THE_TRAY
+
+
+QUIT_SCRIPT = """
+import json
+from PySide6.QtCore import QTimer
+from crystal_manager.gui import entry, first_tray
+from crystal_manager.gui.args import parse_gui_args
+real = first_tray.show_first_tray
+def probed(probe=None):
+    first = real(lambda: True)
+    quit_action = [a for a in first.menu.actions() if a.text() == "Quit"][0]
+    QTimer.singleShot(0, quit_action.trigger)  # as a click on it in the first moments
+    return first
+first_tray.show_first_tray = probed
+code = entry.launch(parse_gui_args([]), [])
+print(json.dumps({"code": code}))
+"""
+
+
+def test_quit_from_the_first_menu_leaves_no_socket_behind(app_home: Path, ctx: AppContext) -> None:
+    from crystal_manager.gui import ipc
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT),
+           "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    out = subprocess.run([sys.executable, "-c", QUIT_SCRIPT], env=env, capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"code": 0}  # it quits, and cleanly
+    name = ipc.server_name(ctx.paths)
+    assert not ipc.is_listening(name)
+    if ipc.POSIX:
+        assert not Path(name).exists()
