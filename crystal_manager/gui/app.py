@@ -23,8 +23,6 @@ from crystal_manager.storage.paths import installed_product_version
 
 # Only what the tray needs is imported above; the window, dialogs, licensing and keyring load after it shows.
 if TYPE_CHECKING:
-    from PySide6.QtCore import QEvent
-
     from crystal_manager.desktop.autostart import Autostart
     from crystal_manager.desktop.notices import Notice
     from crystal_manager.gui.first_tray import FirstTray
@@ -78,7 +76,6 @@ class TrayApp(QObject):
         self.error: str | None = None
         self._license: LicenseFlow | None = None
         self._notifier: Notifier | None = None
-        self._palette_change: QEvent.Type | None = None  # set when the event filter goes in
         self._tray_timer = QTimer(self)
         self._tray_timer.setInterval(TRAY_POLL_MS)
         self._tray_timer.timeout.connect(self.check_tray)
@@ -134,14 +131,13 @@ class TrayApp(QObject):
 
     def _finish_start(self, args: argparse.Namespace | None) -> None:
         app = QApplication.instance()
-        if app is not None:
-            # QEvent's first use costs ~2 ms (its Type enum is large): only after the tray shows.
-            from PySide6.QtCore import QEvent
-
-            self._palette_change = QEvent.Type.ApplicationPaletteChange
-            app.installEventFilter(self)
-            if isinstance(app, QGuiApplication):
-                app.styleHints().colorSchemeChanged.connect(lambda _scheme: self._follow_palette())
+        if isinstance(app, QGuiApplication):
+            # Signals, not an event filter on the application: such a filter sees every event of every
+            # object, and converting them for Python once cost ~50 ms of PySide type set-up during idle.
+            # paletteChanged is deprecated in C++ (Qt 6 prefers the ApplicationPaletteChange event) but
+            # still emitted; colorSchemeChanged covers desktops switching light/dark.
+            app.paletteChanged.connect(lambda _palette: self._follow_palette())
+            app.styleHints().colorSchemeChanged.connect(lambda _scheme: self._follow_palette())
         self._follow_palette()  # the desktop's colour scheme (asking it costs ~14 ms, so not before the tray)
         if self.instance is not None:
             self.instance.arguments.connect(self.handle_argv)
@@ -228,12 +224,6 @@ class TrayApp(QObject):
             self.tray.deleteLater()
             self.tray = None
             self._window_mode(show=True)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # Qt names it
-        """Follow palette changes (light/dark icons)."""
-        if event.type() == self._palette_change and watched is QApplication.instance():
-            self._follow_palette()
-        return False
 
     def _follow_palette(self) -> None:
         if self.tray is not None:
