@@ -55,7 +55,10 @@ def manager() -> None:
         tray.start(args)
         kept.append(tray)
 
-    QTimer.singleShot(0, start)
+    if first is None:
+        start()  # as launch(): without a tray the window is the first picture
+    else:
+        QTimer.singleShot(0, start)
     QApplication.exec()
 
 

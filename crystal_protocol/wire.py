@@ -4,9 +4,6 @@ from __future__ import annotations
 
 API_PREFIX = "/v1"
 
-#: Longest machine label (the name a user gives a machine in the list of machines), in characters.
-MAX_MACHINE_LABEL = 64
-
 #: Header carrying the client's one-time nonce; the server echoes it inside the signed response.
 NONCE_HEADER = "X-Crystal-Nonce"
 

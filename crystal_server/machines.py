@@ -16,6 +16,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from crystal_protocol.labels import MAX_MACHINE_LABEL, label_problem
 from crystal_protocol.lease import (
     DEACTIVATION_PROOF_KIND,
     DEFAULT_TTL_SECONDS,
@@ -24,7 +25,6 @@ from crystal_protocol.lease import (
     OFFLINE_RESPONSE_KIND,
 )
 from crystal_protocol.signing import DocumentProblem, format_time, make_document, payload_of, split_document, unb64
-from crystal_protocol.wire import MAX_MACHINE_LABEL
 from crystal_server import licenses
 from crystal_server.keys import SigningKey
 from crystal_server.licenses import Denied, License
@@ -69,6 +69,9 @@ class MachineClaim:
         if environment not in ENVIRONMENTS:
             raise Denied("bad_request", "field 'environment' must be physical, vm or container", 400)
         label = (text("label", optional=True, limit=MAX_MACHINE_LABEL) or "").strip() or "Computer"
+        problem = label_problem(label)
+        if problem:
+            raise Denied("bad_request", f"field 'label': {problem}", 400)
         public_key = text("machine_public_key", optional=True, limit=64)
         if public_key is not None:
             try:
@@ -79,7 +82,7 @@ class MachineClaim:
         return cls(fingerprint=str(text("fingerprint", _FINGERPRINT)),
                    fingerprint_version=str(text("fingerprint_version", re.compile(r"^v[0-9]{1,3}$"))),
                    components=dict(components), environment=str(environment), os=str(text("os", limit=20)),
-                   label="".join(c for c in label if c.isprintable()), public_key=public_key,
+                   label=label, public_key=public_key,
                    previous_fingerprint=text("previous_fingerprint", _FINGERPRINT, optional=True))
 
 

@@ -136,8 +136,9 @@ class TrayApp(QObject):
             # object, and converting them for Python once cost ~50 ms of PySide type set-up during idle.
             # paletteChanged is deprecated in C++ (Qt 6 prefers the ApplicationPaletteChange event) but
             # still emitted; colorSchemeChanged covers desktops switching light/dark.
-            app.paletteChanged.connect(lambda _palette: self._follow_palette())
-            app.styleHints().colorSchemeChanged.connect(lambda _scheme: self._follow_palette())
+            # Bound methods (not lambdas): Qt drops the connections when this object goes.
+            app.paletteChanged.connect(self._on_palette_changed)
+            app.styleHints().colorSchemeChanged.connect(self._on_palette_changed)
         self._follow_palette()  # the desktop's colour scheme (asking it costs ~14 ms, so not before the tray)
         if self.instance is not None:
             self.instance.arguments.connect(self.handle_argv)
@@ -224,6 +225,9 @@ class TrayApp(QObject):
             self.tray.deleteLater()
             self.tray = None
             self._window_mode(show=True)
+
+    def _on_palette_changed(self, _what: object) -> None:
+        self._follow_palette()
 
     def _follow_palette(self) -> None:
         if self.tray is not None:

@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING
 from crystal_manager.desktop.display import has_display
 
 if TYPE_CHECKING:
-    import _socket
-
     from crystal_manager.gui.app import TrayApp
     from crystal_manager.gui.first_tray import FirstTray
+    from crystal_manager.gui.ipc import Claimed
     from crystal_manager.services.context import AppContext
 
 EXIT_NO_DISPLAY = 2
 EXIT_BAD_PROFILE = 2
 EXIT_REPLACE_FAILED = 1
+EXIT_START_FAILED = 1
 
 
 class Boot:
@@ -29,7 +29,7 @@ class Boot:
 
     __slots__ = ("claimed", "ctx", "name")
 
-    def __init__(self, ctx: AppContext, name: str, claimed: _socket.socket | None) -> None:
+    def __init__(self, ctx: AppContext, name: str, claimed: Claimed | None) -> None:
         self.ctx = ctx
         self.name = name
         self.claimed = claimed
@@ -85,7 +85,9 @@ def assemble(boot: Boot, first: FirstTray | None) -> TrayApp:
     from crystal_manager.gui.app import TrayApp
     from crystal_manager.gui.instance_server import InstanceServer
     from crystal_manager.gui.language import install_translations
+    from crystal_manager.storage.logfile import start_log_file
 
+    start_log_file(boot.ctx.paths.log_dir)
     app = QApplication.instance()
     if app is not None:
         install_translations(app)  # before any of the app's words are made
@@ -109,18 +111,36 @@ def launch(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     first = show_first_tray()
     running: list[TrayApp] = []
 
-    def start() -> None:
-        running.append(assemble(boot, first))
-        running[0].start(args)
+    def start() -> bool:
+        try:
+            running.append(assemble(boot, first))
+            running[0].start(args)
+        except Exception:  # never a "starting" icon (or nothing) that stays forever: say why and leave
+            import logging
 
-    if first is None:
-        start()  # no tray: the window is the first picture, and it needs the app
+            logging.getLogger(__name__).exception("the app could not start")
+            print("crystal-manager: the app could not start (details in the log)", file=sys.stderr)
+            QApplication.exit(EXIT_START_FAILED)  # inside the event loop: it ends; before it, see below
+            return False
+        return True
+
+    if first is None:  # no tray: the window is the first picture, and it needs the app
+        if not start():
+            _give_up(boot, running)
+            return EXIT_START_FAILED
     else:
         QTimer.singleShot(0, start)  # the tray host sees the icon before the app's modules load
     code = int(QApplication.exec())
+    _give_up(boot, running)
+    return code
+
+
+def _give_up(boot: Boot, running: list[TrayApp]) -> None:
+    """Leave the single-instance name: through the app's server if the app was built, else directly."""
     if running and running[0].instance is not None:
         running[0].instance.close()
-    return code
+    elif boot.claimed is not None:
+        boot.claimed.release()
 
 
 def main() -> int:

@@ -9,7 +9,7 @@ On Linux and macOS the claimed Unix socket is served with ``QSocketNotifier`` fr
 from __future__ import annotations
 
 import contextlib
-import os
+import errno
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 CLIENT_TIMEOUT_MS = ipc.TIMEOUT_MS  # a client that sends no whole line in this time is dropped
+MAX_CLIENTS = 16  # connections served at once; more are closed at once (a launch retries by exiting)
+PAUSE_MS = 200  # out of file handles: stop accepting for this long rather than spin
 
 
 class InstanceServer(QObject):
@@ -33,10 +35,11 @@ class InstanceServer(QObject):
     arguments = Signal(list)
     quit_requested = Signal()
 
-    def __init__(self, name: str, claimed: _socket.socket | None = None, parent: QObject | None = None) -> None:
+    def __init__(self, name: str, claimed: ipc.Claimed | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.name = name
-        self._claimed = claimed
+        self._claimed = claimed  # bound, not served yet
+        self._owned: ipc.Claimed | None = None  # served: its file is removed at close if still ours
         self._listener: _Listener | None = None
         self._pipe: _PipeListener | None = None
 
@@ -61,8 +64,8 @@ class InstanceServer(QObject):
         if not self.claim():
             return False
         assert self._claimed is not None
-        self._listener = _Listener(self._claimed, self)
-        self._claimed = None
+        self._owned, self._claimed = self._claimed, None
+        self._listener = _Listener(self._owned.sock, self)
         return True
 
     def close(self) -> None:
@@ -71,15 +74,20 @@ class InstanceServer(QObject):
             self._pipe.close()
             self._pipe = None
         if self._claimed is not None:  # claimed but never served
-            ipc.release(self.name, self._claimed)
+            self._claimed.release()
             self._claimed = None
+        if self._owned is not None:
+            # The name first, then the socket, and only our own file: a --replace successor that saw us
+            # stop may already have bound a new one at the same path.
+            self._owned.remove_name()
+            self._owned = None
         if self._listener is not None:
-            # The name first, then the socket: a --replace successor that saw us stop must never lose the
-            # socket file it bound in between to our late unlink.
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.name)
             self._listener.close()
             self._listener = None
+
+    def client_count(self) -> int:
+        """Connections being served now (POSIX)."""
+        return self._listener.client_count() if self._listener is not None else 0
 
     def deliver(self, message: dict[str, object]) -> None:
         """Act on one received message."""
@@ -119,10 +127,13 @@ class _Client(QObject):
             return
         if b"\n" not in self._buffer:
             return
-        message = ipc.decode(self._buffer.split(b"\n", 1)[0])
-        with contextlib.suppress(OSError):  # a tiny answer to a peer that may already be gone
-            self._conn.sendall(ipc.encode({"ok": message is not None}))
-        self.close()
+        message = None
+        try:
+            message = ipc.decode(self._buffer.split(b"\n", 1)[0])
+            with contextlib.suppress(OSError):  # a tiny answer to a peer that may already be gone
+                self._conn.sendall(ipc.encode({"ok": message is not None}))
+        finally:
+            self.close()  # whatever happened, this connection is done
         if message is not None:
             self._server.deliver(message)
 
@@ -157,10 +168,20 @@ class _Listener(QObject):
                 conn, _address = self._sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError:
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE):  # the pending connection would wake us at once
+                    self._notifier.setEnabled(False)
+                    QTimer.singleShot(PAUSE_MS, self, lambda: self._notifier.setEnabled(True))
                 return
+            if len(self._clients) >= MAX_CLIENTS:
+                conn.close()
+                continue
             conn.setblocking(False)
             self._clients.append(_Client(conn, self._server, self))
+
+    def client_count(self) -> int:
+        """Connections being served now."""
+        return len(self._clients)
 
     def forget(self, client: _Client) -> None:
         """A client closed."""

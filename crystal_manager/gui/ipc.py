@@ -4,10 +4,10 @@ launch hands over its arguments and exits; ``--replace`` asks the running one to
 Messages are one JSON line each way: ``{"argv": [...]}`` or ``{"command": "quit"}``, answered ``{"ok": true}``.
 
 On Linux and macOS the name is a Unix socket path: the check for a running instance and the claim of the
-name use the standard library before the tray shows, and Qt's ``QLocalServer`` (QtNetwork, ~9 ms to load)
-adopts the claimed socket only afterwards (:mod:`crystal_manager.gui.instance_server`). On Windows (named
-pipes) QtNetwork does it all. Nothing here loads Qt or ``json`` unless a running instance answers: this
-module is on the path to the first tray icon.
+name use the standard library before the tray shows (under a lock file, so two launches never both win),
+and :mod:`crystal_manager.gui.instance_server` serves the claimed socket afterwards with QtCore's socket
+notifiers. On Windows (named pipes) QtNetwork does it all. Nothing here loads Qt or ``json`` unless a
+running instance answers: this module is on the path to the first tray icon.
 """
 
 from __future__ import annotations
@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 
 TIMEOUT_MS = 3000
 MAX_MESSAGE = 64 * 1024
+BACKLOG = 64
+# A connect that fails with one of these means nobody holds the name (a file left by a crash, or none).
+# Anything else (a full backlog answers EAGAIN, a slow instance times out) means somebody might.
+NOBODY = frozenset({errno.ECONNREFUSED, errno.ENOENT})
 POSIX = sys.platform != "win32"
 MAX_SOCKET_PATH = 100  # sockaddr_un.sun_path holds 104 (macOS) or 108 (Linux) bytes
 
@@ -62,7 +66,8 @@ def server_name(paths: AppPaths) -> str:
     return os.path.join(shared_tmp, name)
 
 
-def _connect(name: str, timeout_ms: int) -> _socket.socket | None:
+def _knock(name: str, timeout_ms: int) -> tuple[_socket.socket | None, int | None]:
+    """Connect to ``name``: the socket, or None and the errno (None for a timeout)."""
     # The C module, not ``socket``: socket.py's enum set-up costs ~2 ms before the tray shows.
     import _socket
 
@@ -70,10 +75,23 @@ def _connect(name: str, timeout_ms: int) -> _socket.socket | None:
     sock.settimeout(timeout_ms / 1000)
     try:
         sock.connect(name)
-    except OSError:
+    except OSError as exc:
         sock.close()
-        return None
-    return sock
+        return None, exc.errno
+    return sock, None
+
+
+def _connect(name: str, timeout_ms: int) -> _socket.socket | None:
+    return _knock(name, timeout_ms)[0]
+
+
+def nobody_holds(name: str, timeout_ms: int = 200) -> bool:
+    """True only when it is certain that no process holds ``name`` (POSIX): then its file may go."""
+    sock, error = _knock(name, timeout_ms)
+    if sock is not None:
+        sock.close()
+        return False
+    return error in NOBODY
 
 
 def _send_posix(name: str, message: dict[str, object], timeout_ms: int) -> bytes | None:
@@ -127,7 +145,7 @@ def decode(line: bytes) -> dict[str, object] | None:
 
     try:
         message = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested deeper than the parser goes
         return None
     return message if isinstance(message, dict) else None
 
@@ -174,34 +192,65 @@ def ask_to_quit(name: str, wait_s: float = 15.0) -> bool:
     return False
 
 
-def claim(name: str) -> _socket.socket | None:
-    """Bind ``name`` (POSIX) and listen on it with the standard library, before the tray shows. None when
-    another live process holds it; a socket file left by a crash is removed first. The caller hands the
-    socket to :class:`~crystal_manager.gui.instance_server.InstanceServer`, which serves it."""
-    import _socket  # see _connect
+class Claimed:
+    """A bound, listening Unix socket and the identity of its file, so that only our own file is ever
+    removed (a ``--replace`` successor may have bound a new one at the same path)."""
 
-    for _attempt in range(2):
-        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-        old_umask = os.umask(0o077)  # the socket file is the user's alone (as UserAccessOption)
+    __slots__ = ("ident", "name", "sock")
+
+    def __init__(self, name: str, sock: _socket.socket, ident: tuple[int, int]) -> None:
+        self.name = name
+        self.sock = sock
+        self.ident = ident
+
+    def remove_name(self) -> None:
+        """Unlink the socket file if it is still the one we bound."""
         try:
-            sock.bind(name)
-        except OSError as exc:
-            sock.close()
-            if exc.errno != errno.EADDRINUSE or is_listening(name):
-                return None
+            found = os.stat(self.name)
+        except FileNotFoundError:
+            return
+        if (found.st_dev, found.st_ino) == self.ident:
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(name)  # nobody answers: left behind by a crash
-            continue
-        finally:
-            os.umask(old_umask)
-        sock.listen(8)
-        return sock
-    return None
+                os.unlink(self.name)
+
+    def release(self) -> None:
+        """Give the name up without ever serving it: the name first, then the socket."""
+        self.remove_name()
+        self.sock.close()
 
 
-def release(name: str, claimed: _socket.socket) -> None:
-    """Give up a claimed name that was never served: the name first, then the socket (as
-    :meth:`InstanceServer.close <crystal_manager.gui.instance_server.InstanceServer.close>` does)."""
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(name)
-    claimed.close()
+def claim(name: str) -> Claimed | None:
+    """Bind ``name`` (POSIX) and listen on it with the standard library, before the tray shows. None when
+    another process may hold it; a socket file nobody answers on (left by a crash) is removed first. Two
+    launches take turns through ``name.lock``. The caller hands the result to
+    :class:`~crystal_manager.gui.instance_server.InstanceServer`, which serves it."""
+    import _socket  # see _knock
+    import fcntl
+
+    old_umask = os.umask(0o077)  # the socket and lock files are the user's alone (as UserAccessOption)
+    try:
+        lock = os.open(name + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    finally:
+        os.umask(old_umask)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for _attempt in range(2):
+            sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+            old_umask = os.umask(0o077)
+            try:
+                sock.bind(name)
+            except OSError as exc:
+                sock.close()
+                if exc.errno != errno.EADDRINUSE or not nobody_holds(name):
+                    return None
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name)  # nobody answers: left behind by a crash
+                continue
+            finally:
+                os.umask(old_umask)
+            sock.listen(BACKLOG)
+            found = os.stat(name)
+            return Claimed(name, sock, (found.st_dev, found.st_ino))
+        return None
+    finally:
+        os.close(lock)  # releases the lock

@@ -1,9 +1,11 @@
 """The user's language: load the app's translations (``resources/translations/crystal_manager_<lang>.qm``,
-made with ``build/translations.py``) and Qt's own (standard buttons) for the system's UI languages.
-English is the source language: with no file for the user's languages, the English text stays."""
+made with ``build/translations.py``) and Qt's own (standard buttons) for the system's UI languages, in
+the user's order of preference. English is the source language: where English comes first, or no file
+matches, the English text stays."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTranslator
@@ -11,6 +13,7 @@ from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTranslator
 from crystal_manager.resources import resources_dir
 
 BASENAME = "crystal_manager"
+SOURCE_LANGUAGE = "en"
 
 
 def translations_dir() -> Path:
@@ -18,19 +21,38 @@ def translations_dir() -> Path:
     return resources_dir() / "translations"
 
 
-def install_translations(app: QCoreApplication, *, locale: QLocale | None = None,
-                         folder: Path | None = None) -> list[QTranslator]:
-    """Install the translations found for ``locale`` (default: the system's); returns those installed.
-    Called before the app's widgets are built, after the first tray icon (which is re-labelled on
-    adoption)."""
-    wanted = locale or QLocale.system()
-    installed: list[QTranslator] = []
-    sources = ((BASENAME, folder or translations_dir()),
-               ("qtbase", Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath))))
-    for name, where in sources:
+def candidates(languages: Sequence[str]) -> list[str]:
+    """File suffixes to try, best first, up to the source language: ``["de-AT", "de", "en", "fr"]`` →
+    ``["de_AT", "de"]`` (English comes next, and English needs no file)."""
+    found: list[str] = []
+    for language in languages:
+        code = language.replace("-", "_")
+        if code.split("_")[0].lower() == SOURCE_LANGUAGE:
+            break
+        for suffix in (code, code.split("_")[0]):
+            if suffix not in found:
+                found.append(suffix)
+    return found
+
+
+def _load_first(app: QCoreApplication, name: str, folder: Path, suffixes: list[str]) -> QTranslator | None:
+    for suffix in suffixes:
         translator = QTranslator(app)
-        if translator.load(wanted, name, "_", str(where)) and app.installTranslator(translator):
-            installed.append(translator)
-        else:
-            translator.deleteLater()
-    return installed
+        if translator.load(f"{name}_{suffix}", str(folder)) and app.installTranslator(translator):
+            return translator
+        translator.deleteLater()
+    return None
+
+
+def install_translations(app: QCoreApplication, *, languages: Sequence[str] | None = None,
+                         folder: Path | None = None) -> list[QTranslator]:
+    """Install the app's and Qt's translations for ``languages`` (default: the system's UI languages, most
+    preferred first); returns those installed. Called before the app's widgets are built (the first tray
+    icon, shown earlier, is re-labelled when the app adopts it)."""
+    suffixes = candidates(QLocale.system().uiLanguages() if languages is None else languages)
+    if not suffixes:
+        return []
+    qt_folder = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath))
+    loaded = (_load_first(app, BASENAME, folder or translations_dir(), suffixes),
+              _load_first(app, "qtbase", qt_folder, suffixes))
+    return [translator for translator in loaded if translator is not None]

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from crystal_manager.desktop.tray_state import TrayView
 from crystal_manager.gui.icons import state_icon
-from crystal_manager.gui.texts import MenuEntry, menu_entries, tooltip
+from crystal_manager.gui.texts import MenuEntry, menu_entries, tooltip, tr
 
 if TYPE_CHECKING:
     from crystal_manager.gui.first_tray import FirstTray
@@ -37,7 +37,7 @@ class Tray(QObject):
         else:
             self.icon = QSystemTrayIcon(self)
             self.menu = QMenu()
-        self.menu.setAccessibleName(self.tr("CrystalMe3D Pro Manager menu"))
+        self.menu.setAccessibleName(tr("CrystalMe3D Pro Manager menu"))
         self.menu.aboutToShow.connect(self.rebuild_menu)
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._on_activated)

@@ -30,6 +30,7 @@ from crystal_manager.privacy.ledger import mask_secret
 from crystal_manager.services.context import AppContext
 from crystal_manager.services.license_types import MachineInfo, MachineList, PreviewField
 from crystal_manager.services.status import LicenseStatus
+from crystal_protocol.labels import MAX_MACHINE_LABEL, printable
 from crystal_protocol.signing import format_time
 
 __all__ = ["LicenseService", "MachineInfo", "MachineList", "PreviewField"]
@@ -161,7 +162,8 @@ class LicenseService:
 
     def _machine_list(self, data: dict[str, Any]) -> MachineList:
         machines = tuple(
-            MachineInfo(machine_id=str(m.get("machine_id")), label=str(m.get("label", "")),
+            MachineInfo(machine_id=str(m.get("machine_id")),
+                        label=printable(str(m.get("label", "")))[:MAX_MACHINE_LABEL],  # shown in dialogs and CLI
                         activated_at=str(m.get("activated_at", "")),
                         last_seen_at=str(m["last_seen_at"]) if m.get("last_seen_at") else None,
                         is_this_machine=m.get("this_machine") is True,

@@ -147,10 +147,15 @@ def test_the_machine_name_follows_into_the_preview_and_the_activation(
     with qtbot.waitSignal(dlg.preview_shown):
         dlg.key_edit.setText(KEY)
     assert dict(dlg.preview_rows())["label"] == "Linux computer"
+    assert dlg.activate_button.isEnabled()
     with qtbot.waitSignal(dlg.preview_shown):  # once typing pauses, the preview shows the new name
         dlg.label_edit.setText("Studio")
         dlg.label_edit.setText("Studio workstation ")
+        # Until then the preview on screen is not what would be sent: nothing can be sent.
+        assert not dlg.activate_button.isEnabled()
+        assert dlg.preview_intro.text() == "Updating what will be sent…"
     assert dict(dlg.preview_rows())["label"] == "Studio workstation"
+    assert dlg.activate_button.isEnabled()
     assert fake.labels == [None, "Studio workstation"]  # one preview per pause, not per keystroke
     with qtbot.waitSignal(dlg.activated):
         dlg.activate_button.click()

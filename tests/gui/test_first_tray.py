@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from pytestqt.qtbot import QtBot
 
 from crystal_manager.desktop.tray_state import TrayState
@@ -66,6 +67,7 @@ def test_first_icon_says_starting_and_the_app_adopts_it(qtbot: QtBot, ctx: AppCo
 SCRIPT = """
 import json, sys
 from PySide6.QtCore import QTimer
+import pytest
 from PySide6.QtWidgets import QApplication
 from crystal_manager.gui import entry, first_tray
 from crystal_manager.gui.args import parse_gui_args
@@ -132,3 +134,33 @@ def test_quit_from_the_first_menu_leaves_no_socket_behind(app_home: Path, ctx: A
     assert not ipc.is_listening(name)
     if ipc.POSIX:
         assert not Path(name).exists()
+
+
+FAIL_SCRIPT = """
+import json
+from crystal_manager.gui import app, entry, first_tray
+from crystal_manager.gui.args import parse_gui_args
+def broken(self, args=None):
+    raise RuntimeError("broken on purpose")
+app.TrayApp.start = broken
+real = first_tray.show_first_tray
+first_tray.show_first_tray = lambda probe=None: real(lambda: {tray})
+print(json.dumps({{"code": entry.launch(parse_gui_args([]), [])}}))
+"""
+
+
+@pytest.mark.parametrize("tray", [True, False])
+def test_a_start_that_fails_says_so_logs_why_and_leaves(app_home: Path, ctx: AppContext, tray: bool) -> None:
+    # Never a "starting" icon (or, without a tray, an invisible process) that stays forever.
+    from crystal_manager.gui import ipc
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT),
+           "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    out = subprocess.run([sys.executable, "-c", FAIL_SCRIPT.format(tray=tray)], env=env, capture_output=True,
+                         text=True, timeout=60, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"code": 1}
+    assert "crystal-manager: the app could not start (details in the log)" in out.stderr
+    log = (ctx.paths.log_dir / "manager.log").read_text()
+    assert "the app could not start" in log and "RuntimeError: broken on purpose" in log
+    name = ipc.server_name(ctx.paths)
+    assert not ipc.is_listening(name) and not Path(name).exists()

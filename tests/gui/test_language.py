@@ -11,10 +11,10 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from PySide6.QtCore import QLocale, QTranslator
+from PySide6.QtCore import QTranslator
 from PySide6.QtWidgets import QApplication
 
-from crystal_manager.gui.language import install_translations
+from crystal_manager.gui.language import candidates, install_translations
 from tests.gui.conftest import MakeApp
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,14 +49,15 @@ def installed() -> Iterator[list[QTranslator]]:
 
 
 def tr_calls(tree: ast.AST) -> Iterator[tuple[ast.Call, str | None]]:
-    """Each free ``tr(...)`` or ``QT_TR_NOOP(...)`` call with its text when that is a literal."""
+    """Each ``tr(...)`` or ``QT_TR_NOOP(...)`` call with its text when that is a literal. (``self.tr`` counts
+    too, and then fails the test: it looks up its class's context, not the app's one.)"""
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not node.args:
             continue
         func = node.func
         name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-        if name not in ("tr", "QT_TR_NOOP") or (isinstance(func, ast.Attribute) and name == "tr"):
-            continue  # self.tr() uses its class's context, the same for lupdate and at run time
+        if name not in ("tr", "QT_TR_NOOP"):
+            continue
         first = node.args[0]
         yield node, first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
 
@@ -91,7 +92,7 @@ def test_a_compiled_translation_changes_what_people_see(
     qm_file, _extracted = pseudo
     app = QApplication.instance()
     assert app is not None
-    installed += install_translations(app, locale=QLocale("eo"), folder=qm_file.parent)
+    installed += install_translations(app, languages=["eo"], folder=qm_file.parent)
     assert installed, "the pseudo-translation was not loaded"
     tray_app, _fake, _probe = make_app("active", tray=True)
     assert tray_app.tray is not None
@@ -102,13 +103,30 @@ def test_a_compiled_translation_changes_what_people_see(
     assert tray_app.tray.icon.toolTip().splitlines()[0] == "[[CrystalMe3D Pro Manager]]"
 
 
-def test_no_translation_for_the_language_keeps_english(make_app: MakeApp, installed: list[QTranslator],
-                                                       tmp_path: Path) -> None:
+@pytest.mark.parametrize(("languages", "expected"), [
+    (["de-AT", "de", "en-US", "fr"], ["de_AT", "de"]),  # English comes before French: French is never needed
+    (["en-GB", "de"], []),
+    (["pt-BR", "fr-CA"], ["pt_BR", "pt", "fr_CA", "fr"]),
+    ([], []),
+])
+def test_languages_are_tried_in_the_users_order_up_to_english(languages: list[str], expected: list[str]) -> None:
+    assert candidates(languages) == expected
+
+
+def test_an_english_first_user_keeps_english_even_with_a_translation_present(
+        make_app: MakeApp, pseudo: tuple[Path, set[tuple[str, str]]], installed: list[QTranslator]) -> None:
+    qm_file, _extracted = pseudo  # crystal_manager_eo.qm
     app = QApplication.instance()
     assert app is not None
-    installed += [t for t in install_translations(app, locale=QLocale("eo"), folder=tmp_path)
-                  if "qtbase" not in t.filePath()]
+    installed += install_translations(app, languages=["en-US", "eo"], folder=qm_file.parent)
     assert installed == []
     tray_app, _fake, _probe = make_app("active", tray=True)
     assert tray_app.tray is not None
     assert [a.text() for a in tray_app.tray.menu.actions()][-1] == "Quit"
+
+
+def test_no_file_for_the_language_keeps_english(installed: list[QTranslator], tmp_path: Path) -> None:
+    app = QApplication.instance()
+    assert app is not None
+    installed += install_translations(app, languages=["eo"], folder=tmp_path)  # Qt has no qtbase_eo either
+    assert installed == []

@@ -7,12 +7,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QPushButton
 from pytestqt.qtbot import QtBot
 
 from crystal_manager.desktop.autostart import for_platform
 from crystal_manager.gui.app import TrayApp
 from crystal_manager.gui.dialogs.activation import ActivationDialog
+from crystal_manager.gui.dialogs.confirm import confirm
 from crystal_manager.gui.dialogs.machines import MachinesDialog
 from crystal_manager.gui.license_api import LicenseFacts
 from crystal_manager.gui.problems import ACCOUNT_URL, ProblemKind
@@ -246,3 +248,16 @@ def test_expired_subscription_links_to_the_account_page(real_app: MakeReal, refe
         dialog.activate_button.click()
     assert failed.args[0].kind is ProblemKind.EXPIRED
     assert f'href="{ACCOUNT_URL}"' in dialog.banner.body.text() and "2020-01-01" in dialog.banner.text()
+
+
+def test_a_label_that_looks_like_markup_is_only_text(reference_server: ReferenceServer, lic_ctx: AppContext,
+                                                     qtbot: QtBot) -> None:
+    lic = issue(reference_server.data_dir)
+    svc = service(lic_ctx)
+    svc.activate(lic.key, label="<b>Studio</b> <img src=x>")
+    shown = svc.machines().machines[0].label
+    assert shown == "<b>Studio</b> <img src=x>"  # kept as typed: it is data
+    box = confirm(None, title="t", text=f"Deactivate {shown}?", action="Deactivate", on_yes=lambda: None)
+    qtbot.addWidget(box)
+    assert box.textFormat() == Qt.TextFormat.PlainText  # shown as typed, never as rich text
+    box.close()

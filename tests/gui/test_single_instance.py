@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -120,41 +121,116 @@ def test_nobody_listening_means_no_hand_over(ctx: AppContext) -> None:
     assert ipc.hand_over(ipc.server_name(ctx.paths) + "-absent", ["--show", "about"]) is False
 
 
-def _raw_client(name: str, payload: bytes, results: list[bytes]) -> None:
-    """A misbehaving second launch: sends ``payload`` (maybe no whole line) and records what comes back."""
+def _raw_client(name: str, payload: bytes, results: list[tuple[bytes, float]], *, hang_up: bool = False) -> None:
+    """A misbehaving second launch: sends ``payload`` (maybe no whole line), then hangs up or waits for what
+    comes back; records the answer (b"" when dropped) and how long the server took."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(10)
         sock.connect(name)
+        start = time.monotonic()
         if payload:
             with contextlib.suppress(OSError):  # the server may drop us mid-send: that is the point
                 sock.sendall(payload)
+        if hang_up:
+            results.append((b"", 0.0))
+            return
         try:
-            results.append(sock.recv(4096))  # b"" once the server drops the connection
+            answer = sock.recv(4096)  # b"" once the server drops the connection
         except OSError:
-            results.append(b"")
+            answer = b""
+        results.append((answer, time.monotonic() - start))
+
+
+SLOW = 10_000  # ms: a client timeout long enough that only the case itself can end the connection
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="raw Unix-socket clients")
-@pytest.mark.parametrize(("payload", "answer"), [
-    (b"", b""),  # connects, says nothing: dropped after the client timeout
-    (b"x" * (ipc.MAX_MESSAGE + 4096), b""),  # an endless line: dropped once past the size cap
-    (b"not json\n", b'{"ok": false}\n'),  # garbage: answered "not ok", nothing emitted
-    (b'["argv"]\n', b'{"ok": false}\n'),  # JSON, but not an object
+@pytest.mark.parametrize(("payload", "timeout_ms", "answer", "hang_up"), [
+    (b"", 300, b"", False),  # connects, says nothing: dropped when the client timeout ends
+    (b"x" * (ipc.MAX_MESSAGE + 4096), SLOW, b"", False),  # an endless line: dropped at the size cap
+    (b"not json\n", SLOW, b'{"ok": false}\n', False),  # garbage: answered "not ok", nothing emitted
+    (b'["argv"]\n', SLOW, b'{"ok": false}\n', False),  # JSON, but not an object
+    (b"[" * 60_000 + b"\n", SLOW, b'{"ok": false}\n', False),  # nested deeper than the JSON parser goes
+    (b'{"argv": ["--show", "pri', SLOW, b"", True),  # hangs up mid-line
 ])
 def test_misbehaving_clients_are_dropped_and_the_next_launch_still_gets_through(
-        ctx: AppContext, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, payload: bytes, answer: bytes) -> None:
-    monkeypatch.setattr(instance_server, "CLIENT_TIMEOUT_MS", 300)
+        ctx: AppContext, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, payload: bytes, timeout_ms: int,
+        answer: bytes, hang_up: bool) -> None:
+    monkeypatch.setattr(instance_server, "CLIENT_TIMEOUT_MS", timeout_ms)
     name = ipc.server_name(ctx.paths)
     server = InstanceServer(name)
     assert server.listen()
     emitted: list[object] = []
     server.arguments.connect(emitted.append)
-    results: list[bytes] = []
-    bad = threading.Thread(target=_raw_client, args=(name, payload, results))
+    results: list[tuple[bytes, float]] = []
+    bad = threading.Thread(target=_raw_client, args=(name, payload, results), kwargs={"hang_up": hang_up})
     bad.start()
-    qtbot.waitUntil(lambda: bool(results), timeout=10_000)
+    qtbot.waitUntil(lambda: bool(results), timeout=SLOW)
     bad.join()
-    assert results == [answer] and emitted == []
+    (got, took), = results
+    assert got == answer and emitted == []
+    if timeout_ms == SLOW:
+        assert took < 5  # ended by the case itself, not by the client timeout
+    else:
+        assert took >= timeout_ms / 1000 * 0.8  # the silent client was given its time, then dropped
+    qtbot.waitUntil(lambda: server.client_count() == 0, timeout=SLOW)  # the hung-up one is gone too
     assert hand_over_from_a_thread(qtbot, server, ["--show", "license"])
     server.close()
     assert not Path(name).exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="raw Unix-socket clients")
+def test_a_flood_of_connections_is_capped_and_clears(ctx: AppContext, qtbot: QtBot) -> None:
+    name = ipc.server_name(ctx.paths)
+    server = InstanceServer(name)
+    assert server.listen()
+    flood = []
+    for _ in range(instance_server.MAX_CLIENTS + 4):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(name)
+        flood.append(sock)
+    qtbot.waitUntil(lambda: server.client_count() == instance_server.MAX_CLIENTS, timeout=SLOW)
+
+    def dropped() -> int:
+        count = 0
+        for sock in flood:
+            sock.setblocking(False)
+            with contextlib.suppress(BlockingIOError):  # still open
+                count += sock.recv(1) == b""
+        return count
+
+    qtbot.waitUntil(lambda: dropped() == 4, timeout=SLOW)  # the ones past the cap, at once
+    for sock in flood:
+        sock.close()
+    qtbot.waitUntil(lambda: server.client_count() == 0, timeout=SLOW)
+    assert hand_over_from_a_thread(qtbot, server, ["--show", "about"])
+    server.close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="socket files")
+def test_closing_never_removes_a_successors_socket(ctx: AppContext) -> None:
+    name = ipc.server_name(ctx.paths)
+    old = InstanceServer(name)
+    assert old.listen()
+    # A --replace successor that saw the old one stop: it removed the name and bound its own.
+    Path(name).unlink()
+    successor = ipc.claim(name)
+    assert successor is not None
+    old.close()
+    assert Path(name).exists() and ipc.is_listening(name)  # the successor's file survived
+    successor.release()
+    assert not Path(name).exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="socket files")
+def test_only_a_name_nobody_answers_on_counts_as_free(ctx: AppContext, tmp_path: Path) -> None:
+    name = ipc.server_name(ctx.paths)
+    assert ipc.nobody_holds(name)  # no file
+    left = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    left.bind(name)  # bound, not listening: what a crash leaves behind
+    assert ipc.nobody_holds(name)
+    left.close()
+    Path(name).unlink()
+    live = ipc.claim(name)
+    assert live is not None and not ipc.nobody_holds(name) and ipc.claim(name) is None
+    live.release()

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from crystal_manager.licensing.errors import MachineLabelError
 from crystal_manager.licensing.label import clean_label
-from crystal_protocol.wire import MAX_MACHINE_LABEL
+from crystal_protocol.labels import MAX_MACHINE_LABEL
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -159,3 +159,16 @@ def test_offline_portal_needs_the_key_not_just_its_digest(reference_server: Refe
     shown = json.loads(server_cli("license", "show", str(reference_server.data_dir), lic.license_id,
                                   "--json").stdout)
     assert shown["seats_used"] == 0, shown
+
+
+@pytest.mark.parametrize("label", ["two\nlines", "gpj.\u202eexe", "bell\a", "x" * 65])
+def test_a_label_the_client_would_refuse_is_refused_by_the_server_too(
+        reference_server: ReferenceServer, lic_ctx: AppContext, label: str) -> None:
+    # Another client (or a hand-made request) is held to the same rule as ours: crystal_protocol.labels.
+    lic = issue(reference_server.data_dir)
+    body = service(lic_ctx).engine.claim(lic.key)
+    body["label"] = label
+    status, _headers, raw = post(reference_server.url, "/v1/licenses/activate", body)
+    assert status == 400 and json.loads(raw)["error"]["code"] == "bad_request", raw
+    assert service(lic_ctx).machines_for_key(lic.key).machines == ()  # nothing was stored
+

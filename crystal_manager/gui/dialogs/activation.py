@@ -31,7 +31,7 @@ from crystal_manager.gui.worker import run_in_background
 from crystal_manager.licensing.errors import KeyFormatError
 from crystal_manager.services.license_types import PreviewField
 from crystal_manager.services.status import LicenseStatus
-from crystal_protocol.wire import MAX_MACHINE_LABEL
+from crystal_protocol.labels import MAX_MACHINE_LABEL
 
 VALUE_WIDTH = 220  # px: a fingerprint's start and end both show
 LABEL_SETTLE_MS = 300  # the preview follows the machine name once typing pauses
@@ -108,7 +108,7 @@ class ActivationDialog(QDialog):
         self._label_timer.setSingleShot(True)
         self._label_timer.setInterval(LABEL_SETTLE_MS)
         self._label_timer.timeout.connect(self._refresh_preview)
-        self.label_edit.textChanged.connect(lambda _text: self._label_timer.start())
+        self.label_edit.textChanged.connect(self._on_label_changed)
         name_label = QLabel(tr("&Name for this computer (optional):"))
         name_label.setBuddy(self.label_edit)
         return name_label
@@ -167,11 +167,27 @@ class ActivationDialog(QDialog):
             self._show_preview([])
             if key is not None:
                 self._load_preview(key)
-        self.activate_button.setEnabled(bool(text.strip()))
+        self._update_activate()
 
     def machine_label(self) -> str | None:
         """The name typed for this computer; None when left empty (the default is then used)."""
         return self.label_edit.text().strip() or None
+
+    def _can_send(self) -> bool:
+        # Something typed; for a valid key, only once the preview on screen is exactly what would be sent
+        # (this key and this name). A typo may be "sent": Activate then explains it, and nothing goes out.
+        if not self.key_edit.text().strip():
+            return False
+        return self._key is None or self._shown_for == (self._key, self.machine_label())
+
+    def _update_activate(self) -> None:
+        self.activate_button.setEnabled(self._can_send())
+
+    def _on_label_changed(self, _text: str) -> None:
+        self._update_activate()
+        if self._key is not None and not self._can_send():
+            self.preview_intro.setText(tr("Updating what will be sent…"))
+        self._label_timer.start()
 
     def _refresh_preview(self) -> None:
         if self._key is not None and self._shown_for != (self._key, self.machine_label()):
@@ -191,6 +207,7 @@ class ActivationDialog(QDialog):
         if shown_for == (self._key, self.machine_label()):  # still the key and name on screen
             self._shown_for = shown_for
             self._show_preview(fields)
+            self._update_activate()
             self.preview_shown.emit(fields)
 
     def _show_preview(self, fields: list[PreviewField]) -> None:
@@ -235,9 +252,11 @@ class ActivationDialog(QDialog):
         self.busy.setVisible(bool(text))
         self.key_edit.setEnabled(not text)
         self.label_edit.setEnabled(not text)
-        self.activate_button.setEnabled(not text)
         if text:
+            self.activate_button.setEnabled(False)
             self.banner.hide()
+        else:
+            self._update_activate()
 
     def _done(self, status: LicenseStatus) -> None:
         self._set_busy(None)
