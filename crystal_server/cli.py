@@ -34,6 +34,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store.connect(data_dir).close()
     license_key = keys.generate(data_dir / "keys", "license")
+    keys.set_signing(data_dir / "keys", "license", license_key.kid)
     for sub in ("repository/metadata", "repository/targets"):
         (data_dir / sub).mkdir(parents=True, exist_ok=True)
     url = (args.url or f"http://{DEFAULT_HOST}:{DEFAULT_PORT}").rstrip("/")
@@ -100,9 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-key")
     serve.add_argument("--log-level", default="warning")
     serve.set_defaults(func=cmd_serve)
-    from crystal_server import license_cli
+    from crystal_server import key_cli, license_cli
 
     license_cli.register(sub)
+    key_cli.register(sub)
     return parser
 
 
@@ -114,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     except ServerCliError as exc:
         print(f"crystal-server: {exc}", file=sys.stderr)
         return exc.code
-    except LicenseCliError as exc:
+    except LicenseCliError as exc:  # key_cli raises it too: one line, one exit code
         print(f"crystal-server: {exc}", file=sys.stderr)
         return exc.code
     return code

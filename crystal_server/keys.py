@@ -1,4 +1,9 @@
-"""The server's Ed25519 signing keys, stored as PEM files (mode 0600) under ``DIR/keys``."""
+"""The server's Ed25519 signing keys, stored as PEM files (mode 0600) under ``DIR/keys``.
+
+Which key signs is written down (``DIR/keys/<purpose>.signing`` holds its key id), never inferred from
+the newest file: a key added for a rotation must not sign before the clients that trust it are out.
+Retired keys move to ``DIR/keys/retired/`` (kept, never loaded).
+"""
 
 from __future__ import annotations
 
@@ -65,3 +70,47 @@ def load_all(folder: Path, purpose: str) -> list[SigningKey]:
         raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         keys.append(SigningKey(kid=key_id(raw), private=private))
     return keys
+
+
+def _signing_file(folder: Path, purpose: str) -> Path:
+    return folder / f"{purpose}.signing"
+
+
+def signing_kid(folder: Path, purpose: str) -> str | None:
+    """The key id recorded as signing for ``purpose``; None in folders made before it was recorded."""
+    try:
+        kid = _signing_file(folder, purpose).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return kid or None
+
+
+def set_signing(folder: Path, purpose: str, kid: str) -> None:
+    """Record ``kid`` as the signing key for ``purpose`` (written atomically)."""
+    target = _signing_file(folder, purpose)
+    temp = target.with_suffix(".tmp")
+    temp.write_text(kid + "\n", encoding="utf-8")
+    os.replace(temp, target)
+
+
+def signing_key(folder: Path, purpose: str) -> SigningKey:
+    """The key that signs for ``purpose``: the recorded one, else (older folders) the only or newest."""
+    found = load_all(folder, purpose)
+    if not found:
+        raise LookupError(f"no {purpose} signing key in {folder}")
+    kid = signing_kid(folder, purpose)
+    if kid is None:
+        return found[-1]
+    for key in found:
+        if key.kid == kid:
+            return key
+    raise LookupError(f"the recorded {purpose} signing key {kid} is not in {folder}")
+
+
+def retire(folder: Path, purpose: str, kid: str) -> Path:
+    """Move key ``kid`` out of use (to ``retired/``); returns its new place."""
+    source = folder / f"{purpose}-{kid}.pem"
+    target = folder / "retired" / source.name
+    target.parent.mkdir(mode=0o700, exist_ok=True)
+    os.replace(source, target)
+    return target

@@ -49,11 +49,11 @@ def load_throttle(data_dir: Path) -> ThrottleConfig:
 
 
 def current_key(data_dir: Path) -> keys.SigningKey:
-    """The newest license signing key."""
-    found = keys.load_all(data_dir / "keys", "license")
-    if not found:
-        raise RuntimeError(f"no license signing key in {data_dir / 'keys'}")
-    return found[-1]
+    """The license signing key in use (see ``crystal-server keys``)."""
+    try:
+        return keys.signing_key(data_dir / "keys", "license")
+    except LookupError as exc:
+        raise RuntimeError(str(exc)) from exc
 
 
 def signed_response(request: Request, key: keys.SigningKey, status: int, body: dict[str, Any],
