@@ -86,8 +86,9 @@ class InstanceServer(QObject):
             self._listener = None
 
     def client_count(self) -> int:
-        """Connections being served now (POSIX)."""
-        return self._listener.client_count() if self._listener is not None else 0
+        """Connections being served now."""
+        served = self._listener or self._pipe
+        return served.client_count() if served is not None else 0
 
     def deliver(self, message: dict[str, object]) -> None:
         """Act on one received message."""
@@ -197,7 +198,8 @@ class _Listener(QObject):
 
 
 class _PipeListener(QObject):
-    """Windows: QLocalServer on a named pipe, the user's alone."""
+    """Windows: QLocalServer on a named pipe, the user's alone, with the same limits as the POSIX listener
+    (one line of 64 KiB within the client timeout, at most MAX_CLIENTS at once)."""
 
     def __init__(self, server: InstanceServer) -> None:
         super().__init__(server)
@@ -235,13 +237,31 @@ class _PipeListener(QObject):
         assert self._local is not None
         while self._local.hasPendingConnections():
             socket = self._local.nextPendingConnection()
+            if len(self._clients) >= MAX_CLIENTS:
+                socket.abort()
+                socket.deleteLater()
+                continue
             self._clients.append(socket)
             socket.readyRead.connect(self._on_ready)
             socket.disconnected.connect(self._on_disconnected)
+            timer = QTimer(socket)  # goes with the socket
+            timer.setSingleShot(True)
+            timer.timeout.connect(self._expire)
+            timer.start(CLIENT_TIMEOUT_MS)
 
     def _client(self) -> QLocalSocket | None:
         sender = self.sender()
         return next((c for c in self._clients if c is sender), None)
+
+    def client_count(self) -> int:
+        """Connections being served now."""
+        return len(self._clients)
+
+    def _expire(self) -> None:
+        timer = self.sender()
+        socket = next((c for c in self._clients if timer is not None and c is timer.parent()), None)
+        if socket is not None:
+            socket.abort()  # → disconnected → forgotten
 
     def _on_disconnected(self) -> None:
         socket = self._client()

@@ -234,3 +234,31 @@ def test_only_a_name_nobody_answers_on_counts_as_free(ctx: AppContext, tmp_path:
     live = ipc.claim(name)
     assert live is not None and not ipc.nobody_holds(name) and ipc.claim(name) is None
     live.release()
+
+
+def test_the_windows_listener_has_the_same_limits(ctx: AppContext, qtbot: QtBot, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # QLocalServer serves named pipes on Windows; given a path it serves a Unix socket, so its limits
+    # can be proved here: a silent client is dropped after the timeout, a flood is capped, a launch gets in.
+    monkeypatch.setattr(instance_server, "CLIENT_TIMEOUT_MS", 300)
+    name = str(tmp_path / "pipe")
+    server = InstanceServer(name)
+    pipe = instance_server._PipeListener(server)
+    server._pipe = pipe  # as listen() does on Windows
+    assert pipe.listen(name)
+    results: list[tuple[bytes, float]] = []
+    silent = threading.Thread(target=_raw_client, args=(name, b"", results))
+    silent.start()
+    qtbot.waitUntil(lambda: bool(results), timeout=SLOW)
+    silent.join()
+    (answer, took), = results
+    assert answer == b"" and took >= 0.24
+    flood = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(instance_server.MAX_CLIENTS + 4)]
+    for sock in flood:
+        sock.connect(name)
+    qtbot.waitUntil(lambda: server.client_count() == instance_server.MAX_CLIENTS, timeout=SLOW)
+    for sock in flood:
+        sock.close()
+    qtbot.waitUntil(lambda: server.client_count() == 0, timeout=SLOW)
+    assert hand_over_from_a_thread(qtbot, server, ["--show", "updates"])
+    server.close()
