@@ -59,14 +59,17 @@ def messages(ts_file: Path) -> set[tuple[str, str]]:
     return found
 
 
-def pseudo_translate(ts_file: Path) -> Path:
-    """Fill every translation with ``[[source]]`` (placeholders and shortcuts keep working)."""
+def pseudo_translate(ts_file: Path, *, expand: float = 0.0) -> Path:
+    """Fill every translation with ``[[source]]`` (placeholders and shortcuts keep working); ``expand``
+    pads each text by that share of its length (0.4: German-like lengths) to show layouts that clip."""
     tree = ET.parse(ts_file)  # noqa: S314 - lupdate's output, ours
     for message in tree.getroot().iter("message"):
         translation = message.find("translation")
         if translation is None:
             translation = ET.SubElement(message, "translation")
-        translation.text = f"{PSEUDO[0]}{message.findtext('source') or ''}{PSEUDO[1]}"
+        source = message.findtext("source") or ""
+        padding = "~" * round(len(source) * expand)
+        translation.text = f"{PSEUDO[0]}{source}{padding}{PSEUDO[1]}"
         translation.attrib.pop("type", None)
     tree.write(ts_file, encoding="utf-8", xml_declaration=True)
     return ts_file
@@ -88,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("release", help="compile every .ts in resources/translations")
     pseudo = sub.add_parser("pseudo", help="write a pseudo-translation (.ts and .qm) into DIR")
     pseudo.add_argument("folder", type=Path, metavar="DIR")
+    pseudo.add_argument("--expand", type=float, default=0.0, help="pad texts by this share (e.g. 0.4)")
     args = parser.parse_args(argv)
     if args.command == "update":
         for language in args.languages:
@@ -96,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         for ts_file in sorted(OUT.glob("*.ts")):
             print(release(ts_file))
     else:
-        print(release(pseudo_translate(extract(args.folder / f"{BASENAME}_pseudo.ts"))))
+        print(release(pseudo_translate(extract(args.folder / f"{BASENAME}_pseudo.ts"), expand=args.expand)))
     return 0
 
 

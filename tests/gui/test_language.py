@@ -13,9 +13,15 @@ from types import ModuleType
 import pytest
 from PySide6.QtCore import QTranslator
 from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
 
+from crystal_manager.gui.dialogs.activation import ActivationDialog
 from crystal_manager.gui.language import candidates, install_translations
+from crystal_manager.gui.window import PAGES
 from tests.gui.conftest import MakeApp
+from tests.support.fake_license import KEY
+from tests.support.render import OUTPUT
+from tests.support.render import save as save_png
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -130,3 +136,26 @@ def test_no_file_for_the_language_keeps_english(installed: list[QTranslator], tm
     assert app is not None
     installed += install_translations(app, languages=["eo"], folder=tmp_path)  # Qt has no qtbase_eo either
     assert installed == []
+
+
+def test_pages_render_with_longer_words(make_app: MakeApp, qtbot: QtBot, installed: list[QTranslator],
+                                        tmp_path: Path) -> None:
+    # A pseudo-translation 40 % longer than English (as German often is), rendered for people to look at
+    # (test-output/gui-pseudo/): clipped or overlapping text shows there first.
+    tool = build_tool()
+    ts_file = tool.extract(tmp_path / "crystal_manager_eo.ts")
+    qm_file = tool.release(tool.pseudo_translate(ts_file, expand=0.4))
+    app = QApplication.instance()
+    assert app is not None
+    installed += install_translations(app, languages=["eo"], folder=qm_file.parent)
+    tray_app, fake, _probe = make_app("not_activated", tray=True)
+    window = tray_app.open_window("license")
+    assert window.nav.item(0).text() == "[[License~~~]]"
+    for page in PAGES:
+        window.show_page(page)
+        save_png(window, f"window-{page}", OUTPUT / "gui-pseudo")
+    dialog = ActivationDialog(fake)
+    qtbot.addWidget(dialog)
+    with qtbot.waitSignal(dialog.preview_shown):
+        dialog.key_edit.setText(KEY)
+    save_png(dialog, "activation-preview", OUTPUT / "gui-pseudo")
