@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import sys
+from io import TextIOWrapper
 from pathlib import Path
 from types import TracebackType
 
@@ -14,6 +16,15 @@ LOG_NAME = "manager.log"
 MAX_BYTES = 512 * 1024
 BACKUPS = 2  # manager.log.1, manager.log.2
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose files (the first and each one after a rollover) are the user's alone: errors
+    name folders and servers, which other local users have no business reading."""
+
+    def _open(self) -> TextIOWrapper:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
 def start_log_file(log_dir: Path, level: int = logging.INFO) -> Path | None:
@@ -25,8 +36,7 @@ def start_log_file(log_dir: Path, level: int = logging.INFO) -> Path | None:
         return path  # already logging there (a second start in the same process)
     try:
         log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS,
-                                                       encoding="utf-8")
+        handler = PrivateRotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
     except OSError:
         return None
     handler.setFormatter(logging.Formatter(FORMAT))
