@@ -85,9 +85,6 @@ def assemble(boot: Boot, first: FirstTray | None) -> TrayApp:
     from crystal_manager.gui.app import TrayApp
     from crystal_manager.gui.instance_server import InstanceServer
     from crystal_manager.gui.language import install_translations
-    from crystal_manager.storage.logfile import start_log_file
-
-    start_log_file(boot.ctx.paths.log_dir)
     app = QApplication.instance()
     if app is not None:
         install_translations(app)  # before any of the app's words are made
@@ -112,6 +109,9 @@ def launch(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     running: list[TrayApp] = []
 
     def start() -> bool:
+        from crystal_manager.storage.logfile import start_log_file
+
+        start_log_file(boot.ctx.paths.log_dir)  # first: whatever fails next is in the log
         try:
             running.append(assemble(boot, first))
             running[0].start(args)

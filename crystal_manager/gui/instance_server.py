@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 CLIENT_TIMEOUT_MS = ipc.TIMEOUT_MS  # a client that sends no whole line in this time is dropped
-MAX_CLIENTS = 16  # connections served at once; more are closed at once (a launch retries by exiting)
+MAX_CLIENTS = 16  # connections served at once; more are closed at once (that launch then runs on its own)
 PAUSE_MS = 200  # out of file handles: stop accepting for this long rather than spin
 
 
@@ -172,7 +172,7 @@ class _Listener(QObject):
             except OSError as exc:
                 if exc.errno in (errno.EMFILE, errno.ENFILE):  # the pending connection would wake us at once
                     self._notifier.setEnabled(False)
-                    QTimer.singleShot(PAUSE_MS, self, lambda: self._notifier.setEnabled(True))
+                    QTimer.singleShot(PAUSE_MS, self, self._resume)
                 return
             if len(self._clients) >= MAX_CLIENTS:
                 conn.close()
@@ -183,6 +183,10 @@ class _Listener(QObject):
     def client_count(self) -> int:
         """Connections being served now."""
         return len(self._clients)
+
+    def _resume(self) -> None:
+        if self._sock.fileno() >= 0:  # not closed meanwhile (its descriptor may belong to another file now)
+            self._notifier.setEnabled(True)
 
     def forget(self, client: _Client) -> None:
         """A client closed."""
@@ -270,9 +274,11 @@ class _PipeListener(QObject):
             socket.deleteLater()
 
     def _on_ready(self) -> None:
+        from PySide6.QtNetwork import QLocalSocket
+
         socket = self._client()
-        if socket is None:
-            return
+        if socket is None or socket.state() != QLocalSocket.LocalSocketState.ConnectedState:
+            return  # answered already: anything after the first line is ignored
         if not socket.canReadLine():
             if socket.bytesAvailable() > ipc.MAX_MESSAGE:
                 socket.abort()
@@ -280,5 +286,6 @@ class _PipeListener(QObject):
         message = ipc.decode(bytes(socket.readLine().data()))
         socket.write(ipc.encode({"ok": message is not None}))
         socket.flush()
+        socket.disconnectFromServer()  # one line per connection, as on POSIX
         if message is not None:
             self._server.deliver(message)

@@ -221,36 +221,50 @@ class Claimed:
 
 def claim(name: str) -> Claimed | None:
     """Bind ``name`` (POSIX) and listen on it with the standard library, before the tray shows. None when
-    another process may hold it; a socket file nobody answers on (left by a crash) is removed first. Two
-    launches take turns through ``name.lock``. The caller hands the result to
-    :class:`~crystal_manager.gui.instance_server.InstanceServer`, which serves it."""
-    import _socket  # see _knock
+    another process may hold it, or the name cannot be used at all (e.g. another user's files in a shared
+    /tmp): the app then runs without single-instance hand-over. A socket file nobody answers on (left by
+    a crash) is removed first. Two launches take turns through ``name.lock``. The caller hands the result
+    to :class:`~crystal_manager.gui.instance_server.InstanceServer`, which serves it."""
     import fcntl
 
     old_umask = os.umask(0o077)  # the socket and lock files are the user's alone (as UserAccessOption)
     try:
-        lock = os.open(name + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        lock = os.open(name + ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError:
+        return None
     finally:
         os.umask(old_umask)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        for _attempt in range(2):
-            sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-            old_umask = os.umask(0o077)
-            try:
-                sock.bind(name)
-            except OSError as exc:
-                sock.close()
-                if exc.errno != errno.EADDRINUSE or not nobody_holds(name):
-                    return None
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(name)  # nobody answers: left behind by a crash
-                continue
-            finally:
-                os.umask(old_umask)
-            sock.listen(BACKLOG)
-            found = os.stat(name)
-            return Claimed(name, sock, (found.st_dev, found.st_ino))
+        return _bind(name)
+    except OSError:
         return None
     finally:
         os.close(lock)  # releases the lock
+
+
+def _bind(name: str) -> Claimed | None:
+    import _socket  # see _knock
+
+    for _attempt in range(2):
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        old_umask = os.umask(0o077)
+        try:
+            sock.bind(name)
+        except OSError as exc:
+            sock.close()
+            if exc.errno != errno.EADDRINUSE or not nobody_holds(name):
+                return None
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name)  # nobody answers: left behind by a crash
+            continue
+        finally:
+            os.umask(old_umask)
+        try:
+            sock.listen(BACKLOG)
+            found = os.stat(name)
+        except OSError:
+            sock.close()
+            raise
+        return Claimed(name, sock, (found.st_dev, found.st_ino))
+    return None

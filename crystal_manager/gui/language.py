@@ -22,17 +22,20 @@ def translations_dir() -> Path:
 
 
 def candidates(languages: Sequence[str]) -> list[str]:
-    """File suffixes to try, best first, up to the source language: ``["de-AT", "de", "en", "fr"]`` →
-    ``["de_AT", "de"]`` (English comes next, and English needs no file)."""
-    found: list[str] = []
+    """File suffixes to try, best first, up to the source language. Languages keep the user's order; within
+    one, the exact codes come before the bare language (Qt lists ``pt-Latn-BR, pt-BR, pt-Latn, pt``, and a
+    Brazilian file must win over a Portuguese one). ``["de-AT", "en", "fr"]`` → ``["de_AT", "de"]``:
+    English comes next, and English needs no file."""
+    groups: dict[str, list[str]] = {}
     for language in languages:
         code = language.replace("-", "_")
-        if code.split("_")[0].lower() == SOURCE_LANGUAGE:
+        base = code.split("_")[0]
+        if base.lower() == SOURCE_LANGUAGE:
             break
-        for suffix in (code, code.split("_")[0]):
-            if suffix not in found:
-                found.append(suffix)
-    return found
+        groups.setdefault(base, [])
+        if code != base and code not in groups[base]:
+            groups[base].append(code)
+    return [code for base, codes in groups.items() for code in (*codes, base)]
 
 
 def _load_first(app: QCoreApplication, name: str, folder: Path, suffixes: list[str]) -> QTranslator | None:

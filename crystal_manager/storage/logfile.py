@@ -24,6 +24,7 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
 
     def _open(self) -> TextIOWrapper:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(fd, 0o600)  # a log made by an older version may be readable by others
         return open(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
@@ -36,6 +37,7 @@ def start_log_file(log_dir: Path, level: int = logging.INFO) -> Path | None:
         return path  # already logging there (a second start in the same process)
     try:
         log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        log_dir.chmod(0o700)  # also when it existed before
         handler = PrivateRotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
     except OSError:
         return None

@@ -156,6 +156,10 @@ def test_the_machine_name_follows_into_the_preview_and_the_activation(
         assert dlg.preview_intro.text() == "Updating what will be sent…"
     assert dict(dlg.preview_rows())["label"] == "Studio workstation"
     assert dlg.activate_button.isEnabled()
+    dlg.label_edit.setText("Studio workstation 2")  # typed and taken back before the preview follows
+    assert not dlg.activate_button.isEnabled()
+    dlg.label_edit.setText("Studio workstation")
+    assert dlg.activate_button.isEnabled() and dlg.preview_intro.text().startswith("Pressing Activate sends")
     assert fake.labels == [None, "Studio workstation"]  # one preview per pause, not per keystroke
     with qtbot.waitSignal(dlg.activated):
         dlg.activate_button.click()

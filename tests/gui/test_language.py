@@ -11,7 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from PySide6.QtCore import QTranslator
+from PySide6.QtCore import QLocale, QTranslator
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -112,11 +112,24 @@ def test_a_compiled_translation_changes_what_people_see(
 @pytest.mark.parametrize(("languages", "expected"), [
     (["de-AT", "de", "en-US", "fr"], ["de_AT", "de"]),  # English comes before French: French is never needed
     (["en-GB", "de"], []),
-    (["pt-BR", "fr-CA"], ["pt_BR", "pt", "fr_CA", "fr"]),
+    (["pt-BR", "fr-CA"], ["pt_BR", "pt", "fr_CA", "fr"]),  # Portuguese of any kind before French
+    (["pt-Latn-BR", "pt-BR", "pt-Latn", "pt"], ["pt_Latn_BR", "pt_BR", "pt_Latn", "pt"]),  # Qt's own list
     ([], []),
 ])
 def test_languages_are_tried_in_the_users_order_up_to_english(languages: list[str], expected: list[str]) -> None:
     assert candidates(languages) == expected
+
+
+def test_a_regional_translation_wins_over_the_bare_language(installed: list[QTranslator], tmp_path: Path,
+                                                            pseudo: tuple[Path, set[tuple[str, str]]]) -> None:
+    qm_file, _extracted = pseudo
+    (tmp_path / "crystal_manager_pt_BR.qm").write_bytes(qm_file.read_bytes())
+    (tmp_path / "crystal_manager_pt.qm").write_bytes(qm_file.read_bytes())  # loads too, if tried first
+    app = QApplication.instance()
+    assert app is not None
+    installed += install_translations(app, languages=QLocale("pt_BR").uiLanguages(), folder=tmp_path)
+    ours = [t for t in installed if "crystal_manager" in t.filePath()]
+    assert [Path(t.filePath()).name for t in ours] == ["crystal_manager_pt_BR.qm"]
 
 
 def test_an_english_first_user_keeps_english_even_with_a_translation_present(

@@ -185,8 +185,9 @@ class ActivationDialog(QDialog):
 
     def _on_label_changed(self, _text: str) -> None:
         self._update_activate()
-        if self._key is not None and not self._can_send():
-            self.preview_intro.setText(tr("Updating what will be sent…"))
+        if self._key is not None and self._shown_for is not None:
+            # The preview on screen is current again when the name went back to what it shows.
+            self._show_intro(updating=not self._can_send())
         self._label_timer.start()
 
     def _refresh_preview(self) -> None:
@@ -220,10 +221,16 @@ class ActivationDialog(QDialog):
                 self.preview.setItem(row, col, item)
         self.preview.resizeRowsToContents()
         self.preview.setVisible(bool(fields))
-        self.preview_intro.setText(
-            tr("Pressing Activate sends exactly this to the licensing server, over an encrypted connection. "
-               "Secrets are shown shortened.") if fields else
-            tr("Type a valid key to see exactly what will be sent."))
+        self._show_intro(updating=False, shown=bool(fields))
+
+    def _show_intro(self, *, updating: bool, shown: bool = True) -> None:
+        if updating:
+            self.preview_intro.setText(tr("Updating what will be sent…"))
+        elif shown:
+            self.preview_intro.setText(tr("Pressing Activate sends exactly this to the licensing server, over an "
+                                          "encrypted connection. Secrets are shown shortened."))
+        else:
+            self.preview_intro.setText(tr("Type a valid key to see exactly what will be sent."))
 
     def preview_rows(self) -> list[tuple[str, str]]:
         """The preview table as (name, shown value) pairs."""
