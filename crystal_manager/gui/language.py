@@ -40,8 +40,13 @@ def candidates(languages: Sequence[str]) -> list[str]:
 
 def _load_first(app: QCoreApplication, name: str, folder: Path, suffixes: list[str]) -> QTranslator | None:
     for suffix in suffixes:
+        # The exact file only: given a bare name, QTranslator.load itself falls back from pt_Latn_BR to pt,
+        # which would put the bare language before the user's region.
+        path = folder / f"{name}_{suffix}.qm"
+        if not path.is_file():
+            continue
         translator = QTranslator(app)
-        if translator.load(f"{name}_{suffix}", str(folder)) and app.installTranslator(translator):
+        if translator.load(str(path)) and app.installTranslator(translator):
             return translator
         translator.deleteLater()
     return None

@@ -120,7 +120,8 @@ def test_languages_are_tried_in_the_users_order_up_to_english(languages: list[st
     assert candidates(languages) == expected
 
 
-def test_a_regional_translation_wins_over_the_bare_language(installed: list[QTranslator], tmp_path: Path,
+def test_a_regional_translation_wins_over_the_bare_language(qapp: QApplication, installed: list[QTranslator],
+                                                            tmp_path: Path,
                                                             pseudo: tuple[Path, set[tuple[str, str]]]) -> None:
     qm_file, _extracted = pseudo
     (tmp_path / "crystal_manager_pt_BR.qm").write_bytes(qm_file.read_bytes())
@@ -144,7 +145,8 @@ def test_an_english_first_user_keeps_english_even_with_a_translation_present(
     assert [a.text() for a in tray_app.tray.menu.actions()][-1] == "Quit"
 
 
-def test_no_file_for_the_language_keeps_english(installed: list[QTranslator], tmp_path: Path) -> None:
+def test_no_file_for_the_language_keeps_english(qapp: QApplication, installed: list[QTranslator],
+                                                tmp_path: Path) -> None:
     app = QApplication.instance()
     assert app is not None
     installed += install_translations(app, languages=["eo"], folder=tmp_path)  # Qt has no qtbase_eo either
