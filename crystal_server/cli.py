@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from crystal_server import keys, store
@@ -34,7 +35,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store.connect(data_dir).close()
     license_key = keys.generate(data_dir / "keys", "license")
-    keys.set_signing(data_dir / "keys", "license", license_key.kid)
+    keys.set_signing(data_dir / "keys", "license", license_key.kid, time.time())
     for sub in ("repository/metadata", "repository/targets"):
         (data_dir / sub).mkdir(parents=True, exist_ok=True)
     url = (args.url or f"http://{DEFAULT_HOST}:{DEFAULT_PORT}").rstrip("/")

@@ -6,18 +6,21 @@ signed by a key it does not trust yet.
    release.
 2. ``keys activate DIR KID``: once clients trust it, the server signs with it (at its next start).
    Leases signed by the old key stay valid while clients still trust that key.
-3. ``keys retire DIR KID``: after the old key's leases have been renewed (14 days at most), it leaves the
-   profile and moves to ``DIR/keys/retired``.
+3. ``keys retire DIR KID``: once the new key has signed for a lease's lifetime (14 days; every lease the
+   old key signed has been renewed or has ended), the old one leaves the profile and moves to
+   ``DIR/keys/retired``. ``--force`` skips the wait (a leaked key: locking out clients is the lesser harm).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from crystal_protocol.lease import DEFAULT_TTL_SECONDS
 from crystal_server import keys
 from crystal_server.license_cli import LicenseCliError
 
@@ -37,14 +40,25 @@ def _profile(data_dir: Path) -> dict[str, Any]:
 
 
 def _save_profile(data_dir: Path, profile: dict[str, Any]) -> None:
-    target = data_dir / "profile.json"
-    temp = target.with_suffix(".tmp")
-    temp.write_text(json.dumps(profile, indent=2) + "\n", encoding="utf-8")
-    os.replace(temp, target)
+    keys.write_atomically(data_dir / "profile.json", json.dumps(profile, indent=2) + "\n")
+
+
+def _signing(folder: Path) -> keys.SigningKey:
+    try:
+        return keys.signing_key(folder, PURPOSE)
+    except (LookupError, ValueError) as exc:  # a damaged record, a missing or foreign key file
+        raise LicenseCliError(str(exc), EXIT_REFUSED) from exc
+
+
+def _all(folder: Path) -> list[keys.SigningKey]:
+    try:
+        return keys.load_all(folder, PURPOSE)
+    except ValueError as exc:
+        raise LicenseCliError(str(exc), EXIT_REFUSED) from exc
 
 
 def _find(folder: Path, kid: str) -> keys.SigningKey:
-    for key in keys.load_all(folder, PURPOSE):
+    for key in _all(folder):
         if key.kid == kid:
             return key
     retired = (folder / "retired" / f"{PURPOSE}-{kid}.pem").exists()
@@ -55,9 +69,9 @@ def _find(folder: Path, kid: str) -> keys.SigningKey:
 def cmd_list(args: argparse.Namespace) -> int:
     """Every key: signing, trusted by the development profile, or retired."""
     folder = _folder(args.dir)
-    signing = keys.signing_key(folder, PURPOSE).kid
+    signing = _signing(folder).kid
     trusted = _profile(args.dir).get("license_keys", {})
-    for key in keys.load_all(folder, PURPOSE):
+    for key in _all(folder):
         role = "signing" if key.kid == signing else "standby"
         print(f"{key.kid}  {role}{'' if key.kid in trusted else '  (not in profile.json)'}")
     for path in sorted((folder / "retired").glob(f"{PURPOSE}-*.pem")):
@@ -68,7 +82,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_add(args: argparse.Namespace) -> int:
     """A new key that does not sign yet; trusted by the development profile from now on."""
     folder = _folder(args.dir)
-    keys.set_signing(folder, PURPOSE, keys.signing_key(folder, PURPOSE).kid)  # pin the current one first
+    current = _signing(folder)
+    if keys.signing_kid(folder, PURPOSE) is None:  # an older folder: pin the key in use before adding one
+        keys.set_signing(folder, PURPOSE, current.kid, 0.0)
     key = keys.generate(folder, PURPOSE)
     profile = _profile(args.dir)
     profile.setdefault("license_keys", {})[key.kid] = key.public_b64
@@ -85,8 +101,8 @@ def cmd_activate(args: argparse.Namespace) -> int:
     key = _find(folder, args.kid)
     if key.kid not in _profile(args.dir).get("license_keys", {}):
         raise LicenseCliError(f"clients of {args.dir / 'profile.json'} do not trust {key.kid}", EXIT_REFUSED)
-    keys.set_signing(folder, PURPOSE, key.kid)
-    print(f"{key.kid} signs from the server's next start")
+    keys.set_signing(folder, PURPOSE, key.kid, time.time())
+    print(f"{key.kid} signs from the server's next start (restart it now)")
     return 0
 
 
@@ -94,8 +110,16 @@ def cmd_retire(args: argparse.Namespace) -> int:
     """Take ``KID`` out of use and out of the development profile."""
     folder = _folder(args.dir)
     key = _find(folder, args.kid)
-    if key.kid == keys.signing_key(folder, PURPOSE).kid:
+    signing = _signing(folder)
+    if key.kid == signing.kid:
         raise LicenseCliError(f"{key.kid} is the signing key; activate another one first", EXIT_REFUSED)
+    record = keys.signing_record(folder, PURPOSE)
+    since = record[1] if record else 0.0
+    safe_from = since + DEFAULT_TTL_SECONDS
+    if time.time() < safe_from and not args.force:
+        day = datetime.fromtimestamp(safe_from, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        raise LicenseCliError(f"{signing.kid} signs only since recently: leases signed by {key.kid} may be in "
+                              f"use until {day}; retire it then (or --force for a leaked key)", EXIT_REFUSED)
     keys.retire(folder, PURPOSE, key.kid)
     profile = _profile(args.dir)
     profile.get("license_keys", {}).pop(key.kid, None)
@@ -116,4 +140,7 @@ def register(sub: Any) -> None:
         verb.add_argument("dir", type=Path)
         if name in ("activate", "retire"):
             verb.add_argument("kid", help="key id, as `keys list` shows it")
+        if name == "retire":
+            verb.add_argument("--force", action="store_true",
+                              help="do not wait for the old key's leases to end (for a leaked key)")
         verb.set_defaults(func=func)

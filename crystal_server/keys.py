@@ -54,17 +54,27 @@ def generate(folder: Path, purpose: str) -> SigningKey:
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     path = folder / f"{purpose}-{key.kid}.pem"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    temp = folder / f".{purpose}-{key.kid}.pem.tmp"  # a server starting meanwhile never reads half a key
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(pem)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
     return key
 
 
 def load_all(folder: Path, purpose: str) -> list[SigningKey]:
     """Every key for ``purpose``, newest file last."""
     keys: list[SigningKey] = []
-    for path in sorted(folder.glob(f"{purpose}-*.pem"), key=lambda p: p.stat().st_mtime):
-        private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    found = []
+    for path in folder.glob(f"{purpose}-*.pem"):
+        try:
+            found.append((path.stat().st_mtime, path, path.read_bytes()))
+        except FileNotFoundError:
+            continue  # retired while we looked
+    for _mtime, path, pem in sorted(found, key=lambda item: item[0]):
+        private = serialization.load_pem_private_key(pem, password=None)
         if not isinstance(private, Ed25519PrivateKey):
             raise ValueError(f"{path} is not an Ed25519 key")
         raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
@@ -76,21 +86,41 @@ def _signing_file(folder: Path, purpose: str) -> Path:
     return folder / f"{purpose}.signing"
 
 
-def signing_kid(folder: Path, purpose: str) -> str | None:
-    """The key id recorded as signing for ``purpose``; None in folders made before it was recorded."""
+def signing_record(folder: Path, purpose: str) -> tuple[str, float] | None:
+    """The key id recorded as signing for ``purpose`` and when it was recorded (seconds since the epoch);
+    None in folders made before it was recorded. A damaged record is an error, never "take the newest"."""
     try:
-        kid = _signing_file(folder, purpose).read_text(encoding="utf-8").strip()
+        text = _signing_file(folder, purpose).read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-    return kid or None
+    parts = text.split()
+    try:
+        kid, since = parts[0], float(parts[1]) if len(parts) > 1 else 0.0
+    except (IndexError, ValueError):
+        raise LookupError(f"{_signing_file(folder, purpose)} is damaged; run `crystal-server keys activate`") \
+            from None
+    return kid, since
 
 
-def set_signing(folder: Path, purpose: str, kid: str) -> None:
-    """Record ``kid`` as the signing key for ``purpose`` (written atomically)."""
-    target = _signing_file(folder, purpose)
-    temp = target.with_suffix(".tmp")
-    temp.write_text(kid + "\n", encoding="utf-8")
-    os.replace(temp, target)
+def signing_kid(folder: Path, purpose: str) -> str | None:
+    """The key id recorded as signing for ``purpose``; None in folders made before it was recorded."""
+    record = signing_record(folder, purpose)
+    return record[0] if record else None
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text``: written to a temporary file, synced, renamed."""
+    temp = path.with_name(f".{path.name}.tmp")
+    with open(temp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
+
+
+def set_signing(folder: Path, purpose: str, kid: str, since: float) -> None:
+    """Record ``kid`` as the signing key for ``purpose`` from ``since`` (seconds since the epoch)."""
+    write_atomically(_signing_file(folder, purpose), f"{kid} {since:.0f}\n")
 
 
 def signing_key(folder: Path, purpose: str) -> SigningKey:

@@ -144,6 +144,16 @@ def _raw_client(name: str, payload: bytes, results: list[tuple[bytes, float]], *
 SLOW = 10_000  # ms: a client timeout long enough that only the case itself can end the connection
 
 
+def dropped(flood: list[socket.socket]) -> int:
+    """How many of these connections the server has closed."""
+    count = 0
+    for sock in flood:
+        sock.setblocking(False)
+        with contextlib.suppress(BlockingIOError):  # still open
+            count += sock.recv(1) == b""
+    return count
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="raw Unix-socket clients")
 @pytest.mark.parametrize(("payload", "timeout_ms", "answer", "hang_up"), [
     (b"", 300, b"", False),  # connects, says nothing: dropped when the client timeout ends
@@ -191,15 +201,7 @@ def test_a_flood_of_connections_is_capped_and_clears(ctx: AppContext, qtbot: QtB
         flood.append(sock)
     qtbot.waitUntil(lambda: server.client_count() == instance_server.MAX_CLIENTS, timeout=SLOW)
 
-    def dropped() -> int:
-        count = 0
-        for sock in flood:
-            sock.setblocking(False)
-            with contextlib.suppress(BlockingIOError):  # still open
-                count += sock.recv(1) == b""
-        return count
-
-    qtbot.waitUntil(lambda: dropped() == 4, timeout=SLOW)  # the ones past the cap, at once
+    qtbot.waitUntil(lambda: dropped(flood) == 4, timeout=SLOW)  # the ones past the cap, at once
     for sock in flood:
         sock.close()
     qtbot.waitUntil(lambda: server.client_count() == 0, timeout=SLOW)
@@ -253,12 +255,47 @@ def test_the_windows_listener_has_the_same_limits(ctx: AppContext, qtbot: QtBot,
     silent.join()
     (answer, took), = results
     assert answer == b"" and took >= 0.24
+    monkeypatch.setattr(instance_server, "CLIENT_TIMEOUT_MS", SLOW)  # from here only the case ends it
+    endless = threading.Thread(target=_raw_client, args=(name, b"x" * (ipc.MAX_MESSAGE + 4096), results))
+    endless.start()
+    qtbot.waitUntil(lambda: len(results) == 2, timeout=SLOW)
+    endless.join()
+    assert results[1][0] == b"" and results[1][1] < 5  # dropped at the size cap
     flood = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(instance_server.MAX_CLIENTS + 4)]
     for sock in flood:
         sock.connect(name)
     qtbot.waitUntil(lambda: server.client_count() == instance_server.MAX_CLIENTS, timeout=SLOW)
+    qtbot.waitUntil(lambda: dropped(flood) == 4, timeout=SLOW)
     for sock in flood:
         sock.close()
     qtbot.waitUntil(lambda: server.client_count() == 0, timeout=SLOW)
     assert hand_over_from_a_thread(qtbot, server, ["--show", "updates"])
     server.close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="socket files")
+def test_launches_take_turns_to_claim_the_name(ctx: AppContext) -> None:
+    import fcntl
+
+    name = ipc.server_name(ctx.paths)
+    lock = os.open(name + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # another launch is in the middle of its claim
+    claimed: list[ipc.Claimed | None] = []
+    other = threading.Thread(target=lambda: claimed.append(ipc.claim(name)))
+    other.start()
+    other.join(0.5)
+    assert other.is_alive() and not Path(name).exists()  # it waits its turn: no stale-check, no bind
+    os.close(lock)  # that launch is done
+    other.join(10)
+    assert claimed and claimed[0] is not None and ipc.is_listening(name)
+    claimed[0].release()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="socket files")
+def test_a_name_that_cannot_be_used_means_no_single_instance_not_a_crash(ctx: AppContext) -> None:
+    name = ipc.server_name(ctx.paths)
+    Path(name + ".lock").mkdir()  # e.g. another user's file in a shared /tmp
+    try:
+        assert ipc.claim(name) is None
+    finally:
+        Path(name + ".lock").rmdir()

@@ -68,7 +68,9 @@ def test_staged_rotation_keeps_every_client_working_or_offline_never_denied(
         assert status.state in ("active", "offline_grace") and lease_kid(tmp_path / "a") == k1
     # Stage 3: the old key leaves the profile and is never used again.
     assert keys_cli("retire", str(server_dir), k2).returncode == 3  # never the signing key
-    assert keys_cli("retire", str(server_dir), k1).returncode == 0
+    early = keys_cli("retire", str(server_dir), k1)  # K1's leases may live 14 more days
+    assert early.returncode == 3 and "may be in use until" in early.stderr, early.stderr
+    assert keys_cli("retire", str(server_dir), k1, "--force").returncode == 0
     assert roles(server_dir) == {k2: "signing", k1: "retired"}
     assert set(json.loads(profile.read_text())["license_keys"]) == {k2}
     with run_reference_server(server_dir) as server:
@@ -86,3 +88,22 @@ def test_a_key_clients_do_not_trust_cannot_be_activated(server_dir: Path) -> Non
     refused = keys_cli("activate", str(server_dir), k2)
     assert refused.returncode == 3 and "do not trust" in refused.stderr
     assert roles(server_dir)[k2] == "standby"
+
+
+def test_an_older_folder_keeps_its_key_signing_when_one_is_added(server_dir: Path) -> None:
+    # Folders made before the signing key was recorded: the newest key file signed. Adding one must not
+    # silently make the new, not yet trusted key the signing one.
+    (k1,) = roles(server_dir)
+    (server_dir / "keys" / "license.signing").unlink()
+    assert keys_cli("add", str(server_dir)).returncode == 0
+    assert roles(server_dir)[k1] == "signing"
+
+
+def test_a_damaged_signing_record_is_one_line_not_a_guess(server_dir: Path) -> None:
+    assert keys_cli("add", str(server_dir)).returncode == 0
+    (server_dir / "keys" / "license.signing").write_text("")
+    listed = keys_cli("list", str(server_dir))
+    assert listed.returncode == 3 and listed.stderr.count("\n") == 1 and "damaged" in listed.stderr
+    (server_dir / "keys" / "license.signing").write_text("0123456789abcdef 0\n")  # a key that is not there
+    listed = keys_cli("list", str(server_dir))
+    assert listed.returncode == 3 and "not in" in listed.stderr and "Traceback" not in listed.stderr
