@@ -189,23 +189,26 @@ def test_misbehaving_clients_are_dropped_and_the_next_launch_still_gets_through(
     assert not Path(name).exists()
 
 
+def flood_is_capped_and_clears(qtbot: QtBot, server: InstanceServer, name: str) -> None:
+    """MAX_CLIENTS + 4 silent connections: the 4 past the cap are closed at once; once the rest hang up, a
+    launch gets through."""
+    flood = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(instance_server.MAX_CLIENTS + 4)]
+    for sock in flood:
+        sock.connect(name)
+    qtbot.waitUntil(lambda: server.client_count() == instance_server.MAX_CLIENTS, timeout=SLOW)
+    qtbot.waitUntil(lambda: dropped(flood) == 4, timeout=SLOW)
+    for sock in flood:
+        sock.close()
+    qtbot.waitUntil(lambda: server.client_count() == 0, timeout=SLOW)
+    assert hand_over_from_a_thread(qtbot, server, ["--show", "about"])
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="raw Unix-socket clients")
 def test_a_flood_of_connections_is_capped_and_clears(ctx: AppContext, qtbot: QtBot) -> None:
     name = ipc.server_name(ctx.paths)
     server = InstanceServer(name)
     assert server.listen()
-    flood = []
-    for _ in range(instance_server.MAX_CLIENTS + 4):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.connect(name)
-        flood.append(sock)
-    qtbot.waitUntil(lambda: server.client_count() == instance_server.MAX_CLIENTS, timeout=SLOW)
-
-    qtbot.waitUntil(lambda: dropped(flood) == 4, timeout=SLOW)  # the ones past the cap, at once
-    for sock in flood:
-        sock.close()
-    qtbot.waitUntil(lambda: server.client_count() == 0, timeout=SLOW)
-    assert hand_over_from_a_thread(qtbot, server, ["--show", "about"])
+    flood_is_capped_and_clears(qtbot, server, name)
     server.close()
 
 
@@ -261,15 +264,7 @@ def test_the_windows_listener_has_the_same_limits(ctx: AppContext, qtbot: QtBot,
     qtbot.waitUntil(lambda: len(results) == 2, timeout=SLOW)
     endless.join()
     assert results[1][0] == b"" and results[1][1] < 5  # dropped at the size cap
-    flood = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(instance_server.MAX_CLIENTS + 4)]
-    for sock in flood:
-        sock.connect(name)
-    qtbot.waitUntil(lambda: server.client_count() == instance_server.MAX_CLIENTS, timeout=SLOW)
-    qtbot.waitUntil(lambda: dropped(flood) == 4, timeout=SLOW)
-    for sock in flood:
-        sock.close()
-    qtbot.waitUntil(lambda: server.client_count() == 0, timeout=SLOW)
-    assert hand_over_from_a_thread(qtbot, server, ["--show", "updates"])
+    flood_is_capped_and_clears(qtbot, server, name)
     server.close()
 
 
