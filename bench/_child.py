@@ -43,6 +43,9 @@ def manager() -> None:
     kept: list[object] = []  # the app, alive until the process is killed
 
     def start() -> None:
+        from crystal_manager.storage.logfile import start_log_file
+
+        start_log_file(boot.ctx.paths.log_dir)  # as launch() does, before the app is built
         tray = assemble(boot, first)
 
         def first_view(_view: object) -> None:
