@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,8 +79,22 @@ class LicensingApi:
         self.key = current_key(data_dir)
         self.conn = store.connect(data_dir)
         limits = load_throttle(data_dir)
-        self.failures = Window(limits.failures_per_address, limits.window_seconds)
-        self.per_key = Window(limits.attempts_per_key, limits.window_seconds)
+        self.failures = self._window("address", limits.failures_per_address, limits.window_seconds)
+        self.per_key = self._window("key", limits.attempts_per_key, limits.window_seconds)
+
+    def _window(self, bucket: str, limit: int, seconds: float) -> Window:
+        """A throttle window whose events are stored, so a restart does not forget them. Rows are kept
+        only as long as the window (addresses and key digests are not kept beyond their use)."""
+        def record(name: str, at: float) -> None:
+            self.conn.execute("INSERT INTO throttle_events (bucket, name, at) VALUES (?, ?, ?)", (bucket, name, at))
+            self.conn.execute("DELETE FROM throttle_events WHERE bucket = ? AND at <= ?", (bucket, at - seconds))
+
+        window = Window(limit, seconds, on_add=record)
+        since = time.time() - seconds
+        rows = self.conn.execute("SELECT name, at FROM throttle_events WHERE bucket = ? AND at > ? ORDER BY at",
+                                 (bucket, since))
+        window.seed((str(row["name"]), float(row["at"])) for row in rows)
+        return window
 
     def _error(self, request: Request, exc: Denied) -> Response:
         body = {"error": {"code": exc.code, "message": str(exc), **exc.detail}}

@@ -47,6 +47,13 @@ MIGRATIONS: list[Sequence[str]] = [
             kind TEXT NOT NULL,
             detail TEXT NOT NULL DEFAULT '{}')""",
     ),
+    (  # 2: throttle events outlive a restart (kept only as long as the throttle window)
+        """CREATE TABLE throttle_events (
+            bucket TEXT NOT NULL,
+            name TEXT NOT NULL,
+            at REAL NOT NULL)""",
+        "CREATE INDEX throttle_events_by_time ON throttle_events(at)",
+    ),
 ]
 
 

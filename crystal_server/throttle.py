@@ -1,11 +1,12 @@
-"""Sliding-window limits on activation attempts, per address and per key (guessing keys must be slow)."""
+"""Sliding-window limits on activation attempts, per address and per key (guessing keys must be slow).
+Times are wall-clock seconds so that the events can be stored and survive a restart (see licensing)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 
@@ -21,12 +22,20 @@ class ThrottleConfig:
 class Window:
     """Counts events per name over the last ``seconds``."""
 
-    def __init__(self, limit: int, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, limit: int, seconds: float, clock: Callable[[], float] = time.time,
+                 on_add: Callable[[str, float], None] | None = None) -> None:
         self.limit = limit
         self.seconds = seconds
         self._clock = clock
+        self._on_add = on_add
         self._events: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
+
+    def seed(self, events: Iterable[tuple[str, float]]) -> None:
+        """Take over events counted before (oldest first), e.g. by the server before a restart."""
+        with self._lock:
+            for name, at in events:
+                self._events.setdefault(name, deque()).append(at)
 
     def _trim(self, name: str, now: float) -> deque[float]:
         events = self._events.setdefault(name, deque())
@@ -50,3 +59,5 @@ class Window:
             self._trim(name, now).append(now)
             if len(self._events) > 100_000:  # bound memory under a flood of distinct names
                 self._events = {k: v for k, v in self._events.items() if v}
+        if self._on_add is not None:
+            self._on_add(name, now)

@@ -12,6 +12,7 @@ import pytest
 from crystal_manager.licensing.errors import KeyNotFound, RateLimited
 from crystal_manager.services.context import AppContext
 from crystal_protocol.licensekey import generate_key
+from crystal_server import store
 from crystal_server.throttle import Window
 from tests.support.licensing import issue, server_cli, service
 from tests.support.servers import ReferenceServer, run_reference_server
@@ -172,3 +173,24 @@ def test_a_label_the_client_would_refuse_is_refused_by_the_server_too(
     assert status == 400 and json.loads(raw)["error"]["code"] == "bad_request", raw
     assert service(lic_ctx).machines_for_key(lic.key).machines == ()  # nothing was stored
 
+
+
+def test_the_throttle_survives_a_restart_and_forgets_with_its_window(server_dir: Path, lic_ctx: AppContext) -> None:
+    # Restarting the server (a deploy, a crash an attacker provoked) must not hand out a fresh allowance.
+    (server_dir / "server.json").write_text(json.dumps({"throttle": {"failures_per_address": 3}}))
+    with run_reference_server(server_dir) as server:
+        svc = service(lic_ctx, url=server.url)
+        for _ in range(3):
+            with pytest.raises(KeyNotFound):
+                svc.activate(generate_key())
+    with run_reference_server(server_dir) as server, pytest.raises(RateLimited):
+        service(lic_ctx, url=server.url).activate(generate_key())
+    conn = store.connect(server_dir)
+    try:
+        rows = conn.execute("SELECT COUNT(*) FROM throttle_events WHERE bucket = 'address'").fetchone()[0]
+        assert rows == 3  # the throttled attempt was not counted again
+        conn.execute("UPDATE throttle_events SET at = at - 61")  # a minute later (window: 60 s)
+    finally:
+        conn.close()
+    with run_reference_server(server_dir) as server, pytest.raises(KeyNotFound):
+        service(lic_ctx, url=server.url).activate(generate_key())  # allowed again
