@@ -86,6 +86,8 @@ def run(_ctx: AppContext | None, args: argparse.Namespace) -> int:
         values = _seed(server_dir)
         server = start_server(server_dir, port=port)
         say(f"Reference server running at {server.url}")
+        if "key" in values:  # the GUI demo is activated by hand: people need the key to type or paste
+            say(f"Demo license key (for Activate…): {values['key']}")
         env = {**os.environ, "CRYSTAL_MANAGER_HOME": str(root / "home"),
                "CRYSTAL_MANAGER_PROFILE": str(server.profile_file)}
         env.pop("CRYSTAL_MANAGER_SERVER", None)
