@@ -68,7 +68,8 @@ def pseudo_translate(ts_file: Path, *, expand: float = 0.0) -> Path:
         if translation is None:
             translation = ET.SubElement(message, "translation")
         source = message.findtext("source") or ""
-        padding = "~" * round(len(source) * expand)
+        count = round(len(source) * expand)  # in word-sized pieces: one 70-character "word" wraps nowhere
+        padding = " ~~~~~" * (count // 6) + "~" * (count % 6)
         translation.text = f"{PSEUDO[0]}{source}{padding}{PSEUDO[1]}"
         translation.attrib.pop("type", None)
     tree.write(ts_file, encoding="utf-8", xml_declaration=True)
