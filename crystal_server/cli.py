@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -48,7 +47,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     }
     if args.tls_ca:
         profile["tls_ca_file"] = str(Path(args.tls_ca).resolve())
-    (data_dir / "profile.json").write_text(json.dumps(profile, indent=2) + "\n", encoding="utf-8")
+    keys.write_profile(data_dir, profile)
     print(f"initialised {data_dir}")
     print(f"client profile: {data_dir / 'profile.json'} (server {url})")
     return EXIT_OK

@@ -39,10 +39,6 @@ def _profile(data_dir: Path) -> dict[str, Any]:
     return data
 
 
-def _save_profile(data_dir: Path, profile: dict[str, Any]) -> None:
-    keys.write_atomically(data_dir / "profile.json", json.dumps(profile, indent=2) + "\n")
-
-
 def _signing(folder: Path) -> keys.SigningKey:
     try:
         return keys.signing_key(folder, PURPOSE)
@@ -88,7 +84,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     key = keys.generate(folder, PURPOSE)
     profile = _profile(args.dir)
     profile.setdefault("license_keys", {})[key.kid] = key.public_b64
-    _save_profile(args.dir, profile)
+    keys.write_profile(args.dir, profile)
     print(f"added {key.kid} (not signing yet)")
     print(f"public key: {key.public_b64}")
     print(f"next: ship clients that trust {key.kid}, then: crystal-server keys activate {args.dir} {key.kid}")
@@ -123,7 +119,7 @@ def cmd_retire(args: argparse.Namespace) -> int:
     keys.retire(folder, PURPOSE, key.kid)
     profile = _profile(args.dir)
     profile.get("license_keys", {}).pop(key.kid, None)
-    _save_profile(args.dir, profile)
+    keys.write_profile(args.dir, profile)
     print(f"retired {key.kid}; leases it signed are no longer trusted by clients of this profile")
     return 0
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -116,6 +118,11 @@ def write_atomically(path: Path, text: str) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temp, path)
+
+
+def write_profile(data_dir: Path, profile: dict[str, Any]) -> None:
+    """Write the clients' development profile (``DIR/profile.json``, which carries the public keys)."""
+    write_atomically(data_dir / "profile.json", json.dumps(profile, indent=2) + "\n")
 
 
 def set_signing(folder: Path, purpose: str, kid: str, since: float) -> None:

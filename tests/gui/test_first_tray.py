@@ -3,10 +3,6 @@ load; the app then adopts that icon and menu and shows the real state in them.""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,10 +13,8 @@ from crystal_manager.gui.app import TrayApp
 from crystal_manager.gui.first_tray import STARTING_STEM, FirstTray, show_first_tray
 from crystal_manager.gui.icons import state_icon, stem_icon
 from crystal_manager.services.context import AppContext
-from tests.support.apps import dispose_apps
+from tests.support.apps import dispose_apps, run_gui_script
 from tests.support.fake_license import FakeLicenseService
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def menu_texts(first: FirstTray) -> list[str]:
@@ -67,7 +61,6 @@ def test_first_icon_says_starting_and_the_app_adopts_it(qtbot: QtBot, ctx: AppCo
 SCRIPT = """
 import json, sys
 from PySide6.QtCore import QTimer
-import pytest
 from PySide6.QtWidgets import QApplication
 from crystal_manager.gui import entry, first_tray
 from crystal_manager.gui.args import parse_gui_args
@@ -96,11 +89,7 @@ ALLOWED_BEFORE_THE_TRAY = {
 
 
 def test_the_real_start_shows_the_tray_before_the_app_loads(app_home: Path) -> None:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT),
-           "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
-    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=60,
-                         check=True)
-    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    seen = run_gui_script(SCRIPT)
     assert seen["shown"] is True and seen["code"] == 0
     assert set(seen["loaded"]) <= ALLOWED_BEFORE_THE_TRAY, set(seen["loaded"]) - ALLOWED_BEFORE_THE_TRAY
 
@@ -125,11 +114,7 @@ print(json.dumps({"code": code}))
 def test_quit_from_the_first_menu_leaves_no_socket_behind(app_home: Path, ctx: AppContext) -> None:
     from crystal_manager.gui import ipc
 
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT),
-           "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
-    out = subprocess.run([sys.executable, "-c", QUIT_SCRIPT], env=env, capture_output=True, text=True,
-                         timeout=60, check=True)
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"code": 0}  # it quits, and cleanly
+    assert run_gui_script(QUIT_SCRIPT)["code"] == 0  # it quits, and cleanly
     name = ipc.server_name(ctx.paths)
     assert not ipc.is_listening(name)
     if ipc.POSIX:
@@ -154,12 +139,9 @@ def test_a_start_that_fails_says_so_logs_why_and_leaves(app_home: Path, ctx: App
     # Never a "starting" icon (or, without a tray, an invisible process) that stays forever.
     from crystal_manager.gui import ipc
 
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT),
-           "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
-    out = subprocess.run([sys.executable, "-c", FAIL_SCRIPT.format(tray=tray)], env=env, capture_output=True,
-                         text=True, timeout=60, check=True)
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"code": 1}
-    assert "crystal-manager: the app could not start (details in the log)" in out.stderr
+    out = run_gui_script(FAIL_SCRIPT.format(tray=tray))
+    assert out["code"] == 1
+    assert "crystal-manager: the app could not start (details in the log)" in out["_stderr"]
     log = (ctx.paths.log_dir / "manager.log").read_text()
     assert "the app could not start" in log and "RuntimeError: broken on purpose" in log
     name = ipc.server_name(ctx.paths)

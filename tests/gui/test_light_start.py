@@ -3,15 +3,12 @@ they load only afterwards, off the path to the first picture."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.apps import run_gui_script
+
 HEAVY = ("httpx", "keyring", "tuf", "cryptography")
 
 SCRIPT = f"HEAVY = {HEAVY!r}\n" + """
@@ -37,11 +34,7 @@ print(json.dumps(seen))
 
 @pytest.mark.parametrize("mode", ["tray", "window"])
 def test_heavy_modules_load_after_the_first_picture(app_home: Path, mode: str) -> None:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT),
-           "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
-    out = subprocess.run([sys.executable, "-c", SCRIPT, mode], env=env, capture_output=True, text=True,
-                         timeout=60, check=True)
-    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    seen = run_gui_script(SCRIPT, mode)
     assert seen["at_show"] == []
 
 
@@ -71,10 +64,6 @@ print(json.dumps(seen))
 
 
 def test_reading_a_license_that_is_not_there_loads_no_crypto_keyring_or_openssl(app_home: Path) -> None:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT),
-           "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
-    out = subprocess.run([sys.executable, "-c", READ_SCRIPT], env=env, capture_output=True, text=True,
-                         timeout=60, check=True)
-    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    seen = run_gui_script(READ_SCRIPT)
     assert seen["state"] == "not_activated"
     assert seen["loaded"] == []

@@ -19,13 +19,11 @@ from crystal_manager.gui import instance_server, ipc
 from crystal_manager.gui.instance_server import InstanceServer
 from crystal_manager.services.context import AppContext
 from tests.gui.conftest import MakeApp
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.apps import gui_child_env
 
 
 def launch(home: Path, *args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "CRYSTAL_MANAGER_HOME": str(home), "QT_QPA_PLATFORM": "offscreen",
-           "PYTHONPATH": str(ROOT), "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    env = gui_child_env(CRYSTAL_MANAGER_HOME=str(home))
     return subprocess.Popen([sys.executable, "-m", "crystal_manager", *args], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 

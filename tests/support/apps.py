@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 
@@ -16,3 +21,21 @@ def dispose_apps(made: Iterable[Any]) -> None:
             window.deleteLater()
         if app.tray is not None:
             app.tray.hide()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def gui_child_env(**extra: str) -> dict[str, str]:
+    """The environment of a GUI child process: offscreen Qt, this source tree, a keyring that stores nothing."""
+    return {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT),
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring", **extra}
+
+
+def run_gui_script(script: str, *args: str) -> dict[str, Any]:
+    """Run ``python -c script args`` as a GUI child; its last line of output is JSON, returned parsed."""
+    out = subprocess.run([sys.executable, "-c", script, *args], env=gui_child_env(), capture_output=True,
+                         text=True, timeout=60, check=True)
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    result["_stderr"] = out.stderr
+    return result
