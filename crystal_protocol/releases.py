@@ -38,7 +38,7 @@ class Version:
     @classmethod
     def parse(cls, text: str) -> Version:
         """Parse strictly; ReleaseFormatError says what is wrong."""
-        match = _VERSION.match(text) if isinstance(text, str) else None
+        match = _VERSION.fullmatch(text) if isinstance(text, str) else None
         if match is None:
             raise ReleaseFormatError(f"not a version (expected e.g. 1.2.0 or 1.3.0-beta.1): {text!r}")
         pre = tuple(int(p) if p.isdigit() else p for p in match.group(4).split(".")) if match.group(4) else ()
@@ -75,14 +75,14 @@ def _text(data: dict[str, Any], name: str, where: str) -> str:
 
 def check_product(name: str) -> str:
     """A product name: lower-case letters, digits and dashes."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ReleaseFormatError(f"not a product name (lower-case letters, digits, dashes): {name!r}")
     return name
 
 
 def check_platform(name: str) -> str:
     """A platform name such as ``linux-x86_64``."""
-    if not isinstance(name, str) or not _PLATFORM.match(name):
+    if not isinstance(name, str) or not _PLATFORM.fullmatch(name):
         raise ReleaseFormatError(f"not a platform name (e.g. linux-x86_64): {name!r}")
     return name
 
@@ -143,7 +143,7 @@ class ReleaseInfo:
         if channel not in CHANNELS:
             raise ReleaseFormatError(f"{where}: unknown channel {channel!r}")
         released = _text(data, "released_at", where)
-        if not re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$", released):
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", released):
             raise ReleaseFormatError(f"{where}: 'released_at' must be like 2026-11-30T12:00:00Z")
         notes = data.get("notes", "")
         min_manager = data.get("min_manager")
