@@ -37,7 +37,7 @@ def test_malformed_versions_are_refused(text: str) -> None:
 @given(st.tuples(*(st.integers(0, 999),) * 3), st.tuples(*(st.integers(0, 999),) * 3))
 def test_order_of_plain_versions_is_the_order_of_their_numbers(a: tuple[int, int, int],
                                                                b: tuple[int, int, int]) -> None:
-    va, vb = Version.parse("%d.%d.%d" % a), Version.parse("%d.%d.%d" % b)
+    va, vb = Version.parse(".".join(map(str, a))), Version.parse(".".join(map(str, b)))
     assert (va < vb) == (a < b) and (va == vb) == (a == b)
 
 
