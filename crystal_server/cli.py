@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import threading
 import time
 from pathlib import Path
 
 from crystal_server import keys, store
 from crystal_server.license_cli import LicenseCliError
+from crystal_server.tuf_repo import RepoError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -16,6 +19,7 @@ DEFAULT_PORT = 8765
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_STATE = 3
+REFRESH_ENV = "CRYSTAL_SERVER_TIMESTAMP_REFRESH_SECONDS"
 
 
 class ServerCliError(Exception):
@@ -35,21 +39,25 @@ def cmd_init(args: argparse.Namespace) -> int:
     store.connect(data_dir).close()
     license_key = keys.generate(data_dir / "keys", "license")
     keys.set_signing(data_dir / "keys", "license", license_key.kid, time.time())
-    for sub in ("repository/metadata", "repository/targets"):
-        (data_dir / sub).mkdir(parents=True, exist_ok=True)
+    from crystal_server import tuf_repo
+
+    # The update repository: root with its own key in DIR/offline, online keys in DIR/keys.
+    repo = tuf_repo.init_repository(data_dir)
     url = (args.url or f"http://{DEFAULT_HOST}:{DEFAULT_PORT}").rstrip("/")
     profile = {
         "name": "development",
         "production": False,
         "server_url": url,
         "license_keys": {license_key.kid: license_key.public_b64},
-        "tuf_root": None,
+        "tuf_root": tuf_repo.root_document(repo),
     }
     if args.tls_ca:
         profile["tls_ca_file"] = str(Path(args.tls_ca).resolve())
     keys.write_profile(data_dir, profile)
     print(f"initialised {data_dir}")
     print(f"client profile: {data_dir / 'profile.json'} (server {url})")
+    print(f"update repository: {repo.metadata_dir.parent}; the root key is in {repo.offline_dir} "
+          "(keep it offline in production)")
     return EXIT_OK
 
 
@@ -80,8 +88,45 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"listening on {scheme}://{args.host}:{sock.getsockname()[1]}", flush=True)
     config = uvicorn.Config(create_app(data_dir), log_level=args.log_level, ssl_certfile=args.tls_cert,
                             ssl_keyfile=args.tls_key, access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    stop = _start_refresher(data_dir, args)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        stop.set()
     return EXIT_OK
+
+
+def _env_seconds(name: str, default: float) -> float:
+    text = os.environ.get(name)
+    try:
+        return float(text) if text else default
+    except ValueError:
+        raise ServerCliError(f"{name} must be a number of seconds, not {text!r}") from None
+
+
+def _start_refresher(data_dir: Path, args: argparse.Namespace) -> threading.Event:
+    """Re-sign the update timestamp in the background while serving (off with an interval of 0)."""
+    from datetime import timedelta
+
+    from crystal_server import tuf_repo
+
+    stop = threading.Event()
+    interval = args.timestamp_refresh_seconds
+    if interval is None:
+        interval = _env_seconds(REFRESH_ENV, 300.0)
+    lifetimes = tuf_repo.Lifetimes.from_env()
+    if args.timestamp_expiry is not None:
+        if args.timestamp_expiry < 1:
+            raise ServerCliError("--timestamp-expiry must be at least 1 second")
+        lifetimes = tuf_repo.Lifetimes(timestamp=timedelta(seconds=args.timestamp_expiry))
+    repo = tuf_repo.TufRepository(data_dir, lifetimes)
+    if interval > 0 and repo.exists():
+        def log(line: str) -> None:
+            print(f"crystal-server: {line}", file=sys.stderr, flush=True)
+
+        threading.Thread(target=tuf_repo.keep_fresh, args=(repo, interval, stop, log),
+                         name="timestamp-refresher", daemon=True).start()
+    return stop
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,11 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert")
     serve.add_argument("--tls-key")
     serve.add_argument("--log-level", default="warning")
+    serve.add_argument("--timestamp-refresh-seconds", type=float, metavar="SECONDS",
+                       help=f"how often to check the update timestamp's expiry (default 300, or ${REFRESH_ENV}; "
+                            "0: never re-sign)")
+    serve.add_argument("--timestamp-expiry", type=float, metavar="SECONDS",
+                       help="lifetime of a re-signed timestamp (default a day, or $CRYSTAL_SERVER_TIMESTAMP_EXPIRY)")
     serve.set_defaults(func=cmd_serve)
-    from crystal_server import key_cli, license_cli
+    from crystal_server import key_cli, license_cli, release_cli
 
     license_cli.register(sub)
     key_cli.register(sub)
+    release_cli.register(sub)
     return parser
 
 
@@ -117,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"crystal-server: {exc}", file=sys.stderr)
         return exc.code
     except LicenseCliError as exc:  # key_cli raises it too: one line, one exit code
+        print(f"crystal-server: {exc}", file=sys.stderr)
+        return exc.code
+    except RepoError as exc:  # release and tuf verbs
         print(f"crystal-server: {exc}", file=sys.stderr)
         return exc.code
     return code
