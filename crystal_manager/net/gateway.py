@@ -268,11 +268,15 @@ class Gateway:
                                    body=b"".join(chunks), method=built.method, path=built.url.path)
 
     def download(self, request: OutboundRequest, write: Callable[[bytes], None], *, offset: int = 0,
-                 max_bytes: int, progress: Callable[[int], None] | None = None) -> DownloadResult:
+                 max_bytes: int, progress: Callable[[int], None] | None = None,
+                 on_response: Callable[[int, dict[str, str]], None] | None = None) -> DownloadResult:
         """Stream a file into ``write``; resume from ``offset`` with a Range request.
 
         If the server ignores the Range (answers 200), ``resumed`` is False and the caller must restart
-        its file from zero: the bytes passed to ``write`` are then the whole file.
+        its file from zero: the bytes passed to ``write`` are then the whole file. ``on_response`` gets
+        the status and headers before the first ``write``, so the caller can place the bytes (and keep
+        the ETag) as they arrive. An exception from ``write`` or ``progress`` (a pause) is recorded in
+        the ledger, then propagates.
         """
         headers = dict(request.headers)
         if offset > 0:
@@ -287,6 +291,8 @@ class Gateway:
             if response.status_code in (200, 206):
                 limit = max_bytes - (offset if resumed else 0)
                 try:
+                    if on_response is not None:
+                        on_response(response.status_code, {k.lower(): v for k, v in response.headers.items()})
                     for chunk in response.iter_raw():
                         received += len(chunk)
                         if received > limit:
@@ -297,6 +303,11 @@ class Gateway:
                             progress(received + (offset if resumed else 0))
                 except httpx.HTTPError as exc:
                     error = _translate(exc, self._host)
+                except BaseException as exc:
+                    # The caller stopped (pause, cancel, disk full): what was sent is still recorded.
+                    self._record(request_type, ranged, built, attempt=attempt, status=response.status_code,
+                                 received=received, error=type(exc).__name__, started=started)
+                    raise
             self._record(request_type, ranged, built, attempt=attempt, status=response.status_code,
                          received=received, error=type(error).__name__ if error else None, started=started)
             if error is not None:

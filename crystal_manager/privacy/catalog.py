@@ -96,6 +96,11 @@ RANGE_FIELD = FieldSpec(
     "Range", "header", "bytes=1048576-", "Resumes an interrupted download where it stopped.", "§4",
     required=False)
 
+IF_RANGE_FIELD = FieldSpec(
+    "If-Range", "header", '"5d41402abc4b2a76b9719d911017c592"',
+    "Resumes only if the file did not change since the first part was fetched (the server's own tag "
+    "for the file, echoed back); otherwise the server sends the whole file again.", "§4", required=False)
+
 _NAME_PARAM = FieldSpec(
     "name", "path", "crystalme3d-pro-2.4.0.tar.gz", "Which public file to fetch.", "§4")
 
@@ -191,7 +196,7 @@ REQUEST_TYPES: tuple[RequestType, ...] = (
         purpose="Downloads an update or patch file; its hash and size are checked against signed metadata.",
         when="When you choose to download an update.",
         policy=("§4",),
-        fields=(_NAME_PARAM, RANGE_FIELD),
+        fields=(_NAME_PARAM, RANGE_FIELD, IF_RANGE_FIELD),
         response=(ResponseField("(file)", "The update archive or patch, possibly from a byte offset."),),
     ),
     RequestType(

@@ -106,9 +106,16 @@ def _xdg_paths(env: Mapping[str, str]) -> AppPaths:
 
 
 def installed_product_version(paths: AppPaths) -> str | None:
-    """The version of CrystalMe3D Pro installed under the product root, or None."""
-    marker = paths.install_root / "current" / "VERSION"
+    """The version of CrystalMe3D Pro installed under the product root, or None.
+
+    Read from the install root's ``current.json`` (see crystal_manager.updates.layout), with json alone:
+    this runs while the tray starts and must not load the updates machinery.
+    """
+    import json
+
     try:
-        return marker.read_text(encoding="utf-8").strip() or None
-    except OSError:
+        data = json.loads((paths.install_root / "current.json").read_bytes())
+    except (OSError, ValueError, RecursionError):
         return None
+    current = data.get("current") if isinstance(data, dict) else None
+    return current if isinstance(current, str) and current else None

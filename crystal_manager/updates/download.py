@@ -1,0 +1,301 @@
+"""Release downloads: streamed through the gateway into a ``.partial`` file, hashed as the bytes arrive,
+resumable after a pause, a lost connection or a crash (Range + If-Range), never longer than the signed
+length, and verified against the signed SHA-256 before the file takes its final name.
+
+Files in ``folder`` for a target ``T`` with hash ``H``: ``H.T.partial`` (bytes so far), ``H.T.partial.json``
+(what they belong to and the server's ETag) and, once verified, ``H.T``. Only a verified file is ever
+handed to the installer; anything that fails verification is deleted, so nothing bad stays cached.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from crystal_manager.net.errors import ResponseTooLarge
+from crystal_manager.net.gateway import Gateway
+from crystal_manager.net.request import OutboundRequest, Trigger
+from crystal_manager.services.update_types import DownloadControl, DownloadProgress
+from crystal_manager.storage.atomic import write_json_atomic
+from crystal_manager.updates.errors import DownloadStopped, TargetRejected, UpdateServerUnavailable
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_WRITE_BUFFER = 512 * 1024  # few write calls, and at most this much unflushed when the process dies
+_HASH_BLOCK = 1024 * 1024
+_PROGRESS_INTERVAL = 0.1  # seconds: at most ~10 progress calls a second
+_SPEED_WINDOW = 2.0  # seconds the speed is averaged over
+
+
+@dataclass(frozen=True)
+class SignedFile:
+    """What the signed metadata says about one target."""
+
+    name: str  # TUF target path, e.g. crystalme3d-pro-1.2.0-linux-x86_64.tar.gz
+    url_name: str  # what to request: "<sha256>.<name>" (consistent snapshot)
+    length: int
+    sha256: str  # hex
+
+
+class _Stop(Exception):
+    """Raised inside the write callback when pause or cancel was asked for."""
+
+
+def _check(signed: SignedFile) -> None:
+    # Names come from the network (signed, but still names): plain file names only, never a path.
+    for text in (signed.name, signed.url_name):
+        if not _SAFE_NAME.match(text) or ".." in text:
+            raise TargetRejected(f"the update file name {text!r} is not a plain file name")
+    if not _SHA256.match(signed.sha256) or not isinstance(signed.length, int) or signed.length < 0:
+        raise TargetRejected(f"the signed facts about {signed.name} are malformed")
+
+
+def _files(folder: Path, signed: SignedFile) -> tuple[Path, Path, Path]:
+    final = folder / f"{signed.sha256}.{signed.name}"
+    return final, final.with_name(final.name + ".partial"), final.with_name(final.name + ".partial.json")
+
+
+def _hash_file(path: Path) -> tuple[Any, int]:
+    """SHA-256 of a file read in fixed blocks (bounded memory whatever its size), and its size."""
+    digest = hashlib.sha256()
+    buffer = bytearray(_HASH_BLOCK)
+    view = memoryview(buffer)
+    size = 0
+    with open(path, "rb", buffering=0) as handle:
+        while count := handle.readinto(buffer):
+            digest.update(view[:count])
+            size += count
+    return digest, size
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def discard(folder: Path, signed: SignedFile) -> None:
+    """Delete everything kept for ``signed``: the partial file, its sidecar and the verified file."""
+    for path in _files(folder, signed):
+        path.unlink(missing_ok=True)
+
+
+def verified_download(folder: Path, signed: SignedFile, *, check_hash: bool = True) -> Path | None:
+    """The complete verified file for ``signed`` if it is there (re-hashed unless ``check_hash`` is
+    False); a file that no longer matches is deleted."""
+    _check(signed)
+    final = _files(folder, signed)[0]
+    try:
+        if final.stat().st_size != signed.length:
+            final.unlink(missing_ok=True)
+            return None
+        if check_hash and _hash_file(final)[0].hexdigest() != signed.sha256:
+            final.unlink(missing_ok=True)
+            return None
+    except FileNotFoundError:
+        return None
+    return final
+
+
+def _sidecar(folder: Path, signed: SignedFile) -> dict[str, Any] | None:
+    """The sidecar if it describes exactly ``signed``; a foreign or damaged one is discarded."""
+    _final, partial, sidecar = _files(folder, signed)
+    try:
+        data = json.loads(sidecar.read_bytes())
+    except FileNotFoundError:
+        partial.unlink(missing_ok=True)  # bytes of unknown origin: never resumed
+        return None
+    except (OSError, ValueError):
+        data = None
+    if (not isinstance(data, dict) or data.get("sha256") != signed.sha256 or data.get("length") != signed.length
+            or data.get("name") != signed.name or not isinstance(data.get("etag"), str | None)):
+        partial.unlink(missing_ok=True)
+        sidecar.unlink(missing_ok=True)
+        return None
+    return data
+
+
+def partial_state(folder: Path, signed: SignedFile) -> tuple[int, int] | None:
+    """``(received, total)`` of a resumable partial download of ``signed``, or None."""
+    _check(signed)
+    if _sidecar(folder, signed) is None:
+        return None
+    try:
+        size = _files(folder, signed)[1].stat().st_size
+    except FileNotFoundError:
+        return None
+    return min(size, signed.length), signed.length
+
+
+class _Meter:
+    """Progress at most ~10 times a second, speed smoothed over the last ~2 seconds."""
+
+    def __init__(self, version: str, total: int, start: int, clock: Callable[[], float],
+                 sink: Callable[[DownloadProgress], None] | None) -> None:
+        self.version, self.total, self.clock, self.sink = version, total, clock, sink
+        now = clock()
+        self.samples: deque[tuple[float, int]] = deque([(now, start)])
+        self.last_emit = now - _PROGRESS_INTERVAL
+
+    def update(self, received: int, *, force: bool = False) -> None:
+        if self.sink is None:
+            return
+        now = self.clock()
+        if not force and now - self.last_emit < _PROGRESS_INTERVAL:
+            return
+        self.last_emit = now
+        self.samples.append((now, received))
+        while len(self.samples) > 2 and now - self.samples[1][0] >= _SPEED_WINDOW:
+            self.samples.popleft()
+        then, before = self.samples[0]
+        speed = (received - before) / (now - then) if now > then else 0.0
+        eta = (self.total - received) / speed if speed > 0 else (0.0 if received >= self.total else None)
+        self.sink(DownloadProgress(version=self.version, received=received, total=self.total,
+                                   bytes_per_second=speed, eta_seconds=eta))
+
+
+class _Transfer:
+    """One request's worth of writing: places the bytes where the answer says, hashes them, meters them."""
+
+    def __init__(self, signed: SignedFile, files: tuple[Path, Path], *, offset: int, digest: Any,
+                 etag: str | None, control: DownloadControl | None, meter: _Meter) -> None:
+        partial, sidecar = files
+        self.partial, self.sidecar, self.signed = partial, sidecar, signed
+        self.offset, self.digest, self.etag = offset, digest, etag
+        self.control, self.meter = control, meter
+        self.handle: IO[bytes] | None = None
+        self.size = offset
+
+    def on_response(self, status: int, headers: dict[str, str]) -> None:
+        if status == 206:
+            start = re.match(r"^bytes (\d+)-", headers.get("content-range", ""))
+            if start is None or int(start.group(1)) != self.offset:
+                raise TargetRejected(f"the server answered another part of {self.signed.name} than asked for")
+        else:  # 200: the whole file (it changed, or the server ignores ranges): start over
+            self.offset, self.size, self.digest = 0, 0, hashlib.sha256()
+        tag = headers.get("etag") or headers.get("last-modified")
+        etag = None if tag is None or tag.startswith("W/") else tag  # a weak tag cannot guard a range
+        if status == 200 or etag != self.etag or not self.sidecar.exists():
+            self.etag = etag
+            write_json_atomic(self.sidecar, {"sha256": self.signed.sha256, "length": self.signed.length,
+                                             "etag": etag, "name": self.signed.name})
+        handle = open(self.partial, "r+b" if self.partial.exists() else "wb", buffering=_WRITE_BUFFER)  # noqa: SIM115
+        handle.seek(self.offset)
+        handle.truncate()
+        self.handle = handle
+
+    def write(self, chunk: bytes) -> None:
+        assert self.handle is not None
+        self.handle.write(chunk)
+        self.digest.update(chunk)
+        self.size += len(chunk)
+        self.meter.update(self.size)
+        if self.control is not None and self.control.stopped:
+            raise _Stop
+
+    def close(self, *, sync: bool) -> None:
+        if self.handle is None:
+            return
+        try:
+            if sync:
+                self.handle.flush()
+                os.fsync(self.handle.fileno())
+        finally:
+            self.handle.close()
+            self.handle = None
+
+
+def _resume_point(folder: Path, signed: SignedFile) -> tuple[int, Any, str | None]:
+    """Bytes already kept, their running hash, and the ETag they came with (0, fresh, None if none)."""
+    data = _sidecar(folder, signed)
+    partial = _files(folder, signed)[1]
+    if data is None or not partial.exists():
+        return 0, hashlib.sha256(), None
+    digest, size = _hash_file(partial)
+    if size > signed.length:
+        discard(folder, signed)
+        return 0, hashlib.sha256(), None
+    return size, digest, data.get("etag")
+
+
+def _finish(folder: Path, signed: SignedFile, size: int, digest: Any) -> Path:
+    final, partial, sidecar = _files(folder, signed)
+    if size != signed.length or digest.hexdigest() != signed.sha256:
+        discard(folder, signed)
+        what = "is shorter than" if size < signed.length else "does not match"
+        raise TargetRejected(f"the downloaded {signed.name} {what} its signed "
+                             f"{'length' if size != signed.length else 'hash'}; it was deleted")
+    os.replace(partial, final)
+    _fsync_dir(folder)
+    sidecar.unlink(missing_ok=True)
+    return final
+
+
+def download_target(gateway: Gateway, signed: SignedFile, folder: Path, *, version: str,
+                    control: DownloadControl | None = None,
+                    progress: Callable[[DownloadProgress], None] | None = None,
+                    trigger: Trigger = "user", clock: Callable[[], float] = time.monotonic) -> Path:
+    """Download ``signed`` into ``folder`` (resuming a partial file) and return the verified file.
+
+    Raises TargetRejected (wrong length or hash, longer than signed: deleted), UpdateServerUnavailable
+    (an HTTP error status), DownloadStopped (pause keeps the partial file, cancel deletes it), and the
+    gateway's transport errors unchanged (the partial file is kept for the next call to resume).
+    """
+    _check(signed)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    done = verified_download(folder, signed)
+    if done is not None:
+        return done
+    _final, partial, sidecar = _files(folder, signed)
+    offset, digest, etag = _resume_point(folder, signed)
+    meter = _Meter(version, signed.length, offset, clock, progress)
+    meter.update(offset, force=True)
+    if offset == signed.length:  # killed after the last byte, before the rename
+        return _finish(folder, signed, offset, digest)
+    headers = {"If-Range": etag} if offset and etag else {}
+    request = OutboundRequest(kind="update_target", path_params={"name": signed.url_name}, headers=headers,
+                              trigger=trigger)
+    transfer = _Transfer(signed, (partial, sidecar), offset=offset, digest=digest, etag=etag, control=control,
+                         meter=meter)
+    try:
+        result = gateway.download(request, transfer.write, offset=offset, max_bytes=signed.length,
+                                  on_response=transfer.on_response)
+    except _Stop:
+        cancelled = control is not None and control.cancelled
+        transfer.close(sync=not cancelled)
+        if cancelled:
+            discard(folder, signed)
+            raise DownloadStopped("the download was cancelled", cancelled=True) from None
+        raise DownloadStopped("the download was paused", cancelled=False) from None
+    except (ResponseTooLarge, TargetRejected) as exc:
+        transfer.close(sync=False)
+        discard(folder, signed)
+        if isinstance(exc, TargetRejected):
+            raise
+        raise TargetRejected(f"the server sent more than the signed {signed.length} bytes of {signed.name}; "
+                             "the download was deleted") from exc
+    except BaseException:
+        transfer.close(sync=True)  # a lost connection: keep every byte that arrived for the next call
+        raise
+    transfer.close(sync=True)
+    if result.status == 416:  # the server's file is shorter than what we already have
+        discard(folder, signed)
+        raise TargetRejected(f"the server's {signed.name} is shorter than signed; the download was deleted")
+    if result.status not in (200, 206):
+        if result.status == 404:
+            raise UpdateServerUnavailable(f"the update server no longer offers {signed.name} (HTTP 404)")
+        raise UpdateServerUnavailable(f"the update server answered HTTP {result.status} for {signed.name}")
+    meter.update(transfer.size, force=True)
+    return _finish(folder, signed, transfer.size, transfer.digest)
