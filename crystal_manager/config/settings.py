@@ -17,22 +17,30 @@ NOTIFICATION_EVENTS = (
     "update_failed",
 )
 
+#: Update channels; the same names as crystal_protocol.releases.CHANNELS (not imported: it loads
+#: dataclasses, a few ms on the way to the tray; tests/updates/test_policy.py keeps the two equal).
+UPDATE_CHANNELS = ("stable", "beta")
+
 
 class Settings:
     """What the user can change. ``server_url`` overrides the profile's URL when set. (A plain class, not
     a dataclass: ``dataclasses`` costs a few ms on the way to the tray.)"""
 
-    FIELDS = ("server_url", "autostart", "check_interval_hours", "notifications", "welcome_done")
+    FIELDS = ("server_url", "autostart", "check_interval_hours", "notifications", "welcome_done",
+              "update_channel", "auto_check_updates")
 
     def __init__(self, server_url: str | None = None, autostart: bool = False,
                  check_interval_hours: float = 24.0, notifications: dict[str, bool] | None = None,
-                 welcome_done: bool = False) -> None:
+                 welcome_done: bool = False, *, update_channel: str = "stable",
+                 auto_check_updates: bool = True) -> None:
         self.server_url = server_url
         self.autostart = autostart
         self.check_interval_hours = check_interval_hours
         self.notifications: dict[str, bool] = (dict.fromkeys(NOTIFICATION_EVENTS, True)
                                                if notifications is None else notifications)
         self.welcome_done = welcome_done
+        self.update_channel = update_channel  # "stable" or "beta"
+        self.auto_check_updates = auto_check_updates  # the daily check (check_interval_hours) and download
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form written to disk (a copy: changing it changes nothing here)."""
@@ -70,6 +78,8 @@ def load_settings(path: Path) -> Settings:
             settings.notifications = merged
         elif name == "server_url" and (value is None or isinstance(value, str)):
             settings.server_url = value
+        elif name == "update_channel" and value in UPDATE_CHANNELS:
+            settings.update_channel = value
         elif isinstance(default, bool) and isinstance(value, bool):
             setattr(settings, name, value)
         elif isinstance(default, float) and isinstance(value, int | float) and value > 0:

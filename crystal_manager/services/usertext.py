@@ -14,6 +14,7 @@ from crystal_manager.net import errors as net
 from crystal_manager.services.health import HealthError
 from crystal_manager.storage.atomic import StorageError
 from crystal_manager.storage.secrets import SecretStoreError
+from crystal_manager.updates import errors as upd
 
 
 class Outcome(Enum):
@@ -125,3 +126,41 @@ register(lic.LeaseInvalid, _fixed("License lease refused: ", Outcome.BAD_INPUT))
 register(lic.FingerprintError, _fixed("Cannot identify this computer: ", Outcome.INTERNAL))
 register(lic.ProtocolMismatch, _fixed("Protocol problem (please report it): ", Outcome.INTERNAL))
 register(lic.LicensingError, _fixed("Licensing problem: ", Outcome.INTERNAL))
+
+
+# Updates: every error of crystal_manager/updates/errors.py has its words here.
+_NOTHING_CHANGED = " Nothing was installed or changed."
+
+
+def _stopped(exc: BaseException) -> tuple[str, Outcome]:
+    if getattr(exc, "cancelled", False):
+        return "Download cancelled; what was downloaded so far was deleted.", Outcome.DENIED
+    return ("Download paused; what was downloaded so far is kept. Resume with: crystal-manager update download",
+            Outcome.DENIED)
+
+
+register(upd.UpdateError, _fixed("Update problem: ", Outcome.INTERNAL))
+register(upd.UpdatesNotConfigured, _fixed("Updates are not set up: ", Outcome.BAD_INPUT))
+register(upd.UpdateBusy, lambda exc: (f"Busy: {exc}.", Outcome.DENIED))
+register(upd.UpdateStateDamaged, _fixed("", Outcome.INTERNAL))
+register(upd.MetadataRejected, lambda exc: (
+    f"The update information could not be trusted: {exc}. Treated as no answer: nothing is offered."
+    + _NOTHING_CHANGED, Outcome.OFFLINE))
+register(upd.MetadataExpired, lambda exc: (
+    f"The update information is out of date: {exc}. Treated as no answer: nothing is offered." + _NOTHING_CHANGED,
+    Outcome.OFFLINE))
+register(upd.UpdateServerUnavailable, lambda exc: (f"The update server could not provide the file: {exc}."
+                                                   + _NOTHING_CHANGED, Outcome.OFFLINE))
+register(upd.TargetRejected, lambda exc: (f"The downloaded update failed its signature check: {exc}."
+                                          + _NOTHING_CHANGED, Outcome.OFFLINE))
+register(upd.NoUpdateOffered, _fixed("No update to do: ", Outcome.BAD_INPUT))
+register(upd.NotEntitled, _fixed("Not included in your license: ", Outcome.DENIED))
+register(upd.UpdateRefusedByUser, _fixed("Refused: ", Outcome.BAD_INPUT))
+register(upd.ArchiveRejected, lambda exc: (f"The update file is unsafe or wrong and was not installed: {exc}."
+                                           + _NOTHING_CHANGED, Outcome.OFFLINE))
+register(upd.HealthCheckFailed, lambda exc: (f"The new version did not start correctly, so the previous one was "
+                                             f"put back: {exc}.", Outcome.INTERNAL))
+register(upd.InstallFailed, lambda exc: (f"The update could not be installed: {exc}. CrystalMe3D Pro stays at "
+                                         "the version it had.", Outcome.INTERNAL))
+register(upd.NothingToRollBack, lambda exc: (f"Nothing to roll back to: {exc}.", Outcome.BAD_INPUT))
+register(upd.DownloadStopped, _stopped)

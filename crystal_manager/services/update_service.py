@@ -1,0 +1,374 @@
+"""Update use cases for both faces: check, download, install, roll back, skip, channel, status.
+
+Ties the pieces together: trust.py (ngclient through the gateway) decides what is signed, policy.py what
+is offered, download.py fetches and verifies, install.py switches versions. Every network or install
+step runs under the updates lock (one process at a time). Heavy parts (tuf, httpx, tarfile) load only
+inside the methods that need them, so ``status()`` and the GUI's first picture stay light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crystal_manager import __version__
+from crystal_manager.net.request import Trigger
+from crystal_manager.services.context import AppContext
+from crystal_manager.services.update_types import (
+    CheckResult,
+    DownloadControl,
+    DownloadProgress,
+    InstallResult,
+    PendingDownload,
+    UpdateStatus,
+)
+from crystal_manager.updates.entitlement import LicenseFacts
+from crystal_manager.updates.errors import (
+    DownloadStopped,
+    HealthCheckFailed,
+    NotEntitled,
+    NoUpdateOffered,
+    TargetRejected,
+    UpdateError,
+    UpdateRefusedByUser,
+)
+from crystal_manager.updates.lock import UpdatesLock
+from crystal_manager.updates.policy import Candidate, describe, evaluate
+from crystal_manager.updates.state import PendingRecord, StateFile, UpdateState
+from crystal_protocol.releases import CHANNELS, PRODUCT, ReleaseFormatError, ReleaseInfo, Version, current_platform
+
+if TYPE_CHECKING:
+    from crystal_manager.services.status import LicenseStatus
+    from crystal_manager.updates.download import SignedFile
+    from crystal_manager.updates.trust import TrustedTargets
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _stamp(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _signed_file(record: PendingRecord) -> SignedFile:
+    from crystal_manager.updates.download import SignedFile
+
+    # Consistent snapshots: the server keeps each target under "<sha256>.<name>", so a file is never
+    # replaced in place and any cache in between can keep it.
+    return SignedFile(name=record.target_name, url_name=f"{record.sha256}.{record.target_name}",
+                      length=record.length, sha256=record.sha256)
+
+
+class UpdateService:
+    """The update use cases (see .helpers/SERVICE_API.md). Blocking; call from a worker thread."""
+
+    def __init__(self, ctx: AppContext, *, license_status: Callable[[], LicenseStatus] | None = None) -> None:
+        self.ctx = ctx
+        self._license_status = license_status
+        self.folder = ctx.paths.data_dir / "updates"
+        self.metadata_dir = self.folder / "metadata"
+        self.downloads_dir = self.folder / "downloads"
+        self._state = StateFile(self.folder / "state.json")
+        #: What crash recovery did at the last apply_pending(), in words (None: nothing to recover).
+        self.recovery_note: str | None = None
+
+    # -- local facts -------------------------------------------------------------------------------------
+
+    @property
+    def state_warning(self) -> str | None:
+        """Set when a damaged state file was set aside (the action still went on)."""
+        return self._state.damaged
+
+    def _license(self) -> LicenseFacts:
+        if self._license_status is None:
+            from crystal_manager.services.license_service import LicenseService
+
+            self._license_status = LicenseService(self.ctx).status
+        status = self._license_status()
+        return LicenseFacts(state=status.state, max_version=status.max_version, expires_at=status.expires_at)
+
+    def _installed(self) -> tuple[str | None, str | None]:
+        from crystal_manager.updates.layout import InstallRoot
+
+        layout = InstallRoot(self.ctx.paths.install_root)
+        return layout.current_version(), layout.previous_version()
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with UpdatesLock(self.folder / "lock"):
+            yield
+
+    def _evaluate(self, candidates: list[Candidate], *, checked_at: str, signed_by: tuple[str, ...],
+                  metadata_version: int, state: UpdateState) -> CheckResult:
+        return evaluate(candidates, installed=self._installed()[0], channel=self.ctx.settings.update_channel,
+                        skipped=state.skipped, manager_version=__version__, license=self._license(),
+                        checked_at=checked_at, signed_by=signed_by, metadata_version=metadata_version)
+
+    def status(self) -> UpdateStatus:
+        """Everything the Updates page shows, from local files only (no network)."""
+        state = self._state.load()
+        installed, previous = self._installed()
+        return UpdateStatus(
+            installed_version=installed, previous_version=previous, install_root=str(self.ctx.paths.install_root),
+            channel=self.ctx.settings.update_channel, auto_check=self.ctx.settings.auto_check_updates,
+            skipped=state.skipped, last_check_at=state.last_check_at, last_check=state.last_check,
+            pending=self._pending(state.pending),
+            install_at_next_start=state.install_at_next_start.version if state.install_at_next_start else None)
+
+    def _pending(self, record: PendingRecord | None) -> PendingDownload | None:
+        if record is None:
+            return None
+        from crystal_manager.updates.download import partial_state, verified_download
+
+        signed = _signed_file(record)
+        # The verified file only takes its final name after its hash matched: no re-hash needed to show it.
+        if verified_download(self.downloads_dir, signed, check_hash=False) is not None:
+            received, complete = record.length, True
+        else:
+            part = partial_state(self.downloads_dir, signed)
+            received, complete = (part[0] if part else 0), False
+        return PendingDownload(version=record.version, target_name=record.target_name, received=received,
+                               total=record.length, complete=complete)
+
+    def check_due(self) -> bool:
+        """True when the automatic check is on and the last check is older than the interval."""
+        settings = self.ctx.settings
+        if not settings.auto_check_updates:
+            return False
+        last = self._state.load().last_check_at
+        if not last:
+            return True
+        try:
+            then = datetime.fromisoformat(last.replace("Z", "+00:00"))
+        except ValueError:
+            return True
+        elapsed = (_now() - then).total_seconds()
+        # A last check "in the future" means the clock moved back: check rather than wait for it.
+        return elapsed < 0 or elapsed >= settings.check_interval_hours * 3600
+
+    def signature_summary(self) -> tuple[str, ...]:
+        """Key ids whose signatures on the trusted targets metadata verified at the last check."""
+        last = self._state.load().last_check
+        return last.signed_by if last else ()
+
+    # -- check -------------------------------------------------------------------------------------------
+
+    def check(self, *, trigger: Trigger = "user") -> CheckResult:
+        """Refresh the signed update information through the gateway, then decide what is offered.
+        Sends only metadata file names: nothing about the user or this computer."""
+        with self._locked():
+            return self._check_locked(trigger)[0]
+
+    def _check_locked(self, trigger: Trigger) -> tuple[CheckResult, TrustedTargets]:
+        from crystal_manager.updates import trust
+
+        trusted = trust.refresh(self.metadata_dir, self.ctx.profile.tuf_root, self.ctx.gateway,
+                                self.ctx.gateway.base_url, trigger=trigger)
+        platform = current_platform()
+        candidates = []
+        for name, target in trusted.targets.items():
+            custom = target.custom
+            # Only this product's releases for this platform are kept for later local re-evaluation.
+            if isinstance(custom, dict) and custom.get("product") == PRODUCT and custom.get("platform") == platform:
+                candidates.append(Candidate(name, target.length, target.hashes.get("sha256"), custom))
+        state = self._state.load()
+        result = self._evaluate(candidates, checked_at=_stamp(_now()), signed_by=trusted.signed_by,
+                                metadata_version=trusted.version, state=state)
+        self._state.update(last_check_at=result.checked_at, last_check=result,
+                           releases=tuple(_candidate_json(c) for c in candidates),
+                           pending=self._still_signed(state.pending, trusted),
+                           install_at_next_start=self._still_signed(state.install_at_next_start, trusted))
+        return result, trusted
+
+    def _still_signed(self, record: PendingRecord | None, trusted: TrustedTargets) -> PendingRecord | None:
+        """The record if its release is still signed as it was; else its files are deleted (yanked or
+        replaced: nothing unsigned stays cached)."""
+        if record is None:
+            return None
+        target = trusted.targets.get(record.target_name)
+        if target is not None and target.length == record.length and target.hashes.get("sha256") == record.sha256:
+            return record
+        from crystal_manager.updates.download import discard
+
+        discard(self.downloads_dir, _signed_file(record))
+        return None
+
+    def _reevaluate(self) -> None:
+        """After a skip or a channel change: decide again from the last check's signed facts (no network)."""
+        state = self._state.load()
+        last = state.last_check
+        if last is None:
+            return
+        candidates = [c for c in (_candidate_from(item) for item in state.releases) if c is not None]
+        result = self._evaluate(candidates, checked_at=last.checked_at, signed_by=last.signed_by,
+                                metadata_version=last.metadata_version, state=state)
+        self._state.update(last_check=result)
+
+    # -- download ----------------------------------------------------------------------------------------
+
+    def download(self, *, control: DownloadControl | None = None,
+                 progress: Callable[[DownloadProgress], None] | None = None,
+                 trigger: Trigger = "user") -> PendingDownload:
+        """Download the offered release (from a fresh check), resuming a partial file; verified on return."""
+        from crystal_manager.updates.download import discard, download_target
+
+        with self._locked():
+            result, trusted = self._check_locked(trigger)
+            offer = result.offer
+            if offer is None:
+                if result.reason == "not_entitled":
+                    raise NotEntitled(result.entitlement.reason)
+                raise NoUpdateOffered(describe(result, __version__))
+            target = trusted.targets[offer.target_name]
+            record = PendingRecord(version=offer.version, target_name=offer.target_name, length=target.length,
+                                   sha256=str(target.hashes["sha256"]))
+            before = self._state.load()
+            if before.pending is not None and before.pending != record:
+                discard(self.downloads_dir, _signed_file(before.pending))  # an older offer's partial file
+            self._state.update(pending=record)
+            try:
+                download_target(self.ctx.gateway, _signed_file(record), self.downloads_dir, version=record.version,
+                                control=control, progress=progress, trigger=trigger)
+            except DownloadStopped as exc:
+                if exc.cancelled:
+                    self._state.update(pending=None)
+                raise
+            except TargetRejected:
+                self._state.update(pending=None)
+                raise
+            return PendingDownload(version=record.version, target_name=record.target_name, received=record.length,
+                                   total=record.length, complete=True)
+
+    # -- install -----------------------------------------------------------------------------------------
+
+    def install(self, *, at_next_start: bool = False) -> InstallResult:
+        """Install the verified download now, or record it for the Manager's next start."""
+        with self._locked():
+            state = self._state.load()
+            record = state.pending
+            if record is None:
+                raise NoUpdateOffered("nothing has been downloaded yet; download the update first "
+                                      "(crystal-manager update download)")
+            if at_next_start:
+                self._verified(record)
+                self._state.update(install_at_next_start=record)
+                installed = self._installed()[0]
+                return InstallResult(version=record.version, previous_version=installed, health_ok=True,
+                                     rolled_back=False, takes_effect="next_manager_start")
+            return self._install_record(record)
+
+    def _verified(self, record: PendingRecord) -> tuple[Path, ReleaseInfo]:
+        """The downloaded file, re-hashed now against the stored signed metadata, and its signed facts."""
+        from crystal_manager.updates import trust
+        from crystal_manager.updates.download import verified_download
+
+        targets = trust.cached_targets(self.metadata_dir) or {}
+        target = targets.get(record.target_name)
+        if target is None or target.length != record.length or target.hashes.get("sha256") != record.sha256:
+            raise TargetRejected(f"{record.target_name} is no longer in the signed update information; check "
+                                 "for updates again")
+        try:
+            info = ReleaseInfo.from_custom(target.custom)
+        except ReleaseFormatError as exc:
+            raise TargetRejected(f"the signed facts about {record.target_name} are malformed ({exc})") from exc
+        path = verified_download(self.downloads_dir, _signed_file(record))
+        if path is None:
+            raise NoUpdateOffered(f"the download of {record.version} is not complete; resume it with "
+                                  "crystal-manager update download")
+        return path, info
+
+    def _install_record(self, record: PendingRecord) -> InstallResult:
+        from crystal_manager.updates.install import install_archive
+
+        # Hash the exact bytes right before extraction (Sparkle #2550: a payload swapped after the check).
+        path, info = self._verified(record)
+        result = install_archive(self.ctx.paths.install_root, path, expect=info)
+        if result.rolled_back:
+            raise HealthCheckFailed(f"{record.version} failed its start check; {result.version} is current again")
+        self._state.update(pending=None, install_at_next_start=None)
+        self._delete_other_downloads(keep=path.name)
+        return result
+
+    def _delete_other_downloads(self, keep: str) -> None:
+        try:
+            entries = list(self.downloads_dir.iterdir())
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            if entry.is_file() and entry.name != keep:
+                entry.unlink(missing_ok=True)
+
+    def apply_pending(self) -> InstallResult | None:
+        """At Manager start: finish or undo an interrupted install, then an install-at-next-start."""
+        from crystal_manager.updates.install import recover
+
+        with self._locked():
+            self.recovery_note = recover(self.ctx.paths.install_root)
+            record = self._state.load().install_at_next_start
+            if record is None:
+                return None
+            try:
+                return self._install_record(record)
+            except UpdateError:
+                # A definite failure is not retried at every start; a crash (no exception) is.
+                self._state.update(install_at_next_start=None)
+                raise
+
+    def rollback(self) -> InstallResult:
+        """Back to the previous kept version (takes effect at the product's next start)."""
+        from crystal_manager.updates.install import rollback
+
+        with self._locked():
+            return rollback(self.ctx.paths.install_root)
+
+    # -- choices -----------------------------------------------------------------------------------------
+
+    def skip(self, version: str) -> None:
+        """Never offer ``version`` again (a newer one still is). Not for a critical or unknown release."""
+        try:
+            Version.parse(version)
+        except ReleaseFormatError as exc:
+            raise UpdateRefusedByUser(str(exc)) from exc
+        state = self._state.load()
+        known = {c.custom.get("version"): c for c in
+                 (_candidate_from(item) for item in state.releases) if c is not None}
+        candidate = known.get(version)
+        if candidate is None:
+            raise UpdateRefusedByUser(f"{version} is not a release known to this computer; check for updates "
+                                      "first")
+        if candidate.custom.get("critical") is True:
+            raise UpdateRefusedByUser(f"{version} is a critical update and cannot be skipped")
+        if version not in state.skipped:
+            self._state.update(skipped=(*state.skipped, version)[-50:])
+        self._reevaluate()
+
+    def set_channel(self, channel: str) -> None:
+        """Choose the update channel: "stable" or "beta"."""
+        if channel not in CHANNELS:
+            raise UpdateRefusedByUser(f"unknown channel {channel!r}: choose {' or '.join(CHANNELS)}")
+        self.ctx.settings.update_channel = channel
+        self.ctx.save_settings()
+        self._reevaluate()
+
+    def set_auto_check(self, enabled: bool) -> None:
+        """Turn the automatic check (and background download) on or off."""
+        self.ctx.settings.auto_check_updates = bool(enabled)
+        self.ctx.save_settings()
+
+
+def _candidate_json(candidate: Candidate) -> dict[str, Any]:
+    return {"target_name": candidate.target_name, "length": candidate.length, "sha256": candidate.sha256,
+            "custom": candidate.custom}
+
+
+def _candidate_from(item: Any) -> Candidate | None:
+    if not isinstance(item, dict) or not isinstance(item.get("custom"), dict):
+        return None
+    name, length, sha = item.get("target_name"), item.get("length"), item.get("sha256")
+    if not isinstance(name, str) or not isinstance(length, int) or not isinstance(sha, str | None):
+        return None
+    return Candidate(name, length, sha, item["custom"])
