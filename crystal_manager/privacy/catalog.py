@@ -182,7 +182,8 @@ REQUEST_TYPES: tuple[RequestType, ...] = (
         method="GET",
         path=f"{API_PREFIX}/updates/metadata/{{name}}",
         title="Update information (signed metadata)",
-        purpose="Fetches the signed list of available versions; nothing about you is sent.",
+        purpose="Fetches the signed list of available versions. Only the file name is sent: no license key, "
+                "no machine ID, nothing about you or this computer.",
         when="When checking for updates: daily if enabled, or when you press “Check for updates”.",
         policy=("§4",),
         fields=(FieldSpec("name", "path", "timestamp.json", "Which signed metadata file to fetch.", "§4"),),
@@ -193,7 +194,8 @@ REQUEST_TYPES: tuple[RequestType, ...] = (
         method="GET",
         path=f"{API_PREFIX}/updates/targets/{{name}}",
         title="Update download",
-        purpose="Downloads an update or patch file; its hash and size are checked against signed metadata.",
+        purpose="Downloads an update or patch file; its hash and size are checked against signed metadata. "
+                "Only the file name (and where to resume) is sent: no license key, no machine ID.",
         when="When you choose to download an update.",
         policy=("§4",),
         fields=(_NAME_PARAM, RANGE_FIELD, IF_RANGE_FIELD),
