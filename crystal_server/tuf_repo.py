@@ -39,7 +39,7 @@ from tuf.api.serialization.json import JSONSerializer
 
 ONLINE_ROLES = ("targets", "snapshot", "timestamp")
 TIMESTAMP_EXPIRY_ENV = "CRYSTAL_SERVER_TIMESTAMP_EXPIRY"
-LOCK_TIMEOUT_SECONDS = 30.0
+LOCK_TIMEOUT_ENV = "CRYSTAL_SERVER_LOCK_TIMEOUT"
 _VERSIONED = re.compile(r"^([1-9]\d*)\.(root|targets|snapshot)\.json$")
 T = TypeVar("T", Root, Timestamp, Snapshot, Targets)
 
@@ -164,8 +164,15 @@ class TufRepository:
     # -- locking -----------------------------------------------------------------------------------------
 
     @contextmanager
-    def locked(self, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
-        """Hold the repository's write lock (fcntl; CLI verbs and the serving refresher share it)."""
+    def locked(self, timeout: float | None = None) -> Iterator[None]:
+        """Hold the repository's write lock (fcntl; CLI verbs and the serving refresher share it). Waits up
+        to ``timeout`` seconds (default 30, or ``$CRYSTAL_SERVER_LOCK_TIMEOUT``), then RepoError "busy".
+        Not re-entrant: a second ``locked()`` in the same process waits for the first."""
+        if timeout is None:
+            try:
+                timeout = float(os.environ.get(LOCK_TIMEOUT_ENV) or 30.0)
+            except ValueError:
+                timeout = 30.0
         path = self.data_dir / "repository" / ".lock"
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
