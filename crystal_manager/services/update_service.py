@@ -291,6 +291,7 @@ class UpdateService:
             raise HealthCheckFailed(f"{record.version} failed its start check; {result.version} is current again")
         self._state.update(pending=None, install_at_next_start=None)
         self._delete_other_downloads(keep=path.name)
+        self._reevaluate()  # the last check's offer was this version: now it is installed
         return result
 
     def _delete_other_downloads(self, keep: str) -> None:
@@ -323,7 +324,9 @@ class UpdateService:
         from crystal_manager.updates.install import rollback
 
         with self._locked():
-            return rollback(self.ctx.paths.install_root)
+            result = rollback(self.ctx.paths.install_root)
+        self._reevaluate()  # the version rolled back from is offered again (unless skipped)
+        return result
 
     # -- choices -----------------------------------------------------------------------------------------
 
