@@ -120,9 +120,11 @@ def recover(root: Path, *, health_timeout: float = 30.0) -> str | None:
     if not root.is_dir():
         return None
     notes: list[str] = []
+    damaged = False
     try:
         pointer = layout.read_pointer()
     except UpdateStateDamaged:
+        damaged = True
         # Set the damaged file aside and trust the symlink if it names a complete version.
         os.replace(layout.pointer_file, layout.pointer_file.with_name(f"{layout.pointer_file.name}.damaged"))
         linked = layout.link_target()
@@ -143,7 +145,7 @@ def recover(root: Path, *, health_timeout: float = 30.0) -> str | None:
         pointer = Pointer(current=fallback)
     if pointer.previous is not None and layout.manifest(pointer.previous) is None:
         pointer = Pointer(current=pointer.current)
-    if pointer != before:
+    if pointer != before or damaged:
         layout.write_pointer(pointer)
     if layout.link_target() != pointer.current or (pointer.current is None and layout.link.is_symlink()):
         layout.point_link(pointer.current)
