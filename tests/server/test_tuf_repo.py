@@ -182,3 +182,24 @@ def test_detached_root_is_valid_and_its_keys_are_gone() -> None:
     assert isinstance(root.signed, Root) and root.signed.version == 1
     root.verify_delegate("root", root)
     assert len({k for r in root.signed.roles.values() for k in r.keyids}) == 4
+
+
+def test_the_production_root_is_valid_and_no_private_key_of_it_is_in_the_repository() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from securesystemslib.signer import SSlibKey
+
+    from crystal_manager.config.profile import builtin_profile
+
+    tuf_root = builtin_profile().tuf_root
+    assert isinstance(tuf_root, dict)
+    root = Metadata.from_bytes(json.dumps(tuf_root).encode())
+    assert isinstance(root.signed, Root) and root.signed.consistent_snapshot is True
+    root.verify_delegate("root", root)
+    listed = {k for r in root.signed.roles.values() for k in r.keyids}
+    assert len(listed) == 4
+    repo_root = Path(__file__).resolve().parents[2]
+    for pem in repo_root.rglob("*.pem"):
+        if ".venv" in pem.parts or "PRIVATE KEY" not in pem.read_text(errors="replace"):
+            continue
+        private = serialization.load_pem_private_key(pem.read_bytes(), password=None)
+        assert SSlibKey.from_crypto(private.public_key()).keyid not in listed, pem
