@@ -295,12 +295,15 @@ class TufRepository:
     # -- keeping it fresh ---------------------------------------------------------------------------------
 
     def due(self, now: datetime | None = None) -> list[str]:
-        """Online roles with less than half their lifetime left (or already expired)."""
+        """Online roles with less than half their lifetime left (or already expired), or not signed by the
+        keys the newest root lists (a key rotation interrupted before the roles were re-signed)."""
         now = now or utc_now()
+        root = self.load_root().signed
         found = []
         for role, md in (("targets", self.load_targets()), ("snapshot", self.load_snapshot()),
                          ("timestamp", self.load_timestamp())):
-            if md.signed.expires - now < self.lifetimes.of(role) / 2:
+            if md.signed.expires - now < self.lifetimes.of(role) / 2 or not root.get_verification_result(
+                    role, md.signed_bytes, md.signatures).verified:
                 found.append(role)
         return found
 

@@ -203,3 +203,22 @@ def test_the_production_root_is_valid_and_no_private_key_of_it_is_in_the_reposit
             continue
         private = serialization.load_pem_private_key(pem.read_bytes(), password=None)
         assert SSlibKey.from_crypto(private.public_key()).keyid not in listed, pem
+
+
+def test_refresh_heals_a_key_rotation_interrupted_before_the_roles_were_resigned(tmp_path: Path) -> None:
+    from crystal_server.tuf_repo import new_signer
+
+    server = init(tmp_path / "s")
+    repo = TufRepository(server)
+    assert repo.due() == []
+    root = repo.load_root()  # what rotate-online does first, then "crashes"
+    fresh = new_signer(repo.keys_dir, "tuf-timestamp")
+    root.signed.revoke_key(root.signed.roles["timestamp"].keyids[0], "timestamp")
+    root.signed.add_key(fresh.public_key, "timestamp")
+    root.signed.version += 1
+    repo.write(repo.sign(root, list(repo.signers("root"))))
+    assert repo.due() == ["timestamp"]
+    with repo.locked():
+        assert repo.refresh() == ["timestamp"]
+    md(server, "2.root.json").verify_delegate("timestamp", md(server, "timestamp.json"))
+    assert repo.due() == []
