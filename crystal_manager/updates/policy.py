@@ -146,5 +146,8 @@ def describe(result: CheckResult, manager_version: str | None = None) -> str:
         return (f"Version {newest.version} needs CrystalMe3D Pro Manager {newest.min_manager} or newer{mine}; "
                 "update the Manager first.")
     if result.reason == "not_entitled":
-        return f"Version {newest.version} is not included in your license: {result.entitlement.reason}"
+        reason = result.entitlement.reason
+        if result.entitlement.code in ("max_version", "released_after_end"):
+            return f"Version {newest.version} is not included in your license: {reason}"
+        return f"Version {newest.version} is available, but {reason[:1].lower()}{reason[1:]}"
     return f"Version {newest.version} is not offered."

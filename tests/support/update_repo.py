@@ -12,13 +12,13 @@ from tests.support.servers import ReferenceServer
 
 def publish(server: ReferenceServer, version: str, *, channel: str = "stable", critical: bool = False,
             min_manager: str | None = None, released_at: str | None = None, platform: str | None = None,
-            product: str = PRODUCT, broken: bool = False, notes: str | None = None) -> str:
+            product: str = PRODUCT, broken: bool = False, notes: str | None = None, payload_bytes: int = 0) -> str:
     """Pack and publish one release; return its target name."""
     folder = server.data_dir.parent / "archives"
     folder.mkdir(exist_ok=True)
     platform = platform or current_platform()
     archive = build_demo_archive(version, folder / f"{product}-{version}-{platform}.tar.gz", broken=broken,
-                                 platform=platform, product=product)
+                                 platform=platform, product=product, payload_bytes=payload_bytes)
     args = ["release", "publish", str(server.data_dir), str(archive), "--product", product, "--version", version,
             "--channel", channel, "--platform", platform]
     if critical:

@@ -180,7 +180,9 @@ def test_channels() -> None:
     ([release("1.0.0")], {}, "up to date"),
     ([release("1.2.0")], {"skipped": ("1.2.0",)}, "you chose to skip it"),
     ([release("1.2.0", min_manager="9.0.0")], {}, "needs CrystalMe3D Pro Manager 9.0.0 or newer"),
-    ([release("1.2.0")], {"license": LicenseFacts()}, "not included in your license"),
+    ([release("1.2.0")], {"license": LicenseFacts("active", "1.1")}, "not included in your license"),
+    ([release("1.2.0")], {"license": LicenseFacts()}, "available, but this computer has no activated license"),
+    ([release("1.2.0")], {"license": LicenseFacts("locked")}, "available, but your license is locked"),
 ])
 def test_describe_in_plain_words(releases: list[Candidate], kwargs: dict[str, Any], words: str) -> None:
     text = describe(run(releases, **kwargs), "0.1.0")

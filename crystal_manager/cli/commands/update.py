@@ -1,0 +1,332 @@
+"""``crystal-manager update …``: check, download, install, rollback, skip, channel, status.
+
+Text output is for people (plain dates, sizes and sentences); ``--json`` is for scripts. Errors become one
+line and an exit code in cli/main.py (via services/usertext.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from crystal_manager.cli.exit_codes import EXIT_OK
+from crystal_manager.cli.output import emit_json, fail, is_terminal, progress, progress_done, say
+from crystal_manager.services.context import AppContext
+from crystal_manager.services.update_types import CheckResult, DownloadProgress, PendingDownload, UpdateStatus
+
+if TYPE_CHECKING:
+    from crystal_manager.services.update_service import UpdateService
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+RESUME = "crystal-manager update download"
+_INTERRUPTED = 130
+
+
+def register(subparsers: Any) -> None:
+    """Add ``update`` and its actions."""
+    parser = subparsers.add_parser("update", help="check for, download, install or roll back CrystalMe3D Pro "
+                                                  "updates")
+    verbs = parser.add_subparsers(dest="update_command", metavar="ACTION", required=True)
+    check = verbs.add_parser("check", help="ask the update server what is available (sends only file names)")
+    check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.set_defaults(handler=run_check)
+    download = verbs.add_parser("download", help="download and verify the offered update (resumes; Ctrl-C "
+                                                 "pauses)")
+    download.add_argument("--json", action="store_true", help="machine-readable output")
+    download.set_defaults(handler=run_download)
+    install = verbs.add_parser("install", help="install the downloaded update (the previous version is kept)")
+    install.add_argument("--at-next-start", action="store_true",
+                         help="install it when the Manager next starts instead of now")
+    install.set_defaults(handler=run_install)
+    rollback = verbs.add_parser("rollback", help="go back to the previous version")
+    rollback.set_defaults(handler=run_rollback)
+    skip = verbs.add_parser("skip", help="do not offer this version again (not for critical updates)")
+    skip.add_argument("version", help="e.g. 1.2.0")
+    skip.set_defaults(handler=run_skip)
+    channel = verbs.add_parser("channel", help="choose the update channel: stable or beta")
+    channel.add_argument("name", help="stable or beta")
+    channel.set_defaults(handler=run_channel)
+    status = verbs.add_parser("status", help="installed and previous version, download, last check (no network)")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(handler=run_status)
+
+
+def _service(ctx: AppContext) -> UpdateService:
+    from crystal_manager.services.update_service import UpdateService
+
+    return UpdateService(ctx)
+
+
+def _warn(service: UpdateService) -> None:
+    if service.state_warning:
+        fail(service.state_warning)
+
+
+# -- words ---------------------------------------------------------------------------------------------------
+
+def size_words(count: int) -> str:
+    """Bytes for people: 470 bytes, 12.3 KiB, 28.5 MiB, 1.2 GiB."""
+    if count < 1024:
+        return f"{count} bytes"
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
+
+
+def date_words(iso: str | None, *, with_time: bool = False) -> str:
+    """``2026-11-30T12:05:00Z`` → ``30 November 2026`` (``, 12:05 UTC`` with the time)."""
+    if not iso or len(iso) < 10:
+        return "never"
+    try:
+        year, month, day = int(iso[0:4]), int(iso[5:7]), int(iso[8:10])
+        text = f"{day} {_MONTHS[month - 1]} {year}"
+    except (ValueError, IndexError):
+        return iso
+    if with_time and len(iso) >= 16:
+        text += f", {iso[11:16]} UTC"
+    return text
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def progress_words(p: DownloadProgress) -> str:
+    """One progress line: bar, percent, MiB, speed, time left."""
+    fraction = p.received / p.total if p.total else 1.0
+    bar = "#" * int(fraction * 24)
+    mib = 1 << 20
+    line = (f"[{bar:<24}] {fraction * 100:3.0f}%  {p.received / mib:.1f} of {p.total / mib:.1f} MiB"
+            f"  {p.bytes_per_second / mib:.1f} MiB/s")
+    if p.eta_seconds is not None and p.received < p.total:
+        line += f"  about {_duration(p.eta_seconds)} left"
+    return line
+
+
+def _percent(received: int, total: int) -> str:
+    return f"{(received * 100 // total) if total else 100}%"
+
+
+def check_lines(result: CheckResult, manager_version: str) -> list[str]:
+    """A check's outcome for people."""
+    from crystal_manager.updates.policy import describe
+
+    lines = [f"CrystalMe3D Pro: {result.installed_version or 'not installed'} · channel: {result.channel}",
+             describe(result, manager_version)]
+    shown = result.offer
+    if shown is not None:
+        facts = [size_words(shown.size), f"released {date_words(shown.released_at)}"]
+        if shown.critical:
+            facts.append("critical: cannot be skipped")
+        lines.append("  " + " · ".join(facts))
+        if shown.notes.strip():
+            lines.append("  Release notes:")
+            lines += [f"    {line}" for line in shown.notes.strip().splitlines()]
+    if result.signed_by:
+        keys = ", ".join(k[:16] for k in result.signed_by)
+        lines.append(f"Signature check: passed (signed by key {keys})")
+    if shown is not None:
+        lines.append(f"Download it with: {RESUME}")
+    return lines
+
+
+def _entitled(result: CheckResult) -> dict[str, Any]:
+    return asdict(result.entitlement)
+
+
+def check_json(result: CheckResult, manager_version: str) -> dict[str, Any]:
+    """``update check --json``: the offered release (or, when none is, the newest one) and why."""
+    from crystal_manager.updates.policy import describe
+
+    shown = result.offer or result.newest
+    entitled = {"allowed": True, "code": "ok", "reason": ""} if result.offer is not None else _entitled(result)
+    return {
+        "available": result.offer is not None,
+        "version": shown.version if shown else None,
+        "size": shown.size if shown else None,
+        "critical": shown.critical if shown else False,
+        "notes": shown.notes if shown else "",
+        "released_at": shown.released_at if shown else None,
+        "min_manager": shown.min_manager if shown else None,
+        "channel": result.channel,
+        "entitled": entitled,
+        "newest": ({"version": result.newest.version, "entitled": _entitled(result)} if result.newest else None),
+        "installed_version": result.installed_version,
+        "reason": result.reason,
+        "message": describe(result, manager_version),
+        "signed_by": list(result.signed_by),
+        "metadata_version": result.metadata_version,
+        "checked_at": result.checked_at,
+    }
+
+
+def _pending_json(pending: PendingDownload | None) -> dict[str, Any] | None:
+    if pending is None:
+        return None
+    return {"version": pending.version, "target_name": pending.target_name,
+            "progress": {"received": pending.received, "total": pending.total, "complete": pending.complete}}
+
+
+def status_json(status: UpdateStatus, manager_version: str) -> dict[str, Any]:
+    """``update status --json``."""
+    return {
+        "installed_version": status.installed_version, "previous_version": status.previous_version,
+        "install_root": status.install_root, "channel": status.channel, "auto_check": status.auto_check,
+        "skipped": list(status.skipped), "last_check_at": status.last_check_at,
+        "last_check": check_json(status.last_check, manager_version) if status.last_check else None,
+        "pending": _pending_json(status.pending), "install_at_next_start": status.install_at_next_start,
+    }
+
+
+def status_lines(status: UpdateStatus, manager_version: str, interval_hours: float) -> list[str]:
+    """The update status for people."""
+    from crystal_manager.updates.policy import describe
+
+    installed = status.installed_version or "not installed"
+    lines = [f"CrystalMe3D Pro: {installed}"
+             + (f" (version {status.previous_version} is kept to go back to)" if status.previous_version else "")]
+    every = "daily" if interval_hours == 24 else f"every {interval_hours:g} hours"
+    lines.append(f"Update channel: {status.channel} · automatic check: {every if status.auto_check else 'off'}")
+    if status.last_check is not None:
+        lines.append(f"Last check: {date_words(status.last_check_at, with_time=True)} — "
+                     f"{describe(status.last_check, manager_version)}")
+    else:
+        lines.append("Last check: never")
+    pending = status.pending
+    if pending is not None:
+        if pending.complete:
+            lines.append(f"Downloaded: version {pending.version}, complete and verified — install it with: "
+                         "crystal-manager update install")
+        else:
+            lines.append(f"Download of version {pending.version}: {_percent(pending.received, pending.total)} "
+                         f"({size_words(pending.received)} of {size_words(pending.total)}) — resume with: {RESUME}")
+    if status.install_at_next_start:
+        lines.append(f"Version {status.install_at_next_start} will be installed when the Manager next starts.")
+    if status.skipped:
+        lines.append(f"Skipped versions: {', '.join(status.skipped)}")
+    return lines
+
+
+# -- handlers ------------------------------------------------------------------------------------------------
+
+def run_check(ctx: AppContext, args: argparse.Namespace) -> int:
+    """update check [--json]."""
+    from crystal_manager import __version__
+
+    service = _service(ctx)
+    result = service.check()
+    _warn(service)
+    if args.json:
+        emit_json(check_json(result, __version__))
+    else:
+        for line in check_lines(result, __version__):
+            say(line)
+    return EXIT_OK
+
+
+class _Bar:
+    """Draws progress on a terminal at most ~5 times a second; silent elsewhere."""
+
+    def __init__(self) -> None:
+        self.on = is_terminal()
+        self.drawn = False
+        self.last = 0.0
+
+    def __call__(self, p: DownloadProgress) -> None:
+        now = time.monotonic()
+        if not self.on or (now - self.last < 0.2 and p.received < p.total):
+            return
+        self.last = now
+        self.drawn = True
+        progress(progress_words(p))
+
+    def end(self) -> None:
+        if self.drawn:
+            progress_done()
+            self.drawn = False
+
+
+def run_download(ctx: AppContext, args: argparse.Namespace) -> int:
+    """update download [--json]: Ctrl-C pauses (the bytes so far are kept)."""
+    service = _service(ctx)
+    bar = _Bar()
+    try:
+        pending = service.download(progress=bar)
+    except KeyboardInterrupt:
+        bar.end()
+        kept = service.status().pending
+        where = f" at {_percent(kept.received, kept.total)}" if kept is not None and not kept.complete else ""
+        fail(f"Download paused{where}; what was downloaded is kept. Resume with: {RESUME}")
+        return _INTERRUPTED
+    finally:
+        bar.end()
+    _warn(service)
+    if args.json:
+        emit_json(_pending_json(pending))
+    else:
+        say(f"Downloaded version {pending.version} ({size_words(pending.total)}); its signature and hash are "
+            "verified.")
+        say("Install it with: crystal-manager update install")
+    return EXIT_OK
+
+
+def run_install(ctx: AppContext, args: argparse.Namespace) -> int:
+    """update install [--at-next-start]."""
+    service = _service(ctx)
+    result = service.install(at_next_start=args.at_next_start)
+    if result.takes_effect == "next_manager_start":
+        say(f"Version {result.version} will be installed the next time CrystalMe3D Pro Manager starts.")
+        return EXIT_OK
+    say(f"Installed CrystalMe3D Pro {result.version}; it is used from the next time CrystalMe3D Pro starts.")
+    if result.previous_version:
+        say(f"Version {result.previous_version} is kept: go back with crystal-manager update rollback")
+    return EXIT_OK
+
+
+def run_rollback(ctx: AppContext, args: argparse.Namespace) -> int:
+    """update rollback."""
+    result = _service(ctx).rollback()
+    say(f"Back to CrystalMe3D Pro {result.version}; it is used from the next time CrystalMe3D Pro starts.")
+    if result.previous_version:
+        say(f"Version {result.previous_version} is kept as well.")
+    return EXIT_OK
+
+
+def run_skip(ctx: AppContext, args: argparse.Namespace) -> int:
+    """update skip VERSION."""
+    service = _service(ctx)
+    service.skip(args.version)
+    say(f"Version {args.version} will not be offered again (a newer version still will be).")
+    return EXIT_OK
+
+
+def run_channel(ctx: AppContext, args: argparse.Namespace) -> int:
+    """update channel NAME."""
+    service = _service(ctx)
+    service.set_channel(args.name)
+    seen = "stable and beta releases" if args.name == "beta" else "stable releases only"
+    say(f"Update channel: {args.name} ({seen}). Check now with: crystal-manager update check")
+    return EXIT_OK
+
+
+def run_status(ctx: AppContext, args: argparse.Namespace) -> int:
+    """update status [--json] (local files only)."""
+    from crystal_manager import __version__
+
+    service = _service(ctx)
+    status = service.status()
+    _warn(service)
+    if args.json:
+        emit_json(status_json(status, __version__))
+    else:
+        for line in status_lines(status, __version__, ctx.settings.check_interval_hours):
+            say(line)
+    return EXIT_OK
