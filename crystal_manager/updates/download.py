@@ -219,8 +219,10 @@ class _Transfer:
 
 def _resume_point(folder: Path, signed: SignedFile) -> tuple[int, Any, str | None]:
     """Bytes already kept, their running hash, and the ETag they came with (0, fresh, None if none)."""
+    _final, partial, sidecar = _files(folder, signed)
+    for stray in folder.glob(f".{sidecar.name}.*.tmp"):  # a sidecar write cut short by a crash
+        stray.unlink(missing_ok=True)
     data = _sidecar(folder, signed)
-    partial = _files(folder, signed)[1]
     if data is None or not partial.exists():
         return 0, hashlib.sha256(), None
     digest, size = _hash_file(partial)
@@ -255,10 +257,11 @@ def download_target(gateway: Gateway, signed: SignedFile, folder: Path, *, versi
     """
     _check(signed)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _final, partial, sidecar = _files(folder, signed)
     done = verified_download(folder, signed)
     if done is not None:
+        sidecar.unlink(missing_ok=True)  # killed after the rename, before this was deleted
         return done
-    _final, partial, sidecar = _files(folder, signed)
     offset, digest, etag = _resume_point(folder, signed)
     meter = _Meter(version, signed.length, offset, clock, progress)
     meter.update(offset, force=True)

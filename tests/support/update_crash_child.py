@@ -90,10 +90,15 @@ def main() -> int:
         from crystal_manager.privacy.ledger import Ledger
         from crystal_manager.updates.download import SignedFile, download_target
 
-        _install_recv_limit(int(SPEC["kill_after_bytes"]), Path(SPEC["report"]))
+        if SPEC.get("kill_after_bytes"):
+            _install_recv_limit(int(SPEC["kill_after_bytes"]), Path(SPEC["report"]))
+        else:
+            _install_hooks()
         signed = SignedFile(**SPEC["signed"])
         with Gateway(base_url=SPEC["url"], ledger=Ledger(Path(SPEC["ledger"]))) as gateway:
             download_target(gateway, signed, Path(SPEC["folder"]), version=SPEC["version"])
+        if SPEC.get("counts"):
+            Path(SPEC["counts"]).write_text(json.dumps({"outcome": outcome, "counts": COUNTS}))
         return 0
     _install_hooks()
     root = Path(SPEC["root"])

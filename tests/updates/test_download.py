@@ -274,3 +274,31 @@ def test_killed_midway_resumes_with_at_most_one_mib_fetched_twice(reference_serv
     fetched_twice = received_by_child + resumed["bytes_received"] - len(data)
     print(f"kept {state[0]} of {len(data)} bytes; fetched twice: {fetched_twice} bytes")
     assert fetched_twice <= MIB
+
+
+def test_killed_while_saving_or_verifying_then_completes(reference_server: ReferenceServer, gateway: Gateway,
+                                                         tmp_path: Path) -> None:
+    data = os.urandom(MIB + 5)
+    signed = publish(reference_server, data)
+    base = {"action": "download", "url": reference_server.url, "version": "1.2.0",
+            "ledger": str(tmp_path / "child-ledger.jsonl"), "signed": signed.__dict__}
+
+    def child(spec: dict[str, object]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "tests.support.update_crash_child", json.dumps(spec)],
+                              cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+
+    counted = child({**base, "folder": str(tmp_path / "count"), "counts": str(tmp_path / "counts.json")})
+    assert counted.returncode == 0, counted.stderr
+    counts = json.loads((tmp_path / "counts.json").read_text())["counts"]
+    points = [(op, n, when) for op in ("fsync", "replace") for n in range(1, counts.get(op, 0) + 1)
+              for when in ("before", "after")]
+    assert len(points) >= 8
+    for index, (op, n, when) in enumerate(points):
+        folder = tmp_path / f"dl{index}"
+        killed = child({**base, "folder": str(folder), "op": op, "n": n, "when": when})
+        assert killed.returncode == -9, (op, n, when, killed.stderr)
+        before = len(gateway.ledger.entries())
+        path = download_target(gateway, signed, folder, version="1.2.0")
+        assert path.read_bytes() == data and leftovers(folder) == [path.name], (op, n, when)
+        for entry in gateway.ledger.entries()[before:]:  # resumed, or fetched once more in full
+            assert entry["status"] in (200, 206)
