@@ -40,7 +40,7 @@ def _open_stream(archive: Path) -> Iterator[tarfile.TarFile]:
             tar = (tarfile.open(fileobj=source, mode="r|gz") if magic.startswith(_GZIP_MAGIC)  # noqa: SIM115
                    else tarfile.open(fileobj=source, mode="r|"))  # noqa: SIM115
         except (tarfile.TarError, OSError, EOFError) as exc:
-            raise ArchiveRejected(f"{archive.name} is not a tar archive (plain, gzip or zstd)") from exc
+            raise ArchiveRejected(f"{archive.name} is damaged or not a tar archive (plain, gzip or zstd)") from exc
         with tar:
             yield tar
 
@@ -143,4 +143,5 @@ def extract_archive(archive: Path, dest: Path) -> ProductManifest:
     manifest_file = dest / PRODUCT_MANIFEST
     if manifest_file.is_symlink() or not manifest_file.is_file():
         raise ArchiveRejected(f"{archive.name} has no {PRODUCT_MANIFEST} at its root")
-    return _parse_manifest(manifest_file.read_bytes()[: _MANIFEST_MAX + 1], archive.name)
+    with open(manifest_file, "rb") as handle:
+        return _parse_manifest(handle.read(_MANIFEST_MAX + 1), archive.name)

@@ -149,6 +149,10 @@ class _Meter:
         self.samples: deque[tuple[float, int]] = deque([(now, start)])
         self.last_emit = now - _PROGRESS_INTERVAL
 
+    def restart(self) -> None:
+        """The server sent the whole file after all: speed is measured from zero again."""
+        self.samples = deque([(self.clock(), 0)])
+
     def update(self, received: int, *, force: bool = False) -> None:
         if self.sink is None:
             return
@@ -184,6 +188,8 @@ class _Transfer:
             if start is None or int(start.group(1)) != self.offset:
                 raise TargetRejected(f"the server answered another part of {self.signed.name} than asked for")
         else:  # 200: the whole file (it changed, or the server ignores ranges): start over
+            if self.offset:
+                self.meter.restart()
             self.offset, self.size, self.digest = 0, 0, hashlib.sha256()
         tag = headers.get("etag") or headers.get("last-modified")
         etag = None if tag is None or tag.startswith("W/") else tag  # a weak tag cannot guard a range

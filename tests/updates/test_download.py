@@ -142,7 +142,10 @@ def test_a_changed_file_starts_over(reference_server: ReferenceServer, gateway: 
                         clock=fake_clock())
     sidecar = folder / f"{signed.url_name}.partial.json"
     sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "etag": '"changed-since"'}))
-    assert download_target(gateway, signed, folder, version="1.2.0").read_bytes() == data
+    again: list[DownloadProgress] = []
+    assert download_target(gateway, signed, folder, version="1.2.0", progress=again.append,
+                           clock=fake_clock()).read_bytes() == data
+    assert all(p.bytes_per_second >= 0 for p in again) and again[-1].received == len(data)
     last = gateway.ledger.entries()[-1]
     assert last["headers"]["if-range"] == '"changed-since"'
     assert last["status"] == 200 and last["bytes_received"] == len(data)
