@@ -31,11 +31,16 @@ if TYPE_CHECKING:
     from crystal_manager.gui.license_flow import LicenseFlow
     from crystal_manager.gui.notifier import Notifier
     from crystal_manager.gui.problems import Problem
+    from crystal_manager.gui.texts import MenuEntry
+    from crystal_manager.gui.update_api import UpdateApiFactory
+    from crystal_manager.gui.update_flow import UpdateFlow
     from crystal_manager.gui.window import MainWindow
     from crystal_manager.services.status import LicenseStatus
 
 TRAY_POLL_MS = 10_000
 VERIFY_POLL_MS = 60 * 60 * 1000
+UPDATE_POLL_MS = 60 * 60 * 1000  # the daily check's clock: each tick asks check_due() (on the worker)
+FIRST_UPDATE_CHECK_MS = 60 * 1000  # a due check waits for the desktop to settle after start (and for tests)
 log = logging.getLogger(__name__)
 
 
@@ -61,8 +66,9 @@ class TrayApp(QObject):
                  instance: InstanceServer | None = None,
                  tray_probe: Callable[[], bool] = QSystemTrayIcon.isSystemTrayAvailable,
                  autostart_entry: Autostart | None = None, first_tray: FirstTray | None = None,
-                 parent: QObject | None = None) -> None:
-        """``first_tray``: the starting icon the entry point already showed; the app adopts it."""
+                 update_api_factory: UpdateApiFactory | None = None, parent: QObject | None = None) -> None:
+        """``first_tray``: the starting icon the entry point already showed; the app adopts it.
+        ``update_api_factory``: the update service (default: the real one, made on the worker)."""
         super().__init__(parent)
         self.ctx = ctx
         self.tray: Tray | None = None
@@ -82,6 +88,11 @@ class TrayApp(QObject):
         self._verify_timer = QTimer(self)
         self._verify_timer.setInterval(VERIFY_POLL_MS)
         self._verify_timer.timeout.connect(self._scheduled_verify)
+        self._update_api_factory = update_api_factory
+        self._updates: UpdateFlow | None = None
+        self._update_timer = QTimer(self)
+        self._update_timer.setInterval(UPDATE_POLL_MS)
+        self._update_timer.timeout.connect(self._scheduled_update_check)
         self._first_facts = True
         self._last_status: LicenseStatus | None = None
         self.welcome: QObject | None = None
@@ -98,6 +109,32 @@ class TrayApp(QObject):
     def _scheduled_verify(self) -> None:
         # Through the property: the licensing parts are built only after the tray shows.
         self.license.verify_if_due()
+
+    @property
+    def updates(self) -> UpdateFlow:
+        """The update actions and facts (built after the tray shows; the service loads on the worker)."""
+        if self._updates is None:
+            from crystal_manager.gui.update_api import default_update_api
+            from crystal_manager.gui.update_flow import UpdateFlow
+
+            self._updates = UpdateFlow(self.ctx, self._update_api_factory or default_update_api, self)
+            self._updates.activity_changed.connect(self.set_update_activity)
+            self._updates.notice.connect(self.notify)
+        return self._updates
+
+    def _start_updates(self) -> None:
+        # After the first license facts are shown: python-tuf and the install code load on the worker then,
+        # never on the way to the first picture. apply_pending() finishes an install chosen for this start.
+        self.updates.start()
+        self._update_timer.start()
+        QTimer.singleShot(FIRST_UPDATE_CHECK_MS, self._scheduled_update_check)
+
+    def _scheduled_update_check(self) -> None:
+        if self._updates is not None:
+            self._updates.check_if_due()
+
+    def _update_entry(self) -> MenuEntry | None:
+        return self._updates.menu_entry() if self._updates is not None else None
 
     @property
     def notifier(self) -> Notifier:
@@ -170,7 +207,8 @@ class TrayApp(QObject):
     def _make_tray(self, first: FirstTray | None = None) -> None:
         # The palette alone picks the first icon; _finish_start asks the platform's colour scheme.
         variant = first.variant if first is not None else variant_for(is_dark(ask_platform=False))
-        self.tray = Tray(view=self.view(), variant=variant, versions=self._versions, first=first, parent=self)
+        self.tray = Tray(view=self.view(), variant=variant, versions=self._versions, first=first, parent=self,
+                         update_entry=self._update_entry)
         self.tray.triggered.connect(self.handle_action)
         self.tray.show()
         QApplication.setQuitOnLastWindowClosed(False)
@@ -242,6 +280,10 @@ class TrayApp(QObject):
             self.open_window("privacy")
         elif action == "check_updates":
             self.open_window("updates")
+        elif action == "download_update":
+            self.updates.download()
+        elif action == "install_update":
+            self.updates.confirm_install(self.open_window("updates"))
         elif action == "activate":
             self.license.open_activation(self.open_window("license"))
         elif action == "quit":
@@ -263,6 +305,9 @@ class TrayApp(QObject):
 
         self._tray_timer.stop()
         self._verify_timer.stop()
+        self._update_timer.stop()
+        if self._updates is not None:
+            self._updates.pause()  # the partial file stays; the next start resumes from there
         if self.instance is not None:
             self.instance.close()
         if self.tray is not None:
@@ -286,6 +331,7 @@ class TrayApp(QObject):
             if facts.status.state != "not_activated":
                 self.license.verify_if_due()
             self._maybe_welcome(facts.status.state)
+            self._start_updates()
 
     def _on_problem(self, problem: Problem) -> None:
         self.error = problem.detail
@@ -295,6 +341,7 @@ class TrayApp(QObject):
         if self._first_facts:
             self._first_facts = False
             self._maybe_welcome("not_activated")
+            self._start_updates()
 
     def _render(self) -> None:
         view = self.view()
@@ -315,9 +362,9 @@ class TrayApp(QObject):
         """Show a notification if its toggle is on."""
         return self.notifier.notify(notice)
 
-    def _deliver(self, title: str, body: str) -> None:
+    def _deliver(self, title: str, body: str, level: str = "info") -> None:
         if self.tray is not None and QSystemTrayIcon.supportsMessages():
-            self.tray.notify(title, body)
+            self.tray.notify(title, body, level)
         else:
             self.window().statusBar().showMessage(f"{title} — {body}", 30_000)
 

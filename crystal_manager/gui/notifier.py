@@ -31,9 +31,16 @@ def words(notice: Notice) -> tuple[str, str]:
         case "update_downloaded":
             return tr("Update downloaded"), tr("CrystalMe3D Pro %1 is ready to install.").replace("%1", version)
         case "update_installed":
-            return tr("Update installed"), tr("CrystalMe3D Pro %1 is installed.").replace("%1", version)
+            return (tr("Update installed"),
+                    tr("CrystalMe3D Pro %1 is installed. You will see it the next time you start CrystalMe3D Pro.")
+                    .replace("%1", version))
         case _:
             return tr("Update failed"), notice.detail or tr("The update could not be installed.")
+
+
+def level(notice: Notice) -> str:
+    """The notification's icon: a warning for a failed update, the app's own icon for everything else."""
+    return "warning" if notice.event == "update_failed" else "info"
 
 
 class Notifier(QObject):
@@ -41,8 +48,9 @@ class Notifier(QObject):
 
     shown = Signal(str, str, str)  # event, title, body
 
-    def __init__(self, settings: Settings, deliver: Callable[[str, str], None],
+    def __init__(self, settings: Settings, deliver: Callable[[str, str, str], None],
                  parent: QObject | None = None) -> None:
+        """``deliver(title, body, level)`` shows it; level is "info" or "warning" (see :func:`level`)."""
         super().__init__(parent)
         self._settings = settings
         self.deliver = deliver
@@ -52,6 +60,6 @@ class Notifier(QObject):
         if not wanted(self._settings, notice):
             return False
         title, body = words(notice)
-        self.deliver(title, body)
+        self.deliver(title, body, level(notice))
         self.shown.emit(notice.event, title, body)
         return True

@@ -123,8 +123,9 @@ class MenuEntry(NamedTuple):
     action: str | None
 
 
-def menu_entries(view: TrayView, *, product_version: str | None, manager_version: str) -> list[MenuEntry]:
-    """The tray menu, rebuilt each time it opens."""
+def menu_entries(view: TrayView, *, product_version: str | None, manager_version: str,
+                 update: MenuEntry | None = None) -> list[MenuEntry]:
+    """The tray menu, rebuilt each time it opens; ``update`` is the offered update's entry, if any."""
     entries = [MenuEntry(status_line(view), None)]
     extra = extra_line(view)
     if extra:
@@ -133,6 +134,8 @@ def menu_entries(view: TrayView, *, product_version: str | None, manager_version
     entries.append(MenuEntry("-", "-"))
     if view.state is TrayState.LOCKED and view.license_state in ("not_activated", "expired", "locked"):
         entries.append(MenuEntry(tr("Activate…"), "activate"))
+    if update is not None:
+        entries.append(update)
     entries += [
         MenuEntry(tr("Open CrystalMe3D Pro Manager"), "open"),
         MenuEntry(tr("Check for updates"), "check_updates"),
@@ -141,3 +144,87 @@ def menu_entries(view: TrayView, *, product_version: str | None, manager_version
         MenuEntry(tr("Quit"), "quit"),
     ]
     return entries
+
+
+# -- updates ----------------------------------------------------------------------------------------------
+def fmt_size(n: int) -> str:
+    """A size for people: ``48.2 MB``, ``350 KB`` (decimal units, as download sizes are usually given)."""
+    if n < 1_000_000:
+        return tr("%1 KB").replace("%1", QLocale().toString(max(1, round(n / 1000))))
+    mb = n / 1_000_000
+    return tr("%1 MB").replace("%1", QLocale().toString(mb, "f", 1 if mb < 100 else 0))
+
+
+def fmt_speed(bytes_per_second: float) -> str:
+    """``2.5 MB/s``."""
+    return tr("%1/s").replace("%1", fmt_size(int(bytes_per_second)))
+
+
+def fmt_eta(seconds: float | None) -> str:
+    """``about 3 minutes left``; empty while no speed is known."""
+    if seconds is None:
+        return ""
+    s = max(0, round(seconds))
+    if s < 60:
+        return tr("less than a minute left") if s > 10 else tr("a few seconds left")
+    minutes = round(s / 60)
+    if minutes < 60:
+        return tr("about 1 minute left") if minutes == 1 else tr("about %1 minutes left").replace("%1", str(minutes))
+    hours, rest = divmod(minutes, 60)
+    return tr("about %1 h %2 min left").replace("%1", str(hours)).replace("%2", str(rest))
+
+
+def fmt_ago(iso: str | None, *, now: datetime | None = None) -> str:
+    """When something happened: ``just now``, ``5 minutes ago``, ``today at 14:05``, else a local date."""
+    if not iso:
+        return tr("never")
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return tr("unknown")
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    current = now or datetime.now(moment.tzinfo)
+    seconds = (current - moment).total_seconds()
+    if -120 < seconds < 60:
+        return tr("just now")
+    if 0 < seconds < 3600:
+        minutes = int(seconds // 60)
+        return tr("1 minute ago") if minutes == 1 else tr("%1 minutes ago").replace("%1", str(minutes))
+    local = QDateTime.fromSecsSinceEpoch(int(moment.timestamp())).toLocalTime()
+    if 0 < seconds < 86400 and local.date() == QDateTime.currentDateTime().date():
+        return tr("today at %1").replace("%1", QLocale().toString(local.time(), "HH:mm"))
+    return fmt_when(iso)
+
+
+def fmt_release_day(iso: str | None) -> str | None:
+    """A release's date as a day (``20 Mar 2027``); None when absent or unreadable."""
+    if not iso:
+        return None
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return fmt_day(moment.date())
+
+
+def channel_name(channel: str) -> str:
+    """An update channel in words."""
+    match channel:
+        case "stable":
+            return tr("Stable")
+        case "beta":
+            return tr("Beta — early versions")
+    return channel
+
+
+def short_key_id(key_id: str) -> str:
+    """The first 8 characters of a signing key's id, enough to compare with the vendor's published list."""
+    return key_id[:8] + "…" if len(key_id) > 8 else key_id
+
+
+def update_menu_entry(version: str, *, downloaded: bool) -> MenuEntry:
+    """The tray's update line: install a downloaded update, or download the one offered."""
+    if downloaded:
+        return MenuEntry(tr("Install update %1…").replace("%1", version), "install_update")
+    return MenuEntry(tr("Download update %1").replace("%1", version), "download_update")

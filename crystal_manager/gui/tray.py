@@ -25,9 +25,12 @@ class Tray(QObject):
     triggered = Signal(str)
 
     def __init__(self, *, view: TrayView, variant: str, versions: Callable[[], tuple[str | None, str]],
-                 first: FirstTray | None = None, parent: QObject | None = None) -> None:
-        """``first``: the icon and menu already shown at start, adopted instead of making new ones."""
+                 first: FirstTray | None = None, parent: QObject | None = None,
+                 update_entry: Callable[[], MenuEntry | None] | None = None) -> None:
+        """``first``: the icon and menu already shown at start, adopted instead of making new ones.
+        ``update_entry``: the offered update's menu line (asked each time the menu is rebuilt)."""
         super().__init__(parent)
+        self._update_entry = update_entry
         self._view = view
         self._variant = variant
         self._versions = versions
@@ -77,7 +80,8 @@ class Tray(QObject):
     def entries(self) -> list[MenuEntry]:
         """The menu as data (what :meth:`rebuild_menu` renders)."""
         product, manager = self._versions()
-        return menu_entries(self._view, product_version=product, manager_version=manager)
+        update = self._update_entry() if self._update_entry is not None else None
+        return menu_entries(self._view, product_version=product, manager_version=manager, update=update)
 
     def rebuild_menu(self) -> None:
         """Fill the menu from the current facts."""
@@ -107,6 +111,11 @@ class Tray(QObject):
         if reason == QSystemTrayIcon.ActivationReason.Trigger and sys.platform != "darwin":
             self.triggered.emit("open")
 
-    def notify(self, title: str, body: str) -> None:
-        """A desktop notification from the tray."""
-        self.icon.showMessage(title, body, self.icon.icon(), 10_000)
+    def notify(self, title: str, body: str, level: str = "info") -> None:
+        """A desktop notification from the tray; a failure shows the warning icon, the rest the app's own."""
+        if level == "info":
+            self.icon.showMessage(title, body, self.icon.icon(), 10_000)
+        else:
+            icon = (QSystemTrayIcon.MessageIcon.Critical if level == "error"
+                    else QSystemTrayIcon.MessageIcon.Warning)
+            self.icon.showMessage(title, body, icon, 10_000)

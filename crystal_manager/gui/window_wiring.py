@@ -6,12 +6,11 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QGuiApplication
 
-from crystal_manager import __version__
 from crystal_manager.desktop import autostart
 from crystal_manager.desktop.diagnostics import diagnostics_report
 from crystal_manager.gui.window import MainWindow
 from crystal_manager.gui.worker import run_in_background
-from crystal_manager.services.status import app_status, installed_product_version
+from crystal_manager.services.status import app_status
 from crystal_manager.services.usertext import explain
 
 if TYPE_CHECKING:
@@ -30,8 +29,7 @@ def wire_window(app: TrayApp, window: MainWindow) -> None:
     page.machines_requested.connect(lambda: app.license.open_machines(window))
     page.set_facts(app.license.facts)
 
-    window.updates_page.set_versions(product=installed_product_version(ctx), manager=__version__,
-                                     install_root=str(ctx.paths.install_root))
+    wire_updates(app, window)
 
     privacy = window.privacy_page
     privacy.set_catalog(ctx.catalog)
@@ -47,6 +45,24 @@ def wire_window(app: TrayApp, window: MainWindow) -> None:
     about.set_status(app_status(ctx), config_dir=str(ctx.paths.config_dir), log_dir=str(ctx.paths.log_dir))
     about.copy_requested.connect(lambda: copy_diagnostics(app, window))
     about.quit_requested.connect(app.quit)
+
+
+def wire_updates(app: TrayApp, window: MainWindow) -> None:
+    """The Updates page's requests to the update flow; the flow's facts to the page."""
+    page, flow = window.updates_page, app.updates
+    page.check_requested.connect(flow.check)
+    page.download_requested.connect(flow.download)
+    page.pause_requested.connect(flow.pause)
+    page.resume_requested.connect(flow.resume)
+    page.cancel_requested.connect(flow.cancel)
+    page.install_requested.connect(flow.install)
+    page.install_later_requested.connect(lambda: flow.install(at_next_start=True))
+    page.rollback_requested.connect(lambda: flow.rollback(window))
+    page.skip_requested.connect(flow.skip)
+    page.channel_changed.connect(flow.set_channel)
+    page.auto_check_changed.connect(flow.set_auto_check)
+    flow.facts_changed.connect(page.set_facts)
+    page.set_facts(flow.facts)
 
 
 def load_ledger(app: TrayApp, window: MainWindow) -> None:
