@@ -254,6 +254,7 @@ class UpdateService:
                 raise NoUpdateOffered("nothing has been downloaded yet; download the update first "
                                       "(crystal-manager update download)")
             if at_next_start:
+                self._signed_release(record)
                 self._verified(record)
                 self._state.update(install_at_next_start=record)
                 installed = self._installed()[0]
@@ -261,10 +262,9 @@ class UpdateService:
                                      rolled_back=False, takes_effect="next_manager_start")
             return self._install_record(record)
 
-    def _verified(self, record: PendingRecord) -> tuple[Path, ReleaseInfo]:
-        """The downloaded file, re-hashed now against the stored signed metadata, and its signed facts."""
+    def _signed_release(self, record: PendingRecord) -> ReleaseInfo:
+        """The release's signed facts from the kept metadata; the record must match them exactly."""
         from crystal_manager.updates import trust
-        from crystal_manager.updates.download import verified_download
 
         targets = trust.cached_targets(self.metadata_dir) or {}
         target = targets.get(record.target_name)
@@ -272,20 +272,38 @@ class UpdateService:
             raise TargetRejected(f"{record.target_name} is no longer in the signed update information; check "
                                  "for updates again")
         try:
-            info = ReleaseInfo.from_custom(target.custom)
+            return ReleaseInfo.from_custom(target.custom)
         except ReleaseFormatError as exc:
             raise TargetRejected(f"the signed facts about {record.target_name} are malformed ({exc})") from exc
-        path = verified_download(self.downloads_dir, _signed_file(record))
+
+    def _verified(self, record: PendingRecord) -> Path:
+        """The downloaded file, re-hashed now against the signed length and SHA-256."""
+        from crystal_manager.updates.download import verified_download
+
+        signed = _signed_file(record)
+        # download.py names a verified file "<sha256>.<name>"; if it is there but no longer matches, it was
+        # changed after it was verified (and verified_download has just deleted it).
+        was_there = (self.downloads_dir / signed.url_name).is_file()
+        path = verified_download(self.downloads_dir, signed)
+        if path is None and was_there:
+            raise TargetRejected(f"the downloaded {record.target_name} changed on disk after it was verified; "
+                                 "it was deleted — download it again")
         if path is None:
             raise NoUpdateOffered(f"the download of {record.version} is not complete; resume it with "
                                   "crystal-manager update download")
-        return path, info
+        return path
 
     def _install_record(self, record: PendingRecord) -> InstallResult:
+        from crystal_manager.updates import entitlement
         from crystal_manager.updates.install import install_archive
 
+        info = self._signed_release(record)
+        # The license may have changed since the download (revoked, expired): asked again, fail closed.
+        allowed = entitlement.check(info, self._license())
+        if not allowed.allowed:
+            raise NotEntitled(allowed.reason)
         # Hash the exact bytes right before extraction (Sparkle #2550: a payload swapped after the check).
-        path, info = self._verified(record)
+        path = self._verified(record)
         result = install_archive(self.ctx.paths.install_root, path, expect=info)
         if result.rolled_back:
             raise HealthCheckFailed(f"{record.version} failed its start check; {result.version} is current again")

@@ -17,12 +17,14 @@ from crystal_manager.services.status import LicenseStatus
 from crystal_manager.services.update_service import UpdateService
 from crystal_manager.services.update_types import DownloadControl, DownloadProgress
 from crystal_manager.services.usertext import Outcome, explain
+from crystal_manager.updates import errors
 from crystal_manager.updates.errors import (
     HealthCheckFailed,
     MetadataRejected,
     NotEntitled,
     NothingToRollBack,
     NoUpdateOffered,
+    TargetRejected,
     UpdateBusy,
     UpdateRefusedByUser,
     UpdatesNotConfigured,
@@ -329,3 +331,72 @@ def test_check_due_follows_the_interval_and_the_switch(upd_ctx: AppContext,
     assert svc.check_due()
     svc.set_auto_check(False)
     assert not svc.check_due() and load_settings(upd_ctx.paths.settings_file).auto_check_updates is False
+
+
+def test_license_is_asked_again_before_installing(upd_ctx: AppContext, reference_server: ReferenceServer) -> None:
+    publish(reference_server, "1.0.0")
+    license_now = [ACTIVE]
+    svc = UpdateService(upd_ctx, license_status=lambda: license_now[0])
+    svc.check()
+    svc.download()
+    license_now[0] = LicenseStatus(state="revoked")
+    with pytest.raises(NotEntitled, match="revoked"):
+        svc.install()
+    assert svc.status().installed_version is None
+    svc.install(at_next_start=True)
+    with pytest.raises(NotEntitled):
+        svc.apply_pending()  # at the next start too
+    assert svc.status().install_at_next_start is None  # a definite refusal is not retried at every start
+    license_now[0] = ACTIVE
+    assert svc.install().version == "1.0.0"
+
+
+def test_a_download_changed_after_verification_is_never_installed(
+        upd_ctx: AppContext, reference_server: ReferenceServer) -> None:
+    publish(reference_server, "1.0.0")
+    svc = updates(upd_ctx)
+    svc.check()
+    svc.download()
+    (verified,) = (upd_ctx.paths.data_dir / "updates" / "downloads").iterdir()
+    data = bytearray(verified.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    verified.write_bytes(bytes(data))
+    with pytest.raises(TargetRejected, match="changed on disk") as refused:
+        svc.install()
+    assert explain(refused.value)[1] is Outcome.OFFLINE
+    assert not verified.exists() and svc.status().installed_version is None
+    assert not (upd_ctx.paths.install_root / "versions").exists() or \
+        list((upd_ctx.paths.install_root / "versions").iterdir()) == []
+    svc.download()  # the good file again, from the server
+    assert svc.install().version == "1.0.0"
+
+
+@pytest.mark.parametrize(("error", "outcome", "words"), [
+    (errors.UpdatesNotConfigured("no root"), Outcome.BAD_INPUT, "not set up"),
+    (errors.UpdateBusy("another Manager is busy"), Outcome.DENIED, "Busy"),
+    (errors.UpdateStateDamaged("state set aside"), Outcome.INTERNAL, "set aside"),
+    (errors.MetadataRejected("bad signature"), Outcome.OFFLINE, "could not be trusted"),
+    (errors.MetadataExpired("expired"), Outcome.OFFLINE, "out of date"),
+    (errors.UpdateServerUnavailable("HTTP 500"), Outcome.OFFLINE, "could not provide"),
+    (errors.TargetRejected("hash differs"), Outcome.OFFLINE, "failed its signature check"),
+    (errors.NoUpdateOffered("up to date"), Outcome.BAD_INPUT, "No update to do"),
+    (errors.NotEntitled("needs an upgrade"), Outcome.DENIED, "Not included in your license"),
+    (errors.UpdateRefusedByUser("critical"), Outcome.BAD_INPUT, "Refused"),
+    (errors.ArchiveRejected("link out"), Outcome.OFFLINE, "unsafe"),
+    (errors.HealthCheckFailed("exit 1"), Outcome.INTERNAL, "previous one was put back"),
+    (errors.InstallFailed("disk full"), Outcome.INTERNAL, "stays at the version"),
+    (errors.NothingToRollBack("none kept"), Outcome.BAD_INPUT, "Nothing to roll back"),
+    (errors.DownloadStopped("paused", cancelled=False), Outcome.DENIED, "Resume with"),
+    (errors.DownloadStopped("cancelled", cancelled=True), Outcome.DENIED, "deleted"),
+])
+def test_every_update_error_has_words(error: Exception, outcome: Outcome, words: str) -> None:
+    text, got = explain(error)
+    assert got is outcome and words in text and "Internal error" not in text
+
+
+def test_no_update_error_is_left_without_words() -> None:
+    classes = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.UpdateError)]
+    assert len(classes) >= 16
+    for klass in classes:
+        sample = klass("x", cancelled=False) if klass is errors.DownloadStopped else klass("x")
+        assert not explain(sample)[0].startswith("Internal error"), klass
