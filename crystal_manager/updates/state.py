@@ -122,7 +122,8 @@ class StateFile:
         """The stored state; defaults when missing; a damaged file is renamed aside (kept to look at)."""
         with STATE_LOCK:
             try:
-                return _from_json(read_json(self.path) or {})
+                raw = read_json(self.path)
+                return _from_json({} if raw is None else raw)
             except (CorruptStateError, ValueError, TypeError, KeyError) as exc:
                 aside = self.path.with_name("state.damaged.json")
                 with contextlib.suppress(OSError):

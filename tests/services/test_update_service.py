@@ -400,3 +400,40 @@ def test_no_update_error_is_left_without_words() -> None:
     for klass in classes:
         sample = klass("x", cancelled=False) if klass is errors.DownloadStopped else klass("x")
         assert not explain(sample)[0].startswith("Internal error"), klass
+
+
+def test_state_file_round_trip_keeps_unknown_keys(tmp_path: Path) -> None:
+    from crystal_manager.services.update_types import CheckResult, Entitlement, Release
+    from crystal_manager.updates.state import PendingRecord, StateFile, UpdateState
+
+    release = Release(version="1.1.0", channel="stable", size=10, critical=True, notes="n", released_at="x",
+                      min_manager=None, target_name="t.tar.gz")
+    result = CheckResult(checked_at="2026-01-01T00:00:00Z", installed_version="1.0.0", channel="stable",
+                         offer=release, newest=release, entitlement=Entitlement(True, "ok", ""), reason="offered",
+                         signed_by=("k1", "k2"), metadata_version=4)
+    record = PendingRecord(version="1.1.0", target_name="t.tar.gz", length=10, sha256="ab" * 32)
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"from_a_newer_manager": [1, 2]}))
+    state_file = StateFile(path)
+    state_file.update(last_check=result, last_check_at=result.checked_at, skipped=("1.0.5",), pending=record,
+                      install_at_next_start=record, releases=({"target_name": "t.tar.gz"},))
+    again = StateFile(path).load()
+    assert again == UpdateState(last_check_at=result.checked_at, last_check=result, skipped=("1.0.5",),
+                                pending=record, install_at_next_start=record, releases=({"target_name": "t.tar.gz"},),
+                                extra={"from_a_newer_manager": [1, 2]})
+    assert path.stat().st_mode & 0o077 == 0  # the user's alone
+
+
+@pytest.mark.parametrize("content", [
+    "[]", '{"skipped": "1.0.0"}', '{"pending": {"version": "1", "target_name": "../../x", "length": 1, '
+    '"sha256": "a"}}', '{"last_check": {"checked_at": 1}}', '{"releases": [1]}', "\x00\x01",
+])
+def test_damaged_state_variants_are_set_aside(tmp_path: Path, content: str) -> None:
+    from crystal_manager.updates.state import StateFile, UpdateState
+
+    path = tmp_path / "state.json"
+    path.write_text(content)
+    state_file = StateFile(path)
+    assert state_file.load() == UpdateState()
+    assert state_file.damaged is not None and not path.exists()
+    assert (tmp_path / "state.damaged.json").read_text() == content
