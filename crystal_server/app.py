@@ -52,12 +52,17 @@ def _serve_metadata(folder: Path, name: str, request: Request) -> Response:
     return Response(body, media_type="application/json", headers=headers)
 
 
+class _TargetResponse(FileResponse):
+    # Starlette reads files in 64 KiB pieces, each a thread hop: 1 MiB pieces send large archives ~2x faster.
+    chunk_size = 1024 * 1024
+
+
 def _serve_target(folder: Path, name: str) -> Response:
     """Targets are hash-named and never rewritten: FileResponse (Range, If-Range, ETag), cached for ever."""
     found = _check_name(folder, name)
     if isinstance(found, Response):
         return found
-    return FileResponse(found, media_type="application/octet-stream", headers={"cache-control": IMMUTABLE})
+    return _TargetResponse(found, media_type="application/octet-stream", headers={"cache-control": IMMUTABLE})
 
 
 def create_app(data_dir: Path) -> Starlette:

@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from crystal_manager.net.errors import ResponseTooLarge
 from crystal_manager.net.gateway import Gateway
@@ -27,10 +27,10 @@ from crystal_manager.net.request import OutboundRequest, Trigger
 from crystal_manager.services.update_types import DownloadControl, DownloadProgress
 from crystal_manager.storage.atomic import write_json_atomic
 from crystal_manager.updates.errors import DownloadStopped, TargetRejected, UpdateServerUnavailable
+from crystal_manager.updates.sink import HashingSink
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_WRITE_BUFFER = 512 * 1024  # few write calls, and at most this much unflushed when the process dies
 _HASH_BLOCK = 1024 * 1024
 _PROGRESS_INTERVAL = 0.1  # seconds: at most ~10 progress calls a second
 _SPEED_WINDOW = 2.0  # seconds the speed is averaged over
@@ -179,7 +179,8 @@ class _Transfer:
         self.partial, self.sidecar, self.signed = partial, sidecar, signed
         self.offset, self.digest, self.etag = offset, digest, etag
         self.control, self.meter = control, meter
-        self.handle: IO[bytes] | None = None
+        self.sink: HashingSink | None = None
+        self.fd: int | None = None
         self.size = offset
 
     def on_response(self, status: int, headers: dict[str, str]) -> None:
@@ -197,30 +198,32 @@ class _Transfer:
             self.etag = etag
             write_json_atomic(self.sidecar, {"sha256": self.signed.sha256, "length": self.signed.length,
                                              "etag": etag, "name": self.signed.name})
-        handle = open(self.partial, "r+b" if self.partial.exists() else "wb", buffering=_WRITE_BUFFER)  # noqa: SIM115
-        handle.seek(self.offset)
-        handle.truncate()
-        self.handle = handle
+        self.fd = os.open(self.partial, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600)
+        os.ftruncate(self.fd, self.offset)
+        os.lseek(self.fd, self.offset, os.SEEK_SET)
+        self.sink = HashingSink(self.fd, self.digest)
 
     def write(self, chunk: bytes) -> None:
-        assert self.handle is not None
-        self.handle.write(chunk)
-        self.digest.update(chunk)
+        assert self.sink is not None
+        self.sink.write(chunk)
         self.size += len(chunk)
         self.meter.update(self.size)
         if self.control is not None and self.control.stopped:
             raise _Stop
 
     def close(self, *, sync: bool) -> None:
-        if self.handle is None:
+        """Let the sink finish writing; ``sync`` makes the kept bytes durable (a pause, a lost connection).
+        A finished download is not fsynced here: it is re-hashed before anything is installed from it."""
+        if self.fd is None:
             return
         try:
+            if self.sink is not None:
+                self.sink.close()
             if sync:
-                self.handle.flush()
-                os.fsync(self.handle.fileno())
+                os.fsync(self.fd)
         finally:
-            self.handle.close()
-            self.handle = None
+            os.close(self.fd)
+            self.fd = None
 
 
 def _resume_point(folder: Path, signed: SignedFile) -> tuple[int, Any, str | None]:
@@ -298,7 +301,7 @@ def download_target(gateway: Gateway, signed: SignedFile, folder: Path, *, versi
     except BaseException:
         transfer.close(sync=True)  # a lost connection: keep every byte that arrived for the next call
         raise
-    transfer.close(sync=True)
+    transfer.close(sync=transfer.size != signed.length)  # complete: verified now and again before install
     if result.status == 416:  # the server's file is shorter than what we already have
         discard(folder, signed)
         raise TargetRejected(f"the server's {signed.name} is shorter than signed; the download was deleted")
