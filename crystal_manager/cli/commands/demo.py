@@ -26,7 +26,25 @@ SEED_STEPS: list[tuple[str, list[str]]] = [
     ("a demo license (plan pro, 2 seats, runs up to version 2.9)",
      ["license", "create", "{dir}", "--plan", "pro", "--seats", "2", "--expires", "2099-12-31",
       "--max-version", "2.9"]),
+    *(step for version, date in (("1.1.0", "2026-10-01T09:00:00Z"), ("1.2.0", "2026-11-20T09:00:00Z")) for step in (
+        (f"the stand-in CrystalMe3D Pro {version}",
+         ["release", "demo-archive", f"{{releases}}/crystalme3d-pro-{version}.tar.gz", "--version", version]),
+        (f"release {version} signed and published",
+         ["release", "publish", "{dir}", f"{{releases}}/crystalme3d-pro-{version}.tar.gz", "--product",
+          "crystalme3d-pro", "--version", version, "--notes", f"{{releases}}/notes-{version}.md",
+          "--released-at", date]),
+    )),
 ]
+
+#: Release notes of the demo's two releases (Markdown, as the vendor would write them).
+DEMO_NOTES = {
+    "1.1.0": "## CrystalMe3D Pro 1.1.0\n\n- Faster scene loading.\n",
+    "1.2.0": "## What's new in CrystalMe3D Pro 1.2.0\n\n- **Crystal lattice editor**: edit unit cells in place.\n"
+             "- Exports to glTF keep their materials.\n- Fixes a crash when opening very large scenes.\n\n"
+             "Full notes: https://crystalme3dpro.com/releases/1.2.0\n",
+}
+#: The version the demo's CrystalMe3D Pro starts at (as its installer would have put it there).
+DEMO_INSTALLED = "1.1.0"
 
 #: The headless walk: (what it shows, crystal-manager arguments). {key} etc. come from seeding.
 HEADLESS_STEPS: list[tuple[str, list[str]]] = [
@@ -36,6 +54,11 @@ HEADLESS_STEPS: list[tuple[str, list[str]]] = [
     ("The machines on the license and the seats used", ["machines"]),
     ("Re-validate with the server now", ["verify"]),
     ("Status as JSON (what scripts read)", ["status", "--json"]),
+    ("Check for updates (signed update information; nothing about you is sent)", ["update", "check"]),
+    ("Download the update (resumable; its signed size and hash are checked)", ["update", "download"]),
+    ("Install it beside the current version (checked that it starts)", ["update", "install"]),
+    ("Go back to the previous version", ["update", "rollback"]),
+    ("Updates status", ["update", "status"]),
     ("Deactivate: the seat is freed and the key and lease are removed", ["deactivate"]),
 ]
 
@@ -48,8 +71,11 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run, needs_context=False)
 
 
-def _seed(server_dir: Path) -> dict[str, str]:
-    found: dict[str, str] = {"dir": str(server_dir)}
+def _seed(server_dir: Path, releases: Path) -> dict[str, str]:
+    releases.mkdir(parents=True, exist_ok=True)
+    for version, notes in DEMO_NOTES.items():
+        (releases / f"notes-{version}.md").write_text(notes, encoding="utf-8")
+    found: dict[str, str] = {"dir": str(server_dir), "releases": str(releases)}
     for title, argv in SEED_STEPS:
         proc = server_cli(*[part.format(**found) for part in argv])
         say(f"  seed: {title}")
@@ -58,6 +84,15 @@ def _seed(server_dir: Path) -> dict[str, str]:
             if sep and key.strip().isidentifier():
                 found[key.strip()] = value.strip()
     return found
+
+
+def _preinstall(archive: Path, env: dict[str, str]) -> None:
+    """Put the older release in place as CrystalMe3D Pro's own installer would (the same install engine,
+    so it lands exactly as an update would)."""
+    from crystal_manager.storage.paths import resolve_paths
+    from crystal_manager.updates.install import install_archive
+
+    install_archive(resolve_paths(env).install_root, archive, expect=None)
 
 
 def _walk(env: dict[str, str], values: dict[str, str]) -> int:
@@ -83,7 +118,7 @@ def run(_ctx: AppContext | None, args: argparse.Namespace) -> int:
     try:
         say(f"Demo folder: {root}")
         server_cli("init", str(server_dir), "--url", f"http://127.0.0.1:{port}")
-        values = _seed(server_dir)
+        values = _seed(server_dir, root / "releases")
         server = start_server(server_dir, port=port)
         say(f"Reference server running at {server.url}")
         if "key" in values:  # the GUI demo is activated by hand: people need the key to type or paste
@@ -91,6 +126,8 @@ def run(_ctx: AppContext | None, args: argparse.Namespace) -> int:
         env = {**os.environ, "CRYSTAL_MANAGER_HOME": str(root / "home"),
                "CRYSTAL_MANAGER_PROFILE": str(server.profile_file)}
         env.pop("CRYSTAL_MANAGER_SERVER", None)
+        _preinstall(root / "releases" / f"crystalme3d-pro-{DEMO_INSTALLED}.tar.gz", env)
+        say(f"CrystalMe3D Pro {DEMO_INSTALLED} is installed; 1.2.0 is waiting on the server")
         if has_display() and not args.headless:
             say("Launching the GUI (close its window or choose Quit to end the demo)…")
             return subprocess.run([sys.executable, "-m", "crystal_manager", "--show", "main"], env=env,
