@@ -85,3 +85,27 @@ def test_core_does_not_load_qt_at_runtime() -> None:
             "crystal_manager.cli.main; print(sorted(m for m in sys.modules if m.startswith('PySide6')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+TUF_MODULES = {"tuf", "securesystemslib"}
+TUF_USERS = {APP / "updates" / "fetcher.py", APP / "updates" / "trust.py"}
+
+
+@pytest.mark.parametrize("path", _modules(APP), ids=lambda p: str(p.relative_to(ROOT)))
+def test_tuf_only_in_the_metadata_modules(path: Path) -> None:
+    # ngclient brings its own urllib3 fetcher: only these two modules may build an Updater, and they
+    # always hand it the gateway's fetcher (tests/updates/test_trust.py sees every request in the ledger).
+    if path in TUF_USERS:
+        return
+    assert not _hits(path, TUF_MODULES), f"{path.relative_to(ROOT)} uses python-tuf outside updates/trust"
+
+
+def test_status_paths_do_not_load_tuf() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, crystal_manager.services.status, crystal_manager.services.update_types, "
+            "crystal_manager.cli.main; print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('tuf', 'securesystemslib', 'urllib3')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
