@@ -102,8 +102,8 @@ class UpdatesFacts:
             return None
         status = self.status
         if status is not None:
-            if offer.version in status.skipped:
-                return None
+            if offer.version in status.skipped or offer.version == status.previous_version:
+                return None  # skipped, or left by going back (still on this computer: no new download)
             if status.installed_version is not None and not newer(offer.version, status.installed_version):
                 return None
         return offer
@@ -116,9 +116,21 @@ class UpdatesFacts:
         if check is None:
             return None
         if check.offer is not None and self.offer_release is None:
-            skipped = self.status is not None and check.offer.version in self.status.skipped
-            return "skipped" if skipped else "up_to_date"
+            status = self.status
+            if status is not None and check.offer.version in status.skipped:
+                return "skipped"
+            if status is not None and check.offer.version == status.previous_version:
+                return "kept"  # went back from it: it is on this computer, one switch away
+            return "up_to_date"
         return check.reason
+
+    @property
+    def returning(self) -> bool:
+        """The version kept is newer than the one in use (after going back): switching is a return."""
+        status = self.status
+        if status is None or status.previous_version is None or status.installed_version is None:
+            return False
+        return newer(status.previous_version, status.installed_version)
 
     @property
     def offer(self) -> str | None:

@@ -97,7 +97,8 @@ class UpdateFlow(QObject):
              on_failure: Callable[[BaseException], None] | None = None) -> BackgroundOp[tuple[T, UpdateStatus]]:
         """Run ``call(api, report)`` then a fresh ``status()`` on the worker; back on the GUI thread show
         both. ``done(name)`` follows either way (a failure shows its problem first)."""
-        self._set(activity=activity, problem=None, unverified=False)
+        # A new action: the last one's confirmation and problem are old news.
+        self._set(activity=activity, problem=None, unverified=False, outcome=None)
         flow = self
 
         def body(handle: BackgroundOp[tuple[T, UpdateStatus]]) -> tuple[T, UpdateStatus]:
@@ -361,12 +362,17 @@ class UpdateFlow(QObject):
             return None
         from crystal_manager.gui.dialogs.confirm import confirm
 
-        current = status.installed_version if status is not None else None
-        text = (tr("Go back to CrystalMe3D Pro %1? Version %2 stays on this computer, so you can install it "
-                   "again later. You will see the change the next time you start CrystalMe3D Pro.")
-                .replace("%1", previous).replace("%2", current or tr("the current version")))
-        return confirm(parent, title=tr("Go back to the previous version"), text=text,
-                       action=tr("Go back to %1").replace("%1", previous), on_yes=self._do_rollback)
+        current = (status.installed_version if status is not None else None) or tr("the current version")
+        if self.facts.returning:
+            text = tr("Return to CrystalMe3D Pro %1? Version %2 stays on this computer. You will see the change "
+                      "the next time you start CrystalMe3D Pro.")
+            title, action = tr("Return to the newer version"), tr("Return to %1")
+        else:
+            text = tr("Go back to CrystalMe3D Pro %1? Version %2 stays on this computer, so you can return to it "
+                      "later. You will see the change the next time you start CrystalMe3D Pro.")
+            title, action = tr("Go back to the previous version"), tr("Go back to %1")
+        return confirm(parent, title=title, text=text.replace("%1", previous).replace("%2", current),
+                       action=action.replace("%1", previous), on_yes=self._do_rollback)
 
     def _do_rollback(self) -> None:
         def back(result: InstallResult) -> None:

@@ -66,6 +66,12 @@ def headline(facts: UpdatesFacts) -> tuple[str, str]:
         case "skipped":
             return (tr("You skipped version %1").replace("%1", version),
                     tr("It is not offered again. A newer version will be."))
+        case "kept":
+            kept = status.previous_version or version
+            return (tr("You are using %1; %2 stays on this computer").replace("%1", status.installed_version or "")
+                    .replace("%2", kept),
+                    tr("To use %1 again, choose Return to %1. Newer versions are offered as usual.")
+                    .replace("%1", kept))
         case "not_entitled":
             reason = check.entitlement.reason or not_entitled_words(check.entitlement.code)
             return tr("Version %1 is not included in your license").replace("%1", version), reason
@@ -139,7 +145,7 @@ def outcome_words(outcome: Outcome) -> tuple[str, str, str]:
             return (tr("%1 will be installed when the Manager next starts").replace("%1", outcome.version),
                     tr("Nothing changes until then."), "info")
         case "rolled_back":
-            again = (tr("Version %1 is kept too; check for updates to install it again.")
+            again = (tr("Version %1 stays on this computer if you want it back.")
                      .replace("%1", outcome.previous) if outcome.previous else "")
             return (tr("Back to %1 %2").replace("%1", PRODUCT).replace("%2", outcome.version),
                     f"{used} {again}".strip(), "info")

@@ -250,8 +250,12 @@ def test_after_rollback(page: UpdatesPage) -> None:
     st = status(installed="1.2.0", previous="1.3.0", last=OFFERED)
     page.set_facts(facts(st, outcome=Outcome("rolled_back", "1.2.0", "1.3.0")), now=NOW)
     assert page.outcome_banner.text().startswith("Back to CrystalMe3D Pro 1.2.0\n")
-    assert page.headline.text() == "CrystalMe3D Pro 1.3.0 is available"  # newer than what is installed again
-    assert page.rollback_button.text().replace("&", "") == "Go back to 1.3.0…"
+    # 1.3.0 is newer, but it is on this computer: one switch away, not a download.
+    assert page.headline.text() == "You are using 1.2.0; 1.3.0 stays on this computer"
+    assert page.detail.text() == "To use 1.3.0 again, choose Return to 1.3.0. Newer versions are offered as usual."
+    assert page.rows.value("previous") == "1.3.0, kept on this computer"
+    assert page.rollback_button.text().replace("&", "") == "Return to 1.3.0…"
+    assert buttons(page) == {"check": True, "rollback": True}
     save(page, "rolled-back")
 
 

@@ -64,7 +64,7 @@ class UpdatesPage(QWidget):
         self._facts = UpdatesFacts(status=None)
         self.notes = NotesView(opener=opener)
         self.notes.setMinimumHeight(90)
-        layout = QVBoxLayout(self)
+        layout = self._layout = QVBoxLayout(self)
         layout.addWidget(page_title(tr("Updates")))
         layout.addLayout(self._build_header())
         layout.addWidget(self.detail)
@@ -75,6 +75,7 @@ class UpdatesPage(QWidget):
         layout.addLayout(self._build_actions())
         layout.addWidget(self.notes_title)
         layout.addWidget(self.notes, 1)
+        layout.addStretch(0)  # takes the spare height instead of the notes when there are none to show
         layout.addLayout(self._build_checks())
         layout.addLayout(self._build_choices())
         self.set_facts(self._facts)
@@ -239,7 +240,8 @@ class UpdatesPage(QWidget):
         installed = status.installed_version if status else None
         rows.set("installed", (installed or tr("not installed yet")) if status else None)
         previous = status.previous_version if status else None
-        rows.set("previous", tr("%1, kept so you can go back to it").replace("%1", previous) if previous else None)
+        kept = (tr("%1, kept on this computer") if facts.returning else tr("%1, kept so you can go back to it"))
+        rows.set("previous", kept.replace("%1", previous) if previous else None)
         rows.set("available", _available(offer, status.channel if status else "stable") if offer else None)
         rows.set("size", fmt_size(offer.size) if offer else None)
         rows.set("released", fmt_release_day(offer.released_at) if offer else None)
@@ -249,6 +251,8 @@ class UpdatesPage(QWidget):
         self.notes_title.setText(tr("What's new in %1").replace("%1", described.version) if described else "")
         self.notes_title.setVisible(described is not None)
         self.notes.setVisible(described is not None)
+        spacer = self._layout.indexOf(self.notes) + 1
+        self._layout.setStretch(spacer, 0 if described is not None else 1)  # no gaps between the lines
         if described is not None and self.notes.property("shown_notes") != described.target_name:
             self.notes.set_notes(described.notes)
             self.notes.setProperty("shown_notes", described.target_name)
@@ -307,8 +311,9 @@ class UpdatesPage(QWidget):
         self.rollback_button.setVisible(previous is not None)
         self.rollback_button.setEnabled(idle and previous is not None)
         if previous is not None:
-            self.rollback_button.setText(tr("&Go back to %1…").replace("%1", previous))
-            self.rollback_button.setAccessibleName(tr("Go back to %1").replace("%1", previous))
+            text = tr("&Return to %1…") if facts.returning else tr("&Go back to %1…")
+            self.rollback_button.setText(text.replace("%1", previous))
+            self.rollback_button.setAccessibleName(text.replace("&", "").rstrip("…").replace("%1", previous))
         self.check_button.setEnabled(idle)
 
     def _render_choices(self, facts: UpdatesFacts) -> None:
