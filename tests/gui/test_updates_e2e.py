@@ -8,39 +8,29 @@ from __future__ import annotations
 
 import itertools
 import json
-import socket
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import suppress
+from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox, QPushButton
 from pytestqt.qtbot import QtBot
 
-from crystal_manager.desktop.autostart import for_platform
 from crystal_manager.desktop.tray_state import TrayState
 from crystal_manager.gui.app import TrayApp
 from crystal_manager.gui.pages.updates_page import UpdatesPage
 from crystal_manager.gui.update_api import Activity, UpdatesFacts
 from crystal_manager.services.context import AppContext
-from crystal_manager.services.update_service import UpdateService
-from tests.support.apps import dispose_apps
+from tests.gui.updates_support import MIB, GuiThreadWatch, UpdatesEnv, click_and_wait, menu_texts, updates_env
 from tests.support.keyring_memory import MemoryKeyring
-from tests.support.licensing import FAST, context, issue, service
 from tests.support.render import OUTPUT, themed
 from tests.support.render import save as save_png
 from tests.support.servers import ReferenceServer
 from tests.support.update_repo import publish, targets_key_ids
 
 OUT = OUTPUT / "gui-updates-e2e"
-MIB = 1024 * 1024
 NOTES_130 = """## What's new in this version
 
 - Faster **crystal growth** preview on large scenes
@@ -52,128 +42,11 @@ NOTES_130 = """## What's new in this version
 """
 
 
-class SlowLink:
-    """A real TCP relay to the reference server that sends the server's bytes on at ``rate`` bytes/s, so
-    a download lasts long enough to be seen, paused and resumed (real sockets; nothing is faked)."""
-
-    def __init__(self, upstream: str, rate: int) -> None:
-        parts = urlsplit(upstream)
-        self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
-        self._rate = rate
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._open: list[socket.socket] = []
-        self._stopped = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-
-    def _accept(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self._upstream)
-            self._open += [client, upstream]
-            threading.Thread(target=self._pump, args=(client, upstream, 0), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, self._rate), daemon=True).start()
-
-    def _pump(self, source: socket.socket, sink: socket.socket, rate: int) -> None:
-        with suppress(OSError):
-            while chunk := source.recv(64 * 1024):
-                sink.sendall(chunk)
-                if rate:
-                    self._stopped.wait(len(chunk) / rate)  # the throttle of the link, not a test's wait
-        with suppress(OSError):
-            sink.shutdown(socket.SHUT_WR)
-
-    def stop(self) -> None:
-        self._stopped.set()
-        with suppress(OSError):
-            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(): then connections are refused
-        self._listener.close()
-        for sock in self._open:
-            with suppress(OSError):
-                sock.close()
-
-
-class GuiThreadWatch:
-    """Records every call into the update code (service, download, install, trust, gateway) made on the
-    GUI thread — a profile hook on that thread alone; the worker threads are not watched."""
-
-    WATCHED = ("crystal_manager/updates/", "crystal_manager/services/update_service.py",
-               "crystal_manager/net/gateway.py")
-    ALLOWED = ("crystal_manager/updates/errors.py",)  # the error classes: the page words them
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def _hook(self, frame: FrameType, event: str, _arg: Any) -> None:
-        if event != "call":
-            return
-        name = frame.f_code.co_filename.replace("\\", "/")
-        if any(w in name for w in self.WATCHED) and not any(a in name for a in self.ALLOWED) \
-                and frame.f_code.co_name != "<module>":
-            self.calls.append(f"{name.rsplit('/', 1)[-1]}:{frame.f_code.co_name}")
-
-    def __enter__(self) -> GuiThreadWatch:
-        sys.setprofile(self._hook)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        sys.setprofile(None)
-
-
 @pytest.fixture
-def link(reference_server: ReferenceServer) -> Iterator[SlowLink]:
-    relay = SlowLink(reference_server.url, rate=6 * MIB)
-    yield relay
-    relay.stop()
-
-
-@pytest.fixture
-def upd_ctx(app_home: Path, reference_server: ReferenceServer, link: SlowLink,
-            memory_keyring: MemoryKeyring) -> Iterator[AppContext]:
-    ctx = context(app_home, reference_server.profile_file, link.url)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
-
-
-MakeApp = Callable[[], TrayApp]
-
-
-@pytest.fixture
-def make_app(qtbot: QtBot, upd_ctx: AppContext, reference_server: ReferenceServer, tmp_path: Path) -> Iterator[MakeApp]:
-    """The tray app over the real services for one activated machine ("alpha")."""
-    lic = issue(reference_server.data_dir, plan="pro", seats=2, expires="2099-01-01", max_version="2.9")
-    service(upd_ctx, config=FAST).activate(lic.key)
-    made: list[TrayApp] = []
-
-    def make() -> TrayApp:
-        upd_ctx.settings.welcome_done = True
-        entry = for_platform("linux", {"XDG_CONFIG_HOME": str(tmp_path / "xdg"), "HOME": str(tmp_path)})
-        app = TrayApp(upd_ctx, api_factory=lambda ctx: service(ctx, config=FAST),
-                      update_api_factory=lambda ctx: UpdateService(
-                          ctx, license_status=service(ctx, config=FAST).status),
-                      tray_probe=lambda: True, autostart_entry=entry)
-        made.append(app)
-        with qtbot.waitSignal(app.started):
-            app.start()
-        qtbot.waitUntil(lambda: app.updates.facts.status is not None and not app.updates.busy, timeout=15_000)
-        return app
-
-    yield make
-    dispose_apps(made)
-
-
-def click_and_wait(qtbot: QtBot, app: TrayApp, button: QPushButton, action: str, timeout: int = 30_000) -> None:
-    assert button.isVisibleTo(button.window()) and button.isEnabled(), button.text()
-    with qtbot.waitSignal(app.updates.done, timeout=timeout, check_params_cb=lambda name: name == action):
-        button.click()
+def env(qtbot: QtBot, reference_server: ReferenceServer, app_home: Path, memory_keyring: MemoryKeyring,
+        tmp_path: Path) -> Iterator[UpdatesEnv]:
+    with updates_env(qtbot, reference_server, app_home, tmp_path) as made:
+        yield made
 
 
 def save(app: TrayApp, name: str) -> None:
@@ -184,21 +57,15 @@ def save(app: TrayApp, name: str) -> None:
             save_png(window, f"{name}-{theme}", OUT)
 
 
-def menu_texts(app: TrayApp) -> list[str]:
-    assert app.tray is not None
-    app.tray.menu.aboutToShow.emit()
-    return [a.text() for a in app.tray.menu.actions() if not a.isSeparator()]
-
-
 def current_on_disk(ctx: AppContext) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((ctx.paths.install_root / "current.json").read_text())
     return data
 
 
 def test_check_download_pause_resume_install_and_go_back_through_the_page(
-        make_app: MakeApp, reference_server: ReferenceServer, upd_ctx: AppContext, qtbot: QtBot) -> None:
+        env: UpdatesEnv, reference_server: ReferenceServer, qtbot: QtBot) -> None:
     publish(reference_server, "1.2.0", notes="First release of the year.\nSmoother viewport.")
-    app = make_app()
+    app = env.make()
     shown: list[tuple[str, str, str]] = []
     app.notifier.shown.connect(lambda *args: shown.append(args))
     states: list[TrayState] = []
@@ -223,7 +90,7 @@ def test_check_download_pause_resume_install_and_go_back_through_the_page(
         assert "Install update 1.2.0…" in menu_texts(app)
         click_and_wait(qtbot, app, page.install_button, "install")
         assert page.rows.value("installed") == "1.2.0" and page.rows.value("previous") is None
-        assert current_on_disk(upd_ctx)["current"] == "1.2.0"
+        assert current_on_disk(env.ctx)["current"] == "1.2.0"
 
         # 1.3.0 arrives: 8 MiB through a 6 MiB/s link, paused at its first progress and resumed.
         publish(reference_server, "1.3.0", notes=NOTES_130, payload_bytes=8 * MIB)
@@ -269,7 +136,7 @@ def test_check_download_pause_resume_install_and_go_back_through_the_page(
         yes = next(b for b in box.findChildren(QPushButton) if b.text() == "Go back to 1.2.0")
         with qtbot.waitSignal(app.updates.done, timeout=30_000, check_params_cb=lambda name: name == "rollback"):
             yes.click()
-        assert current_on_disk(upd_ctx)["current"] == "1.2.0"
+        assert current_on_disk(env.ctx)["current"] == "1.2.0"
         assert page.rows.value("installed") == "1.2.0"
         assert page.outcome_banner.text().startswith("Back to CrystalMe3D Pro 1.2.0\n")
         assert page.headline.text() == "You are using 1.2.0; 1.3.0 stays on this computer"
@@ -288,32 +155,32 @@ def test_check_download_pause_resume_install_and_go_back_through_the_page(
 
 
 def test_install_at_the_next_start_happens_when_the_manager_starts_again(
-        make_app: MakeApp, reference_server: ReferenceServer, upd_ctx: AppContext, qtbot: QtBot) -> None:
+        env: UpdatesEnv, reference_server: ReferenceServer, qtbot: QtBot) -> None:
     publish(reference_server, "1.2.0")
-    app = make_app()
+    app = env.make()
     page = app.open_window("updates").updates_page
     click_and_wait(qtbot, app, page.check_button, "check")
     click_and_wait(qtbot, app, page.download_button, "download")
     click_and_wait(qtbot, app, page.install_later_button, "install")
     assert page.headline.text() == "CrystalMe3D Pro 1.2.0 will be installed when the Manager next starts"
     assert not page.install_later_button.isVisibleTo(page) and page.install_button.isVisibleTo(page)
-    assert not (upd_ctx.paths.install_root / "current.json").exists()  # nothing switched yet
+    assert not (env.ctx.paths.install_root / "current.json").exists()  # nothing switched yet
     app.quit()
 
-    again = make_app()  # the next start: apply_pending() runs on the worker after the first picture
+    again = env.make()  # the next start: apply_pending() runs on the worker after the first picture
     shown: list[str] = []
     again.notifier.shown.connect(lambda event, _t, _b: shown.append(event))
     qtbot.waitUntil(lambda: again.updates.facts.outcome is not None, timeout=15_000)
-    assert current_on_disk(upd_ctx)["current"] == "1.2.0"
+    assert current_on_disk(env.ctx)["current"] == "1.2.0"
     page = again.open_window("updates").updates_page
     assert page.rows.value("installed") == "1.2.0"
     assert page.outcome_banner.text().startswith("CrystalMe3D Pro 1.2.0 is installed\n")
 
 
 def test_the_tray_menu_downloads_and_a_failed_check_is_a_plain_problem(
-        make_app: MakeApp, reference_server: ReferenceServer, link: SlowLink, qtbot: QtBot) -> None:
+        env: UpdatesEnv, reference_server: ReferenceServer, qtbot: QtBot) -> None:
     publish(reference_server, "1.2.0")
-    app = make_app()
+    app = env.make()
     page = app.open_window("updates").updates_page
     click_and_wait(qtbot, app, page.check_button, "check")
     assert app.tray is not None
@@ -321,7 +188,7 @@ def test_the_tray_menu_downloads_and_a_failed_check_is_a_plain_problem(
     with qtbot.waitSignal(app.updates.done, timeout=30_000, check_params_cb=lambda name: name == "download"):
         download.trigger()
     assert app.updates.facts.downloaded == "1.2.0"
-    link.stop()  # the network goes away
+    env.link.stop()  # the network goes away
     started = time.monotonic()
     click_and_wait(qtbot, app, page.check_button, "check")
     assert time.monotonic() - started < 15
@@ -332,9 +199,9 @@ def test_the_tray_menu_downloads_and_a_failed_check_is_a_plain_problem(
 
 
 def test_the_gui_keeps_ticking_while_an_update_is_checked_downloaded_and_installed(
-        make_app: MakeApp, reference_server: ReferenceServer, qtbot: QtBot) -> None:
+        env: UpdatesEnv, reference_server: ReferenceServer, qtbot: QtBot) -> None:
     publish(reference_server, "1.3.0", payload_bytes=8 * MIB)
-    app = make_app()
+    app = env.make()
     page = app.open_window("updates").updates_page
     ticks: list[float] = []
     timer = QTimer()
