@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import posixpath
+import re
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,24 @@ from crystal_protocol.releases import PRODUCT_MANIFEST, ProductManifest, Release
 _MANIFEST_MAX = 64 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_HASH_PREFIX = re.compile(r"^[0-9a-f]{64}\.")
+
+
+def _label(archive: Path) -> str:
+    """The archive's name for people: a download is kept as "<sha256>.<name>", and the hash says nothing."""
+    return _HASH_PREFIX.sub("", archive.name)
+
+
+def _filter_words(exc: tarfile.FilterError) -> str:
+    """tarfile's data-filter refusal in words (its own text holds the full staging path)."""
+    name = exc.tarinfo.name
+    if isinstance(exc, tarfile.AbsoluteLinkError | tarfile.LinkOutsideDestinationError):
+        return f"{name!r} is a link that leads outside the product folder"
+    if isinstance(exc, tarfile.AbsolutePathError | tarfile.OutsideDestinationError):
+        return f"{name!r} would be written outside the product folder"
+    if isinstance(exc, tarfile.SpecialFileError):
+        return f"{name!r} is a device or another special file"
+    return f"{name!r} is not allowed in a product folder"
 
 
 @contextlib.contextmanager
@@ -40,7 +59,7 @@ def _open_stream(archive: Path) -> Iterator[tarfile.TarFile]:
             tar = (tarfile.open(fileobj=source, mode="r|gz") if magic.startswith(_GZIP_MAGIC)  # noqa: SIM115
                    else tarfile.open(fileobj=source, mode="r|"))  # noqa: SIM115
         except (tarfile.TarError, OSError, EOFError) as exc:
-            raise ArchiveRejected(f"{archive.name} is damaged or not a tar archive (plain, gzip or zstd)") from exc
+            raise ArchiveRejected(f"{_label(archive)} is damaged or not a tar archive (plain, gzip or zstd)") from exc
         with tar:
             yield tar
 
@@ -94,17 +113,17 @@ def read_manifest(archive: Path) -> ProductManifest:
                 if _member_name(member) != PRODUCT_MANIFEST:
                     continue
                 if not member.isreg() or member.size > _MANIFEST_MAX:
-                    raise ArchiveRejected(f"{archive.name}: {PRODUCT_MANIFEST} is not a small plain file")
+                    raise ArchiveRejected(f"{_label(archive)}: {PRODUCT_MANIFEST} is not a small plain file")
                 stream = tar.extractfile(member)
                 assert stream is not None  # a regular member always has data
-                return _parse_manifest(stream.read(_MANIFEST_MAX), archive.name)
+                return _parse_manifest(stream.read(_MANIFEST_MAX), _label(archive))
     except (tarfile.TarError, EOFError, OSError) as exc:
-        raise ArchiveRejected(f"{archive.name} is damaged: {exc}") from exc
+        raise ArchiveRejected(f"{_label(archive)} is damaged: {exc}") from exc
     except ArchiveRejected:
         raise
     except Exception as exc:  # zstandard.ZstdError and friends: a damaged compressed stream
-        raise ArchiveRejected(f"{archive.name} is damaged: {exc}") from exc
-    raise ArchiveRejected(f"{archive.name} has no {PRODUCT_MANIFEST} at its root")
+        raise ArchiveRejected(f"{_label(archive)} is damaged: {exc}") from exc
+    raise ArchiveRejected(f"{_label(archive)} has no {PRODUCT_MANIFEST} at its root")
 
 
 def _checked(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
@@ -133,15 +152,15 @@ def extract_archive(archive: Path, dest: Path) -> ProductManifest:
     except ArchiveRejected:
         raise
     except tarfile.FilterError as exc:
-        raise ArchiveRejected(f"{archive.name} holds an unsafe entry: {exc}") from exc
+        raise ArchiveRejected(f"{_label(archive)} holds an unsafe entry: {_filter_words(exc)}") from exc
     except (tarfile.TarError, EOFError) as exc:
-        raise ArchiveRejected(f"{archive.name} is damaged: {exc}") from exc
+        raise ArchiveRejected(f"{_label(archive)} is damaged: {exc}") from exc
     except OSError as exc:
-        raise InstallFailed(f"cannot extract {archive.name}: {exc.strerror or exc}") from exc
+        raise InstallFailed(f"cannot extract {_label(archive)}: {exc.strerror or exc}") from exc
     except Exception as exc:  # zstandard.ZstdError: a damaged compressed stream
-        raise ArchiveRejected(f"{archive.name} is damaged: {exc}") from exc
+        raise ArchiveRejected(f"{_label(archive)} is damaged: {exc}") from exc
     manifest_file = dest / PRODUCT_MANIFEST
     if manifest_file.is_symlink() or not manifest_file.is_file():
-        raise ArchiveRejected(f"{archive.name} has no {PRODUCT_MANIFEST} at its root")
+        raise ArchiveRejected(f"{_label(archive)} has no {PRODUCT_MANIFEST} at its root")
     with open(manifest_file, "rb") as handle:
-        return _parse_manifest(handle.read(_MANIFEST_MAX + 1), archive.name)
+        return _parse_manifest(handle.read(_MANIFEST_MAX + 1), _label(archive))

@@ -181,13 +181,18 @@ def _switch(layout: InstallRoot, to: str, *, run_health: bool, timeout: float) -
 
 def _check_manifest(found_product: str, found_version: str, found_platform: str,
                     expect: ReleaseInfo | None) -> None:
-    want = (expect.product, expect.platform) if expect is not None else (PRODUCT, current_platform())
-    if found_product != PRODUCT or found_product != want[0]:
-        raise ArchiveRejected(f"the archive holds {found_product}, not {want[0]}")
+    # Whatever the signed facts say (a crafted state file can name another product's or platform's release),
+    # only this product for this platform is ever installed here.
+    platform = current_platform()
+    if found_product != PRODUCT:
+        raise ArchiveRejected(f"the archive holds {found_product}, not {PRODUCT}")
+    if found_platform != platform:
+        raise ArchiveRejected(f"the archive is for {found_platform}, not {platform}")
+    if expect is not None and (expect.product, expect.platform) != (found_product, found_platform):
+        raise ArchiveRejected(f"the archive holds {found_product} for {found_platform}, not the signed "
+                              f"{expect.product} for {expect.platform}")
     if expect is not None and found_version != expect.version:
         raise ArchiveRejected(f"the archive holds version {found_version}, not the signed {expect.version}")
-    if found_platform != want[1]:
-        raise ArchiveRejected(f"the archive is for {found_platform}, not {want[1]}")
 
 
 def _sync_to_disk(tree: Path) -> None:

@@ -68,8 +68,9 @@ def translate(exc: BaseException) -> Exception:
         return MetadataRejected("the update information is older than what this computer already trusts "
                                 f"(a rollback) ({_short(exc)})")
     if isinstance(exc, tuf_errors.LengthOrHashMismatchError):
+        # ngclient's text is two 64-digit hashes: no help to a person (they stay in the exception's cause).
         return MetadataRejected("the update information files do not match each other (mixed or altered "
-                                f"files) ({_short(exc)})")
+                                "files)")
     if isinstance(exc, tuf_errors.RepositoryError):
         return MetadataRejected(f"the update information failed verification ({_short(exc)})")
     if isinstance(exc, tuf_errors.DownloadHTTPError):
