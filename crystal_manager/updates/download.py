@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crystal_manager.net.errors import ResponseTooLarge
+from crystal_manager.net.errors import ResponseTooLarge, TimedOut
 from crystal_manager.net.gateway import Gateway
 from crystal_manager.net.request import OutboundRequest, Trigger
 from crystal_manager.services.update_types import DownloadControl, DownloadProgress
@@ -34,6 +34,11 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _HASH_BLOCK = 1024 * 1024
 _PROGRESS_INTERVAL = 0.1  # seconds: at most ~10 progress calls a second
 _SPEED_WINDOW = 2.0  # seconds the speed is averaged over
+#: Slow-retrieval attack (TUF): a server that trickles a byte now and then never trips the read timeout, and
+#: would hold the download (and the updates lock) for ever. Below this average over a whole window the
+#: download stops as timed out; the bytes so far are kept and the next run resumes.
+MIN_SPEED = 1024  # bytes per second
+MIN_SPEED_WINDOW = 60.0  # seconds
 
 
 @dataclass(frozen=True)
@@ -179,6 +184,8 @@ class _Transfer:
         self.partial, self.sidecar, self.signed = partial, sidecar, signed
         self.offset, self.digest, self.etag = offset, digest, etag
         self.control, self.meter = control, meter
+        self.min_speed, self.window = MIN_SPEED, MIN_SPEED_WINDOW
+        self.window_start, self.window_bytes = time.monotonic(), 0
         self.sink: HashingSink | None = None
         self.fd: int | None = None
         self.size = offset
@@ -207,9 +214,21 @@ class _Transfer:
         assert self.sink is not None
         self.sink.write(chunk)
         self.size += len(chunk)
+        self._check_speed(len(chunk))
         self.meter.update(self.size)
         if self.control is not None and self.control.stopped:
             raise _Stop
+
+    def _check_speed(self, count: int) -> None:
+        now = time.monotonic()  # the real clock: ``clock`` only paces progress reports
+        self.window_bytes += count
+        elapsed = now - self.window_start
+        if elapsed < self.window:
+            return
+        if self.window_bytes < self.min_speed * elapsed:
+            raise TimedOut(f"the update server sent {self.signed.name} at under {self.min_speed} bytes a second "
+                           f"for {elapsed:.0f} s; what arrived is kept for the next try")
+        self.window_start, self.window_bytes = now, 0
 
     def close(self, *, sync: bool) -> None:
         """Let the sink finish writing; ``sync`` makes the kept bytes durable (a pause, a lost connection).
@@ -257,12 +276,15 @@ def _finish(folder: Path, signed: SignedFile, size: int, digest: Any) -> Path:
 def download_target(gateway: Gateway, signed: SignedFile, folder: Path, *, version: str,
                     control: DownloadControl | None = None,
                     progress: Callable[[DownloadProgress], None] | None = None,
-                    trigger: Trigger = "user", clock: Callable[[], float] = time.monotonic) -> Path:
+                    trigger: Trigger = "user", clock: Callable[[], float] = time.monotonic,
+                    min_speed: tuple[int, float] = (MIN_SPEED, MIN_SPEED_WINDOW)) -> Path:
     """Download ``signed`` into ``folder`` (resuming a partial file) and return the verified file.
 
     Raises TargetRejected (wrong length or hash, longer than signed: deleted), UpdateServerUnavailable
     (an HTTP error status), DownloadStopped (pause keeps the partial file, cancel deletes it), and the
-    gateway's transport errors unchanged (the partial file is kept for the next call to resume).
+    gateway's transport errors unchanged (the partial file is kept for the next call to resume), and
+    TimedOut when the average speed over ``min_speed[1]`` seconds stays under ``min_speed[0]`` bytes a second
+    (a slow-retrieval attack; the partial file is kept too).
     """
     _check(signed)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -281,6 +303,7 @@ def download_target(gateway: Gateway, signed: SignedFile, folder: Path, *, versi
                               trigger=trigger)
     transfer = _Transfer(signed, (partial, sidecar), offset=offset, digest=digest, etag=etag, control=control,
                          meter=meter)
+    transfer.min_speed, transfer.window = min_speed
     try:
         result = gateway.download(request, transfer.write, offset=offset, max_bytes=signed.length,
                                   on_response=transfer.on_response)

@@ -145,6 +145,16 @@ class AttackProxy:
                 self.endless_sent += len(block)
         return behave
 
+    def trickle(self, body: bytes, *, piece: int = 10, every: float = 0.05) -> Behaviour:
+        """``body`` (with its true length) a few bytes at a time: never silent long enough for a read timeout."""
+        def behave(conn: socket.socket, _request: bytes) -> None:
+            conn.sendall((f"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: "
+                          f"{len(body)}\r\nConnection: close\r\n\r\n").encode())
+            for start in range(0, len(body), piece):
+                conn.sendall(body[start:start + piece])  # OSError once the client has gone
+                time.sleep(every)
+        return behave
+
 
 @contextmanager
 def attack_proxy(upstream: str) -> Iterator[AttackProxy]:

@@ -12,14 +12,17 @@ from __future__ import annotations
 import json
 import os
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from crystal_manager.net.errors import TimedOut
 from crystal_manager.services.update_service import UpdateService
 from crystal_manager.services.update_types import DownloadControl
 from crystal_manager.services.usertext import Outcome
+from crystal_manager.updates.download import SignedFile, download_target, partial_state
 from crystal_manager.updates.errors import (
     ArchiveRejected,
     DownloadStopped,
@@ -29,6 +32,7 @@ from crystal_manager.updates.errors import (
 )
 from crystal_protocol.releases import PRODUCT, current_platform
 from crystal_server.demo_release import build_demo_archive
+from crystal_server.tuf_repo import TufRepository
 from tests.support.keyring_memory import MemoryKeyring
 from tests.support.licensing import issue, service
 from tests.support.product_archives import file_member, product_members, special_member, write_archive
@@ -105,6 +109,34 @@ def test_endless_release_file(sc: Scene) -> None:
     assert sc.proxy.endless_sent < 64 * 1024 * 1024
     nothing_kept(sc)
     recovers(sc)
+
+
+def test_slow_retrieval_is_cut_off_and_resumed_later(sc: Scene) -> None:
+    """A server that trickles the release a few bytes at a time never trips the read timeout; the download
+    gives up once its average speed stays under the floor for a whole window (a second here, a minute in the
+    app), keeps what arrived, and the next run resumes it."""
+    target = publish(sc.data_dir, "1.1.0", payload_bytes=64 * 1024)
+    good = server_file(sc, target).read_bytes()
+    facts = TufRepository(sc.data_dir).load_targets().signed.targets[target]
+    sha = facts.hashes["sha256"]
+    signed = SignedFile(name=target, url_name=f"{sha}.{target}", length=facts.length, sha256=sha)
+    sc.proxy.on_target(sc.proxy.trickle(good))
+    tree = sc.tree()
+    started = time.monotonic()
+    with pytest.raises(TimedOut) as caught:
+        download_target(sc.ctx.gateway, signed, sc.downloads, version="1.1.0", min_speed=(4096, 1.0))
+    assert time.monotonic() - started < 5
+    assert_refused(caught.value, Outcome.OFFLINE, "under 4096 bytes a second", "kept")
+    assert sc.tree() == tree
+    kept = partial_state(sc.downloads, signed)
+    assert kept is not None and 0 < kept[0] < len(good)
+    sc.proxy.restore()
+    svc = sc.service()
+    svc.check()
+    assert svc.download().complete
+    _path, headers = sc.proxy.targets_asked()[-1]
+    assert {k.lower(): v for k, v in headers.items()}.get("range") == f"bytes={kept[0]}-"  # resumed
+    assert svc.install().version == "1.1.0"
 
 
 @pytest.mark.parametrize("reply", ["another file", "the same file in full", "another part"])
