@@ -93,6 +93,10 @@ class TrayApp(QObject):
         self._update_timer = QTimer(self)
         self._update_timer.setInterval(UPDATE_POLL_MS)
         self._update_timer.timeout.connect(self._scheduled_update_check)
+        self._first_update_check = QTimer(self)
+        self._first_update_check.setSingleShot(True)
+        self._first_update_check.setInterval(FIRST_UPDATE_CHECK_MS)
+        self._first_update_check.timeout.connect(self._scheduled_update_check)
         self._first_facts = True
         self._last_status: LicenseStatus | None = None
         self.welcome: QObject | None = None
@@ -127,7 +131,7 @@ class TrayApp(QObject):
         # never on the way to the first picture. apply_pending() finishes an install chosen for this start.
         self.updates.start()
         self._update_timer.start()
-        QTimer.singleShot(FIRST_UPDATE_CHECK_MS, self._scheduled_update_check)
+        self._first_update_check.start()
 
     def _scheduled_update_check(self) -> None:
         if self._updates is not None:
@@ -280,6 +284,7 @@ class TrayApp(QObject):
             self.open_window("privacy")
         elif action == "check_updates":
             self.open_window("updates")
+            self.updates.check()  # what the menu line says (a no-op while another update action runs)
         elif action == "download_update":
             self.updates.download()
         elif action == "install_update":
@@ -306,6 +311,7 @@ class TrayApp(QObject):
         self._tray_timer.stop()
         self._verify_timer.stop()
         self._update_timer.stop()
+        self._first_update_check.stop()
         if self._updates is not None:
             self._updates.pause()  # the partial file stays; the next start resumes from there
         if self.instance is not None:

@@ -181,9 +181,15 @@ def test_the_tray_menu_downloads_and_a_failed_check_is_a_plain_problem(
         env: UpdatesEnv, reference_server: ReferenceServer, qtbot: QtBot) -> None:
     publish(reference_server, "1.2.0")
     app = env.make()
-    page = app.open_window("updates").updates_page
-    click_and_wait(qtbot, app, page.check_button, "check")
-    assert app.tray is not None
+    assert app.tray is not None and not app.has_window()
+    menu_texts(app)
+    check = next(a for a in app.tray.menu.actions() if a.text() == "Check for updates")
+    with qtbot.waitSignal(app.updates.done, timeout=30_000, check_params_cb=lambda name: name == "check"):
+        check.trigger()  # opens the Updates page and checks
+    page = app.window().updates_page
+    assert app.window().current_page() == "updates"
+    assert page.headline.text() == "CrystalMe3D Pro 1.2.0 is available"
+    menu_texts(app)
     download = next(a for a in app.tray.menu.actions() if a.text() == "Download update 1.2.0")
     with qtbot.waitSignal(app.updates.done, timeout=30_000, check_params_cb=lambda name: name == "download"):
         download.trigger()

@@ -21,6 +21,9 @@ def dispose_apps(made: Iterable[Any]) -> None:
             window.deleteLater()
         if app.tray is not None:
             app.tray.hide()
+        # The app goes too: its timers (the daily update check) must not wake up during later tests and fill
+        # the worker pool, and late background results must not reach its deleted window.
+        app.deleteLater()
 
 
 ROOT = Path(__file__).resolve().parents[2]

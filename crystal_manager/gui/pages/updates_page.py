@@ -75,9 +75,9 @@ class UpdatesPage(QWidget):
         layout.addLayout(self._build_actions())
         layout.addWidget(self.notes_title)
         layout.addWidget(self.notes, 1)
-        layout.addStretch(0)  # takes the spare height instead of the notes when there are none to show
         layout.addLayout(self._build_checks())
         layout.addLayout(self._build_choices())
+        layout.addStretch(0)  # takes the spare height instead of the notes when there are none to show
         self.set_facts(self._facts)
 
     def _build_header(self) -> QHBoxLayout:
@@ -251,8 +251,8 @@ class UpdatesPage(QWidget):
         self.notes_title.setText(tr("What's new in %1").replace("%1", described.version) if described else "")
         self.notes_title.setVisible(described is not None)
         self.notes.setVisible(described is not None)
-        spacer = self._layout.indexOf(self.notes) + 1
-        self._layout.setStretch(spacer, 0 if described is not None else 1)  # no gaps between the lines
+        # Without notes the buttons follow the facts, the spare height goes below them (no gaps).
+        self._layout.setStretch(self._layout.count() - 1, 0 if described is not None else 1)
         if described is not None and self.notes.property("shown_notes") != described.target_name:
             self.notes.set_notes(described.notes)
             self.notes.setProperty("shown_notes", described.target_name)
