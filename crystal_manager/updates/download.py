@@ -31,6 +31,9 @@ from crystal_manager.updates.sink import HashingSink
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# An ETag (or Last-Modified) is sent back in If-Range: printable ASCII only. Another byte from a server or a
+# man in the middle would be kept in the sidecar and break every later resume.
+_TAG = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,255}$")
 _HASH_BLOCK = 1024 * 1024
 _PROGRESS_INTERVAL = 0.1  # seconds: at most ~10 progress calls a second
 _SPEED_WINDOW = 2.0  # seconds the speed is averaged over
@@ -62,6 +65,13 @@ def _check(signed: SignedFile) -> None:
             raise TargetRejected(f"the update file name {text!r} is not a plain file name")
     if not _SHA256.match(signed.sha256) or not isinstance(signed.length, int) or signed.length < 0:
         raise TargetRejected(f"the signed facts about {signed.name} are malformed")
+
+
+def _usable_tag(tag: Any) -> str | None:
+    """A tag that can guard a Range request, or None: a weak one cannot, nor one that is not plain ASCII."""
+    if not isinstance(tag, str) or tag.startswith("W/") or not _TAG.match(tag):
+        return None
+    return tag
 
 
 def _files(folder: Path, signed: SignedFile) -> tuple[Path, Path, Path]:
@@ -200,7 +210,7 @@ class _Transfer:
                 self.meter.restart()
             self.offset, self.size, self.digest = 0, 0, hashlib.sha256()
         tag = headers.get("etag") or headers.get("last-modified")
-        etag = None if tag is None or tag.startswith("W/") else tag  # a weak tag cannot guard a range
+        etag = _usable_tag(tag)
         if status == 200 or etag != self.etag or not self.sidecar.exists():
             self.etag = etag
             write_json_atomic(self.sidecar, {"sha256": self.signed.sha256, "length": self.signed.length,
@@ -257,7 +267,7 @@ def _resume_point(folder: Path, signed: SignedFile) -> tuple[int, Any, str | Non
     if size > signed.length:
         discard(folder, signed)
         return 0, hashlib.sha256(), None
-    return size, digest, data.get("etag")
+    return size, digest, _usable_tag(data.get("etag"))
 
 
 def _finish(folder: Path, signed: SignedFile, size: int, digest: Any) -> Path:

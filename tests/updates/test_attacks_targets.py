@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import tarfile
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from crystal_manager.net.errors import TimedOut
+from crystal_manager.net.errors import ProtocolFailed, TimedOut
 from crystal_manager.services.update_service import UpdateService
 from crystal_manager.services.update_types import DownloadControl
 from crystal_manager.services.usertext import Outcome
@@ -109,6 +110,31 @@ def test_endless_release_file(sc: Scene) -> None:
     assert sc.proxy.endless_sent < 64 * 1024 * 1024
     nothing_kept(sc)
     recovers(sc)
+
+
+def test_a_poisoned_etag_does_not_break_resuming(sc: Scene) -> None:
+    """The connection drops mid-file after an ETag that is not plain ASCII (a man in the middle, a broken
+    CDN). That tag must not be kept and sent back in If-Range (it used to crash every later download); the
+    next run resumes and verifies."""
+    target = publish(sc.data_dir, "1.1.0", payload_bytes=256 * 1024)
+    good = server_file(sc, target).read_bytes()
+
+    def drop_midway(conn: socket.socket, _request: bytes) -> None:
+        conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {len(good)}\r\nConnection: close\r\n".encode()
+                     + b'ETag: "\xe9t\xe9"\r\n\r\n' + good[:100_000])
+
+    sc.proxy.on_target(drop_midway)
+    svc = sc.service()
+    svc.check()
+    refused(sc, svc.download, ProtocolFailed, Outcome.OFFLINE, "broke the connection")
+    pending = svc.status().pending
+    assert pending is not None and pending.received == 100_000  # kept for resuming
+    sc.proxy.restore()
+    assert svc.download().complete
+    _path, headers = sc.proxy.targets_asked()[-1]
+    assert {k.lower(): v for k, v in headers.items()}.get("range") == "bytes=100000-"
+    assert "if-range" not in {k.lower() for k in headers}  # no usable tag: the signed hash decides
+    assert svc.install().version == "1.1.0"
 
 
 def test_slow_retrieval_is_cut_off_and_resumed_later(sc: Scene) -> None:
