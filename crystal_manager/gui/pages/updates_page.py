@@ -170,7 +170,7 @@ class UpdatesPage(QWidget):
         checks.addWidget(self.rollback_button)
         return checks
 
-    def _build_choices(self) -> QHBoxLayout:
+    def _build_choices(self) -> QVBoxLayout:
         self.channel = QComboBox()
         self.channel.setAccessibleName(tr("Update channel"))
         for key in CHANNELS:
@@ -182,12 +182,13 @@ class UpdatesPage(QWidget):
         self.auto_check.setToolTip(tr("Checks once a day and downloads an update in the background; "
                                       "nothing is installed without you"))
         self.auto_check.toggled.connect(self.auto_check_changed.emit)
-        choices = QHBoxLayout()
-        choices.addWidget(channel_label)
-        choices.addWidget(self.channel)
-        choices.addSpacing(16)
+        channel_row = QHBoxLayout()
+        channel_row.addWidget(channel_label)
+        channel_row.addWidget(self.channel)
+        channel_row.addStretch(1)
+        choices = QVBoxLayout()  # one choice a line: longer translations widen nothing
+        choices.addLayout(channel_row)
         choices.addWidget(self.auto_check)
-        choices.addStretch(1)
         return choices
 
     def _button(self, text: str, signal: SignalInstance | None, description: str) -> QPushButton:
