@@ -53,7 +53,7 @@ def _bootstrap(tuf_root: dict[str, Any] | None) -> bytes:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
+    text = str(exc).strip() or "malformed"  # e.g. python-tuf's bare SerializationError for a NaN
     return text if len(text) <= 160 else text[:157] + "…"
 
 

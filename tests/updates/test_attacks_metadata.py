@@ -205,6 +205,17 @@ def test_metadata_bigger_than_the_cap(sc: Scene, name: str) -> None:
     recovers(sc)
 
 
+@pytest.mark.parametrize("body", [b"[" * 16000, b"\xff\xfe{}", b"", b"null", b"NaN"],
+                         ids=["nested past the recursion limit", "not UTF-8", "empty", "null", "NaN"])
+def test_garbage_metadata(sc: Scene, body: bytes) -> None:
+    """Whatever bytes come instead of a timestamp: refused as unverifiable, in words."""
+    if body == b"NaN":  # valid JSON to Python, but not canonical JSON: the signature cannot even be checked
+        body = served(sc.data_dir, "timestamp.json").replace(b'"version": ', b'"version": NaN, "x": ', 1)
+    sc.proxy.serve({"timestamp.json": body})
+    refused(sc, sc.service(), MetadataRejected, "could not be trusted")
+    recovers(sc)
+
+
 def test_fast_forward_attack_is_healed_by_rotating_the_online_keys(sc: Scene) -> None:
     """With our (then valid) online keys, an attacker pushes timestamp and snapshot versions far ahead:
     the real ones now look like a rollback. Rotating the online keys heals every client."""
