@@ -303,19 +303,8 @@ class UpdateFlow(QObject):
             return
         if self.busy or self.facts.paused is None:
             return
-        control = DownloadControl()
-        control.cancel()  # a download that stops before its first piece, deleting the kept partial file
-        self._control = control
-
-        def stopped(exc: BaseException) -> None:
-            from crystal_manager.updates.errors import DownloadStopped
-
-            self._control = None
-            if not isinstance(exc, DownloadStopped):
-                self._show_problem(exc)
-
-        self._run("cancel", Activity.CANCELLING, lambda api, _r: api.download(control=control), lambda _p: None,
-                  on_failure=stopped)
+        # A paused download: its partial file is deleted locally (no network needed).
+        self._run("cancel", Activity.CANCELLING, lambda api, _r: api.discard_download(), lambda _p: None)
 
     def install(self, *, at_next_start: bool = False) -> None:
         """Install the downloaded update now, or record it for the next start of the Manager."""

@@ -243,6 +243,16 @@ class UpdateService:
             return PendingDownload(version=record.version, target_name=record.target_name, received=record.length,
                                    total=record.length, complete=True)
 
+    def discard_download(self) -> None:
+        """Delete the kept download (partial or complete) and forget it. Local only: works offline."""
+        from crystal_manager.updates.download import discard
+
+        with self._locked():
+            record = self._state.load().pending
+            if record is not None:
+                discard(self.downloads_dir, _signed_file(record))
+            self._state.update(pending=None, install_at_next_start=None)
+
     # -- install -----------------------------------------------------------------------------------------
 
     def install(self, *, at_next_start: bool = False) -> InstallResult:

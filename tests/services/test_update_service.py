@@ -274,6 +274,25 @@ def test_paused_download_resumes(upd_ctx: AppContext, reference_server: Referenc
     assert svc.status().pending.complete  # type: ignore[union-attr]
 
 
+def test_a_paused_download_is_discarded_without_the_network(upd_ctx: AppContext,
+                                                             reference_server: ReferenceServer) -> None:
+    publish(reference_server, "1.0.0")
+    svc = updates(upd_ctx)
+    control = DownloadControl()
+    control.pause()
+    from crystal_manager.updates.errors import DownloadStopped
+
+    with pytest.raises(DownloadStopped):
+        svc.download(control=control)
+    downloads = upd_ctx.paths.data_dir / "updates" / "downloads"
+    assert any(downloads.iterdir())
+    reference_server.running.stop()  # offline: discarding is local
+    sent = len(upd_ctx.ledger.entries())
+    svc.discard_download()
+    assert svc.status().pending is None and list(downloads.iterdir()) == []
+    assert len(upd_ctx.ledger.entries()) == sent
+
+
 def test_profile_without_update_root_fails_closed(app_home: Path, reference_server: ReferenceServer,
                                                   tmp_path: Path) -> None:
     data = json.loads(reference_server.profile_file.read_text())
