@@ -27,6 +27,7 @@ from crystal_manager.services.update_types import (
 )
 from crystal_manager.updates.entitlement import LicenseFacts
 from crystal_manager.updates.errors import (
+    ArchiveRejected,
     DownloadStopped,
     HealthCheckFailed,
     NotEntitled,
@@ -308,19 +309,36 @@ class UpdateService:
         from crystal_manager.updates.install import install_archive
 
         info = self._signed_release(record)
+        installed = self._installed()[0]
+        # Never a downgrade through install (a pending record naming an older release, e.g. a hand-edited
+        # state file): going back is rollback's job, to a version kept on this computer.
+        if installed is not None and Version.parse(info.version) <= Version.parse(installed):
+            self._forget(record)
+            raise NoUpdateOffered(f"{info.version} is not newer than the installed {installed}; nothing to install")
         # The license may have changed since the download (revoked, expired): asked again, fail closed.
         allowed = entitlement.check(info, self._license())
         if not allowed.allowed:
             raise NotEntitled(allowed.reason)
         # Hash the exact bytes right before extraction (Sparkle #2550: a payload swapped after the check).
         path = self._verified(record)
-        result = install_archive(self.ctx.paths.install_root, path, expect=info)
+        try:
+            result = install_archive(self.ctx.paths.install_root, path, expect=info)
+        except ArchiveRejected:
+            self._forget(record)  # a signed file that is still unsafe: never offered to install again
+            raise
         if result.rolled_back:
             raise HealthCheckFailed(f"{record.version} failed its start check; {result.version} is current again")
         self._state.update(pending=None, install_at_next_start=None)
         self._delete_other_downloads(keep=path.name)
         self._reevaluate()  # the last check's offer was this version: now it is installed
         return result
+
+    def _forget(self, record: PendingRecord) -> None:
+        """Delete a download that must never be installed, and every record of it."""
+        from crystal_manager.updates.download import discard
+
+        discard(self.downloads_dir, _signed_file(record))
+        self._state.update(pending=None, install_at_next_start=None)
 
     def _delete_other_downloads(self, keep: str) -> None:
         try:

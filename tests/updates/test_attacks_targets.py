@@ -236,8 +236,28 @@ def test_unsafe_archive_signed_with_the_targets_key(sc: Scene, kind: str, tmp_pa
     refused(sc, svc.install, ArchiveRejected, Outcome.OFFLINE, "unsafe or wrong and was not installed",
             "nothing was installed or changed")
     assert not list(tmp_path.rglob("escape.txt"))  # nothing landed outside (nor inside) the product folder
+    # The refused file is deleted and forgotten: install has nothing left to try again.
+    assert svc.status().pending is None
+    nothing_kept(sc)
     publish(sc.data_dir, "1.2.0")  # the server is fixed with a newer good release
     recovers(sc, "1.2.0")
+
+
+def test_a_crafted_pending_older_release_is_not_installed(sc: Scene) -> None:
+    """A hand-edited state file naming an older signed release as the pending download: install refuses the
+    downgrade (rollback is the only way back) and forgets it."""
+    old_target = publish(sc.data_dir, "1.1.0")
+    publish(sc.data_dir, "1.2.0")
+    sc.install("1.2.0")
+    svc = sc.service()
+    sc.force_pending(old_target, "1.1.0")
+    tree = sc.tree()
+    with pytest.raises(NoUpdateOffered) as caught:
+        svc.install()
+    assert_refused(caught.value, Outcome.BAD_INPUT, "not newer than the installed 1.2.0")
+    assert sc.tree() == tree
+    assert svc.status().installed_version == "1.2.0" and svc.status().pending is None
+    nothing_kept(sc)
 
 
 def test_older_release_offered_as_new(sc: Scene) -> None:
