@@ -10,6 +10,13 @@ CPU seconds used during the idle window (goal ≤ 0.05 s), for two scenarios aga
   server (started here; its lease is verified at start, which loads cryptography; no check is due yet, so
   nothing is sent). The key lives in the user-only file fallback (PYTHON_KEYRING_BACKEND=fail), never in
   this machine's real keyring.
+
+``--commands`` (P1, issue 13) instead spawns each command a user or the OS actually runs, unmodified, and
+times spawn to tray icon embedded from outside (bench/tray_watch.py: the tray host reparents the icon),
+against the bare tray app spawned the same way, interleaved, a fresh app folder per start:
+``crystal-manager`` (also the .desktop file's Exec), ``crystal-manager-gui``, ``python -m crystal_manager.gui``
+(autostart from a pip install), ``python -m crystal_manager``; with ``--bundle dist/crystal-manager`` and
+``--bare-bundle dist/bare-tray`` (both from build/package.sh) the frozen Manager against a frozen bare tray app.
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ Result = tuple[float, float, float]  # seconds to tray shown, RSS MiB, idle CPU 
 
 def one(kind: str, idle: float, env_extra: dict[str, str], expect: str = "") -> Result:
     env = {**os.environ, "PYTHONPATH": str(ROOT), **env_extra}
-    args = [sys.executable, str(CHILD), kind, str(ROOT / "resources" / "icons" / "app-32.png")]
+    args = [sys.executable, str(CHILD), kind, str(ROOT / "crystal_manager" / "resources" / "icons" / "app-32.png")]
     # The child stamps SHOWN with the system-wide monotonic clock: when the bench reads the line does not
     # count (on 2 cores it may wait while the child, Xvfb and the tray host are busy).
     start = time.monotonic()
@@ -111,11 +118,80 @@ def report(name: str, bare: list[Result], app: list[Result]) -> None:
     print(f"  CPU in idle window:  bare {b_cpu:.3f} s, manager {a_cpu:.3f} s (goal <= 0.05 s)")
 
 
+def start_commands(bundle: Path | None, bare_bundle: Path | None) -> dict[str, list[str]]:
+    """Each command measured by ``--commands``, by name; ``bare`` first (the baseline)."""
+    bindir = Path(sys.executable).parent
+    icon = str(ROOT / "crystal_manager" / "resources" / "icons" / "app-32.png")
+    commands = {
+        "bare": [sys.executable, str(CHILD), "bare", icon],
+        "crystal-manager": [str(bindir / "crystal-manager")],
+        "crystal-manager-gui": [str(bindir / "crystal-manager-gui")],
+        "python -m crystal_manager.gui": [sys.executable, "-m", "crystal_manager.gui"],
+        "python -m crystal_manager": [sys.executable, "-m", "crystal_manager"],
+    }
+    if bundle is not None:
+        commands["bundle"] = [str(bundle / "crystal-manager")]
+    if bare_bundle is not None:
+        commands["bare bundle"] = [str(bare_bundle / "bare-tray"), icon]
+    return commands
+
+
+def embed_time(watch: object, argv: list[str], env: dict[str, str]) -> float:
+    """Spawn ``argv``; seconds until its tray icon is embedded (then it is stopped)."""
+    from tray_watch import TrayWatch
+
+    assert isinstance(watch, TrayWatch)
+    watch.drain()
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        embedded = watch.wait_embedded(30.0) - start
+    except TimeoutError:
+        proc.kill()
+        raise RuntimeError(f"{argv[0]}: no tray icon ({proc.communicate()[1].decode()[-500:]})") from None
+    proc.terminate()
+    proc.wait(10)
+    time.sleep(0.3)  # the host drops the icon; the next start sees a quiet tray
+    return embedded
+
+
+def commands_bench(runs: int, bundle: Path | None, bare_bundle: Path | None) -> int:
+    """P1 for every start command, each against the bare tray app (and the bundle against the bare bundle)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from tray_watch import TrayWatch
+
+    for package in ("crystal_manager", "crystal_protocol"):
+        compileall.compile_dir(str(ROOT / package), quiet=1)
+    commands = start_commands(bundle, bare_bundle)
+    watch = TrayWatch()
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    names = list(commands)
+    with tempfile.TemporaryDirectory() as tmp:
+        for run in range(runs):  # interleaved, the order rotated each run: all see the same machine state
+            for name in names[run % len(names):] + names[:run % len(names)]:
+                env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+                       "CRYSTAL_MANAGER_HOME": str(Path(tmp) / f"{run}-{name}")}
+                times[name].append(embed_time(watch, commands[name], env))
+    med = {name: statistics.median(v) for name, v in times.items()}
+    print(f"spawn to tray icon embedded, {runs} interleaved runs, fresh app folder each (median, min-max):")
+    for name, value in med.items():
+        base = "bare bundle" if name == "bundle" and "bare bundle" in med else "bare"
+        ratio = f"{value / med[base]:.2f}x of {base}" if name != base else "baseline"
+        lo, hi = min(times[name]) / med[base], max(times[name]) / med[base]
+        print(f"  {name:32s} {value * 1000:6.0f} ms  {ratio}  ({lo:.2f}-{hi:.2f})")
+    return 0
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--idle", type=float, default=60.0, help="idle window in seconds (default 60)")
+    parser.add_argument("--commands", action="store_true", help="P1 for each start command (see above)")
+    parser.add_argument("--bundle", type=Path, help="with --commands: the frozen Manager's folder")
+    parser.add_argument("--bare-bundle", type=Path, help="with --commands: the frozen bare tray app's folder")
     args = parser.parse_args()
+    if args.commands:
+        return commands_bench(args.runs, args.bundle, args.bare_bundle)
     sys.path.insert(0, str(ROOT))
     from crystal_manager.cli.demo_server import start_server
 

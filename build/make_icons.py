@@ -1,7 +1,8 @@
 """Generate the tray icons: an SVG per state and variant, rendered to PNG at every tray size with QtSvg.
 
 Run from the repository root: ``python build/make_icons.py`` (needs PySide6; uses the offscreen platform).
-Output: ``resources/icons/{light,dark,template}/<state>.svg`` and ``<state>-<size>.png``, plus the app icon.
+Output: ``crystal_manager/resources/icons/{light,dark,template}/<state>.svg`` and ``<state>-<size>.png``,
+plus the app icon.
 ``light`` is for light panels (dark glyph), ``dark`` for dark panels (light glyph), ``template`` is the
 macOS mask (black with transparent cut-outs; the system tints it). Same input, same files.
 """
@@ -13,7 +14,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "resources" / "icons"
+OUT = ROOT / "crystal_manager" / "resources" / "icons"
 SIZES = (16, 22, 24, 32, 48, 64)
 VARIANTS = {"light": "#37474f", "dark": "#eceff1", "template": "#000000"}
 

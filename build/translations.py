@@ -1,14 +1,14 @@
 """Translations of the GUI: extract the strings for translators, compile what they translated.
 
 Run from the repository root:
-    python build/translations.py update de fr   # create or refresh resources/translations/crystal_manager_de.ts …
+    python build/translations.py update de fr   # create or refresh .ts files in crystal_manager/resources/translations
     python build/translations.py release        # compile every .ts there into the .qm the app loads
     python build/translations.py pseudo DIR     # a pseudo-translation ("[[Quit]]") into DIR, to see what is not
                                                 # translatable and how the layout takes longer words
 
 English is the source language. ``pyside6-lupdate`` files the app's free ``tr()`` calls under the empty
 context, which is the one the app looks up at run time (docs/decisions/0007). The app loads
-``crystal_manager_<language>.qm`` for the user's languages from ``resources/translations``.
+``crystal_manager_<language>.qm`` for the user's languages from ``crystal_manager/resources/translations``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GUI = ROOT / "crystal_manager" / "gui"
-OUT = ROOT / "resources" / "translations"
+OUT = ROOT / "crystal_manager" / "resources" / "translations"
 BASENAME = "crystal_manager"
 PSEUDO = ("[[", "]]")  # what a pseudo-translation puts around each source text
 
@@ -87,9 +87,10 @@ def release(ts_file: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    update = sub.add_parser("update", help="create or refresh resources/translations/crystal_manager_LANG.ts")
+    update = sub.add_parser("update", help="create or refresh crystal_manager_LANG.ts in "
+                                                      "crystal_manager/resources/translations")
     update.add_argument("languages", nargs="+", metavar="LANG", help="language codes, e.g. de fr pt_BR")
-    sub.add_parser("release", help="compile every .ts in resources/translations")
+    sub.add_parser("release", help="compile every .ts in crystal_manager/resources/translations")
     pseudo = sub.add_parser("pseudo", help="write a pseudo-translation (.ts and .qm) into DIR")
     pseudo.add_argument("folder", type=Path, metavar="DIR")
     pseudo.add_argument("--expand", type=float, default=0.0, help="pad texts by this share (e.g. 0.4)")

@@ -1,6 +1,6 @@
 """The trust profile: which server to talk to and which public keys to believe.
 
-The production profile is built in (``resources/trust/production.json``). A development profile written
+The production profile is built in (``crystal_manager/resources/trust/production.json``). A development profile written
 by ``crystal-server init`` may replace it for the demo and tests; the app then says so plainly. Keys are
 never taken from the server.
 """
@@ -94,7 +94,7 @@ def load_profile_file(path: Path) -> Profile:
 
 
 def builtin_profile() -> Profile:
-    """The vendor's production anchors shipped in ``resources/trust``."""
+    """The vendor's production anchors shipped in ``crystal_manager/resources/trust``."""
     return load_profile_file(resources_dir() / "trust" / "production.json")
 
 

@@ -32,7 +32,7 @@ class TrayState(Enum):
     ERROR = "error"
 
 
-#: Icon stems that must exist in ``resources/icons`` for every variant and size.
+#: Icon stems that must exist in ``crystal_manager/resources/icons`` for every variant and size.
 ICON_STATES: tuple[TrayState, ...] = tuple(TrayState)
 
 #: License states after which the product will not run until someone acts.

@@ -1,5 +1,5 @@
-"""Icons from ``resources/icons``: the state's PNGs at every tray size (hosts pick 16, 22 or 32 px), light
-or dark to match the palette, the mask (template) variant on macOS."""
+"""Icons from ``crystal_manager/resources/icons``: the state's PNGs at every tray size (hosts pick 16, 22
+or 32 px), light or dark to match the palette, the mask (template) variant on macOS."""
 
 from __future__ import annotations
 

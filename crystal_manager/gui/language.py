@@ -1,6 +1,6 @@
-"""The user's language: load the app's translations (``resources/translations/crystal_manager_<lang>.qm``,
-made with ``build/translations.py``) and Qt's own (standard buttons) for the system's UI languages, in
-the user's order of preference. English is the source language: where English comes first, or no file
+"""The user's language: load the app's translations (``translations/crystal_manager_<lang>.qm`` in the
+package's resources, made with ``build/translations.py``) and Qt's own (standard buttons) for the system's UI
+languages, in the user's order of preference. English is the source language: where English comes first, or no file
 matches, the English text stays."""
 
 from __future__ import annotations
