@@ -250,12 +250,20 @@ class TrayApp(QObject):
         return self._window is not None
 
     def open_window(self, page: str | None = None) -> MainWindow:
-        """Show the window (at ``page``) and bring it forward."""
+        """Show the window (at ``page``) and bring it forward. A window coming back into view reads the local
+        facts again: the CLI or another tool may have activated, updated or rolled back meanwhile."""
+        if self._window is not None and not self._window.isVisible():
+            self._reread_local_facts()
         window = self.window()
         if page and page != "main":
             window.show_page(page)
         window.bring_forward()
         return window
+
+    def _reread_local_facts(self) -> None:
+        self.license.refresh()
+        if self._updates is not None and not self._updates.busy:
+            self._updates.refresh()
 
     def check_tray(self) -> None:
         """Follow the tray host: it may appear late in a session, or go away."""
@@ -302,6 +310,8 @@ class TrayApp(QObject):
             args, _rest = gui_parser().parse_known_args(argv)
         except SystemExit:  # bad arguments from the other process: still show the window
             args = argparse.Namespace(show=None)
+        if self._window is not None and self._window.isVisible():
+            self._reread_local_facts()  # open_window re-reads only a window that was hidden
         self.open_window(args.show)
 
     def quit(self) -> None:

@@ -261,3 +261,20 @@ def test_a_label_that_looks_like_markup_is_only_text(reference_server: Reference
     qtbot.addWidget(box)
     assert box.textFormat() == Qt.TextFormat.PlainText  # shown as typed, never as rich text
     box.close()
+
+
+def test_an_activation_by_the_cli_shows_when_the_window_is_asked_for(
+        real_app: MakeReal, reference_server: ReferenceServer, lic_ctx: AppContext, qtbot: QtBot) -> None:
+    """The CLI activates while the tray app runs; a second launch (``--show license``) hands over and the page
+    shows the new state at once, without a restart."""
+    app = real_app("alpha")
+    app.open_window("license")
+    # The window's first read (with where secrets are kept) has come back: nothing else re-reads on its own.
+    qtbot.waitUntil(lambda: app.license.facts is not None and app.license.facts.secrets is not None)
+    assert app.license.facts is not None and app.license.facts.status.state == "not_activated"
+    lic = issue(reference_server.data_dir)
+    assert service(lic_ctx, name="alpha", config=FAST).activate(lic.key).state == "active"  # another process's work
+    with qtbot.waitSignal(app.license.facts_changed, check_params_cb=state_is(app, "active")):
+        app.handle_argv(["--show", "license"])
+    assert app.window().license_page.rows.value("state") == "Active"
+
