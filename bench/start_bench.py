@@ -136,8 +136,9 @@ def start_commands(bundle: Path | None, bare_bundle: Path | None) -> dict[str, l
     return commands
 
 
-def embed_time(watch: object, argv: list[str], env: dict[str, str]) -> float:
-    """Spawn ``argv``; seconds until its tray icon is embedded (then it is stopped)."""
+def embed_time(watch: object, argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Spawn ``argv``; seconds until its tray icon is embedded, and the CPU seconds the process used by
+    then (less sensitive to other load on the machine than wall time). Then it is stopped."""
     from tray_watch import TrayWatch
 
     assert isinstance(watch, TrayWatch)
@@ -146,13 +147,14 @@ def embed_time(watch: object, argv: list[str], env: dict[str, str]) -> float:
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         embedded = watch.wait_embedded(30.0) - start
+        cpu = cpu_s(proc.pid)
     except TimeoutError:
         proc.kill()
         raise RuntimeError(f"{argv[0]}: no tray icon ({proc.communicate()[1].decode()[-500:]})") from None
     proc.terminate()
     proc.wait(10)
     time.sleep(0.3)  # the host drops the icon; the next start sees a quiet tray
-    return embedded
+    return embedded, cpu
 
 
 def commands_bench(runs: int, bundle: Path | None, bare_bundle: Path | None) -> int:
@@ -164,7 +166,7 @@ def commands_bench(runs: int, bundle: Path | None, bare_bundle: Path | None) -> 
         compileall.compile_dir(str(ROOT / package), quiet=1)
     commands = start_commands(bundle, bare_bundle)
     watch = TrayWatch()
-    times: dict[str, list[float]] = {name: [] for name in commands}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
     names = list(commands)
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(runs):  # interleaved, the order rotated each run: all see the same machine state
@@ -172,13 +174,15 @@ def commands_bench(runs: int, bundle: Path | None, bare_bundle: Path | None) -> 
                 env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
                        "CRYSTAL_MANAGER_HOME": str(Path(tmp) / f"{run}-{name}")}
                 times[name].append(embed_time(watch, commands[name], env))
-    med = {name: statistics.median(v) for name, v in times.items()}
-    print(f"spawn to tray icon embedded, {runs} interleaved runs, fresh app folder each (median, min-max):")
-    for name, value in med.items():
-        base = "bare bundle" if name == "bundle" and "bare bundle" in med else "bare"
-        ratio = f"{value / med[base]:.2f}x of {base}" if name != base else "baseline"
-        lo, hi = min(times[name]) / med[base], max(times[name]) / med[base]
-        print(f"  {name:32s} {value * 1000:6.0f} ms  {ratio}  ({lo:.2f}-{hi:.2f})")
+    print(f"spawn to tray icon embedded, {runs} interleaved runs, fresh app folder each; medians, the ratio's "
+          "range over runs; then the CPU the process used by then:")
+    for i, what in ((0, "wall"), (1, "CPU")):
+        med = {name: statistics.median(v[i] for v in vs) for name, vs in times.items()}
+        for name, value in med.items():
+            base = "bare bundle" if name == "bundle" and "bare bundle" in med else "bare"
+            ratio = f"{value / med[base]:.2f}x of {base}" if name != base else "baseline"
+            lo, hi = (f(v[i] for v in times[name]) / med[base] for f in (min, max))
+            print(f"  {what:4s} {name:32s} {value * 1000:6.0f} ms  {ratio}  ({lo:.2f}-{hi:.2f})")
     return 0
 
 

