@@ -15,6 +15,11 @@ class UndeclaredFieldError(RequestRefused):
     """A field or header is not declared in the data catalog for this request type."""
 
 
+class ValueShapeError(RequestRefused):
+    """A declared field or header holds a value that does not fit its declared shape (type, format, length,
+    sub-fields)."""
+
+
 class MissingFieldError(RequestRefused):
     """A field the catalog marks required is absent."""
 

@@ -33,12 +33,12 @@ from crystal_manager.net.errors import (
     TimedOut,
     TLSFailed,
     TransportError,
-    UndeclaredFieldError,
 )
 from crystal_manager.net.request import (
     GatewayResponse,
     OutboundRequest,
     check_base_url,
+    check_headers,
     is_loopback_host,
     masked_fields,
     masked_headers,
@@ -169,9 +169,8 @@ class Gateway:
         built = self._client.build_request(
             request_type.method, self.base_url + path, params=dict(request.query) or None,
             json=dict(request.body) if request.body is not None else None, headers=dict(request.headers))
-        for name in built.headers:
-            if self.catalog.header_spec(request_type, name) is None:
-                raise UndeclaredFieldError(f"{request.kind}: header {name!r} is not declared; not sent")
+        # What httpx added (Host, Content-Length, …) is checked too: names and values, as they will go.
+        check_headers(self.catalog, request_type, built.headers)
         return request_type, built
 
     def _record(self, request_type: RequestType, request: OutboundRequest, built: httpx.Request, *,

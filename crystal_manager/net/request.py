@@ -13,9 +13,11 @@ from crystal_manager.net.errors import (
     MissingFieldError,
     UndeclaredFieldError,
     UnknownRequestTypeError,
+    ValueShapeError,
 )
-from crystal_manager.privacy.catalog import Catalog, RequestType
+from crystal_manager.privacy.catalog import Catalog, FieldSpec, RequestType
 from crystal_manager.privacy.ledger import mask_secret
+from crystal_manager.privacy.shapes import problem
 
 Trigger = Literal["user", "scheduled"]
 
@@ -80,14 +82,13 @@ def resolve(catalog: Catalog, request: OutboundRequest) -> tuple[RequestType, st
     groups: tuple[tuple[Literal["body", "query", "path"], Mapping[str, Any]], ...] = (
         ("body", request.body or {}), ("query", request.query), ("path", request.path_params))
     for location, values in groups:
-        for name in values:
-            if request_type.field_named(name, location) is None:
+        for name, value in values.items():
+            spec = request_type.field_named(name, location)
+            if spec is None:
                 raise UndeclaredFieldError(
                     f"{request.kind}: {location} field {name!r} is not declared in the data catalog; not sent")
-    for name in request.headers:
-        if catalog.header_spec(request_type, name) is None:
-            raise UndeclaredFieldError(
-                f"{request.kind}: header {name!r} is not declared in the data catalog; not sent")
+            check_value(request.kind, spec, value, f"{location} field {name!r}")
+    check_headers(catalog, request_type, request.headers)
     for spec in request_type.fields:
         present = {"body": request.body or {}, "query": request.query, "path": request.path_params,
                    "header": request.headers}[spec.location]
@@ -97,6 +98,23 @@ def resolve(catalog: Catalog, request: OutboundRequest) -> tuple[RequestType, st
     for name, value in request.path_params.items():
         path = path.replace("{" + name + "}", quote(str(value), safe=""))
     return request_type, path
+
+
+def check_value(kind: str, spec: FieldSpec, value: Any, where: str) -> None:
+    """Refuse ``value`` unless it fits ``spec``'s declared shape (the message never repeats the value)."""
+    found = problem(spec.shape, value, where)
+    if found is not None:
+        raise ValueShapeError(f"{kind}: {found}; not sent")
+
+
+def check_headers(catalog: Catalog, request_type: RequestType, headers: Mapping[str, str]) -> None:
+    """Refuse any header that is not declared for ``request_type`` or whose value does not fit its shape."""
+    for name, value in headers.items():
+        spec = catalog.header_spec(request_type, name)
+        if spec is None:
+            raise UndeclaredFieldError(
+                f"{request_type.kind}: header {name!r} is not declared in the data catalog; not sent")
+        check_value(request_type.kind, spec, value, f"header {name!r}")
 
 
 def masked_fields(request_type: RequestType, request: OutboundRequest) -> dict[str, Any]:

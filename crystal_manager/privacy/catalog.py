@@ -10,9 +10,35 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from crystal_manager.privacy.shapes import Member, Shape, obj, one_of, text
+from crystal_protocol.labels import MAX_MACHINE_LABEL
 from crystal_protocol.wire import API_PREFIX, LICENSE_PATHS, NONCE_HEADER
 
 Location = Literal["body", "query", "path", "header"]
+
+_HEX64 = "[0-9a-f]{64}"
+_HASH_SHAPE = text(64, _HEX64, note="64 hex digits (a one-way hash)")
+_FINGERPRINT_SHAPE = text(67, "v1:" + _HEX64, note="`v1:` and 64 hex digits")
+_KEY_SHAPE = text(29, "CM3D(-[0-9A-HJKMNP-TV-Z]{5}){4}", note="a license key: `CM3D-` and four groups of five")
+_NONCE = text(22, "[A-Za-z0-9_-]{22}", note="22 random characters")
+_FILE_NAME = text(265, "[A-Za-z0-9][A-Za-z0-9._-]{0,264}", note="a plain file name (no folders)")
+_METADATA_NAME = text(40, "([1-9][0-9]{0,9}[.])?(root|timestamp|snapshot|targets)[.]json",
+                      note="`root`, `timestamp`, `snapshot` or `targets` `.json`, maybe numbered")
+_HOST = text(255, r"[A-Za-z0-9.:\[\]-]{1,255}", note="the server's name and port")
+_USER_AGENT = text(80, "CrystalMe3DProManager/[0-9A-Za-z.+-]{1,30} [(](Linux|Windows|macOS|Other)[)]",
+                   note="`CrystalMe3DProManager/` version and OS family")
+_LABEL_SHAPE = text(MAX_MACHINE_LABEL, r"[^\x00-\x1f\x7f-\x9f]+",
+                    note=f"text, at most {MAX_MACHINE_LABEL} printable characters")
+_TAG = text(256, r"[\x21-\x7e][\x20-\x7e]{0,255}", note="the server's tag, printable ASCII")
+_KEY_HINT = text(4, "[0-9A-HJKMNP-TV-Z]{4}", note="four characters of a license key")
+_UTC_TIME = text(20, "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z", note="a UTC time")
+_BYTE_COUNT = text(7, "[0-9]{1,7}", note="a whole number of bytes")
+_JSON = one_of("application/json")
+_HASH_MEMBER = "One-way hash (HMAC-SHA256) of "
+_COMPONENTS_SHAPE = obj(Member("machine", _HASH_SHAPE, _HASH_MEMBER + "the operating system's machine ID."),
+                        Member("host", _HASH_SHAPE, _HASH_MEMBER + "the host name."),
+                        Member("cpu", _HASH_SHAPE, _HASH_MEMBER + "the CPU model."),
+                        Member("platform", _HASH_SHAPE, _HASH_MEMBER + "the OS and architecture."))
 
 #: The sections of ../shared/privacy-policy.txt that requests may rely on.
 POLICY_SECTIONS: dict[str, str] = {
@@ -38,6 +64,8 @@ class FieldSpec:
     required: bool = True
     retention: str = "not stored"
     secret: bool = False
+    #: What the value may look like; the gateway refuses any value that does not fit (nothing is sent).
+    shape: Shape = field(kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -76,75 +104,78 @@ class RequestType:
 #: Headers every request carries. Host, Connection, Content-Length are set by HTTP itself.
 COMMON_HEADERS: tuple[FieldSpec, ...] = (
     FieldSpec("Host", "header", "licensing.crystalme3dpro.com", "Names the server (required by HTTP).",
-              "§8", retention="not stored"),
+              "§8", retention="not stored", shape=_HOST),
     FieldSpec("User-Agent", "header", "CrystalMe3DProManager/0.1.0 (Linux)",
               "Manager version and OS family (Linux, Windows or macOS), so the server can answer in a "
-              "format this version understands.", "§2C", retention="server access log, 30 days"),
-    FieldSpec("Accept", "header", "application/json", "The answer format the app reads.", "§8"),
-    FieldSpec("Accept-Encoding", "header", "identity", "Asks for uncompressed answers.", "§8"),
-    FieldSpec("Connection", "header", "keep-alive", "Reuses the connection (HTTP).", "§8"),
-    FieldSpec("Content-Length", "header", "182", "Size of the body (HTTP).", "§8", required=False),
-    FieldSpec("Content-Type", "header", "application/json", "Format of the body.", "§8", required=False),
+              "format this version understands.", "§2C", retention="server access log, 30 days",
+              shape=_USER_AGENT),
+    FieldSpec("Accept", "header", "application/json", "The answer format the app reads.", "§8", shape=_JSON),
+    FieldSpec("Accept-Encoding", "header", "identity", "Asks for uncompressed answers.", "§8",
+              shape=one_of("identity")),
+    FieldSpec("Connection", "header", "keep-alive", "Reuses the connection (HTTP).", "§8",
+              shape=one_of("keep-alive", "close")),
+    FieldSpec("Content-Length", "header", "182", "Size of the body (HTTP).", "§8", required=False, shape=_BYTE_COUNT),
+    FieldSpec("Content-Type", "header", "application/json", "Format of the body.", "§8", required=False, shape=_JSON),
 )
 
 NONCE_FIELD = FieldSpec(
     NONCE_HEADER, "header", "q3b1Zp0m9yS6JxkQ2c1vYw",
     "A random one-time value the server must echo inside its signed answer, so an old or forged "
-    "answer cannot be replayed.", "§8", retention="not stored")
+    "answer cannot be replayed.", "§8", retention="not stored", shape=_NONCE)
 
 RANGE_FIELD = FieldSpec(
     "Range", "header", "bytes=1048576-", "Resumes an interrupted download where it stopped.", "§4",
-    required=False)
+    required=False, shape=text(40, "bytes=[0-9]{1,15}-", note="`bytes=` and an offset"))
 
 IF_RANGE_FIELD = FieldSpec(
     "If-Range", "header", '"5d41402abc4b2a76b9719d911017c592"',
     "Resumes only if the file did not change since the first part was fetched (the server's own tag "
-    "for the file, echoed back); otherwise the server sends the whole file again.", "§4", required=False)
+    "for the file, echoed back); otherwise the server sends the whole file again.", "§4", required=False, shape=_TAG)
 
 _NAME_PARAM = FieldSpec(
-    "name", "path", "crystalme3d-pro-2.4.0.tar.gz", "Which public file to fetch.", "§4")
+    "name", "path", "crystalme3d-pro-2.4.0.tar.gz", "Which public file to fetch.", "§4", shape=_FILE_NAME)
 
 
 _KEEP_WITH_LICENSE = "kept with the license while this machine is activated"
 _KEY = FieldSpec(
     "key", "body", "CM3D-7QK2M-X9RTA-4HV0C-Q7F3A", "Your license key: identifies the license being used. "
-    "Never put in a URL.", "§2C", retention="server keeps only a SHA-256 digest of it", secret=True)
+    "Never put in a URL.", "§2C", retention="server keeps only a SHA-256 digest of it", secret=True, shape=_KEY_SHAPE)
 _FINGERPRINT = FieldSpec(
     "fingerprint", "body", "v1:3f9ac0…e41b (64 hex digits)",
     "Machine identifier: an HMAC-SHA256 of the operating system's machine ID with a product key. The raw "
     "machine ID never leaves the computer, and this value cannot be linked with other products' IDs.",
-    "§2C", retention=_KEEP_WITH_LICENSE)
+    "§2C", retention=_KEEP_WITH_LICENSE, shape=_FINGERPRINT_SHAPE)
 _FP_VERSION = FieldSpec("fingerprint_version", "body", "v1", "Which fingerprint method produced it.", "§2C",
-                        retention=_KEEP_WITH_LICENSE)
+                        retention=_KEEP_WITH_LICENSE, shape=one_of("v1"))
 _COMPONENTS = FieldSpec(
     "components", "body", '{"machine": "6452…", "host": "9e75…", "cpu": "07c4…", "platform": "3854…"}',
     "HMAC-SHA256 hashes of the machine ID, the host name, the CPU model and the OS/architecture, so the "
     "same computer is recognised when one of them changes (e.g. after an OS reinstall). Hashes only.",
-    "§2C", retention=_KEEP_WITH_LICENSE)
+    "§2C", retention=_KEEP_WITH_LICENSE, shape=_COMPONENTS_SHAPE)
 _ENVIRONMENT = FieldSpec("environment", "body", "physical",
                          "Whether this is a physical machine, a virtual machine or a container.", "§2C",
-                         retention=_KEEP_WITH_LICENSE)
+                         retention=_KEEP_WITH_LICENSE, shape=one_of("physical", "vm", "container"))
 _OS = FieldSpec("os", "body", "Linux", "Operating system family only (Linux, Windows or macOS).", "§2C",
-                retention=_KEEP_WITH_LICENSE)
+                retention=_KEEP_WITH_LICENSE, shape=one_of("Linux", "Windows", "macOS", "Other"))
 _LABEL = FieldSpec("label", "body", "Linux computer",
                    "A name for this machine in the list of machines on your license (no host name unless "
-                   "you type one).", "§2C", required=False, retention=_KEEP_WITH_LICENSE)
+                   "you type one).", "§2C", required=False, retention=_KEEP_WITH_LICENSE, shape=_LABEL_SHAPE)
 _PUBLIC_KEY = FieldSpec(
     "machine_public_key", "body", "Qm9n…c2E=", "Public half of a key made on this machine; lets the vendor "
     "check an offline deactivation proof. The private half stays in your keyring.", "§8", required=False,
-    retention=_KEEP_WITH_LICENSE)
+    retention=_KEEP_WITH_LICENSE, shape=text(44, "[A-Za-z0-9+/]{43}=", note="44 characters of base64"))
 _PREVIOUS = FieldSpec(
     "previous_fingerprint", "body", "v1:77aa…90cd", "Sent once, only when this machine's fingerprint changed "
     "(a new fingerprint method or machine ID), so the seat moves instead of a new one being taken.", "§2C",
-    required=False, retention="not stored (replaced by the new fingerprint)")
+    required=False, retention="not stored (replaced by the new fingerprint)", shape=_FINGERPRINT_SHAPE)
 _MACHINE_ID = FieldSpec("machine_id", "body", "m_1a2b3c4d5e6f",
                         "Which machine on your license to deactivate (from the machine list).", "§2C",
-                        required=False)
+                        required=False, shape=text(34, "m_[0-9a-f]{1,32}", note="`m_` and hex digits"))
 
 
 def _optional(spec: FieldSpec) -> FieldSpec:
     return FieldSpec(spec.name, spec.location, spec.example, spec.purpose, spec.policy, False, spec.retention,
-                     spec.secret)
+                     spec.secret, shape=spec.shape)
 
 
 _CLAIM = (_KEY, _FINGERPRINT, _FP_VERSION, _COMPONENTS, _ENVIRONMENT, _OS, _LABEL)
@@ -154,14 +185,15 @@ _DENIALS = ("license_not_found", "revoked", "expired", "invalid_key", "rate_limi
 
 #: What an offline activation request file holds (written by ``activate --request-file``, never sent by the app).
 OFFLINE_REQUEST_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("format", "body", "crystal-offline-request-v1", "File format marker.", "§8"),
+    FieldSpec("format", "body", "crystal-offline-request-v1", "File format marker.", "§8",
+              shape=one_of("crystal-offline-request-v1")),
     FieldSpec("key_digest", "body", "5be1…a09c (64 hex digits)", "SHA-256 of your license key: names the "
-              "license without containing the key.", "§2C", retention="compared, not stored"),
-    FieldSpec("key_hint", "body", "Q7F3", "Last four characters of the key, for support.", "§2C"),
+              "license without containing the key.", "§2C", retention="compared, not stored", shape=_HASH_SHAPE),
+    FieldSpec("key_hint", "body", "Q7F3", "Last four characters of the key, for support.", "§2C", shape=_KEY_HINT),
     _FINGERPRINT, _FP_VERSION, _COMPONENTS, _ENVIRONMENT, _OS, _LABEL, _PUBLIC_KEY,
     FieldSpec("request_nonce", "body", "q3b1Zp0m9yS6JxkQ2c1vYw", "Random one-time value; the response must "
-              "answer this very request.", "§8"),
-    FieldSpec("created_at", "body", "2025-03-01T10:00:00Z", "When the file was written.", "§8"),
+              "answer this very request.", "§8", shape=_NONCE),
+    FieldSpec("created_at", "body", "2025-03-01T10:00:00Z", "When the file was written.", "§8", shape=_UTC_TIME),
 )
 
 REQUEST_TYPES: tuple[RequestType, ...] = (
@@ -186,7 +218,8 @@ REQUEST_TYPES: tuple[RequestType, ...] = (
                 "no machine ID, nothing about you or this computer.",
         when="When checking for updates: daily if enabled, or when you press “Check for updates”.",
         policy=("§4",),
-        fields=(FieldSpec("name", "path", "timestamp.json", "Which signed metadata file to fetch.", "§4"),),
+        fields=(FieldSpec("name", "path", "timestamp.json", "Which signed metadata file to fetch.", "§4",
+                          shape=_METADATA_NAME),),
         response=(ResponseField("(file)", "TUF metadata, verified against the built-in root keys."),),
     ),
     RequestType(

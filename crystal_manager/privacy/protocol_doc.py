@@ -62,12 +62,16 @@ EXTRA_SECTIONS: list[tuple[str, str]] = [("Signed answers", SIGNATURES), ("Signe
 
 
 def _field_rows(fields: tuple[FieldSpec, ...]) -> list[str]:
-    rows = ["| field | in | required | example | purpose | policy | kept by server |",
-            "|---|---|---|---|---|---|---|"]
+    rows = ["| field | in | required | shape | example | purpose | policy | kept by server |",
+            "|---|---|---|---|---|---|---|---|"]
     for spec in fields:
         example = "…" + spec.example[-4:] if spec.secret else spec.example
-        rows.append(f"| `{spec.name}` | {spec.location} | {'yes' if spec.required else 'no'} | `{example}` | "
-                    f"{spec.purpose} | {spec.policy} | {spec.retention} |")
+        rows.append(f"| `{spec.name}` | {spec.location} | {'yes' if spec.required else 'no'} | "
+                    f"{spec.shape.describe()} | `{example}` | {spec.purpose} | {spec.policy} | {spec.retention} |")
+        # An object's members are declared one by one: anything else inside it is refused.
+        rows += [f"| `{spec.name}.{m.name}` | {spec.location} | {'yes' if m.required else 'no'} | "
+                 f"{m.shape.describe()} | | {m.purpose} | {spec.policy} | {spec.retention} |"
+                 for m in spec.shape.members]
     return rows
 
 
@@ -102,8 +106,9 @@ def render(catalog: Catalog | None = None) -> str:
         "<!-- Generated from crystal_manager/privacy/catalog.py by "
         "`python -m crystal_manager.privacy.protocol_doc`. Do not edit by hand. -->", "",
         "Every request the Manager can send is listed here, with every field and header it may carry. "
-        "The egress gateway refuses to send anything not declared here, and records what it sent in the "
-        "local ledger (shown on the Privacy page).", "",
+        "The egress gateway refuses to send anything not declared here, or any value that does not fit its "
+        "declared shape (nothing is sent then), and records what it sent in the local ledger (shown on the "
+        "Privacy page).", "",
         "Transport: HTTPS (TLS verified against the operating system's trust store); plain HTTP only to "
         "a loopback address. No cookies. Answers are JSON unless noted; errors use the envelope "
         '`{"error": {"code": CODE, "message": TEXT}}`.', "",

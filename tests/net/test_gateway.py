@@ -16,6 +16,7 @@ from crystal_manager.net.errors import (
     TimedOut,
     UndeclaredFieldError,
     UnknownRequestTypeError,
+    ValueShapeError,
 )
 from crystal_manager.net.gateway import Gateway, GatewayConfig
 from crystal_manager.net.request import OutboundRequest
@@ -169,9 +170,11 @@ def test_download_resumes_with_range(reference_server: ReferenceServer, tmp_path
     assert gateway.ledger.entries()[-1]["headers"]["range"] == "bytes=1000-"
 
 
-def test_path_parameters_cannot_escape(reference_server: ReferenceServer, tmp_path: Path) -> None:
-    with make_gateway(reference_server.url, tmp_path) as gateway:
-        response = gateway.send(OutboundRequest(kind="update_target",
-                                                path_params={"name": "../../server.sqlite3"}))
-    assert response.status in (400, 404)
-    assert gateway.ledger.entries()[-1]["path"] == "/v1/updates/targets/..%2F..%2Fserver.sqlite3"
+def test_path_parameters_cannot_escape(tmp_path: Path) -> None:
+    with misbehaving(respond(http_response("200 OK", b"{}"))) as server, \
+            make_gateway(server.url, tmp_path) as gateway:
+        with pytest.raises(ValueShapeError, match="path field 'name' does not have the declared format"):
+            gateway.send(OutboundRequest(kind="update_target", path_params={"name": "../../server.sqlite3"}))
+        gateway.send(OutboundRequest(kind="health"))
+        assert server.connections == 1
+    assert [e["kind"] for e in gateway.ledger.entries()] == ["health"]
