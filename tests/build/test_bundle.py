@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,14 +38,19 @@ MAX_MB = 120
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def bundle() -> Iterator[Path]:
     given = os.environ.get("CRYSTAL_BUNDLE")
     if given:
         yield Path(given).resolve()
         return
     if shutil.which("objdump") is None and sys.platform.startswith("linux"):
         pytest.fail("PyInstaller needs objdump (apt-get install binutils)")
-    top = tmp_path_factory.mktemp("bundle")
+    # Outside pytest's temporary folder and removed afterwards (the last test scans that folder for secrets).
+    with tempfile.TemporaryDirectory(prefix="crystal-bundle-") as tmp:
+        yield from _build(Path(tmp))
+
+
+def _build(top: Path) -> Iterator[Path]:
     out = subprocess.run([sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
                           "--workpath", str(top / "work"), "--distpath", str(top / "dist"),
                           str(ROOT / "crystal_manager.spec")],

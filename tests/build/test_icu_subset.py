@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,9 +46,14 @@ def test_what_is_kept() -> None:
 
 
 @pytest.fixture(scope="module")
-def pyside_on_subset(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A copy of PySide6 (its libraries find each other by $ORIGIN) with the smaller ICU data library."""
-    top = tmp_path_factory.mktemp("pyside")
+def pyside_on_subset() -> Iterator[Path]:
+    """A copy of PySide6 (its libraries find each other by $ORIGIN) with the smaller ICU data library; outside
+    pytest's temporary folder, which the last test scans for secrets, and removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="crystal-pyside-") as tmp:
+        yield from _copy(Path(tmp))
+
+
+def _copy(top: Path) -> Iterator[Path]:
     shutil.copytree(PYSIDE, top / "PySide6", symlinks=True)
     shutil.copytree(PYSIDE.parent / "shiboken6", top / "shiboken6", symlinks=True)
     lib = top / "PySide6" / "Qt" / "lib" / ICU_LIBS[0].name

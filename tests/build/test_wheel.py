@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,8 +47,14 @@ def _pip(python: Path | str, *args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
-    top = tmp_path_factory.mktemp("wheel")
+def installed() -> Iterator[Installed]:
+    # Outside pytest's temporary folder and removed afterwards: the venv's ~330 MB would otherwise be read by
+    # the secret-leak scan that runs last (tests/test_zz_no_secret_leaks.py), and kept for three runs.
+    with tempfile.TemporaryDirectory(prefix="crystal-wheel-") as tmp:
+        yield from _install(Path(tmp))
+
+
+def _install(top: Path) -> Iterator[Installed]:
     # A copy, so the build's scratch folders (build/lib, *.egg-info) never land in the checkout.
     src = top / "src"
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(*COPY_IGNORE))
