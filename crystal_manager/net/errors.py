@@ -28,6 +28,10 @@ class UnknownRequestTypeError(RequestRefused):
     """The request type is not in the catalog."""
 
 
+class LedgerUnwritable(RequestRefused):
+    """The request could not be recorded in the privacy log first, so it was not sent."""
+
+
 class InsecureTransportError(RequestRefused):
     """Plain http to a host that is not a loopback address."""
 

@@ -3,7 +3,8 @@
 Every request is checked against the data catalog (undeclared data is refused before anything is sent),
 sent through one httpx client (explicit timeouts, OS trust store, proxies from the environment, no
 cookies, a fixed minimal header set), retried with backoff and jitter only when idempotent, and
-recorded in the ledger with secrets masked.
+recorded in the ledger with secrets masked: the entry is written before the request is sent (if it
+cannot be, nothing is sent) and completed with the outcome after.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import httpx
 from crystal_manager import __version__
 from crystal_manager.net.errors import (
     ConnectFailed,
+    LedgerUnwritable,
     ProtocolFailed,
     ProxyFailed,
     ResponseTooLarge,
@@ -82,6 +84,24 @@ class DownloadResult:
     received: int
     resumed: bool
     headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One attempt under way: its request, the answer's head, and its ledger entry."""
+
+    request_type: RequestType
+    built: httpx.Request
+    response: httpx.Response
+    entry_id: str
+    started: float
+
+
+def wire_size(built: httpx.Request) -> int:
+    """Bytes of the request as HTTP/1.1 puts them on the wire: request line, headers, blank line, body."""
+    line = len(built.method) + 1 + len(built.url.raw_path) + len(b" HTTP/1.1\r\n")
+    headers = sum(len(name) + 2 + len(value) + 2 for name, value in built.headers.raw)
+    return line + headers + 2 + len(built.content)
 
 
 class _NoCookies(DefaultCookiePolicy):
@@ -173,24 +193,38 @@ class Gateway:
         check_headers(self.catalog, request_type, built.headers)
         return request_type, built
 
-    def _record(self, request_type: RequestType, request: OutboundRequest, built: httpx.Request, *,
-                attempt: int, status: int | None, received: int, error: str | None, started: float) -> None:
-        self.ledger.append({
-            "ts": datetime.now(UTC).isoformat(timespec="seconds"),
-            "kind": request_type.kind,
-            "method": built.method,
-            "host": built.url.host,
-            "path": built.url.raw_path.decode("ascii").partition("?")[0],
-            "trigger": request.trigger,
-            "fields": masked_fields(request_type, request),
-            "headers": masked_headers(self.catalog, request_type, dict(built.headers)),
-            "status": status,
-            "error": error,
-            "bytes_sent": len(built.content) + sum(len(k) + len(v) + 4 for k, v in built.headers.items()),
-            "bytes_received": received,
-            "attempt": attempt,
-            "duration_ms": round((time.monotonic() - started) * 1000),
-        })
+    def _begin(self, request_type: RequestType, request: OutboundRequest, built: httpx.Request,
+               attempt: int) -> str:
+        """Write the ledger entry (pending) before anything is sent; if it cannot be written, refuse."""
+        try:
+            return self.ledger.begin({
+                "ts": datetime.now(UTC).isoformat(timespec="seconds"),
+                "kind": request_type.kind,
+                "method": built.method,
+                "host": built.url.host,
+                "path": built.url.raw_path.decode("ascii").partition("?")[0],
+                "trigger": request.trigger,
+                "fields": masked_fields(request_type, request),
+                "headers": masked_headers(self.catalog, request_type, dict(built.headers)),
+                "status": None,
+                "error": None,
+                "bytes_sent": wire_size(built),
+                "bytes_received": 0,
+                "attempt": attempt,
+            })
+        except OSError as exc:
+            raise LedgerUnwritable(f"{request_type.kind}: the request could not be recorded in the privacy "
+                                   f"log ({exc.strerror or exc}); not sent") from exc
+
+    def _complete(self, entry_id: str, *, status: int | None, received: int, error: str | None,
+                  started: float) -> None:
+        """Write the outcome of a pending entry."""
+        try:
+            self.ledger.complete(entry_id, {"status": status, "error": error, "bytes_received": received,
+                                            "duration_ms": round((time.monotonic() - started) * 1000)})
+        except OSError:
+            # The request is already recorded (as pending): an unwritable outcome must not lose the answer.
+            return
 
     def _retry_wait(self, attempt: int, response_headers: httpx.Headers | None) -> float | None:
         """Seconds to wait before the next attempt, or None to stop retrying."""
@@ -207,42 +241,45 @@ class Gateway:
         return float(min(self.config.max_retry_wait, backoff * (0.5 + random.random())))
 
     @contextmanager
-    def _open(self, request: OutboundRequest) -> Iterator[tuple[RequestType, httpx.Request, httpx.Response, int]]:
+    def _open(self, request: OutboundRequest) -> Iterator[_Attempt]:
         request_type, built = self._build(request)
         attempt = 0
         while True:
             attempt += 1
+            entry_id = self._begin(request_type, request, built, attempt)
             started = time.monotonic()
             try:
                 response = self._client.send(built, stream=True)
             except httpx.HTTPError as exc:
                 error = _translate(exc, self._host)
-                self._record(request_type, request, built, attempt=attempt, status=None, received=0,
-                             error=type(error).__name__, started=started)
+                self._complete(entry_id, status=None, received=0, error=type(error).__name__, started=started)
                 wait = self._retry_wait(attempt, None) if request_type.idempotent else None
                 if wait is None:
                     raise error from exc
                 self._sleep(wait)
                 continue
+            except BaseException as exc:  # ctrl-C while connecting or waiting: the entry says so
+                self._complete(entry_id, status=None, received=0, error=type(exc).__name__, started=started)
+                raise
             if response.status_code in RETRYABLE_STATUS and request_type.idempotent:
                 wait = self._retry_wait(attempt, response.headers)
                 if wait is not None:
                     response.close()
-                    self._record(request_type, request, built, attempt=attempt,
-                                 status=response.status_code, received=0, error=None, started=started)
+                    self._complete(entry_id, status=response.status_code, received=0, error=None,
+                                   started=started)
                     self._sleep(wait)
                     continue
             try:
-                yield request_type, built, response, attempt
+                yield _Attempt(request_type, built, response, entry_id, started)
             finally:
                 response.close()
             return
 
     def send(self, request: OutboundRequest, *, max_bytes: int = API_MAX_BYTES) -> GatewayResponse:
         """Send ``request`` and read the whole answer (at most ``max_bytes``, within the deadline)."""
-        with self._open(request) as (request_type, built, response, attempt):
-            started = time.monotonic()
-            deadline = started + self.config.deadline
+        with self._open(request) as sent:
+            response = sent.response
+            deadline = time.monotonic() + self.config.deadline
             chunks: list[bytes] = []
             received = 0
             error: TransportError | None = None
@@ -258,13 +295,17 @@ class Gateway:
                     chunks.append(chunk)
             except httpx.HTTPError as exc:
                 error = _translate(exc, self._host)
-            self._record(request_type, request, built, attempt=attempt, status=response.status_code,
-                         received=received, error=type(error).__name__ if error else None, started=started)
+            except BaseException as exc:  # ctrl-C while reading the answer
+                self._complete(sent.entry_id, status=response.status_code, received=received,
+                               error=type(exc).__name__, started=sent.started)
+                raise
+            self._complete(sent.entry_id, status=response.status_code, received=received,
+                           error=type(error).__name__ if error else None, started=sent.started)
             if error is not None:
                 raise error
             return GatewayResponse(status=response.status_code,
                                    headers={k.lower(): v for k, v in response.headers.items()},
-                                   body=b"".join(chunks), method=built.method, path=built.url.path)
+                                   body=b"".join(chunks), method=sent.built.method, path=sent.built.url.path)
 
     def download(self, request: OutboundRequest, write: Callable[[bytes], None], *, offset: int = 0,
                  max_bytes: int, progress: Callable[[int], None] | None = None,
@@ -282,8 +323,8 @@ class Gateway:
             headers["Range"] = f"bytes={offset}-"
         ranged = OutboundRequest(kind=request.kind, body=request.body, query=request.query,
                                  path_params=request.path_params, headers=headers, trigger=request.trigger)
-        with self._open(ranged) as (request_type, built, response, attempt):
-            started = time.monotonic()
+        with self._open(ranged) as sent:
+            response = sent.response
             resumed = offset > 0 and response.status_code == 206
             received = 0
             error: TransportError | None = None
@@ -303,12 +344,12 @@ class Gateway:
                 except httpx.HTTPError as exc:
                     error = _translate(exc, self._host)
                 except BaseException as exc:
-                    # The caller stopped (pause, cancel, disk full): what was sent is still recorded.
-                    self._record(request_type, ranged, built, attempt=attempt, status=response.status_code,
-                                 received=received, error=type(exc).__name__, started=started)
+                    # The caller stopped (pause, cancel, disk full, ctrl-C): what was sent is still recorded.
+                    self._complete(sent.entry_id, status=response.status_code, received=received,
+                                   error=type(exc).__name__, started=sent.started)
                     raise
-            self._record(request_type, ranged, built, attempt=attempt, status=response.status_code,
-                         received=received, error=type(error).__name__ if error else None, started=started)
+            self._complete(sent.entry_id, status=response.status_code, received=received,
+                           error=type(error).__name__ if error else None, started=sent.started)
             if error is not None:
                 raise error
             return DownloadResult(status=response.status_code, received=received, resumed=resumed,

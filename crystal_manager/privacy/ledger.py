@@ -1,5 +1,10 @@
 """The ledger: one JSON line for every request the gateway sent, secrets masked.
 
+Written before the request leaves: ``begin`` appends the entry as ``pending`` (if that fails, the gateway
+sends nothing), ``complete`` appends its outcome under the same id once the answer is in (or the request
+failed or was interrupted), and ``entries`` merges the two. An entry still pending after its process
+ended is a request whose outcome was never known (killed, power cut).
+
 Appends are single ``write`` calls on an ``O_APPEND`` descriptor under a lock, so concurrent writers
 (tray and CLI) never interleave; a torn last line from a crash is cut off before the next append and
 skipped by readers. The file is capped in size and rotated (``ledger.jsonl.1`` … ``.N``).
@@ -21,6 +26,8 @@ try:
 except ImportError:  # Windows: the thread lock still serialises this process
     fcntl = None  # type: ignore[assignment]
 
+PENDING = "pending"
+DONE = "done"
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 DEFAULT_KEEP = 3
 
@@ -69,6 +76,18 @@ class Ledger:
             finally:
                 os.close(fd)
 
+    def begin(self, entry: dict[str, Any]) -> str:
+        """Record a request about to be sent, as pending; returns its id. OSError means: do not send."""
+        import secrets  # here: nothing on the path to the tray writes the ledger
+
+        entry_id = secrets.token_hex(8)
+        self.append({**entry, "id": entry_id, "state": PENDING})
+        return entry_id
+
+    def complete(self, entry_id: str, outcome: dict[str, Any]) -> None:
+        """Record the outcome of the pending entry ``entry_id`` (status, error, bytes received, duration)."""
+        self.append({**outcome, "id": entry_id, "completes": True})
+
     def _repair_tail(self) -> None:
         # A crash mid-write can leave a line without its newline: cut it so the file stays parseable.
         try:
@@ -100,6 +119,14 @@ class Ledger:
             if src.exists():
                 os.replace(src, dst)
 
+    def clear(self) -> int:
+        """Delete every ledger file; returns how many requests they recorded."""
+        with self._locked():
+            count = len(self.entries())
+            for path in self.files():
+                path.unlink(missing_ok=True)
+        return count
+
     def files(self) -> list[Path]:
         """Ledger files, oldest first."""
         rotated = [self.path.with_name(f"{self.path.name}.{i}") for i in range(self.keep, 0, -1)]
@@ -117,4 +144,22 @@ class Ledger:
                         continue
                     if isinstance(value, dict):
                         result.append(value)
-        return result
+        return _merged(result)
+
+
+def _merged(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per request: each completion line folded into the pending entry it completes."""
+    result: list[dict[str, Any]] = []
+    by_id: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        entry_id = line.get("id")
+        if line.get("completes") is True:
+            target = by_id.get(entry_id) if isinstance(entry_id, str) else None
+            if target is not None:  # an outcome whose entry was rotated away is dropped
+                target.update({k: v for k, v in line.items() if k != "completes"})
+                target["state"] = DONE
+            continue
+        if isinstance(entry_id, str):
+            by_id[entry_id] = line
+        result.append(line)
+    return result

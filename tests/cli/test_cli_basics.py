@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from crystal_manager.privacy.ledger import Ledger
 from tests.support.servers import ReferenceServer
 
 
@@ -48,8 +49,8 @@ def test_status_with_dev_profile_and_server_check(reference_server: ReferenceSer
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["profile"]["production"] is False and report["server"]["status"] == "ok"
-    ledger = (tmp_path / "app" / "data" / "ledger.jsonl").read_text().splitlines()
-    assert json.loads(ledger[-1])["kind"] == "health"
+    ledger = Ledger(tmp_path / "app" / "data" / "ledger.jsonl").entries()
+    assert ledger[-1]["kind"] == "health" and ledger[-1]["state"] == "done"
     assert list((tmp_path / "user-home").iterdir()) == []
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from crystal_manager.cli.demo_server import free_port
 from crystal_manager.cli.exit_codes import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_INTERNAL, EXIT_OFFLINE, EXIT_OK
+from crystal_manager.privacy.ledger import Ledger
 from tests.support.keyring_memory import MemoryKeyring
 from tests.support.licensing import context_at, issue, server_cli, service
 from tests.support.servers import ReferenceServer
@@ -35,7 +36,7 @@ class Cli:
 
     def ledger_kinds(self) -> list[str]:
         path = self.home / "data" / "ledger.jsonl"
-        return [json.loads(line)["kind"] for line in path.read_text().splitlines()] if path.exists() else []
+        return [entry["kind"] for entry in Ledger(path).entries()]
 
 
 @pytest.fixture

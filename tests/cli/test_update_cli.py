@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from crystal_manager.cli.exit_codes import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_OFFLINE, EXIT_OK
+from crystal_manager.privacy.ledger import Ledger
 from tests.support.licensing import issue
 from tests.support.servers import ReferenceServer
 from tests.support.update_repo import publish
@@ -49,7 +50,7 @@ class Cli:
 
     def ledger(self) -> list[dict[str, object]]:
         path = self.home / "data" / "ledger.jsonl"
-        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        return Ledger(path).entries()
 
 
 @pytest.fixture
