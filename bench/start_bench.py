@@ -128,6 +128,9 @@ def start_commands(bundle: Path | None, bare_bundle: Path | None) -> dict[str, l
         "crystal-manager-gui": [str(bindir / "crystal-manager-gui")],
         "python -m crystal_manager.gui": [sys.executable, "-m", "crystal_manager.gui"],
         "python -m crystal_manager": [sys.executable, "-m", "crystal_manager"],
+        # What `crystal-manager` ran before issue 13: the CLI's parser and verbs first, then the GUI.
+        "via the CLI parser (old)": [sys.executable, "-c",
+                                     "import sys; from crystal_manager.cli.main import main; sys.exit(main())"],
     }
     if bundle is not None:
         commands["bundle"] = [str(bundle / "crystal-manager")]
