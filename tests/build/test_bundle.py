@@ -22,6 +22,7 @@ from tests.build.smoke import (
     ROOT,
     check_gui_starts_and_quits,
     check_no_display,
+    check_privacy_catalog,
     check_status,
     check_version,
     run,
@@ -93,6 +94,10 @@ def test_version(bundle: Path, tmp_path: Path, outside: Path) -> None:
 
 def test_status_json_reads_the_bundled_production_profile(bundle: Path, tmp_path: Path, outside: Path) -> None:
     check_status(bundle / "crystal-manager", user_env(tmp_path), outside, bundle)
+
+
+def test_privacy_catalog_json(bundle: Path, tmp_path: Path, outside: Path) -> None:
+    check_privacy_catalog(bundle / "crystal-manager", user_env(tmp_path), outside)
 
 
 def test_gui_starts_offscreen_and_quits(bundle: Path, tmp_path: Path, outside: Path) -> None:

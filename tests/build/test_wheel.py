@@ -20,6 +20,7 @@ from tests.build.smoke import (
     ROOT,
     check_gui_starts_and_quits,
     check_no_display,
+    check_privacy_catalog,
     check_status,
     check_version,
     user_env,
@@ -99,6 +100,10 @@ def test_version(installed: Installed, tmp_path: Path) -> None:
 
 def test_status_json_reads_the_installed_production_profile(installed: Installed, tmp_path: Path) -> None:
     check_status(installed.exe, user_env(tmp_path), installed.outside, installed.site)
+
+
+def test_privacy_catalog_json(installed: Installed, tmp_path: Path) -> None:
+    check_privacy_catalog(installed.exe, user_env(tmp_path), installed.outside)
 
 
 def test_gui_starts_offscreen_and_quits(installed: Installed, tmp_path: Path) -> None:
