@@ -3,27 +3,34 @@
 # pack it as a release archive dist/crystal-manager-<version>-<platform>.tar.gz.
 #   build/package.sh          the Manager (bundle + archive)
 #   build/package.sh --bare   dist/bare-tray/: a bare PySide6 tray app built the same way (bench baseline)
+# The archive is in the update pipeline's format (product.json at its root, product "crystal-manager"):
+# `crystal-server release publish DIR ARCHIVE --product crystal-manager --version V` takes it as it is.
+# Unpack it into a folder of its own: mkdir crystal-manager && tar -xzf ARCHIVE -C crystal-manager
 # PyInstaller's scratch space stays in build/pyinstaller-work (git-ignored): the recipes here are never
-# clobbered. Needs the dev venv (./dev setup).
+# clobbered. Needs the dev venv (./dev setup). DIST and WORK move the output and scratch folders.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
+DIST=${DIST:-dist}
+WORK=${WORK:-build/pyinstaller-work}
 if [ "${1:-}" = "--bare" ]; then
-  CRYSTAL_BARE_TRAY=1 "$PY" -m PyInstaller --noconfirm --log-level WARN --workpath build/pyinstaller-work/bare \
-    --distpath dist crystal_manager.spec
-  du -sm dist/bare-tray | awk '{print "dist/bare-tray: " $1 " MB"}'
+  CRYSTAL_BARE_TRAY=1 "$PY" -m PyInstaller --noconfirm --log-level WARN --workpath "$WORK/bare" \
+    --distpath "$DIST" crystal_manager.spec
+  du -sm "$DIST/bare-tray" | awk -v d="$DIST" '{print d "/bare-tray: " $1 " MiB"}'
   exit 0
 fi
-"$PY" -m PyInstaller --noconfirm --log-level WARN --workpath build/pyinstaller-work/manager --distpath dist \
+"$PY" -m PyInstaller --noconfirm --log-level WARN --workpath "$WORK/manager" --distpath "$DIST" \
   crystal_manager.spec
+bundle="$DIST/crystal-manager"
 # Desktop integration travels with the bundle: ./install-desktop.sh [--uninstall] for the current user.
-mkdir -p dist/crystal-manager/desktop
-cp build/linux/install-desktop.sh dist/crystal-manager/
-cp build/linux/crystalme3dpro-manager.desktop build/linux/com.crystalme3dpro.manager.metainfo.xml \
-  dist/crystal-manager/desktop/
-version=$(QT_QPA_PLATFORM=offscreen ./dist/crystal-manager/crystal-manager --version | awk '{print $2}')
+mkdir -p "$bundle/desktop"
+cp build/linux/install-desktop.sh "$bundle/"
+cp build/linux/crystalme3dpro-manager.desktop build/linux/com.crystalme3dpro.manager.metainfo.xml "$bundle/desktop/"
+version=$(QT_QPA_PLATFORM=offscreen "$bundle/crystal-manager" --version | awk '{print $2}')
 platform=$("$PY" -c "from crystal_protocol.releases import current_platform; print(current_platform())")
-archive="dist/crystal-manager-${version}-${platform}.tar.gz"
-tar -C dist -czf "$archive" crystal-manager
-du -sm dist/crystal-manager | awk '{print "dist/crystal-manager: " $1 " MB unpacked"}'
-du -sm "$archive" | awk -v a="$archive" '{print a ": " $1 " MB"}'
+printf '{"product": "crystal-manager", "version": "%s", "platform": "%s", "health_check": ["crystal-manager", "--version"]}\n' \
+  "$version" "$platform" > "$bundle/product.json"
+archive="$DIST/crystal-manager-${version}-${platform}.tar.gz"
+tar -C "$bundle" -czf "$archive" .
+du -sm "$bundle" | awk -v b="$bundle" '{print b ": " $1 " MiB unpacked"}'
+du -sm "$archive" | awk -v a="$archive" '{print a ": " $1 " MiB"}'

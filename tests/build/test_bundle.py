@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,10 +53,10 @@ def bundle() -> Iterator[Path]:
 
 
 def _build(top: Path) -> Iterator[Path]:
-    out = subprocess.run([sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
-                          "--workpath", str(top / "work"), "--distpath", str(top / "dist"),
-                          str(ROOT / "crystal_manager.spec")],
-                         cwd=ROOT, capture_output=True, text=True, timeout=840, check=False)
+    # build/package.sh as a release is made: the bundle, its desktop files, product.json and the archive.
+    env = {**os.environ, "PYTHON": sys.executable, "DIST": str(top / "dist"), "WORK": str(top / "work")}
+    out = subprocess.run(["bash", str(ROOT / "build" / "package.sh")], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=840, check=False)
     assert out.returncode == 0, out.stderr[-4000:]
     yield top / "dist" / "crystal-manager"
 
@@ -126,3 +127,26 @@ def test_activation_and_an_update_against_the_reference_server(
     assert run(exe, *where, "update", "download", env=env, cwd=outside).returncode == 0
     installed = run(exe, *where, "update", "install", env=env, cwd=outside)
     assert installed.returncode == 0 and "Installed CrystalMe3D Pro 1.1.0" in installed.stdout, installed.stderr
+
+
+def test_the_release_archive_publishes_as_product_crystal_manager(
+        bundle: Path, reference_server: ReferenceServer) -> None:
+    """The first step of the Manager updating itself: its release archive goes through the update pipeline's
+    publish as it is (product.json at the root names product crystal-manager and its health check)."""
+    manifest = json.loads((bundle / "product.json").read_text())
+    assert manifest["product"] == "crystal-manager" and manifest["version"] == __version__
+    assert manifest["health_check"] == ["crystal-manager", "--version"]
+    archives = sorted(bundle.parent.glob(f"crystal-manager-{__version__}-*.tar.gz"))
+    if not archives:
+        pytest.skip("CRYSTAL_BUNDLE names a bundle without its release archive beside it")
+    with tarfile.open(archives[0]) as tar:
+        names = set(tar.getnames())
+    assert {"./product.json", "./crystal-manager", "./install-desktop.sh"} <= names
+    published = reference_server.admin("release", "publish", str(reference_server.data_dir), str(archives[0]),
+                                       "--product", "crystal-manager", "--version", __version__,
+                                       "--platform", manifest["platform"])
+    assert published.returncode == 0, published.stderr
+    listed = reference_server.admin("release", "list", str(reference_server.data_dir), "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [(r["product"], r["version"]) for r in json.loads(listed.stdout) if r["product"] == "crystal-manager"] \
+        == [("crystal-manager", __version__)]
