@@ -85,6 +85,12 @@ def test_the_bundle_is_lean_and_holds_no_server(bundle: Path) -> None:
         assert not {m for m in modules if m == banned or m.startswith(banned + ".")}, banned
     files = {str(p.relative_to(bundle)) for p in bundle.rglob("*")}
     assert not [f for f in files if "crystal_server" in f or "libgtk" in f or "/translations/qt" in f]
+    # The icons the tray and window load by path, where crystal_manager.resources finds them when frozen.
+    icons = bundle / "_internal" / "crystal_manager" / "resources" / "icons"
+    from crystal_manager.resources import resources_dir
+
+    source = {str(p.relative_to(resources_dir() / "icons")) for p in (resources_dir() / "icons").rglob("*.png")}
+    assert source and source == {str(p.relative_to(icons)) for p in icons.rglob("*.png")}
     # Every symlink points at a file that is there (dropped Qt libraries leave none behind).
     assert not [p for p in bundle.rglob("*") if p.is_symlink() and not p.exists()]
 
