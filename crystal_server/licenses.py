@@ -78,9 +78,14 @@ class License:
         return dict(self.__dict__)
 
 
+#: How long the audit trail keeps an event (the data catalog declares it; the Manager's panel shows it).
+EVENTS_KEPT = timedelta(days=90)
+
+
 def event(conn: sqlite3.Connection, now: datetime, kind: str, license_id: str | None,
           machine_id: str | None = None, **detail: Any) -> None:
-    """Append to the audit trail."""
+    """Append to the audit trail, and delete events older than :data:`EVENTS_KEPT`."""
+    conn.execute("DELETE FROM events WHERE at < ?", (format_time(now - EVENTS_KEPT),))
     conn.execute("INSERT INTO events (at, license_id, machine_id, kind, detail) VALUES (?, ?, ?, ?, ?)",
                  (format_time(now), license_id, machine_id, kind, json.dumps(detail, sort_keys=True)))
 

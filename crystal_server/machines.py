@@ -5,7 +5,6 @@ Every function takes an open connection and runs in the caller's transaction.
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import sqlite3
@@ -30,9 +29,7 @@ from crystal_server.keys import SigningKey
 from crystal_server.licenses import Denied, License
 
 _FINGERPRINT = re.compile(r"^v[0-9]{1,3}:[0-9a-f]{64}$")
-_HASH = re.compile(r"^[0-9a-f]{64}$")
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
-_NAME = re.compile(r"^[a-z_]{1,20}$")
 OFFLINE_TTL_SECONDS = 90 * 86400
 
 
@@ -42,7 +39,6 @@ class MachineClaim:
 
     fingerprint: str
     fingerprint_version: str
-    components: dict[str, str]
     environment: str
     os: str
     label: str
@@ -60,11 +56,7 @@ class MachineClaim:
             if not isinstance(value, str) or len(value) > limit or (pattern and not pattern.match(value)):
                 raise Denied("bad_request", f"field {name!r} is missing or malformed", 400)
             return value
-        components = body.get("components")
-        if not isinstance(components, dict) or len(components) > 10 or not all(
-                isinstance(k, str) and _NAME.match(k) and isinstance(v, str) and _HASH.match(v)
-                for k, v in components.items()):
-            raise Denied("bad_request", "field 'components' must map names to SHA-256 hex digests", 400)
+        # Older clients also send "components" (host, CPU… hashes): accepted, never read or stored.
         environment = text("environment")
         if environment not in ENVIRONMENTS:
             raise Denied("bad_request", "field 'environment' must be physical, vm or container", 400)
@@ -81,7 +73,7 @@ class MachineClaim:
                 raise Denied("bad_request", "field 'machine_public_key' must be a raw Ed25519 key", 400) from exc
         return cls(fingerprint=str(text("fingerprint", _FINGERPRINT)),
                    fingerprint_version=str(text("fingerprint_version", re.compile(r"^v[0-9]{1,3}$"))),
-                   components=dict(components), environment=str(environment), os=str(text("os", limit=20)),
+                   environment=str(environment), os=str(text("os", limit=20)),
                    label=label, public_key=public_key,
                    previous_fingerprint=text("previous_fingerprint", _FINGERPRINT, optional=True))
 
@@ -91,23 +83,13 @@ def _active(conn: sqlite3.Connection, license_id: str) -> list[sqlite3.Row]:
                         "ORDER BY activated_at", (license_id,)).fetchall()
 
 
-def components_match(known: dict[str, str], claimed: dict[str, str]) -> bool:
-    """All but one of the shared components equal (and at least two): one changed part is the same machine."""
-    shared = [name for name in known if name in claimed]
-    equal = sum(1 for name in shared if known[name] == claimed[name])
-    return len(shared) >= 3 and equal >= max(2, len(shared) - 1)
-
-
 def find_machine(conn: sqlite3.Connection, license_id: str, claim: MachineClaim) -> sqlite3.Row | None:
-    """The active machine this claim is: same fingerprint, the previous fingerprint, or matching components."""
+    """The active machine this claim is: the same fingerprint, or the previous one (a moved seat)."""
     rows = _active(conn, license_id)
     for wanted in (claim.fingerprint, claim.previous_fingerprint):
         for row in rows:
             if wanted is not None and row["fingerprint"] == wanted:
                 return row
-    for row in rows:
-        if components_match(json.loads(row["components"]), claim.components):
-            return row
     return None
 
 
@@ -131,10 +113,11 @@ def activate(conn: sqlite3.Connection, now: datetime, lic: License | None, claim
     stamp = format_time(now)
     if row is not None:
         machine_id = str(row["id"])
-        conn.execute("UPDATE machines SET fingerprint = ?, fingerprint_version = ?, components = ?, "
+        # components = '{}': hashes an older version sent (host, CPU) are dropped at the next contact.
+        conn.execute("UPDATE machines SET fingerprint = ?, fingerprint_version = ?, components = '{}', "
                      "environment = ?, os = ?, public_key = COALESCE(?, public_key), last_seen_at = ? WHERE id = ?",
-                     (claim.fingerprint, claim.fingerprint_version, json.dumps(claim.components, sort_keys=True),
-                      claim.environment, claim.os, claim.public_key, stamp, machine_id))
+                     (claim.fingerprint, claim.fingerprint_version, claim.environment, claim.os, claim.public_key,
+                      stamp, machine_id))
         moved = row["fingerprint"] != claim.fingerprint
         licenses.event(conn, now, seen_as, lic.id, machine_id, fingerprint_changed=moved)
     else:
@@ -145,10 +128,9 @@ def activate(conn: sqlite3.Connection, now: datetime, lic: License | None, claim
         machine_id = "m_" + secrets.token_hex(6)
         conn.execute("INSERT INTO machines (id, license_id, fingerprint, fingerprint_version, components, "
                      "environment, os, label, public_key, activated_at, last_seen_at) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     (machine_id, lic.id, claim.fingerprint, claim.fingerprint_version,
-                      json.dumps(claim.components, sort_keys=True), claim.environment, claim.os, claim.label,
-                      claim.public_key, stamp, stamp))
+                     "VALUES (?, ?, ?, ?, '{}', ?, ?, ?, ?, ?, ?)",
+                     (machine_id, lic.id, claim.fingerprint, claim.fingerprint_version, claim.environment,
+                      claim.os, claim.label, claim.public_key, stamp, stamp))
         licenses.event(conn, now, "activated", lic.id, machine_id, environment=claim.environment)
     ttl = ttl_seconds or DEFAULT_TTL_SECONDS
     terms = licenses.lease_terms(conn, lic, machine_id=machine_id, fingerprint=claim.fingerprint, now=now,
@@ -179,9 +161,17 @@ def deactivate(conn: sqlite3.Connection, now: datetime, lic: License | None, cla
         target = find_machine(conn, lic.id, claim)
     if target is None:
         raise Denied("machine_not_found", "that machine is not activated on this license", 404)
-    conn.execute("UPDATE machines SET deactivated_at = ? WHERE id = ?", (format_time(now), target["id"]))
+    forget(conn, now, str(target["id"]))
     licenses.event(conn, now, "deactivated", lic.id, str(target["id"]))
     return str(target["id"])
+
+
+def forget(conn: sqlite3.Connection, now: datetime, machine_id: str) -> None:
+    """Deactivate a machine and delete what identified it. Kept, as the data catalog declares: its id, its
+    license and when it was activated, last seen and deactivated (the license's seat history)."""
+    conn.execute("UPDATE machines SET deactivated_at = ?, fingerprint = '', fingerprint_version = '', "
+                 "components = '{}', environment = '', os = '', label = '', public_key = NULL WHERE id = ?",
+                 (format_time(now), machine_id))
 
 
 def listing(conn: sqlite3.Connection, lic: License | None, fingerprint: str | None) -> dict[str, Any]:
@@ -219,13 +209,14 @@ def import_deactivation_proof(conn: sqlite3.Connection, now: datetime, proof: An
     except DocumentProblem as exc:
         raise Denied("bad_document", f"not a deactivation proof: {exc}", 400) from exc
     row = conn.execute("SELECT * FROM machines WHERE id = ?", (str(payload.get("machine_id")),)).fetchone()
+    if row is not None and row["deactivated_at"] is not None:
+        return str(row["id"])  # already deactivated (and its key forgotten): nothing left to do
     if row is None or not row["public_key"]:
         raise Denied("machine_not_found", "the proof names no machine known here", 404)
     try:
         Ed25519PublicKey.from_public_bytes(unb64(row["public_key"])).verify(signature, message)
     except (InvalidSignature, DocumentProblem, ValueError) as exc:
         raise Denied("bad_document", "the proof's signature does not match that machine's key", 400) from exc
-    if row["deactivated_at"] is None:
-        conn.execute("UPDATE machines SET deactivated_at = ? WHERE id = ?", (format_time(now), row["id"]))
-        licenses.event(conn, now, "deactivated_offline", row["license_id"], row["id"])
+    forget(conn, now, str(row["id"]))
+    licenses.event(conn, now, "deactivated_offline", row["license_id"], row["id"])
     return str(row["id"])

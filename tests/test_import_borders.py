@@ -109,3 +109,63 @@ def test_status_paths_do_not_load_tuf() -> None:
             "('tuf', 'securesystemslib', 'urllib3')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# --- Other ways out (issue 14): the gateway is the only way a request leaves; local uses are named. ---
+#: Modules that could reach the network by themselves, banned everywhere in the app.
+OTHER_WAYS_OUT = {"webbrowser", "socketserver", "asyncio.streams", "ssl.SSLSocket", "telnetlib", "poplib",
+                  "imaplib", "nntplib"}
+#: Raw sockets: only these local uses (a Unix socket for the single instance, a free loopback port for the
+#: demo server); each says why in its own docstring.
+SOCKET_USERS = {APP / "gui" / "ipc.py", APP / "gui" / "instance_server.py", APP / "cli" / "demo_server.py"}
+#: QtNetwork: only the local-socket classes (single instance on Windows); no HTTP, TCP, UDP or DNS classes.
+QT_LOCAL_ONLY = {"PySide6.QtNetwork.QLocalServer", "PySide6.QtNetwork.QLocalSocket"}
+#: Programs that talk to the network, never to be started by the app.
+NETWORK_TOOLS = {"curl", "wget", "nc", "ncat", "netcat", "ssh", "scp", "sftp", "rsync", "ftp", "telnet",
+                 "bitsadmin", "certutil", "powershell", "xdg-open", "gio"}
+#: Code that hands a link to the operating system (the browser), each declared as a disclosure in the
+#: catalog: the release notes' links and the account page are opened by the user, not sent by the Manager.
+LINK_OPENERS = {APP / "gui" / "notes_view.py", APP / "gui" / "pages" / "updates_page.py",
+                APP / "gui" / "pages" / "about_page.py", APP / "gui" / "pages" / "license_page.py",
+                APP / "gui" / "dialogs" / "activation.py"}
+
+
+def _programs(path: Path) -> set[str]:
+    """The program of every argv-like literal (a list or tuple starting with text), by its base name."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return {Path(node.elts[0].value).name for node in ast.walk(tree)
+            if isinstance(node, (ast.List, ast.Tuple)) and node.elts and isinstance(node.elts[0], ast.Constant)
+            and isinstance(node.elts[0].value, str)}
+
+
+@pytest.mark.parametrize("path", _modules(APP), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_other_way_out(path: Path) -> None:
+    rel = path.relative_to(ROOT)
+    assert not _hits(path, OTHER_WAYS_OUT), f"{rel} imports a module that reaches the network"
+    if path not in SOCKET_USERS:
+        assert not _hits(path, {"socket", "_socket"}), f"{rel} opens sockets (only the named local uses may)"
+    qt_network = {m for m in _hits(path, {"PySide6.QtNetwork"}) if m != "PySide6.QtNetwork"}
+    assert qt_network <= QT_LOCAL_ONLY, f"{rel} uses QtNetwork beyond local sockets: {qt_network - QT_LOCAL_ONLY}"
+    assert not _programs(path) & NETWORK_TOOLS, f"{rel} starts a network program"
+    source = path.read_text(encoding="utf-8")
+    if path not in LINK_OPENERS:
+        assert "openUrl" not in source and "setOpenExternalLinks(True)" not in source, \
+            f"{rel} opens links in the browser without a declared disclosure"
+
+
+def test_link_openers_are_declared_in_the_catalog() -> None:
+    from crystal_manager.privacy.catalog import DISCLOSURES
+
+    declared = {Path(where) for disclosure in DISCLOSURES for where in disclosure.code}
+    assert {p.relative_to(ROOT) for p in LINK_OPENERS} <= declared
+
+
+def test_the_other_ways_out_check_can_fail(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("import webbrowser, socket\nfrom PySide6.QtNetwork import QNetworkAccessManager\n"
+                      "import subprocess\nsubprocess.run(['/usr/bin/curl', 'https://x'])\n")
+    assert _hits(sample, OTHER_WAYS_OUT) == {"webbrowser"}
+    assert _hits(sample, {"socket"}) == {"socket"}
+    assert _hits(sample, {"PySide6.QtNetwork"}) - QT_LOCAL_ONLY == {"PySide6.QtNetwork",
+                                                                    "PySide6.QtNetwork.QNetworkAccessManager"}
+    assert _programs(sample) & NETWORK_TOOLS == {"curl"}

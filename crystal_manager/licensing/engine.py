@@ -126,8 +126,8 @@ class LicensingEngine:
         configured default)."""
         ident = self.identity()
         body: dict[str, Any] = {"key": key, "fingerprint": ident.fingerprint,
-                                "fingerprint_version": ident.version, "components": dict(ident.components),
-                                "environment": ident.environment, "os": ident.os_family,
+                                "fingerprint_version": ident.version, "environment": ident.environment,
+                                "os": ident.os_family,
                                 "label": label or self.cfg.label}
         if record is not None and record.fingerprint and record.fingerprint != ident.fingerprint:
             # The fingerprint changed (new version or new machine id): send the old one once to move the seat.

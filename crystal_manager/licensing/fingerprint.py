@@ -1,17 +1,17 @@
-"""The machine fingerprint (v1): HMAC-SHA256 of the OS machine id with a product key, plus hashed components.
+"""The machine fingerprint (v1): HMAC-SHA256 of the OS machine id with a product key — and nothing else.
 
-The raw machine id never leaves this module's callers' memory: only HMACs are sent. The product key is not
-a secret (it ships in the app); it only makes our identifiers differ from every other product's, so they
-cannot be joined with other data. Components let the server recognise the machine when one part changes
-(an OS reinstall changes the machine id; a rename changes the host name). MAC addresses are never used.
+The raw machine id never leaves this module's callers' memory: only the HMAC is sent. The product key is not
+a secret (it ships in the app); it only makes our identifier differ from every other product's, so it
+cannot be joined with other data. Nothing else about the hardware is read or sent: no host name, no CPU
+model, no MAC address (the host and CPU hashes once sent could be reversed with a small dictionary, since
+the key ships in the app). A computer whose machine id changed is handled by moving the seat
+(``previous_fingerprint``, or deactivating the old machine from the machine list).
 """
 
 from __future__ import annotations
 
-import os
 import platform
 import re
-import socket
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,9 +31,6 @@ class MachineFacts:
     """Raw facts about this machine. Kept in memory only; never sent, stored or logged."""
 
     machine_id: str
-    hostname: str
-    cpu: str
-    platform: str
     environment: str  # physical, vm or container
     os_family: str
 
@@ -43,11 +40,10 @@ class MachineFacts:
 
 @dataclass(frozen=True)
 class MachineIdentity:
-    """What is sent: the versioned fingerprint, hashed components, the environment and the OS family."""
+    """What is sent: the versioned fingerprint, the environment and the OS family."""
 
     version: str
     fingerprint: str
-    components: dict[str, str]
     environment: str
     os_family: str
 
@@ -63,14 +59,8 @@ def identify(facts: MachineFacts, version: str = FINGERPRINT_VERSION) -> Machine
     """Hash the facts into what the server sees."""
     if version != "v1":
         raise FingerprintError(f"unknown fingerprint version {version}")
-    components = {
-        "machine": _hmac("v1/machine", facts.machine_id.strip().lower()),
-        "host": _hmac("v1/host", facts.hostname.strip().lower()),
-        "cpu": _hmac("v1/cpu", facts.cpu),
-        "platform": _hmac("v1/platform", facts.platform),
-    }
     return MachineIdentity(version=version, fingerprint=f"v1:{_hmac('v1/id', facts.machine_id.strip().lower())}",
-                           components=components, environment=facts.environment, os_family=facts.os_family)
+                           environment=facts.environment, os_family=facts.os_family)
 
 
 def _linux_machine_id(files: tuple[Path, ...] = LINUX_ID_FILES) -> str:
@@ -117,16 +107,6 @@ def read_machine_id(system: str | None = None) -> str:
     return readers.get(system, _linux_machine_id)()
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.lower().startswith("model name"):
-                return line.partition(":")[2].strip() + f" x{os.cpu_count()}"
-    except OSError:
-        pass
-    return f"{platform.processor() or platform.machine()} x{os.cpu_count()}"
-
-
 def detect_environment(root: Path = Path("/")) -> str:
     """container, vm or physical: from container marker files, cgroups, the hypervisor CPU flag and DMI."""
     if (root / ".dockerenv").exists() or (root / "run/.containerenv").exists():
@@ -159,6 +139,4 @@ def os_family() -> str:
 
 def read_machine_facts() -> MachineFacts:
     """Collect this machine's raw facts."""
-    return MachineFacts(machine_id=read_machine_id(), hostname=socket.gethostname(), cpu=_cpu_model(),
-                        platform=f"{platform.system()}/{platform.machine()}", environment=detect_environment(),
-                        os_family=os_family())
+    return MachineFacts(machine_id=read_machine_id(), environment=detect_environment(), os_family=os_family())

@@ -37,7 +37,7 @@ def write_request(engine: LicensingEngine, key: str, path: Path) -> dict[str, An
     content: dict[str, Any] = {
         "format": OFFLINE_REQUEST_FORMAT, "key_digest": key_digest(key), "key_hint": hint(key),
         "fingerprint": ident.fingerprint, "fingerprint_version": ident.version,
-        "components": dict(ident.components), "environment": ident.environment, "os": ident.os_family,
+        "environment": ident.environment, "os": ident.os_family,
         "label": engine.cfg.label, "machine_public_key": public, "request_nonce": nonce,
         "created_at": format_time(engine.cfg.now())}
     write_json_atomic(path, content, mode=0o644)

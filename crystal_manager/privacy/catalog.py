@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from crystal_manager.privacy.shapes import Member, Shape, obj, one_of, text
+from crystal_manager.privacy.shapes import Shape, one_of, text
 from crystal_protocol.labels import MAX_MACHINE_LABEL
 from crystal_protocol.wire import API_PREFIX, LICENSE_PATHS, NONCE_HEADER
 
@@ -34,12 +34,6 @@ _KEY_HINT = text(4, "[0-9A-HJKMNP-TV-Z]{4}", note="four characters of a license 
 _UTC_TIME = text(20, "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z", note="a UTC time")
 _BYTE_COUNT = text(7, "[0-9]{1,7}", note="a whole number of bytes")
 _JSON = one_of("application/json")
-_HASH_MEMBER = "One-way hash (HMAC-SHA256) of "
-_COMPONENTS_SHAPE = obj(Member("machine", _HASH_SHAPE, _HASH_MEMBER + "the operating system's machine ID."),
-                        Member("host", _HASH_SHAPE, _HASH_MEMBER + "the host name."),
-                        Member("cpu", _HASH_SHAPE, _HASH_MEMBER + "the CPU model."),
-                        Member("platform", _HASH_SHAPE, _HASH_MEMBER + "the OS and architecture."))
-
 #: The sections of ../shared/privacy-policy.txt that requests may rely on.
 POLICY_SECTIONS: dict[str, str] = {
     "§2C": "License & Software Data: license key, activation data (machine ID), subscription status, "
@@ -49,6 +43,8 @@ POLICY_SECTIONS: dict[str, str] = {
     "§5": "Data Storage: only what is needed to maintain the account, subscriptions and licenses.",
     "§8": "Data Security: secure connections, encrypted communication, signature verification.",
     "§9": "Your Rights: access, correction and deletion of your data.",
+    "§2D": "Website Usage Data: IP address, browser type, pages visited — for basic analytics and site "
+    "functionality.",
 }
 
 
@@ -66,6 +62,8 @@ class FieldSpec:
     secret: bool = False
     #: What the value may look like; the gateway refuses any value that does not fit (nothing is sent).
     shape: Shape = field(kw_only=True)
+    #: The datum in plain words for people ("your license key"); empty for HTTP's own machinery.
+    plain: str = field(default="", kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -107,8 +105,9 @@ COMMON_HEADERS: tuple[FieldSpec, ...] = (
               "§8", retention="not stored", shape=_HOST),
     FieldSpec("User-Agent", "header", "CrystalMe3DProManager/0.1.0 (Linux)",
               "Manager version and OS family (Linux, Windows or macOS), so the server can answer in a "
-              "format this version understands.", "§2C", retention="server access log, 30 days",
-              shape=_USER_AGENT),
+              "format this version understands.", "§2C", retention="not stored (the server keeps no access log)",
+              shape=_USER_AGENT,
+              plain="the Manager's version and your operating system family"),
     FieldSpec("Accept", "header", "application/json", "The answer format the app reads.", "§8", shape=_JSON),
     FieldSpec("Accept-Encoding", "header", "identity", "Asks for uncompressed answers.", "§8",
               shape=one_of("identity")),
@@ -121,64 +120,72 @@ COMMON_HEADERS: tuple[FieldSpec, ...] = (
 NONCE_FIELD = FieldSpec(
     NONCE_HEADER, "header", "q3b1Zp0m9yS6JxkQ2c1vYw",
     "A random one-time value the server must echo inside its signed answer, so an old or forged "
-    "answer cannot be replayed.", "§8", retention="not stored", shape=_NONCE)
+    "answer cannot be replayed.", "§8", retention="not stored", shape=_NONCE,
+              plain='a random one-time number')
 
 RANGE_FIELD = FieldSpec(
     "Range", "header", "bytes=1048576-", "Resumes an interrupted download where it stopped.", "§4",
-    required=False, shape=text(40, "bytes=[0-9]{1,15}-", note="`bytes=` and an offset"))
+    required=False, shape=text(40, "bytes=[0-9]{1,15}-", note="`bytes=` and an offset"),
+              plain='where to resume a download')
 
 IF_RANGE_FIELD = FieldSpec(
     "If-Range", "header", '"5d41402abc4b2a76b9719d911017c592"',
     "Resumes only if the file did not change since the first part was fetched (the server's own tag "
-    "for the file, echoed back); otherwise the server sends the whole file again.", "§4", required=False, shape=_TAG)
+    "for the file, echoed back); otherwise the server sends the whole file again.", "§4", required=False, shape=_TAG,
+              plain="the server's tag for a file being resumed")
 
 _NAME_PARAM = FieldSpec(
-    "name", "path", "crystalme3d-pro-2.4.0.tar.gz", "Which public file to fetch.", "§4", shape=_FILE_NAME)
+    "name", "path", "crystalme3d-pro-2.4.0.tar.gz", "Which public file to fetch.", "§4", shape=_FILE_NAME,
+              plain='the name of the file to download')
 
 
-_KEEP_WITH_LICENSE = "kept with the license while this machine is activated"
+_KEEP_WITH_LICENSE = "kept while this machine is activated; deleted when it is deactivated"
 _KEY = FieldSpec(
     "key", "body", "CM3D-7QK2M-X9RTA-4HV0C-Q7F3A", "Your license key: identifies the license being used. "
-    "Never put in a URL.", "§2C", retention="server keeps only a SHA-256 digest of it", secret=True, shape=_KEY_SHAPE)
+    "Never put in a URL.", "§2C", retention="server keeps only a SHA-256 digest of it", secret=True, shape=_KEY_SHAPE,
+              plain='your license key')
 _FINGERPRINT = FieldSpec(
     "fingerprint", "body", "v1:3f9ac0…e41b (64 hex digits)",
     "Machine identifier: an HMAC-SHA256 of the operating system's machine ID with a product key. The raw "
     "machine ID never leaves the computer, and this value cannot be linked with other products' IDs.",
-    "§2C", retention=_KEEP_WITH_LICENSE, shape=_FINGERPRINT_SHAPE)
+    "§2C", retention=_KEEP_WITH_LICENSE, shape=_FINGERPRINT_SHAPE,
+              plain="a one-way code made from this computer's ID (never the ID itself)")
 _FP_VERSION = FieldSpec("fingerprint_version", "body", "v1", "Which fingerprint method produced it.", "§2C",
-                        retention=_KEEP_WITH_LICENSE, shape=one_of("v1"))
-_COMPONENTS = FieldSpec(
-    "components", "body", '{"machine": "6452…", "host": "9e75…", "cpu": "07c4…", "platform": "3854…"}',
-    "HMAC-SHA256 hashes of the machine ID, the host name, the CPU model and the OS/architecture, so the "
-    "same computer is recognised when one of them changes (e.g. after an OS reinstall). Hashes only.",
-    "§2C", retention=_KEEP_WITH_LICENSE, shape=_COMPONENTS_SHAPE)
+                        retention=_KEEP_WITH_LICENSE, shape=one_of("v1"),
+              plain='which method made that code')
 _ENVIRONMENT = FieldSpec("environment", "body", "physical",
                          "Whether this is a physical machine, a virtual machine or a container.", "§2C",
-                         retention=_KEEP_WITH_LICENSE, shape=one_of("physical", "vm", "container"))
+                         retention=_KEEP_WITH_LICENSE, shape=one_of("physical", "vm", "container"),
+              plain='whether this is a physical computer, a virtual machine or a container')
 _OS = FieldSpec("os", "body", "Linux", "Operating system family only (Linux, Windows or macOS).", "§2C",
-                retention=_KEEP_WITH_LICENSE, shape=one_of("Linux", "Windows", "macOS", "Other"))
+                retention=_KEEP_WITH_LICENSE, shape=one_of("Linux", "Windows", "macOS", "Other"),
+              plain='the operating system family (Linux, Windows or macOS)')
 _LABEL = FieldSpec("label", "body", "Linux computer",
                    "A name for this machine in the list of machines on your license (no host name unless "
-                   "you type one).", "§2C", required=False, retention=_KEEP_WITH_LICENSE, shape=_LABEL_SHAPE)
+                   "you type one).", "§2C", required=False, retention=_KEEP_WITH_LICENSE, shape=_LABEL_SHAPE,
+              plain='the name this computer has in your list of machines')
 _PUBLIC_KEY = FieldSpec(
     "machine_public_key", "body", "Qm9n…c2E=", "Public half of a key made on this machine; lets the vendor "
     "check an offline deactivation proof. The private half stays in your keyring.", "§8", required=False,
-    retention=_KEEP_WITH_LICENSE, shape=text(44, "[A-Za-z0-9+/]{43}=", note="44 characters of base64"))
+    retention=_KEEP_WITH_LICENSE, shape=text(44, "[A-Za-z0-9+/]{43}=", note="44 characters of base64"),
+              plain='the public half of a key made on this computer')
 _PREVIOUS = FieldSpec(
     "previous_fingerprint", "body", "v1:77aa…90cd", "Sent once, only when this machine's fingerprint changed "
     "(a new fingerprint method or machine ID), so the seat moves instead of a new one being taken.", "§2C",
-    required=False, retention="not stored (replaced by the new fingerprint)", shape=_FINGERPRINT_SHAPE)
+    required=False, retention="not stored (replaced by the new fingerprint)", shape=_FINGERPRINT_SHAPE,
+              plain="this computer's previous code, once, if it changed")
 _MACHINE_ID = FieldSpec("machine_id", "body", "m_1a2b3c4d5e6f",
                         "Which machine on your license to deactivate (from the machine list).", "§2C",
-                        required=False, shape=text(34, "m_[0-9a-f]{1,32}", note="`m_` and hex digits"))
+                        required=False, shape=text(34, "m_[0-9a-f]{1,32}", note="`m_` and hex digits"),
+              plain='which of your machines to deactivate')
 
 
 def _optional(spec: FieldSpec) -> FieldSpec:
     return FieldSpec(spec.name, spec.location, spec.example, spec.purpose, spec.policy, False, spec.retention,
-                     spec.secret, shape=spec.shape)
+                     spec.secret, shape=spec.shape, plain=spec.plain)
 
 
-_CLAIM = (_KEY, _FINGERPRINT, _FP_VERSION, _COMPONENTS, _ENVIRONMENT, _OS, _LABEL)
+_CLAIM = (_KEY, _FINGERPRINT, _FP_VERSION, _ENVIRONMENT, _OS, _LABEL)
 _LEASE_ANSWER = (ResponseField("machine_id", "This machine's id on the license."),
                  ResponseField("lease", "The signed lease (see “Signed leases” below)."))
 _DENIALS = ("license_not_found", "revoked", "expired", "invalid_key", "rate_limited", "bad_request")
@@ -190,7 +197,7 @@ OFFLINE_REQUEST_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("key_digest", "body", "5be1…a09c (64 hex digits)", "SHA-256 of your license key: names the "
               "license without containing the key.", "§2C", retention="compared, not stored", shape=_HASH_SHAPE),
     FieldSpec("key_hint", "body", "Q7F3", "Last four characters of the key, for support.", "§2C", shape=_KEY_HINT),
-    _FINGERPRINT, _FP_VERSION, _COMPONENTS, _ENVIRONMENT, _OS, _LABEL, _PUBLIC_KEY,
+    _FINGERPRINT, _FP_VERSION, _ENVIRONMENT, _OS, _LABEL, _PUBLIC_KEY,
     FieldSpec("request_nonce", "body", "q3b1Zp0m9yS6JxkQ2c1vYw", "Random one-time value; the response must "
               "answer this very request.", "§8", shape=_NONCE),
     FieldSpec("created_at", "body", "2025-03-01T10:00:00Z", "When the file was written.", "§8", shape=_UTC_TIME),
@@ -219,7 +226,8 @@ REQUEST_TYPES: tuple[RequestType, ...] = (
         when="When checking for updates: daily if enabled, or when you press “Check for updates”.",
         policy=("§4",),
         fields=(FieldSpec("name", "path", "timestamp.json", "Which signed metadata file to fetch.", "§4",
-                          shape=_METADATA_NAME),),
+                          shape=_METADATA_NAME,
+              plain='the name of the update information file'),),
         response=(ResponseField("(file)", "TUF metadata, verified against the built-in root keys."),),
     ),
     RequestType(
@@ -271,8 +279,8 @@ REQUEST_TYPES: tuple[RequestType, ...] = (
         purpose="Frees a seat: this computer's, or another one's chosen from the machine list.",
         when="Only when you deactivate (`crystal-manager deactivate [--machine ID]` or “Deactivate”).",
         policy=("§2C", "§9"),
-        fields=(_KEY, _MACHINE_ID, *(_optional(f) for f in (_FINGERPRINT, _FP_VERSION, _COMPONENTS,
-                                                              _ENVIRONMENT, _OS)), _LABEL, _PREVIOUS),
+        fields=(_KEY, _MACHINE_ID, *(_optional(f) for f in (_FINGERPRINT, _FP_VERSION, _ENVIRONMENT,
+                                                              _OS)), _LABEL, _PREVIOUS),
         response=(ResponseField("deactivated", "Id of the machine deactivated."),
                   ResponseField("seats_used", "Seats in use afterwards."),
                   ResponseField("seats_total", "Seats on the license.")),
@@ -299,6 +307,50 @@ REQUEST_TYPES: tuple[RequestType, ...] = (
 
 
 @dataclass(frozen=True)
+class Disclosure:
+    """Something that leaves this computer, or is seen by others, without being a request of the Manager's
+    own: shown beside the requests so that nothing that leaves is left unsaid. ``code`` names the modules
+    that cause it (tests/test_import_borders.py holds every link opener to this list)."""
+
+    name: str
+    title: str
+    what: str
+    who_sees: str
+    policy: str
+    code: tuple[str, ...] = ()
+
+
+#: Everything else that leaves (or is seen) besides the requests above.
+DISCLOSURES: tuple[Disclosure, ...] = (
+    Disclosure(
+        "browser_links", "Links you open in your browser",
+        "The “Open your account page” link (when a subscription has ended) and the links in release notes "
+        "are opened by you in your web browser; the Manager sends nothing. Your browser visits the page "
+        "like any other, and that website sees what any visit shows (your IP address, your browser).",
+        "The website the link points to (for the account page: CrystalMe3D Pro).", "§2D",
+        code=("crystal_manager/gui/notes_view.py", "crystal_manager/gui/pages/updates_page.py",
+              "crystal_manager/gui/pages/license_page.py", "crystal_manager/gui/dialogs/activation.py")),
+    Disclosure(
+        "local_folder", "Opening the log folder",
+        "“Open the log folder” in About shows a folder on this computer in your file manager; nothing "
+        "leaves the computer.", "No one.", "§5", code=("crystal_manager/gui/pages/about_page.py",)),
+    Disclosure(
+        "ip_and_timing", "Your IP address and the time of each request",
+        "Like any server on the internet, the CrystalMe3D Pro server sees the IP address a request comes "
+        "from and when it arrives. The reference server keeps the address only with a failed attempt (an "
+        "unknown or malformed key), to slow down key guessing; such records older than the throttle window "
+        "(one minute) are deleted when the next failed attempt arrives. It keeps no access log.",
+        "The CrystalMe3D Pro server (and the networks in between).", "§2D"),
+    Disclosure(
+        "dns_and_server_name", "The server's name, seen by your network",
+        "Before connecting, the computer asks its DNS resolver (usually your network provider's) for the "
+        "server's address, and the encrypted connection names the server in the clear. Your network can "
+        "therefore see that this computer contacts licensing.crystalme3dpro.com, and when — not what is "
+        "sent.", "Your DNS resolver and network provider.", "§8"),
+)
+
+
+@dataclass(frozen=True)
 class Catalog:
     """Lookup over the request types."""
 
@@ -320,6 +372,46 @@ class Catalog:
         if name.lower() == NONCE_HEADER.lower() and request_type.signed_response:
             return NONCE_FIELD
         return request_type.field_named(name, "header")
+
+
+@dataclass(frozen=True)
+class Kept:
+    """Something the vendor's server keeps, for how long, and why (the reference server does exactly this:
+    tests/server/test_privacy_server.py)."""
+
+    what: str
+    how_long: str
+    why: str
+
+
+#: Everything the server keeps about a license and its machines.
+SERVER_KEEPS: tuple[Kept, ...] = (
+    Kept("The license: a SHA-256 digest of its key (never the key), the key's last four characters, plan, "
+         "seats, status and dates", "as long as the license exists", "to check the license"),
+    Kept("Each activated machine: its one-way code, the method's version, environment, OS family, name and "
+         "public key, when it was activated and last seen", "while it is activated; deleted at deactivation",
+         "to recognise the machine and count seats"),
+    Kept("Each deactivated machine: only its id and when it was activated, last seen and deactivated",
+         "as long as the license exists", "the license's seat history"),
+    Kept("Events: activations, checks and deactivations with their time", "90 days",
+         "support and abuse investigation"),
+    Kept("Failed attempts (unknown or malformed key) with the IP address they came from",
+         "deleted at the next failed attempt once older than the one-minute throttle window",
+         "to slow down key guessing"),
+)
+
+
+def sent_in_words(request_type: RequestType, catalog: Catalog | None = None) -> list[str]:
+    """What ``request_type`` sends, in plain words, in the catalog's order: its own fields, the one-time
+    number of a signed request, then what every request carries (the Manager's version)."""
+    cat = catalog or default_catalog()
+    specs = [*request_type.fields, *((NONCE_FIELD,) if request_type.signed_response else ()),
+             *cat.common_headers]
+    words: list[str] = []
+    for spec in specs:
+        if spec.plain and spec.plain not in words:
+            words.append(spec.plain)
+    return words
 
 
 def default_catalog() -> Catalog:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from crystal_manager.privacy.catalog import (
     COMMON_HEADERS,
+    DISCLOSURES,
     NONCE_FIELD,
     OFFLINE_REQUEST_FIELDS,
     POLICY_SECTIONS,
+    SERVER_KEEPS,
     Catalog,
     FieldSpec,
     RequestType,
@@ -118,7 +120,13 @@ def render(catalog: Catalog | None = None) -> str:
     lines += ["", "## Headers on every request", "", *_field_rows(COMMON_HEADERS), "", "## Requests", ""]
     for request_type in cat.types:
         lines += _request_section(request_type)
-    lines += ["## Error codes", "", "| code | meaning |", "|---|---|"]
+    lines += ["## What else leaves, or is seen", "",
+              "Not requests of the Manager's own, but part of using it; declared here all the same.", "",
+              "| what | in short | who sees it | policy |", "|---|---|---|---|"]
+    lines += [f"| {d.title} | {d.what} | {d.who_sees} | {d.policy} |" for d in DISCLOSURES]
+    lines += ["", "## What the server keeps", "", "| what | how long | why |", "|---|---|---|"]
+    lines += [f"| {k.what} | {k.how_long} | {k.why} |" for k in SERVER_KEEPS]
+    lines += ["", "## Error codes", "", "| code | meaning |", "|---|---|"]
     lines += [f"| `{code}` | {meaning} |" for code, meaning in ERROR_CODES.items()]
     lines.append("")
     for title, body in EXTRA_SECTIONS:

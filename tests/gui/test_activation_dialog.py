@@ -46,7 +46,7 @@ def test_preview_is_shown_before_anything_is_sent(dialog: tuple[ActivationDialog
         dlg.key_edit.setText(KEY.lower().replace("-", " - "))
     assert dlg.format_note.text().startswith("✓")
     assert dlg.preview_rows()[0] == ("license_key", "…7F3A")
-    assert [name for name, _ in dlg.preview_rows()] == ["license_key", "label", "fingerprint", "components",
+    assert [name for name, _ in dlg.preview_rows()] == ["license_key", "label", "fingerprint",
                                                         "virtual_machine", "app_version"]
     assert fake.calls == ["preview_activation"]
     with qtbot.waitSignal(dlg.activated) as done:

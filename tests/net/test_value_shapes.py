@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from crystal_manager.net.errors import ValueShapeError
+from crystal_manager.net.errors import RequestRefused, ValueShapeError
 from crystal_manager.net.gateway import Gateway
 from crystal_manager.net.request import OutboundRequest, resolve
 from crystal_manager.privacy.catalog import (
@@ -17,10 +17,12 @@ from crystal_manager.privacy.catalog import (
     NONCE_FIELD,
     OFFLINE_REQUEST_FIELDS,
     Catalog,
+    FieldSpec,
+    RequestType,
     default_catalog,
 )
 from crystal_manager.privacy.ledger import Ledger
-from crystal_manager.privacy.shapes import Shape, integer, one_of, problem
+from crystal_manager.privacy.shapes import Member, Shape, integer, obj, one_of, problem, text
 from crystal_protocol.wire import NONCE_HEADER
 from tests.support.misbehaving import http_response, misbehaving, respond
 
@@ -32,9 +34,8 @@ NONCE = "q3b1Zp0m9yS6JxkQ2c1vYw"
 def claim(**changes: Any) -> dict[str, Any]:
     """A validate body that fits every declared shape; ``changes`` spoil it."""
     body: dict[str, Any] = {"key": "CM3D-7QK2M-X9RTA-4HV0C-Q7F3A", "fingerprint": "v1:" + HASH,
-                            "fingerprint_version": "v1",
-                            "components": {"machine": HASH, "host": HASH, "cpu": HASH, "platform": HASH},
-                            "environment": "physical", "os": "Linux", "label": "Alice's workstation"}
+                            "fingerprint_version": "v1", "environment": "physical", "os": "Linux",
+                            "label": "Alice's workstation"}
     body.update(changes)
     return body
 
@@ -44,21 +45,13 @@ def validate(body: dict[str, Any]) -> OutboundRequest:
 
 
 SPOILED: dict[str, OutboundRequest] = {
-    "undeclared nested value": validate(claim(components={"machine": HASH, "platform": HASH, "host": HASH,
-                                                          "cpu": HASH,
-                                                          "recent_project": "/home/alice/secret-design.c3d"})),
-    "a file path in a declared hash": validate(claim(components={"machine": "/home/alice/secret.c3d",
-                                                                 "host": HASH, "cpu": HASH, "platform": HASH})),
-    "nested deeper than declared": validate(claim(components={"machine": {"path": "/home/alice"}, "host": HASH,
-                                                              "cpu": HASH, "platform": HASH})),
-    "missing declared member": validate(claim(components={"machine": HASH})),
+    "undeclared nested value": validate(claim(components={"recent_project": "/home/alice/secret-design.c3d"})),
     "over-long label": validate(claim(label="x" * 65)),
     "label with a line break": validate(claim(label="mine\n/home/alice")),
     "fingerprint of the wrong format": validate(claim(fingerprint="v1:" + "/home/alice/secret.c3d")),
     "raw machine id as fingerprint": validate(claim(fingerprint="4c4c4544-0042-3510-8052-b4c04f384b32")),
     "key that is not a key": validate(claim(key="alice@example.com")),
     "number where text is declared": validate(claim(key=12345)),
-    "list where an object is declared": validate(claim(components=["/home/alice"])),
     "os outside the declared values": validate(claim(os="Ubuntu 24.04 on alice-laptop")),
     "nonce header of the wrong format": OutboundRequest(kind="license_validate", body=claim(),
                                                         headers={NONCE_HEADER: "/home/alice/secret.c3d"}),
@@ -75,13 +68,39 @@ SPOILED: dict[str, OutboundRequest] = {
 def test_spoiled_values_are_refused_with_no_connection(case: str, tmp_path: Path) -> None:
     with misbehaving(respond(http_response("200 OK", b"{}"))) as server, \
             Gateway(base_url=server.url, ledger=Ledger(tmp_path / "ledger.jsonl")) as gateway:
-        with pytest.raises(ValueShapeError, match="not sent") as refused:
+        with pytest.raises(RequestRefused, match="not sent") as refused:
             gateway.send(SPOILED[case])
         assert "alice" not in str(refused.value)  # the refusal never repeats the value it refused
         assert gateway.ledger.entries() == []
         # The same listening socket does count a declared request: the refusal was the gateway's doing.
         gateway.send(OutboundRequest(kind="health"))
         assert server.connections == 1 and len(server.requests) == 1
+
+
+#: A request type with an object-shaped field, to hold the nested check to account through the gateway.
+HASHES = obj(Member("machine", text(64, "[0-9a-f]{64}"), "A hash."), Member("platform", text(64, "[0-9a-f]{64}"),
+                                                                            "Another hash.", required=False))
+PROBE = RequestType(kind="probe", method="POST", path="/v1/health", title="t", purpose="p", when="w",
+                    policy=("§4",), fields=(FieldSpec("components", "body", "{}", "p", "§2C", shape=HASHES),))
+NESTED: dict[str, Any] = {
+    "undeclared member": {"machine": HASH, "recent_project": "/home/alice/secret-design.c3d"},
+    "a file path in a declared hash": {"machine": "/home/alice/secret.c3d"},
+    "nested deeper than declared": {"machine": {"path": "/home/alice"}},
+    "missing declared member": {"platform": HASH},
+    "list where an object is declared": ["/home/alice"],
+}
+
+
+@pytest.mark.parametrize("case", NESTED, ids=list(NESTED))
+def test_nested_values_are_checked_member_by_member(case: str, tmp_path: Path) -> None:
+    catalog = Catalog(types=(PROBE,))
+    with misbehaving(respond(http_response("200 OK", b"{}"))) as server, \
+            Gateway(base_url=server.url, ledger=Ledger(tmp_path / "ledger.jsonl"), catalog=catalog) as gateway:
+        with pytest.raises(ValueShapeError, match="not sent") as refused:
+            gateway.send(OutboundRequest(kind="probe", body={"components": NESTED[case]}))
+        assert "alice" not in str(refused.value)
+        gateway.send(OutboundRequest(kind="probe", body={"components": {"machine": HASH}}))
+        assert server.connections == 1
 
 
 def test_the_good_claim_passes_the_check() -> None:

@@ -81,7 +81,6 @@ class FakeLicenseService:
             PreviewField("license_key", "…" + key[-4:], "Identifies your license.", "§2C"),
             PreviewField("label", label or self.default_label(), "A name for this machine.", "§2C"),
             PreviewField("fingerprint", "v1:9f2c…e41a", "A one-way hash of this computer's ID.", "§2C"),
-            PreviewField("components", "3 hashes", "Recognises this computer after a hardware change.", "§2C"),
             PreviewField("virtual_machine", "false", "Tells a VM from a physical machine.", "§2C"),
             PreviewField("app_version", "0.1.0", "So the server answers in a format this version reads.", "§2C"),
         ]

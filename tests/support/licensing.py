@@ -51,11 +51,11 @@ def issue(server_dir: Path, *, plan: str = "pro", seats: int = 2, expires: str =
     return Issued(key=values["key"], license_id=values["license"])
 
 
-def machine(name: str, *, machine_id: str | None = None, hostname: str | None = None,
-            cpu: str = "Test CPU x4", environment: str = "physical") -> Callable[[], MachineFacts]:
+def machine(name: str, *, machine_id: str | None = None,
+            environment: str = "physical") -> Callable[[], MachineFacts]:
     """A fixed machine for the fingerprint code (the HMAC code under test is the real one)."""
-    facts = MachineFacts(machine_id=machine_id or f"{name}-machine-id-0000", hostname=hostname or f"{name}-host",
-                         cpu=cpu, platform="Linux/x86_64", environment=environment, os_family="Linux")
+    facts = MachineFacts(machine_id=machine_id or f"{name}-machine-id-0000", environment=environment,
+                         os_family="Linux")
     return lambda: facts
 
 

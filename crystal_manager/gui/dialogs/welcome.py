@@ -9,6 +9,17 @@ from crystal_manager.gui.texts import tr
 from crystal_manager.gui.widgets import page_title
 
 
+def activation_in_words() -> str:
+    """What an activation sends, in plain words, from the data catalog (so the welcome cannot drift)."""
+    from crystal_manager.privacy.catalog import default_catalog, sent_in_words
+
+    catalog = default_catalog()
+    request_type = catalog.get("license_activate")
+    assert request_type is not None
+    words = sent_in_words(request_type, catalog)
+    return "; ".join(words[:-1]) + tr("; and ") + words[-1]
+
+
 class WelcomeDialog(QDialog):
     """``activate_requested`` / ``privacy_requested`` lead on; closing just ends the welcome."""
 
@@ -21,9 +32,9 @@ class WelcomeDialog(QDialog):
         body = QLabel(tr("CrystalMe3D Pro Manager keeps your CrystalMe3D Pro license active and shows its "
                          "status from the system tray."))
         body.setWordWrap(True)
-        self.sends = QLabel(tr('To check the license it sends your license key, a one-way hash of this '
-                               'computer\'s ID and version numbers to the CrystalMe3D Pro server — never your '
-                               'files, images or projects (<a href="privacy">see exactly what is sent</a>).'))
+        self.sends = QLabel(tr('To check the license it sends %1 to the CrystalMe3D Pro server — never your '
+                               'files, images or projects (<a href="privacy">see exactly what is sent</a>).')
+                            .replace("%1", activation_in_words()))
         self.sends.setWordWrap(True)
         self.sends.setAccessibleName(tr("What the app sends"))
         self.sends.linkActivated.connect(lambda _link: self._go(self.privacy_requested))
