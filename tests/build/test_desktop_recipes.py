@@ -14,6 +14,8 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from crystal_manager import __version__
 from crystal_manager.desktop.autostart import DESKTOP_FILE, desktop_entry
 from crystal_manager.resources import resources_dir
@@ -139,3 +141,17 @@ def test_the_macos_plist_is_a_tray_only_app() -> None:
     assert plist["LSUIElement"] is True  # no Dock icon: the menu bar icon is the app
     assert plist["CFBundleIdentifier"] == "com.crystalme3dpro.manager"
     assert plist["CFBundleShortVersionString"] == plist["CFBundleVersion"] == __version__
+
+
+def test_the_freedesktop_validators_accept_the_recipes() -> None:
+    """desktop-file-validate and appstreamcli (both installed by ./dev): not even a hint."""
+    for tool in ("desktop-file-validate", "appstreamcli"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (./dev setup installs it)")
+    desktop = subprocess.run(["desktop-file-validate", str(LINUX / DESKTOP_FILE)], capture_output=True,
+                             text=True, timeout=60, check=False)
+    assert (desktop.returncode, desktop.stdout + desktop.stderr) == (0, "")
+    metainfo = subprocess.run(["appstreamcli", "validate", "--no-net", "--pedantic",
+                               str(LINUX / "com.crystalme3dpro.manager.metainfo.xml")],
+                              capture_output=True, text=True, timeout=60, check=False)
+    assert metainfo.returncode == 0, metainfo.stdout + metainfo.stderr
