@@ -35,6 +35,7 @@ def wire_window(app: TrayApp, window: MainWindow) -> None:
     privacy.set_catalog(ctx.catalog)
     privacy.refresh_requested.connect(lambda: load_ledger(app, window))
     load_ledger(app, window)
+    watch_ledger(app, window)
 
     settings = window.settings_page
     settings.set_settings(ctx.settings, autostart_location=app.autostart_entry.location)
@@ -70,6 +71,25 @@ def load_ledger(app: TrayApp, window: MainWindow) -> None:
     ledger = app.ctx.ledger
     run_in_background(window, ledger.entries, on_success=window.privacy_page.set_ledger,
                       on_failure=lambda exc: window.statusBar().showMessage(explain(exc)[0], 30_000))
+
+
+def watch_ledger(app: TrayApp, window: MainWindow) -> None:
+    """Reload the Privacy page's log whenever the ledger changes (an activation, a check, the CLI)."""
+    from PySide6.QtCore import QFileSystemWatcher
+
+    path = app.ctx.ledger.path
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    watcher = QFileSystemWatcher([str(path.parent)], window)
+    if path.exists():
+        watcher.addPath(str(path))
+
+    def changed(_what: str) -> None:
+        if path.exists() and str(path) not in watcher.files():
+            watcher.addPath(str(path))  # created after the window opened, or replaced by rotation
+        load_ledger(app, window)
+
+    watcher.fileChanged.connect(changed)
+    watcher.directoryChanged.connect(changed)
 
 
 def set_autostart(app: TrayApp, window: MainWindow, on: bool) -> None:

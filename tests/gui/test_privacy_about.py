@@ -32,12 +32,17 @@ def test_privacy_page_shows_catalog_and_a_real_ledger_entry(make_app: MakeApp, q
     catalog_rows = page.catalog_table.rows()
     declared = sum(max(1, len(t.fields)) for t in default_catalog().types) + len(default_catalog().common_headers)
     assert len(catalog_rows) == declared
-    assert catalog_rows[3][:3] == ["Update download", "GET /v1/updates/targets/{name}", "Range (header)"]
+    assert catalog_rows[3][:2] == ["Update download", "where to resume a download"]
+    assert not any("/v1/" in cell or "license_" in cell for row in catalog_rows for cell in row[:2])
     page.refresh_requested.emit()
     qtbot.waitUntil(lambda: page.ledger_table.rowCount() == 1)
     row = page.ledger_table.rows()[0]
-    assert row[1] == "health" and row[2] == "GET 127.0.0.1/v1/health" and row[3] == "user" and row[4] == "200"
+    assert row[1:6] == ["Server health check", "127.0.0.1", "you asked", "answered", "nothing about you"]
     assert page.ledger_note.text().startswith("1 requests recorded")
+    summary = page.summary.text()
+    assert "your license key" in summary and "Last sent:" in summary and "Server health check (answered)" in summary
+    others = [row[0] for row in page.others_table.rows()]
+    assert "Links you open in your browser" in others and "Your IP address and the time of each request" in others
 
 
 def test_about_says_not_production_and_copies_redacted_diagnostics(make_app: MakeApp, qtbot: QtBot,

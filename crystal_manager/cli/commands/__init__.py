@@ -10,7 +10,7 @@ from typing import Any
 from crystal_manager.services.context import AppContext
 
 #: Verb modules, in the order ``--help`` lists them.
-COMMAND_MODULES = ("status", "license", "update", "demo")
+COMMAND_MODULES = ("status", "license", "update", "privacy", "demo")
 
 Handler = Callable[[AppContext, argparse.Namespace], int]
 

@@ -1,0 +1,117 @@
+"""``crystal-manager privacy catalog|log|export|clear|storage``: what may be sent, what was sent, on this computer."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from crystal_manager.cli.exit_codes import EXIT_BAD_INPUT, EXIT_OK
+from crystal_manager.cli.output import emit_json, fail, say
+from crystal_manager.services.context import AppContext
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``privacy`` verb and its sub-verbs."""
+    parser = subparsers.add_parser("privacy", help="what the app may send and what it has sent")
+    verbs = parser.add_subparsers(dest="privacy_command", metavar="WHAT", required=True)
+    catalog = verbs.add_parser("catalog", help="every request the app may send, field by field")
+    catalog.add_argument("--json", action="store_true", help="machine-readable output")
+    catalog.set_defaults(handler=run_catalog)
+    log = verbs.add_parser("log", help="every request the app has sent (the privacy log)")
+    log.add_argument("--json", action="store_true", help="machine-readable output")
+    log.add_argument("--since", metavar="DATE", help="only requests from DATE on (e.g. 2026-03-01)")
+    log.set_defaults(handler=run_log)
+    export = verbs.add_parser("export", help="write the log and the catalog to FILE (JSON)")
+    export.add_argument("file", type=Path, metavar="FILE")
+    export.set_defaults(handler=run_export)
+    clear = verbs.add_parser("clear", help="delete the privacy log on this computer")
+    clear.set_defaults(handler=run_clear)
+    storage = verbs.add_parser("storage", help="every file the app keeps on this computer, and the keyring")
+    storage.add_argument("--json", action="store_true", help="machine-readable output")
+    storage.set_defaults(handler=run_storage)
+
+
+def run_catalog(ctx: AppContext, args: argparse.Namespace) -> int:
+    """Print the catalog."""
+    from crystal_manager.services.privacy_view import catalog_json
+
+    report = catalog_json(ctx.catalog)
+    if args.json:
+        emit_json(report)
+        return EXIT_OK
+    for request in report["requests"]:
+        say(f"{request['title']} — {request['purpose']}")
+        say(f"  When: {request['when']}")
+        for spec in request["fields"]:
+            say(f"  - {spec['in_words'] or spec['name']} ({spec['name']}): {spec['purpose']} [{spec['policy']}]")
+    say("Every request also carries: " + "; ".join(
+        h["in_words"] for h in report["requests"][0]["headers"] if h["in_words"]) + ".")
+    for item in report["other_disclosures"]:
+        say(f"{item['title']}: {item['what']}")
+    return EXIT_OK
+
+
+def run_log(ctx: AppContext, args: argparse.Namespace) -> int:
+    """Print the ledger."""
+    from crystal_manager.services.privacy_view import entries_since, parse_since
+
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        fail(str(exc))
+        return EXIT_BAD_INPUT
+    entries = entries_since(ctx.ledger.entries(), since)
+    if args.json:
+        emit_json(entries)
+        return EXIT_OK
+    if not entries:
+        say("Nothing has been sent.")
+    for entry in entries:
+        result = entry.get("status") or entry.get("error") or "no answer recorded"
+        fields = ", ".join(f"{k}={v}" for k, v in (entry.get("fields") or {}).items())
+        say(f"{entry.get('ts', '?')}  {entry.get('kind', '?')}  {entry.get('method', '')} "
+            f"{entry.get('host', '')}{entry.get('path', '')}  {result}  {entry.get('bytes_sent', 0)} bytes sent"
+            + (f"  [{fields}]" if fields else ""))
+    return EXIT_OK
+
+
+def run_export(ctx: AppContext, args: argparse.Namespace) -> int:
+    """Write the ledger and the catalog to one JSON file."""
+    from crystal_manager.services.privacy_view import catalog_json
+
+    try:
+        args.file.write_text(json.dumps({"log": ctx.ledger.entries(), "catalog": catalog_json(ctx.catalog)},
+                                        indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {args.file}: {exc.strerror or exc}")
+        return EXIT_BAD_INPUT
+    say(f"Wrote the privacy log ({len(ctx.ledger.entries())} requests) and the catalog to {args.file}")
+    return EXIT_OK
+
+
+def run_clear(ctx: AppContext, args: argparse.Namespace) -> int:
+    """Delete the ledger's files."""
+    removed = ctx.ledger.clear()
+    say(f"Deleted the privacy log ({removed} requests).")
+    return EXIT_OK
+
+
+def run_storage(ctx: AppContext, args: argparse.Namespace) -> int:
+    """List the app's files and name what the keyring holds (never its values)."""
+    from crystal_manager.services.privacy_view import KEYRING_ENTRIES, stored_files
+
+    paths = ctx.paths
+    files = stored_files({"settings": paths.config_dir, "data": paths.data_dir, "state": paths.state_dir,
+                          "cache": paths.cache_dir, "logs": paths.log_dir, "product": paths.install_root})
+    keyring = [{"name": name, "what": what} for name, what in KEYRING_ENTRIES]
+    if args.json:
+        emit_json({"files": files, "keyring": keyring})
+        return EXIT_OK
+    for item in files:
+        say(f"{item['path']}  {item['bytes']} bytes  — {item['what']}")
+    if not files:
+        say("No files yet.")
+    say("In the keyring (named, never shown): " + "; ".join(f"{k['name']} ({k['what']})" for k in keyring))
+    return EXIT_OK

@@ -1,0 +1,97 @@
+"""What the Privacy page and ``crystal-manager privacy`` show: the catalog and the ledger as plain data
+(no Qt, no printing), so both read one set of facts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from crystal_manager.privacy.catalog import (
+    DISCLOSURES,
+    NONCE_FIELD,
+    POLICY_SECTIONS,
+    Catalog,
+    FieldSpec,
+    RequestType,
+)
+
+
+def _field_json(spec: FieldSpec) -> dict[str, Any]:
+    shape = spec.shape
+    return {"name": spec.name, "in": spec.location, "required": spec.required, "secret": spec.secret,
+            "shape": shape.describe(), "purpose": spec.purpose, "policy": spec.policy,
+            "policy_text": POLICY_SECTIONS.get(spec.policy, ""), "kept_by_server": spec.retention,
+            "in_words": spec.plain,
+            "members": [{"name": m.name, "shape": m.shape.describe(), "purpose": m.purpose}
+                        for m in shape.members]}
+
+
+def request_json(catalog: Catalog, request_type: RequestType) -> dict[str, Any]:
+    """One request type with every field and header it may carry."""
+    fields = [*request_type.fields, *((NONCE_FIELD,) if request_type.signed_response else ())]
+    return {"kind": request_type.kind, "title": request_type.title, "method": request_type.method,
+            "path": request_type.path, "purpose": request_type.purpose, "when": request_type.when,
+            "policy": list(request_type.policy), "fields": [_field_json(spec) for spec in fields],
+            "headers": [_field_json(spec) for spec in catalog.common_headers]}
+
+
+def catalog_json(catalog: Catalog) -> dict[str, Any]:
+    """The whole catalog: requests, what else leaves, and the policy sections they rely on."""
+    return {"requests": [request_json(catalog, t) for t in catalog.types],
+            "other_disclosures": [{"name": d.name, "title": d.title, "what": d.what, "who_sees": d.who_sees,
+                                   "policy": d.policy} for d in DISCLOSURES],
+            "policy_sections": dict(POLICY_SECTIONS)}
+
+
+def parse_since(text: str) -> datetime:
+    """A date (``2026-03-01``) or a date and time, as UTC; ValueError in words otherwise."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date like 2026-03-01 or 2026-03-01T09:30") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def entries_since(entries: list[dict[str, Any]], since: datetime | None) -> list[dict[str, Any]]:
+    """Ledger entries from ``since`` on (all when None); entries without a readable time are kept."""
+    if since is None:
+        return entries
+    kept = []
+    for entry in entries:
+        try:
+            moment = parse_since(str(entry.get("ts", "")))
+        except ValueError:
+            kept.append(entry)
+            continue
+        if moment >= since:
+            kept.append(entry)
+    return kept
+
+
+#: What the app's own files are, in words (anything else found is listed by name).
+KNOWN_FILES = {"settings.json": "your settings", "ledger.jsonl": "the privacy log (what was sent)",
+               "license.json": "the license record: the signed lease, no key",
+               "secrets.json": "the license key and this computer's private key — only where no keyring "
+                               "exists; readable only by you",
+               "manager.log": "the Manager's log (no key, no machine ID)"}
+#: What the app keeps in the operating system's keyring: named here, never shown.
+KEYRING_ENTRIES = (("license_key", "your license key"),
+                   ("machine_key", "this computer's private key (signs an offline deactivation proof)"))
+
+
+def stored_files(folders: dict[str, Path]) -> list[dict[str, Any]]:
+    """Every file under the app's folders (the installed product's versions counted as one folder)."""
+    found: list[dict[str, Any]] = []
+    for role, folder in folders.items():
+        if not folder.is_dir():
+            continue
+        if role == "product":
+            size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+            found.append({"path": str(folder), "bytes": size, "what": "CrystalMe3D Pro's installed versions"})
+            continue
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            base = path.name.split(".jsonl.")[0] + ".jsonl" if ".jsonl." in path.name else path.name
+            found.append({"path": str(path), "bytes": path.stat().st_size,
+                          "what": KNOWN_FILES.get(base, KNOWN_FILES.get(path.name, role))})
+    return found

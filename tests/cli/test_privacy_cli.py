@@ -1,0 +1,63 @@
+"""``crystal-manager privacy``: the catalog and the log as a user reads them, and as a program holds one
+against the other (real processes, a real server, a real ledger)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from crystal_manager.cli.exit_codes import EXIT_BAD_INPUT
+from crystal_manager.privacy.catalog import default_catalog
+from tests.cli.test_cli_basics import isolated_env, run_cli
+from tests.support.servers import ReferenceServer
+
+
+def test_catalog_json_declares_every_request_with_shapes(tmp_path: Path) -> None:
+    proc = run_cli("privacy", "catalog", "--json", env=isolated_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert [r["kind"] for r in report["requests"]] == [t.kind for t in default_catalog().types]
+    assert all(f["shape"] and f["purpose"] and f["policy"] for r in report["requests"] for f in r["fields"])
+    assert {d["name"] for d in report["other_disclosures"]} >= {"browser_links", "ip_and_timing",
+                                                                "dns_and_server_name"}
+    (tmp_path / "b").mkdir()
+    text = run_cli("privacy", "catalog", env=isolated_env(tmp_path / "b"))
+    assert "your license key" in text.stdout and "POST /v1" not in text.stdout
+
+
+def test_log_json_holds_up_against_the_catalog_then_export_and_clear(reference_server: ReferenceServer,
+                                                                     tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    check = run_cli("--profile", str(reference_server.profile_file), "--server", reference_server.url,
+                    "status", "--check-server", env=env)
+    assert check.returncode == 0, check.stderr
+    log = json.loads(run_cli("privacy", "log", "--json", env=env).stdout)
+    catalog = json.loads(run_cli("privacy", "catalog", "--json", env=env).stdout)
+    declared = {r["kind"]: {f["name"] for f in r["fields"]} for r in catalog["requests"]}
+    [entry] = log
+    assert entry["kind"] == "health" and entry["state"] == "done" and entry["status"] == 200
+    assert set(entry["fields"]) <= declared[entry["kind"]]
+    assert json.loads(run_cli("privacy", "log", "--json", "--since", "2999-01-01", env=env).stdout) == []
+    bad = run_cli("privacy", "log", "--since", "last tuesday", env=env)
+    assert bad.returncode == EXIT_BAD_INPUT and len(bad.stderr.strip().splitlines()) == 1
+    out = tmp_path / "export.json"
+    assert run_cli("privacy", "export", str(out), env=env).returncode == 0
+    exported = json.loads(out.read_text())
+    assert exported["log"] == log and exported["catalog"] == catalog
+    cleared = run_cli("privacy", "clear", env=env)
+    assert cleared.returncode == 0 and "1 requests" in cleared.stdout
+    assert json.loads(run_cli("privacy", "log", "--json", env=env).stdout) == []
+    assert "Nothing has been sent." in run_cli("privacy", "log", env=env).stdout
+
+
+def test_storage_lists_the_apps_files_and_names_the_keyring(reference_server: ReferenceServer,
+                                                           tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    run_cli("--profile", str(reference_server.profile_file), "--server", reference_server.url,
+            "status", "--check-server", env=env)
+    report = json.loads(run_cli("privacy", "storage", "--json", env=env).stdout)
+    ledger = [f for f in report["files"] if f["path"].endswith("ledger.jsonl")]
+    assert ledger and ledger[0]["bytes"] > 0 and ledger[0]["what"].startswith("the privacy log")
+    assert all(f["path"].startswith(str(tmp_path / "app")) for f in report["files"])
+    assert [k["name"] for k in report["keyring"]] == ["license_key", "machine_key"]
+    assert "value" not in json.dumps(report["keyring"])
