@@ -8,6 +8,7 @@ from PySide6.QtGui import QGuiApplication
 
 from crystal_manager.desktop import autostart
 from crystal_manager.desktop.diagnostics import diagnostics_report
+from crystal_manager.gui.texts import tr
 from crystal_manager.gui.window import MainWindow
 from crystal_manager.gui.worker import run_in_background
 from crystal_manager.services.status import app_status
@@ -36,6 +37,8 @@ def wire_window(app: TrayApp, window: MainWindow) -> None:
     privacy.refresh_requested.connect(lambda: load_ledger(app, window))
     load_ledger(app, window)
     watch_ledger(app, window)
+    privacy.export_requested.connect(lambda path: export_privacy(app, window, path))
+    privacy.clear_requested.connect(lambda: clear_privacy(app, window))
 
     settings = window.settings_page
     settings.set_settings(ctx.settings, autostart_location=app.autostart_entry.location)
@@ -70,6 +73,30 @@ def load_ledger(app: TrayApp, window: MainWindow) -> None:
     """Read the ledger in the background and show it."""
     ledger = app.ctx.ledger
     run_in_background(window, ledger.entries, on_success=window.privacy_page.set_ledger,
+                      on_failure=lambda exc: window.statusBar().showMessage(explain(exc)[0], 30_000))
+
+
+def export_privacy(app: TrayApp, window: MainWindow, path: str) -> None:
+    """Write the log and the catalog to ``path`` in the background; say where, or why not."""
+    import json
+    from pathlib import Path
+
+    from crystal_manager.services.privacy_view import catalog_json
+
+    def write() -> str:
+        Path(path).write_text(json.dumps({"log": app.ctx.ledger.entries(), "catalog": catalog_json(app.ctx.catalog)},
+                                         indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+        return path
+
+    run_in_background(window, write,
+                      on_success=lambda done: window.statusBar().showMessage(tr("Exported to %1").replace("%1", done),
+                                                                             30_000),
+                      on_failure=lambda exc: window.statusBar().showMessage(explain(exc)[0], 30_000))
+
+
+def clear_privacy(app: TrayApp, window: MainWindow) -> None:
+    """Delete the ledger in the background, then show the (empty) log."""
+    run_in_background(window, app.ctx.ledger.clear, on_success=lambda _n: load_ledger(app, window),
                       on_failure=lambda exc: window.statusBar().showMessage(explain(exc)[0], 30_000))
 
 

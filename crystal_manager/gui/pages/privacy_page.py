@@ -4,7 +4,8 @@ or is kept by the vendor — all generated from the same catalog and ledger the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -128,6 +129,8 @@ class PrivacyPage(QWidget):
     """Summary, then tabs; ``refresh_requested`` asks for the ledger to be read again (in the background)."""
 
     refresh_requested = Signal()
+    export_requested = Signal(str)
+    clear_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -148,12 +151,17 @@ class PrivacyPage(QWidget):
                                        "%1", k.how_long).replace("%2", k.why), tr("The CrystalMe3D Pro server")]
                                       for k in SERVER_KEEPS])
         self.ledger_note = QLabel()
+        self.detail = QLabel()
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.detail.setAccessibleName(tr("Exactly what the selected request sent"))
+        self._entries: list[dict[str, Any]] = []
+        self.ledger_table.currentCellChanged.connect(lambda row, *_: self._show_detail(row))
+        # Seams (tests answer them; people get the usual dialogs).
+        self.ask_file: Callable[[], str | None] = self._ask_file
+        self.confirm: Callable[[str], bool] = self._confirm
         self.tabs = QTabWidget()
-        ledger = QWidget()
-        ledger_layout = QVBoxLayout(ledger)
-        ledger_layout.setContentsMargins(0, 0, 0, 0)
-        ledger_layout.addWidget(self.ledger_note)
-        ledger_layout.addWidget(self.ledger_table)
+        ledger = self._ledger_tab()
         self.tabs.addTab(ledger, tr("What was sent"))
         self.tabs.addTab(self.catalog_table, tr("What may be sent"))
         self.tabs.addTab(self.others_table, tr("Everything else"))
@@ -173,6 +181,25 @@ class PrivacyPage(QWidget):
         layout.addWidget(self.tabs, 1)
         layout.addLayout(bottom)
 
+    def _ledger_tab(self) -> QWidget:
+        """The log, the selected request's exact data, and the controls beside them."""
+        ledger = QWidget()
+        ledger_layout = QVBoxLayout(ledger)
+        ledger_layout.setContentsMargins(0, 0, 0, 0)
+        ledger_layout.addWidget(self.ledger_note)
+        ledger_layout.addWidget(self.ledger_table)
+        ledger_layout.addWidget(self.detail)
+        controls = QHBoxLayout()
+        self.export_button = QPushButton(tr("&Export the log and the list…"))
+        self.export_button.clicked.connect(self._export)
+        self.clear_button = QPushButton(tr("&Clear the history…"))
+        self.clear_button.clicked.connect(self._clear)
+        controls.addWidget(self.export_button)
+        controls.addWidget(self.clear_button)
+        controls.addStretch(1)
+        ledger_layout.addLayout(controls)
+        return ledger
+
     def set_catalog(self, catalog: Catalog) -> None:
         """Show the catalog."""
         self._catalog = catalog
@@ -184,8 +211,43 @@ class PrivacyPage(QWidget):
         from crystal_manager.privacy.catalog import default_catalog
 
         catalog = self._catalog or default_catalog()
+        self._entries = list(reversed(entries))  # as shown: newest first
         self.ledger_table.set_rows(ledger_rows(entries, catalog))
+        self.detail.setText(tr("Select a request to see exactly what it sent.") if entries else "")
         self.summary.setText(summary_text(catalog, entries))
         self.ledger_note.setText(tr("Nothing has been sent yet.") if not entries else
                                  tr("%1 requests recorded, newest first. Your license key appears shortened, "
                                     "as …7F3A.").replace("%1", str(len(entries))))
+
+    def _show_detail(self, row: int) -> None:
+        if not 0 <= row < len(self._entries):
+            return
+        entry = self._entries[row]
+        fields = entry.get("fields") or {}
+        headers = entry.get("headers") or {}
+        self.detail.setText(tr("Data: %1\nHeaders: %2").replace(
+            "%1", json.dumps(fields, ensure_ascii=False, sort_keys=True) if fields else tr("none"))
+            .replace("%2", "; ".join(f"{k}: {v}" for k, v in headers.items())))
+
+    def _ask_file(self) -> str | None:
+        from PySide6.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getSaveFileName(self, tr("Export the privacy log"), "privacy-log.json",
+                                              tr("JSON (*.json)"))
+        return path or None
+
+    def _confirm(self, text: str) -> bool:
+        from PySide6.QtWidgets import QMessageBox
+
+        answer = QMessageBox.question(self, tr("Clear the history"), text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _export(self) -> None:
+        path = self.ask_file()
+        if path:
+            self.export_requested.emit(path)
+
+    def _clear(self) -> None:
+        if self.confirm(tr("Delete the record of every request this app has sent? This only clears the history "
+                           "on this computer; it sends nothing and deletes nothing at the vendor.")):
+            self.clear_requested.emit()
