@@ -172,6 +172,98 @@ def target_name(product: str, version: str, platform: str, suffix: str) -> str:
     return f"{check_product(product)}-{Version.parse(version)}-{check_platform(platform)}{suffix}"
 
 
+#: A patch target's name ends with this (after the full target's suffix), so no archive name can match it.
+PATCH_SUFFIX = "-patch"
+#: The patch format (docs/decisions/0011): a magic line, then frames. Each frame is a header ``PATCH_FRAME``
+#: = (output length, compressed length, number of base ranges), the ranges as ``PATCH_RANGE`` = (offset,
+#: length) into the base's uncompressed tar, then one zstd frame compressed with those base ranges, joined,
+#: as a raw-content dictionary. The frames' outputs, in order, are the new release's uncompressed tar.
+PATCH_FORMAT = "zstd-segments-1"
+PATCH_MAGIC = b"CRYSTAL-PATCH zstd-segments-1\n"
+PATCH_FRAME = ">IIH"
+PATCH_RANGE = ">QI"
+PATCH_MAX_RANGES = 1024
+#: The largest zstd window a patch frame may use (the client refuses more: bounded memory): dictionary and
+#: output of one frame together stay under it.
+PATCH_WINDOW_LOG = 26
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _sha(data: dict[str, Any], name: str, where: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not _SHA256_HEX.fullmatch(value):
+        raise ReleaseFormatError(f"{where}: {name!r} must be a SHA-256 in hex")
+    return value
+
+
+def _length(data: dict[str, Any], name: str, where: str) -> int:
+    value = data.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ReleaseFormatError(f"{where}: {name!r} must be a positive whole number")
+    return value
+
+
+@dataclass(frozen=True)
+class PatchInfo:
+    """A patch's signed facts: the ``custom`` field of a patch target (``kind`` "patch").
+
+    It turns the base release's uncompressed tar (``from_tar_*``) into the new release's uncompressed tar
+    (``to_tar_*``), which is the content of the full target ``to_target`` (``to_sha256``/``to_length``: the
+    full target as signed). It has no ``version`` field on purpose: it never parses as a ReleaseInfo, so
+    nothing offers a patch as a release."""
+
+    product: str
+    platform: str
+    from_version: str
+    from_tar_sha256: str
+    from_tar_length: int
+    to_version: str
+    to_target: str
+    to_sha256: str
+    to_length: int
+    to_tar_sha256: str
+    to_tar_length: int
+    format: str = PATCH_FORMAT
+
+    @classmethod
+    def from_custom(cls, data: Any) -> PatchInfo:
+        """Validate a patch target's custom metadata."""
+        where = "patch metadata"
+        if not isinstance(data, dict) or data.get("kind") != "patch":
+            raise ReleaseFormatError(f"{where} must be a JSON object with kind 'patch'")
+        if data.get("format") != PATCH_FORMAT:
+            raise ReleaseFormatError(f"{where}: unknown patch format {data.get('format')!r}")
+        versions = [_text(data, n, where) for n in ("from_version", "to_version")]
+        if Version.parse(versions[0]) >= Version.parse(versions[1]):
+            raise ReleaseFormatError(f"{where}: a patch must lead to a newer version")
+        to_target = _text(data, "to_target", where)
+        product, platform = check_product(_text(data, "product", where)), check_platform(_text(data, "platform", where))
+        if to_target not in {target_name(product, versions[1], platform, s) for s in ARCHIVE_SUFFIXES}:
+            raise ReleaseFormatError(f"{where}: 'to_target' does not name {product} {versions[1]} for {platform}")
+        return cls(product=product, platform=platform, from_version=versions[0],
+                   from_tar_sha256=_sha(data, "from_tar_sha256", where),
+                   from_tar_length=_length(data, "from_tar_length", where), to_version=versions[1],
+                   to_target=to_target, to_sha256=_sha(data, "to_sha256", where),
+                   to_length=_length(data, "to_length", where), to_tar_sha256=_sha(data, "to_tar_sha256", where),
+                   to_tar_length=_length(data, "to_tar_length", where))
+
+    def to_custom(self) -> dict[str, Any]:
+        """The JSON form stored in the patch target's ``custom`` field."""
+        return {"kind": "patch", "format": self.format, "product": self.product, "platform": self.platform,
+                "from_version": self.from_version, "from_tar_sha256": self.from_tar_sha256,
+                "from_tar_length": self.from_tar_length, "to_version": self.to_version,
+                "to_target": self.to_target, "to_sha256": self.to_sha256, "to_length": self.to_length,
+                "to_tar_sha256": self.to_tar_sha256, "to_tar_length": self.to_tar_length}
+
+
+def patch_target_name(product: str, from_version: str, to_version: str, platform: str, suffix: str) -> str:
+    """A patch target's path, e.g. ``crystalme3d-pro-1.1.0-to-1.2.0-linux-x86_64.tar.zst-patch``."""
+    if suffix not in ARCHIVE_SUFFIXES:
+        raise ReleaseFormatError(f"archive suffix must be one of {', '.join(ARCHIVE_SUFFIXES)}")
+    return (f"{check_product(product)}-{Version.parse(from_version)}-to-{Version.parse(to_version)}-"
+            f"{check_platform(platform)}{suffix}{PATCH_SUFFIX}")
+
+
 def current_platform() -> str:
     """This machine's platform name, as releases name it."""
     import platform

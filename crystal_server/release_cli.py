@@ -53,11 +53,15 @@ def cmd_publish(args: argparse.Namespace) -> int:
             raise RepoError(f"cannot read the notes file {args.notes}: {exc}", EXIT_INPUT) from exc
     release = releases.publish(repo, Path(args.archive), product=args.product, version=args.version,
                                channel=args.channel, platform=args.platform, notes=notes,
-                               critical=args.critical, min_manager=args.min_manager, released_at=args.released_at)
+                               critical=args.critical, min_manager=args.min_manager, released_at=args.released_at,
+                               patches=args.patches)
     info = release.info
     print(f"published {info.product} {info.version} for {info.platform} on {info.channel} "
           f"({release.length} bytes) as {release.target}")
     print(f"file: {repo.targets_dir / release.file_name}")
+    for patch in release.patches:
+        print(f"patch from {patch.info.from_version}: {patch.length} bytes "
+              f"({patch.length * 100 / release.length:.1f} % of the full archive) as {patch.target}")
     return 0
 
 
@@ -69,8 +73,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     for r in found:
         i = r.info
+        patches = ", ".join(f"{p.info.from_version} ({p.length} bytes)" for p in r.patches)
         print(f"{i.product} {i.version} {i.platform} {i.channel} {r.length} {i.released_at}"
-              f"{' critical' if i.critical else ''}")
+              f"{' critical' if i.critical else ''}{f' · patches from {patches}' if patches else ''}")
     return 0
 
 
@@ -162,6 +167,8 @@ def register(sub: Any) -> None:
     publish.add_argument("--critical", action="store_true", help="users cannot skip it")
     publish.add_argument("--min-manager", help="the oldest Manager version that may install it")
     publish.add_argument("--released-at", help="ISO 8601 date and time (default: now)")
+    publish.add_argument("--patches", type=int, default=releases.DEFAULT_PATCHES, metavar="N",
+                         help="build patches from the last N releases of the same channel (default 3; 0: none)")
     publish.set_defaults(func=cmd_publish)
     listing = verbs.add_parser("list", help="the releases offered now")
     listing.add_argument("dir", type=Path)

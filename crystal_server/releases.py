@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,13 @@ from tuf.api.metadata import TargetFile
 
 from crystal_protocol.releases import (
     CHANNELS,
+    PatchInfo,
     ReleaseFormatError,
     ReleaseInfo,
     Version,
     check_platform,
     check_product,
+    patch_target_name,
     target_name,
 )
 from crystal_server.archives import ArchiveError, archive_suffix, check_archive
@@ -31,6 +33,23 @@ from crystal_server.tuf_repo import RepoError, TufRepository, utc_now
 
 EXIT_INPUT = 2
 EXIT_STATE = 3
+#: Patches built at each publish: from this many earlier releases (same product, platform and channel).
+DEFAULT_PATCHES = 3
+
+
+@dataclass(frozen=True)
+class PublishedPatch:
+    """A patch target as the signed targets metadata lists it."""
+
+    info: PatchInfo
+    target: str
+    sha256: str
+    length: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The object ``release list --json`` prints under a release's ``patches``."""
+        return {"from_version": self.info.from_version, "target": self.target, "sha256": self.sha256,
+                "length": self.length}
 
 
 @dataclass(frozen=True)
@@ -41,6 +60,7 @@ class PublishedRelease:
     target: str  # the TUF target path (a flat file name)
     sha256: str
     length: int
+    patches: tuple[PublishedPatch, ...] = ()  # signed patches that lead to this release
 
     @property
     def file_name(self) -> str:
@@ -53,7 +73,7 @@ class PublishedRelease:
         return {"product": info.product, "version": info.version, "platform": info.platform,
                 "channel": info.channel, "size": self.length, "released_at": info.released_at,
                 "critical": info.critical, "min_manager": info.min_manager, "target": self.target,
-                "sha256": self.sha256, "length": self.length}
+                "sha256": self.sha256, "length": self.length, "patches": [p.to_json() for p in self.patches]}
 
 
 def format_time(moment: datetime) -> str:
@@ -79,9 +99,23 @@ def _release(target: TargetFile) -> PublishedRelease | None:
                             length=target.length)
 
 
+def _patch(target: TargetFile) -> PublishedPatch | None:
+    try:
+        info = PatchInfo.from_custom(target.custom)
+    except ReleaseFormatError:
+        return None
+    return PublishedPatch(info=info, target=target.path, sha256=target.hashes.get("sha256", ""),
+                          length=target.length)
+
+
 def list_releases(repo: TufRepository) -> list[PublishedRelease]:
-    """Every release the current targets metadata offers, by product, platform and version."""
-    found = [r for t in repo.load_targets().signed.targets.values() if (r := _release(t)) is not None]
+    """Every release the current targets metadata offers, by product, platform and version, each with the
+    patches that lead to it."""
+    targets = repo.load_targets().signed.targets.values()
+    patches = [p for t in targets if (p := _patch(t)) is not None]
+    found = [replace(r, patches=tuple(sorted((p for p in patches if p.info.to_target == r.target),
+                                             key=lambda p: Version.parse(p.info.from_version))))
+             for t in targets if (r := _release(t)) is not None]
     return sorted(found, key=lambda r: (r.info.product, r.info.platform, Version.parse(r.info.version)))
 
 
@@ -141,11 +175,15 @@ def _check_args(product: str, version: str, channel: str, platform: str | None, 
 
 def publish(repo: TufRepository, archive: Path, *, product: str, version: str, channel: str = "stable",
             platform: str | None = None, notes: str = "", critical: bool = False, min_manager: str | None = None,
-            released_at: str | None = None) -> PublishedRelease:
+            released_at: str | None = None, patches: int = DEFAULT_PATCHES) -> PublishedRelease:
     """Check ``archive``, copy it into the repository and sign it as a new target (targets, snapshot and
-    timestamp re-signed). RepoError code 2: bad archive or arguments; code 3: already published or yanked.
+    timestamp re-signed), with patches to it from the last ``patches`` releases of the same product,
+    platform and channel (crystal_server/deltas.py). RepoError code 2: bad archive or arguments; code 3:
+    already published or yanked.
 
     The checked bytes are the published bytes: the archive is copied first and the copy is checked."""
+    if patches < 0:
+        raise RepoError("--patches must be 0 or more", EXIT_INPUT)
     _check_args(product, version, channel, platform, min_manager)
     try:
         suffix = archive_suffix(archive)
@@ -187,8 +225,51 @@ def publish(repo: TufRepository, archive: Path, *, product: str, version: str, c
             raise
         targets.signed.targets[name] = TargetFile(length=length, hashes={"sha256": sha256}, path=name,
                                                   unrecognized_fields={"custom": custom})
+        release = PublishedRelease(info=info, target=name, sha256=sha256, length=length)
+        bases = [old for old in reversed(list_releases(repo))
+                 if (old.info.product, old.info.platform, old.info.channel) == (product, plat, channel)
+                 and Version.parse(old.info.version) < Version.parse(version)][:patches]
+        made = _build_patches(repo, release, suffix, bases)
+        for patch in made:
+            targets.signed.targets[patch.target] = TargetFile(
+                length=patch.length, hashes={"sha256": patch.sha256}, path=patch.target,
+                unrecognized_fields={"custom": patch.info.to_custom()})
         repo.commit(targets)
-    return PublishedRelease(info=info, target=name, sha256=sha256, length=length)
+    return replace(release, patches=tuple(made))
+
+
+def _build_patches(repo: TufRepository, release: PublishedRelease, suffix: str,
+                   bases: list[PublishedRelease]) -> list[PublishedPatch]:
+    """Patches from each base to ``release``, stored hash-prefixed in the targets folder. A patch not smaller
+    than the full archive is not kept (nobody would take it)."""
+    if not bases:
+        return []
+    from crystal_server.deltas import build_patch, decompress_to
+
+    made: list[PublishedPatch] = []
+    info = release.info
+    with tempfile.TemporaryDirectory(prefix=".patches-", dir=repo.targets_dir) as work:
+        folder = Path(work)
+        new_tar = folder / "new.tar"
+        to_sha, to_length = decompress_to(repo.targets_dir / release.file_name, new_tar)
+        for base in bases:
+            base_tar, patch_file = folder / "base.tar", folder / "patch"
+            from_sha, from_length = decompress_to(repo.targets_dir / base.file_name, base_tar)
+            build_patch(base_tar, new_tar, patch_file)
+            stored, sha256, length = _copy_hashing(patch_file, repo.targets_dir, ".patch")
+            if length >= release.length:
+                stored.unlink()
+                continue
+            patch = PatchInfo(product=info.product, platform=info.platform, from_version=base.info.version,
+                              from_tar_sha256=from_sha, from_tar_length=from_length, to_version=info.version,
+                              to_target=release.target, to_sha256=release.sha256, to_length=release.length,
+                              to_tar_sha256=to_sha, to_tar_length=to_length)
+            name = patch_target_name(info.product, base.info.version, info.version, info.platform, suffix)
+            PatchInfo.from_custom(patch.to_custom())  # the same checks the client runs
+            os.chmod(stored, 0o644)
+            os.replace(stored, repo.targets_dir / f"{sha256}.{name}")
+            made.append(PublishedPatch(info=patch, target=name, sha256=sha256, length=length))
+    return made
 
 
 def yank(repo: TufRepository, *, product: str, version: str, platform: str | None = None) -> list[PublishedRelease]:
@@ -205,6 +286,8 @@ def yank(repo: TufRepository, *, product: str, version: str, platform: str | Non
         record = yanked(repo)
         for release in gone:
             del targets.signed.targets[release.target]
+            for patch in release.patches:  # nothing may lead to a release taken back
+                del targets.signed.targets[patch.target]
             record.append({"product": product, "version": release.info.version,
                            "platform": release.info.platform, "target": release.target,
                            "sha256": release.sha256, "yanked_at": format_time(utc_now())})
@@ -216,4 +299,5 @@ def yank(repo: TufRepository, *, product: str, version: str, platform: str | Non
     return gone
 
 
-__all__ = ["PublishedRelease", "format_time", "list_releases", "parse_time", "publish", "yank", "yanked"]
+__all__ = ["DEFAULT_PATCHES", "PublishedPatch", "PublishedRelease", "format_time", "list_releases", "parse_time",
+           "publish", "yank", "yanked"]

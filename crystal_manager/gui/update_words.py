@@ -7,6 +7,7 @@ from crystal_manager.gui.problems import Problem, ProblemKind
 from crystal_manager.gui.texts import channel_name, fmt_eta, fmt_size, fmt_speed, short_key_id, tr
 from crystal_manager.gui.update_api import Activity, Outcome, UpdatesFacts
 from crystal_manager.net import errors as net
+from crystal_manager.services.update_types import Release, UpdateStatus
 from crystal_manager.services.usertext import explain
 from crystal_manager.storage.atomic import StorageError
 from crystal_manager.updates import errors as up
@@ -87,6 +88,20 @@ def headline(facts: UpdatesFacts) -> tuple[str, str]:
     body = (tr("%1 %2 is the newest version on the %3 channel.").replace("%1", PRODUCT)
             .replace("%2", installed).replace("%3", channel) if installed else "")
     return tr("You have the latest version"), body
+
+
+def download_size_words(offer: Release, status: UpdateStatus | None = None) -> str:
+    """The size that will really be downloaded: "210 KB — patch from 1.1.0" or "25.9 MB — full download",
+    with why the last download took the full archive when it had to (status.delta_note)."""
+    if offer.delta_from and offer.download_size:
+        return tr("%1 — patch from %2").replace("%1", fmt_size(offer.download_size)).replace("%2", offer.delta_from)
+    text = tr("%1 — full download").replace("%1", fmt_size(offer.size))
+    pending = status.pending if status is not None else None
+    if status is not None and status.delta_note and pending is not None and pending.version == offer.version:
+        # The service's sentence is "Took the full download because <reason>."; the row keeps the reason.
+        reason = status.delta_note.removeprefix("Took the full download because ").rstrip(".")
+        text = tr("%1 — full download, because %2").replace("%1", fmt_size(offer.size)).replace("%2", reason)
+    return text
 
 
 def progress_line(facts: UpdatesFacts) -> tuple[str, int, int] | None:

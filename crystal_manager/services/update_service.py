@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,7 @@ from crystal_protocol.releases import CHANNELS, PRODUCT, ReleaseFormatError, Rel
 
 if TYPE_CHECKING:
     from crystal_manager.services.status import LicenseStatus
+    from crystal_manager.updates.delta import PatchPlan
     from crystal_manager.updates.download import SignedFile
     from crystal_manager.updates.trust import TrustedTargets
 
@@ -105,9 +107,30 @@ class UpdateService:
 
     def _evaluate(self, candidates: list[Candidate], *, checked_at: str, signed_by: tuple[str, ...],
                   metadata_version: int, state: UpdateState) -> CheckResult:
-        return evaluate(candidates, installed=self._installed()[0], channel=self.ctx.settings.update_channel,
-                        skipped=state.skipped, manager_version=__version__, license=self._license(),
-                        checked_at=checked_at, signed_by=signed_by, metadata_version=metadata_version)
+        result = evaluate(candidates, installed=self._installed()[0], channel=self.ctx.settings.update_channel,
+                          skipped=state.skipped, manager_version=__version__, license=self._license(),
+                          checked_at=checked_at, signed_by=signed_by, metadata_version=metadata_version)
+        return self._with_download_size(result, candidates)
+
+    def _with_download_size(self, result: CheckResult, candidates: list[Candidate]) -> CheckResult:
+        """The offer with what will really be downloaded: a signed patch from the installed version when one
+        applies (decided from local files: no network), else the full archive."""
+        offer = result.offer
+        full = next((c for c in candidates if offer is not None and c.target_name == offer.target_name), None)
+        if offer is None or full is None or full.sha256 is None:
+            return result
+        plan = self._patch_plan(candidates, full.target_name, full.length, full.sha256)[0]
+        offer = replace(offer, download_size=plan.signed.length if plan else offer.size,
+                        delta_from=plan.info.from_version if plan else None)
+        return replace(result, offer=offer)
+
+    def _patch_plan(self, candidates: list[Candidate], name: str, length: int,
+                    sha256: str) -> tuple[PatchPlan | None, str]:
+        from crystal_manager.updates import delta
+
+        return delta.choose(((c.target_name, c.length, c.sha256, c.custom) for c in candidates), full_name=name,
+                            full_length=length, full_sha256=sha256, installed=self._installed()[0],
+                            folder=self.downloads_dir, product=PRODUCT, platform=current_platform())
 
     def status(self) -> UpdateStatus:
         """Everything the Updates page shows, from local files only (no network)."""
@@ -118,7 +141,8 @@ class UpdateService:
             channel=self.ctx.settings.update_channel, auto_check=self.ctx.settings.auto_check_updates,
             skipped=state.skipped, last_check_at=state.last_check_at, last_check=state.last_check,
             pending=self._pending(state.pending),
-            install_at_next_start=state.install_at_next_start.version if state.install_at_next_start else None)
+            install_at_next_start=state.install_at_next_start.version if state.install_at_next_start else None,
+            delta_note=_note(state))
 
     def _pending(self, record: PendingRecord | None) -> PendingDownload | None:
         if record is None:
@@ -127,13 +151,20 @@ class UpdateService:
 
         signed = _signed_file(record)
         # The verified file only takes its final name after its hash matched: no re-hash needed to show it.
-        if verified_download(self.downloads_dir, signed, check_hash=False) is not None:
+        from crystal_manager.updates import delta
+
+        total = record.length
+        if (verified_download(self.downloads_dir, signed, check_hash=False) is not None
+                or delta.kept_result(self.downloads_dir, record.target_name) is not None):
             received, complete = record.length, True
         else:
-            part = partial_state(self.downloads_dir, signed)
+            # A patch being downloaded counts for what it is: the bytes that really come over the network.
+            part = (partial_state(self.downloads_dir, signed)
+                    or delta.patch_progress(self.downloads_dir, record.target_name, PRODUCT))
             received, complete = (part[0] if part else 0), False
+            total = part[1] if part else total
         return PendingDownload(version=record.version, target_name=record.target_name, received=received,
-                               total=record.length, complete=complete)
+                               total=total, complete=complete)
 
     def check_due(self) -> bool:
         """True when the automatic check is on and the last check is older than the interval."""
@@ -193,10 +224,16 @@ class UpdateService:
         target = trusted.targets.get(record.target_name)
         if target is not None and target.length == record.length and target.hashes.get("sha256") == record.sha256:
             return record
+        self._discard(record)
+        return None
+
+    def _discard(self, record: PendingRecord) -> None:
+        """Delete everything kept for ``record``'s release: the full download, patches, the patched tar."""
+        from crystal_manager.updates import delta
         from crystal_manager.updates.download import discard
 
         discard(self.downloads_dir, _signed_file(record))
-        return None
+        delta.discard_for(self.downloads_dir, record.target_name, PRODUCT)
 
     def _reevaluate(self) -> None:
         """After a skip or a channel change: decide again from the last check's signed facts (no network)."""
@@ -215,7 +252,7 @@ class UpdateService:
                  progress: Callable[[DownloadProgress], None] | None = None,
                  trigger: Trigger = "user") -> PendingDownload:
         """Download the offered release (from a fresh check), resuming a partial file; verified on return."""
-        from crystal_manager.updates.download import discard, download_target
+        from crystal_manager.updates.download import download_target
 
         with self._locked():
             result, trusted = self._check_locked(trigger)
@@ -229,9 +266,16 @@ class UpdateService:
                                    sha256=str(target.hashes["sha256"]))
             before = self._state.load()
             if before.pending is not None and before.pending != record:
-                discard(self.downloads_dir, _signed_file(before.pending))  # an older offer's partial file
+                self._discard(before.pending)  # an older offer's partial file
             self._state.update(pending=record)
+            note = None
             try:
+                if self._has_download(record):
+                    return self._complete(record)
+                note = self._try_patch(trusted, record, control=control, progress=progress, trigger=trigger)
+                if note is None:
+                    self._set_note(None)
+                    return self._complete(record)
                 download_target(self.ctx.gateway, _signed_file(record), self.downloads_dir, version=record.version,
                                 control=control, progress=progress, trigger=trigger)
             except DownloadStopped as exc:
@@ -241,17 +285,77 @@ class UpdateService:
             except TargetRejected:
                 self._state.update(pending=None)
                 raise
-            return PendingDownload(version=record.version, target_name=record.target_name, received=record.length,
-                                   total=record.length, complete=True)
+            self._set_note(f"Took the full download because {note}." if note else None)
+            return self._complete(record)
+
+    @staticmethod
+    def _complete(record: PendingRecord) -> PendingDownload:
+        return PendingDownload(version=record.version, target_name=record.target_name, received=record.length,
+                               total=record.length, complete=True)
+
+    def _set_note(self, note: str | None) -> None:
+        state = self._state.load()
+        extra = {k: v for k, v in state.extra.items() if k != "delta_note"}
+        self._state.update(extra={**extra, "delta_note": note} if note else extra)
+
+    def _has_download(self, record: PendingRecord) -> bool:
+        """The full archive or a patched tar of this release is kept and still matches its signed hash."""
+        from crystal_manager.updates.download import verified_download
+
+        return verified_download(self.downloads_dir, _signed_file(record)) is not None \
+            or self._patched(record) is not None
+
+    def _patched(self, record: PendingRecord) -> Path | None:
+        """The kept patched tar of ``record``'s release, re-hashed against the signed patch facts."""
+        from crystal_manager.updates import delta, trust
+        from crystal_protocol.releases import PatchInfo
+
+        for target in (trust.cached_targets(self.metadata_dir) or {}).values():
+            try:
+                info = PatchInfo.from_custom(target.custom)
+            except ReleaseFormatError:
+                continue
+            if (info.to_target, info.to_sha256, info.to_length) == (record.target_name, record.sha256,
+                                                                     record.length):
+                found = delta.verified_result(self.downloads_dir, info)
+                if found is not None:
+                    return found
+        return None
+
+    def _try_patch(self, trusted: TrustedTargets, record: PendingRecord, **download: Any) -> str | None:
+        """Download and apply a signed patch from the installed version. None when the release is now kept
+        (as a verified patched tar); else why the full archive must be taken, in words. A pause, a cancel or
+        a lost connection raises as for a full download (a paused patch resumes at the next download)."""
+        from crystal_manager.updates import delta
+        from crystal_manager.updates.download import discard, download_target
+
+        candidates = [Candidate(name, t.length, t.hashes.get("sha256"), t.custom)
+                      for name, t in trusted.targets.items()]
+        plan, why = self._patch_plan(candidates, record.target_name, record.length, record.sha256)
+        if plan is None:
+            return why
+        try:
+            patch = download_target(self.ctx.gateway, plan.signed, self.downloads_dir, version=record.version,
+                                    **download)
+        except TargetRejected:
+            # Deleted by download_target; the details are in the exception, the reason in a few words here.
+            return f"the patch from {plan.info.from_version} did not match its signature and was deleted"
+        try:
+            delta.apply(plan, patch, self.downloads_dir)
+        except delta.PatchFailed as exc:
+            return str(exc)
+        except OSError as exc:
+            return f"the patch could not be applied ({exc.strerror or exc})"
+        finally:
+            discard(self.downloads_dir, plan.signed)  # applied or useless: never needed again
+        return None
 
     def discard_download(self) -> None:
         """Delete the kept download (partial or complete) and forget it. Local only: works offline."""
-        from crystal_manager.updates.download import discard
-
         with self._locked():
             record = self._state.load().pending
             if record is not None:
-                discard(self.downloads_dir, _signed_file(record))
+                self._discard(record)
             self._state.update(pending=None, install_at_next_start=None)
 
     # -- install -----------------------------------------------------------------------------------------
@@ -295,7 +399,7 @@ class UpdateService:
         # download.py names a verified file "<sha256>.<name>"; if it is there but no longer matches, it was
         # changed after it was verified (and verified_download has just deleted it).
         was_there = (self.downloads_dir / signed.url_name).is_file()
-        path = verified_download(self.downloads_dir, signed)
+        path = verified_download(self.downloads_dir, signed) or (None if was_there else self._patched(record))
         if path is None and was_there:
             raise TargetRejected(f"the downloaded {record.target_name} changed on disk after it was verified; "
                                  "it was deleted — download it again")
@@ -335,9 +439,7 @@ class UpdateService:
 
     def _forget(self, record: PendingRecord) -> None:
         """Delete a download that must never be installed, and every record of it."""
-        from crystal_manager.updates.download import discard
-
-        discard(self.downloads_dir, _signed_file(record))
+        self._discard(record)
         self._state.update(pending=None, install_at_next_start=None)
 
     def _delete_other_downloads(self, keep: str) -> None:
@@ -407,6 +509,11 @@ class UpdateService:
         """Turn the automatic check (and background download) on or off."""
         self.ctx.settings.auto_check_updates = bool(enabled)
         self.ctx.save_settings()
+
+
+def _note(state: UpdateState) -> str | None:
+    note = state.extra.get("delta_note")
+    return note if isinstance(note, str) else None
 
 
 def _candidate_json(candidate: Candidate) -> dict[str, Any]:

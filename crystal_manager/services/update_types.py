@@ -19,6 +19,10 @@ class Release:
     released_at: str  # ISO 8601 UTC
     min_manager: str | None
     target_name: str  # the TUF target path
+    #: Bytes that will really be downloaded: a signed patch's length when one applies to the installed
+    #: version, else the full ``size``. None: not worked out (read it as ``size``).
+    download_size: int | None = None
+    delta_from: str | None = None  # the installed version the patch applies to; None: the full download
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,9 @@ class UpdateStatus:
     last_check: CheckResult | None
     pending: PendingDownload | None
     install_at_next_start: str | None  # version staged to be installed when the Manager next starts
+    #: Why the last download took the full archive although a patch was expected or tried, in one sentence
+    #: ("Took the full download because …"); None when the patch was used or none was in question.
+    delta_note: str | None = None
 
 
 @dataclass

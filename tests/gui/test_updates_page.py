@@ -145,7 +145,7 @@ def test_offered(page: UpdatesPage) -> None:
     page.set_facts(facts(status(last=OFFERED)), now=NOW)
     assert page.headline.text() == "CrystalMe3D Pro 1.3.0 is available"
     assert page.rows.value("available") == "1.3.0"
-    assert page.rows.value("size") == "48.2 MB"
+    assert page.rows.value("size") == "48.2 MB — full download"
     assert page.rows.value("released") == "2 Mar 2026"
     assert not visible(page.badge)
     assert buttons(page) == {"check": True, "download": True, "skip": True}

@@ -83,9 +83,10 @@ def test_list_shows_each_release_with_its_facts(tmp_path: Path) -> None:
     assert beta == {"product": PRODUCT, "version": "1.10.0", "platform": PLATFORM, "channel": "beta",
                     "size": len(data), "released_at": "2026-11-30T09:00:00Z", "critical": False,
                     "min_manager": None, "target": target("1.10.0", ".tar.zst"),
-                    "sha256": hashlib.sha256(data).hexdigest(), "length": len(data)}
+                    "sha256": hashlib.sha256(data).hexdigest(), "length": len(data), "patches": []}
     targets = Metadata.from_file(str(server / "repository" / "metadata" / "5.targets.json"))
-    assert sorted(targets.signed.targets) == sorted(r["target"] for r in listed)
+    patches = [p["target"] for r in listed for p in r["patches"]]  # built at publish (tests/server/test_deltas.py)
+    assert sorted(targets.signed.targets) == sorted([r["target"] for r in listed] + patches)
 
 
 def test_publishing_the_same_version_twice_is_refused(tmp_path: Path) -> None:

@@ -182,6 +182,7 @@ def publish(server_dir: Path, version: str, **options: Any) -> str:
     archive = build_demo_archive(version, folder / f"{product}-{version}-{platform}{suffix}", platform=platform,
                                  product=product, broken=options.pop("broken", False),
                                  payload_bytes=options.pop("payload_bytes", 0))
+    options.setdefault("patches", 0)  # one file per version: the attacks here are on releases (deltas: U21-U26)
     return server_publish(TufRepository(server_dir), archive, product=product, version=version, platform=platform,
                           **options).target
 

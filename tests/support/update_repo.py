@@ -12,15 +12,17 @@ from tests.support.servers import ReferenceServer
 
 def publish(server: ReferenceServer, version: str, *, channel: str = "stable", critical: bool = False,
             min_manager: str | None = None, released_at: str | None = None, platform: str | None = None,
-            product: str = PRODUCT, broken: bool = False, notes: str | None = None, payload_bytes: int = 0) -> str:
-    """Pack and publish one release; return its target name."""
+            product: str = PRODUCT, broken: bool = False, notes: str | None = None, payload_bytes: int = 0,
+            patches: int = 0) -> str:
+    """Pack and publish one release; return its target name. No patches unless asked for: these releases
+    are one-file-per-version fixtures (delta updates have their own, tests/support/delta_bundles.py)."""
     folder = server.data_dir.parent / "archives"
     folder.mkdir(exist_ok=True)
     platform = platform or current_platform()
     archive = build_demo_archive(version, folder / f"{product}-{version}-{platform}.tar.gz", broken=broken,
                                  platform=platform, product=product, payload_bytes=payload_bytes)
     args = ["release", "publish", str(server.data_dir), str(archive), "--product", product, "--version", version,
-            "--channel", channel, "--platform", platform]
+            "--channel", channel, "--platform", platform, "--patches", str(patches)]
     if critical:
         args.append("--critical")
     if min_manager:

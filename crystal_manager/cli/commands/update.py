@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from crystal_manager.cli.exit_codes import EXIT_OK
 from crystal_manager.cli.output import emit_json, fail, is_terminal, progress, progress_done, say
 from crystal_manager.services.context import AppContext
-from crystal_manager.services.update_types import CheckResult, DownloadProgress, PendingDownload, UpdateStatus
+from crystal_manager.services.update_types import CheckResult, DownloadProgress, PendingDownload, Release, UpdateStatus
 
 if TYPE_CHECKING:
     from crystal_manager.services.update_service import UpdateService
@@ -77,6 +77,14 @@ def size_words(count: int) -> str:
     return f"{count} bytes"
 
 
+def download_words(release: Release) -> str:
+    """What will be downloaded: "210.3 KB (a patch from 1.1.0; the full download is 25.9 MB)" or "25.9 MB"."""
+    if release.delta_from and release.download_size:
+        return (f"{size_words(release.download_size)} (a patch from {release.delta_from}; the full download is "
+                f"{size_words(release.size)})")
+    return size_words(release.size)
+
+
 def date_words(iso: str | None, *, with_time: bool = False) -> str:
     """``2026-11-30T12:05:00Z`` → ``30 November 2026`` (``, 12:05 UTC`` with the time)."""
     if not iso or len(iso) < 10:
@@ -123,7 +131,7 @@ def check_lines(result: CheckResult, manager_version: str) -> list[str]:
              describe(result, manager_version)]
     shown = result.offer
     if shown is not None:
-        facts = [size_words(shown.size), f"released {date_words(shown.released_at)}"]
+        facts = [download_words(shown), f"released {date_words(shown.released_at)}"]
         if shown.critical:
             facts.append("critical: cannot be skipped")
         lines.append("  " + " · ".join(facts))
@@ -152,6 +160,10 @@ def check_json(result: CheckResult, manager_version: str) -> dict[str, Any]:
         "available": result.offer is not None,
         "version": shown.version if shown else None,
         "size": shown.size if shown else None,
+        # What will really be downloaded: a signed patch from the installed version, or the full archive.
+        "download_size": (shown.download_size or shown.size) if shown else None,
+        "delta": bool(shown and shown.delta_from),
+        "delta_from": shown.delta_from if shown else None,
         "critical": shown.critical if shown else False,
         "notes": shown.notes if shown else "",
         "released_at": shown.released_at if shown else None,
@@ -183,6 +195,7 @@ def status_json(status: UpdateStatus, manager_version: str) -> dict[str, Any]:
         "skipped": list(status.skipped), "last_check_at": status.last_check_at,
         "last_check": check_json(status.last_check, manager_version) if status.last_check else None,
         "pending": _pending_json(status.pending), "install_at_next_start": status.install_at_next_start,
+        "delta_note": status.delta_note,
     }
 
 
@@ -208,6 +221,8 @@ def status_lines(status: UpdateStatus, manager_version: str, interval_hours: flo
         else:
             lines.append(f"Download of version {pending.version}: {_percent(pending.received, pending.total)} "
                          f"({size_words(pending.received)} of {size_words(pending.total)}) — resume with: {RESUME}")
+    if status.delta_note and pending is not None:
+        lines.append(status.delta_note)
     if status.install_at_next_start:
         lines.append(f"Version {status.install_at_next_start} will be installed when the Manager next starts.")
     if status.skipped:

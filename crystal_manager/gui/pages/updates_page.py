@@ -21,9 +21,15 @@ from PySide6.QtWidgets import (
 )
 
 from crystal_manager.gui.notes_view import NotesView
-from crystal_manager.gui.texts import channel_name, fmt_ago, fmt_release_day, fmt_size, tr
+from crystal_manager.gui.texts import channel_name, fmt_ago, fmt_release_day, tr
 from crystal_manager.gui.update_api import Activity, Outcome, UpdatesFacts
-from crystal_manager.gui.update_words import headline, outcome_words, progress_line, signature_line
+from crystal_manager.gui.update_words import (
+    download_size_words,
+    headline,
+    outcome_words,
+    progress_line,
+    signature_line,
+)
 from crystal_manager.gui.widgets import Banner, FactRows, page_title
 from crystal_manager.services.update_types import Release
 
@@ -244,7 +250,7 @@ class UpdatesPage(QWidget):
         kept = (tr("%1, kept on this computer") if facts.returning else tr("%1, kept so you can go back to it"))
         rows.set("previous", kept.replace("%1", previous) if previous else None)
         rows.set("available", _available(offer, status.channel if status else "stable") if offer else None)
-        rows.set("size", fmt_size(offer.size) if offer else None)
+        rows.set("size", download_size_words(offer, status) if offer else None)
         rows.set("released", fmt_release_day(offer.released_at) if offer else None)
         rows.set("signature", signature_line(facts))
         self._render_progress(facts)
