@@ -148,7 +148,8 @@ class UpdateFlow(QObject):
         """The tray menu's update line: install the downloaded update, or download the offered one."""
         facts = self.facts
         installed = facts.status.installed_version if facts.status is not None else None
-        if facts.downloaded is not None and facts.downloaded != installed:
+        failed = facts.status.failed_install if facts.status is not None else None
+        if facts.downloaded is not None and facts.downloaded not in (installed, failed):
             return update_menu_entry(facts.downloaded, downloaded=True)
         if facts.offer is not None and facts.activity not in RUNNING_DOWNLOAD and facts.paused is None:
             return update_menu_entry(facts.offer, downloaded=False)

@@ -42,7 +42,14 @@ def headline(facts: UpdatesFacts) -> tuple[str, str]:
                                                "this computer is sent.")
     if facts.unverified:
         return tr("No update is offered for now"), ""  # the problem banner says why and what to do
+    if facts.activity is Activity.DOWNLOADING and facts.progress is not None:
+        return (tr("Downloading %1 %2…").replace("%1", PRODUCT).replace("%2", facts.progress.version),
+                tr("You can keep working; the download continues in the background."))
     downloaded = facts.downloaded
+    if downloaded is not None and downloaded == status.failed_install and downloaded != status.installed_version:
+        return (tr("%1 %2 could not be installed").replace("%1", PRODUCT).replace("%2", downloaded),
+                tr("It did not start on this computer, so %1 was put back. You can try again later, or skip "
+                   "this version.").replace("%1", status.installed_version or tr("the previous version")))
     if downloaded is not None and downloaded != status.installed_version:
         if status.install_at_next_start == downloaded:
             return (tr("%1 %2 will be installed when the Manager next starts").replace("%1", PRODUCT)
@@ -73,6 +80,9 @@ def headline(facts: UpdatesFacts) -> tuple[str, str]:
                     .replace("%2", kept),
                     tr("To use %1 again, choose Return to %1. Newer versions are offered as usual.")
                     .replace("%1", kept))
+        case "not_entitled" if check.entitlement.code == "no_license":
+            return (tr("Version %1 is available: activate to get it").replace("%1", version),
+                    not_entitled_words("no_license"))
         case "not_entitled":
             reason = check.entitlement.reason or not_entitled_words(check.entitlement.code)
             return tr("Version %1 is not included in your license").replace("%1", version), reason

@@ -142,7 +142,8 @@ class UpdateService:
             skipped=state.skipped, last_check_at=state.last_check_at, last_check=state.last_check,
             pending=self._pending(state.pending),
             install_at_next_start=state.install_at_next_start.version if state.install_at_next_start else None,
-            delta_note=_note(state))
+            delta_note=_note(state),
+            failed_install=state.failed_install)
 
     def _pending(self, record: PendingRecord | None) -> PendingDownload | None:
         if record is None:
@@ -267,7 +268,8 @@ class UpdateService:
             before = self._state.load()
             if before.pending is not None and before.pending != record:
                 self._discard(before.pending)  # an older offer's partial file
-            self._state.update(pending=record)
+            self._state.update(pending=record, failed_install=before.failed_install if before.pending == record
+                               else None)
             note = None
             try:
                 if self._has_download(record):
@@ -352,11 +354,12 @@ class UpdateService:
 
     def discard_download(self) -> None:
         """Delete the kept download (partial or complete) and forget it. Local only: works offline."""
+
         with self._locked():
             record = self._state.load().pending
             if record is not None:
                 self._discard(record)
-            self._state.update(pending=None, install_at_next_start=None)
+            self._state.update(pending=None, install_at_next_start=None, failed_install=None)
 
     # -- install -----------------------------------------------------------------------------------------
 
@@ -430,9 +433,15 @@ class UpdateService:
         except ArchiveRejected:
             self._forget(record)  # a signed file that is still unsafe: never offered to install again
             raise
+        except HealthCheckFailed as exc:
+            self._state.update(failed_install=record.version, install_at_next_start=None)
+            put_back = self._installed()[0]
+            raise HealthCheckFailed(str(exc), version=record.version, put_back=put_back) from exc
         if result.rolled_back:
-            raise HealthCheckFailed(f"{record.version} failed its start check; {result.version} is current again")
-        self._state.update(pending=None, install_at_next_start=None)
+            self._state.update(failed_install=record.version, install_at_next_start=None)
+            raise HealthCheckFailed(f"{record.version} failed its start check", version=record.version,
+                                    put_back=result.version)
+        self._state.update(pending=None, install_at_next_start=None, failed_install=None)
         self._delete_other_downloads(keep=path.name)
         self._reevaluate()  # the last check's offer was this version: now it is installed
         return result
@@ -492,15 +501,21 @@ class UpdateService:
             raise UpdateRefusedByUser(f"{version} is not a release known to this computer; check for updates "
                                       "first")
         if candidate.custom.get("critical") is True:
-            raise UpdateRefusedByUser(f"{version} is a critical update and cannot be skipped")
+            raise UpdateRefusedByUser(f"{version} is an important update and cannot be skipped")
+        installed = self._installed()[0]
+        if installed is not None and Version.parse(version) <= Version.parse(installed):
+            raise UpdateRefusedByUser(f"{version} is not newer than the installed {installed}, so it is never "
+                                      "offered anyway")
         if version not in state.skipped:
             self._state.update(skipped=(*state.skipped, version)[-50:])
+        if state.pending is not None and state.pending.version == version:
+            self.discard_download()  # a skipped version is not installed from what was downloaded either
         self._reevaluate()
 
     def set_channel(self, channel: str) -> None:
         """Choose the update channel: "stable" or "beta"."""
         if channel not in CHANNELS:
-            raise UpdateRefusedByUser(f"unknown channel {channel!r}: choose {' or '.join(CHANNELS)}")
+            raise UpdateRefusedByUser(f"{channel!r} is not an update channel; choose {' or '.join(CHANNELS)}")
         self.ctx.settings.update_channel = channel
         self.ctx.save_settings()
         self._reevaluate()

@@ -100,6 +100,7 @@ class UpdateStatus:
     #: Why the last download took the full archive although a patch was expected or tried, in one sentence
     #: ("Took the full download because …"); None when the patch was used or none was in question.
     delta_note: str | None = None
+    failed_install: str | None = None  # the downloaded version whose last install did not start (put back)
 
 
 @dataclass

@@ -155,11 +155,20 @@ register(upd.TargetRejected, lambda exc: (f"The downloaded update failed its sig
                                           + _NOTHING_CHANGED, Outcome.OFFLINE))
 register(upd.NoUpdateOffered, _fixed("No update to do: ", Outcome.BAD_INPUT))
 register(upd.NotEntitled, _fixed("Not included in your license: ", Outcome.DENIED))
-register(upd.UpdateRefusedByUser, _fixed("Refused: ", Outcome.BAD_INPUT))
+register(upd.UpdateRefusedByUser, lambda exc: (f"{str(exc)[:1].upper()}{str(exc)[1:]}.", Outcome.BAD_INPUT))
 register(upd.ArchiveRejected, lambda exc: (f"The update file is unsafe or wrong and was not installed: {exc}."
                                            + _NOTHING_CHANGED, Outcome.OFFLINE))
-register(upd.HealthCheckFailed, lambda exc: (f"The new version did not start correctly, so the previous one was "
-                                             f"put back: {exc}.", Outcome.INTERNAL))
+def _did_not_start(exc: BaseException) -> tuple[str, Outcome]:
+    version, put_back = getattr(exc, "version", None), getattr(exc, "put_back", None)
+    if version is None:
+        return (f"The new version did not start correctly, so the previous one was put back ({exc}).",
+                Outcome.INTERNAL)
+    back = f"so {put_back} was put back" if put_back else "so it was taken out again"
+    return (f"CrystalMe3D Pro {version} did not start on this computer, {back}; nothing else changed. Try again "
+            "later or skip this version; if it happens again, contact support.", Outcome.INTERNAL)
+
+
+register(upd.HealthCheckFailed, _did_not_start)
 register(upd.InstallFailed, lambda exc: (f"The update could not be installed: {exc}. CrystalMe3D Pro stays at "
                                          "the version it had.", Outcome.INTERNAL))
 register(upd.NothingToRollBack, lambda exc: (f"Nothing to roll back to: {exc}.", Outcome.BAD_INPUT))

@@ -57,7 +57,13 @@ class ArchiveRejected(UpdateError):
 
 
 class HealthCheckFailed(UpdateError):
-    """The new version did not start and print its version; the switch was rolled back."""
+    """The new version did not start and print its version; the switch was rolled back. ``version`` and
+    ``put_back`` name the two versions when the service knows them."""
+
+    def __init__(self, message: str, *, version: str | None = None, put_back: str | None = None) -> None:
+        super().__init__(message)
+        self.version = version
+        self.put_back = put_back
 
 
 class InstallFailed(UpdateError):

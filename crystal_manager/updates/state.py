@@ -43,6 +43,9 @@ class UpdateState:
     #: The last check's signed facts about this product's releases for this platform (target name,
     #: length, sha256, custom): a skip or a channel change is decided again from them without the network.
     releases: tuple[dict[str, Any], ...] = ()
+    #: The version whose last install did not start (and was put back): shown until it installs, is
+    #: discarded, or another version is downloaded.
+    failed_install: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # unknown keys, kept for newer versions
 
 
@@ -80,7 +83,15 @@ def _record(data: Any) -> PendingRecord | None:
     return record
 
 
-_KNOWN = ("last_check_at", "last_check", "skipped", "pending", "install_at_next_start", "releases")
+def _version_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > 64:
+        raise ValueError("failed_install is not a version")
+    return value
+
+
+_KNOWN = ("last_check_at", "last_check", "skipped", "pending", "install_at_next_start", "releases", "failed_install")
 
 
 def _from_json(raw: Any) -> UpdateState:
@@ -99,6 +110,7 @@ def _from_json(raw: Any) -> UpdateState:
                        skipped=tuple(skipped), pending=_record(raw.get("pending")),
                        install_at_next_start=_record(raw.get("install_at_next_start")),
                        releases=tuple(releases),
+                       failed_install=_version_or_none(raw.get("failed_install")),
                        extra={k: v for k, v in raw.items() if k not in _KNOWN})
 
 
@@ -108,7 +120,7 @@ def _to_json(state: UpdateState) -> dict[str, Any]:
             "skipped": list(state.skipped),
             "pending": asdict(state.pending) if state.pending else None,
             "install_at_next_start": asdict(state.install_at_next_start) if state.install_at_next_start else None,
-            "releases": list(state.releases)}
+            "releases": list(state.releases), "failed_install": state.failed_install}
 
 
 class StateFile:

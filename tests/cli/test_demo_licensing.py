@@ -20,9 +20,10 @@ def test_headless_demo_activates_for_real() -> None:
     assert "License: not_activated" in proc.stdout.split("Deactivate:")[1]
     # The update walk: 1.1.0 installed as the product's installer would, 1.2.0 offered, installed, rolled back.
     assert "CrystalMe3D Pro 1.1.0 is installed" in proc.stdout
-    assert "Version 1.2.0 is available." in proc.stdout and "Signature check: passed" in proc.stdout
-    assert "Installed CrystalMe3D Pro 1.2.0" in proc.stdout and "Back to CrystalMe3D Pro 1.1.0" in proc.stdout
-    assert "CrystalMe3D Pro: 1.1.0 (version 1.2.0 is kept to go back to)" in proc.stdout
+    assert "Version 1.2.0 is available." in proc.stdout
+    assert "Genuine: the list of versions is signed by the vendor" in proc.stdout
+    assert "Installed CrystalMe3D Pro 1.2.0" in proc.stdout and "Switched to CrystalMe3D Pro 1.1.0" in proc.stdout
+    assert "CrystalMe3D Pro: 1.1.0 (version 1.2.0 is also on this computer)" in proc.stdout
     # The key people type into the GUI's Activate… dialog is printed up front, and it is the one used.
     key = re.search(r"Demo license key \(for Activate…\): (CM3D-[0-9A-Z-]+)", proc.stdout)
     assert key is not None and f"$ crystal-manager activate {key.group(1)}" in proc.stdout

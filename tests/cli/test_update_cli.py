@@ -100,7 +100,7 @@ def test_check_download_install_rollback(cli: Cli, reference_server: ReferenceSe
     assert isinstance(check["signed_by"], list) and len(check["signed_by"]) == 1
     text = cli("update", "check")
     assert text.returncode == EXIT_OK and "Version 1.1.0 is available." in text.stdout
-    assert "Faster slicing." in text.stdout and "Signature check: passed" in text.stdout
+    assert "Faster slicing." in text.stdout and "Genuine: the list of versions is signed by the vendor" in text.stdout
     plain_words(text.stdout)
 
     download = cli("update", "download", "--json")
@@ -119,10 +119,15 @@ def test_check_download_install_rollback(cli: Cli, reference_server: ReferenceSe
     status = cli.json("update", "status")
     assert (status["installed_version"], status["previous_version"], status["pending"]) == ("1.1.0", "1.0.0", None)
     rollback = cli("update", "rollback")
-    assert rollback.returncode == EXIT_OK and "Back to CrystalMe3D Pro 1.0.0" in rollback.stdout
+    assert rollback.returncode == EXIT_OK and "Switched to CrystalMe3D Pro 1.0.0" in rollback.stdout
     text_status = cli("update", "status")
-    assert "CrystalMe3D Pro: 1.0.0 (version 1.1.0 is kept to go back to)" in text_status.stdout
-    assert "Version 1.1.0 is available." in text_status.stdout
+    assert "CrystalMe3D Pro: 1.0.0 (version 1.1.0 is also on this computer)" in text_status.stdout
+    # The newer version is not "available" to download again: it is one switch away.
+    assert "version 1.1.0 is the newest, and it is on this computer." in text_status.stdout
+    assert "is available" not in text_status.stdout
+    check_again = cli("update", "check")
+    assert ("Version 1.1.0 is already on this computer: switch to it with crystal-manager update rollback"
+            in check_again.stdout)
     plain_words(text_status.stdout)
 
     update_requests = [e for e in cli.ledger() if str(e["kind"]).startswith("update_")]
@@ -206,7 +211,7 @@ def test_progress_bar_on_a_terminal_and_ctrl_c_pauses(cli: Cli, reference_server
                                stderr=child, text=True)
     os.close(child)
     try:
-        first = _read_until(parent, b"MiB", time.monotonic() + 60)
+        first = _read_until(parent, b"MB/s", time.monotonic() + 60)
         process.send_signal(signal.SIGINT)
         rest = _read_until(parent, b"Resume with", time.monotonic() + 30)
         assert process.wait(timeout=30) == 130
@@ -215,7 +220,7 @@ def test_progress_bar_on_a_terminal_and_ctrl_c_pauses(cli: Cli, reference_server
             process.kill()
         os.close(parent)
     terminal = (first + rest).decode(errors="replace")
-    assert "%" in terminal and "MiB/s" in terminal
+    assert "%" in terminal and "MB/s" in terminal
     assert "Download paused" in terminal and "crystal-manager update download" in terminal
     status = cli.json("update", "status")
     pending = status["pending"]

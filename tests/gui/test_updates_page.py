@@ -64,11 +64,11 @@ def checked(reason: str, *, offer: Release | None = None, newest: Release | None
 
 def status(*, installed: str | None = "1.2.0", previous: str | None = None, last: CheckResult | None = None,
            pending: PendingDownload | None = None, skipped: tuple[str, ...] = (), channel: str = "stable",
-           at_next_start: str | None = None) -> UpdateStatus:
+           at_next_start: str | None = None, failed: str | None = None) -> UpdateStatus:
     return UpdateStatus(installed_version=installed, previous_version=previous, install_root="/tmp/products",
                         channel=channel, auto_check=True, skipped=skipped,
                         last_check_at=last.checked_at if last else None, last_check=last, pending=pending,
-                        install_at_next_start=at_next_start)
+                        install_at_next_start=at_next_start, failed_install=failed)
 
 
 def facts(st: UpdateStatus, **more: object) -> UpdatesFacts:
@@ -178,6 +178,23 @@ def test_not_entitled_says_why(page: UpdatesPage, code: str, reason: str, expect
     save(page, f"not-entitled-{code}")
 
 
+def test_no_license_says_activate_not_upgrade(page: UpdatesPage) -> None:
+    last = checked("not_entitled", newest=release(), entitlement=Entitlement(False, "no_license", ""))
+    page.set_facts(facts(status(last=last)), now=NOW)
+    assert page.headline.text() == "Version 1.3.0 is available: activate to get it"
+    assert page.detail.text() == "Activate CrystalMe3D Pro to receive updates."
+
+
+def test_a_version_that_did_not_start_is_not_shown_as_ready(page: UpdatesPage) -> None:
+    page.set_facts(facts(status(last=OFFERED, pending=COMPLETE, failed="1.3.0")), now=NOW)
+    assert page.headline.text() == "CrystalMe3D Pro 1.3.0 could not be installed"
+    assert page.detail.text() == ("It did not start on this computer, so 1.2.0 was put back. You can try again "
+                                  "later, or skip this version.")
+    assert buttons(page) == {"check": True, "install": True, "skip": True}
+    assert page.install_button.text() == "&Try again"
+    save(page, "failed-install")
+
+
 def test_needs_newer_manager_and_skipped(page: UpdatesPage) -> None:
     last = checked("needs_newer_manager", newest=release(min_manager="0.9.0"))
     page.set_facts(facts(status(last=last)), now=NOW)
@@ -200,6 +217,7 @@ def test_downloading_with_progress(page: UpdatesPage) -> None:
     assert visible(page.progress_box)
     assert page.progress.value() == 450
     assert page.progress_text.text() == "Downloading 1.3.0: 21.7 MB of 48.2 MB · 5.2 MB/s · a few seconds left"
+    assert page.headline.text() == "Downloading CrystalMe3D Pro 1.3.0…"
     assert buttons(page) == {"check": False, "pause": True, "cancel": True}
     save(page, "downloading")
     page.set_facts(replace(page.facts, activity=Activity.PAUSING), now=NOW)

@@ -115,12 +115,29 @@ def test_skip_a_version_but_never_a_critical_one(upd_ctx: AppContext, reference_
         svc.download()
     publish(reference_server, "1.3.0", critical=True)
     svc.check()
-    with pytest.raises(UpdateRefusedByUser, match="critical"):
+    with pytest.raises(UpdateRefusedByUser, match="important update"):
         svc.skip("1.3.0")
     with pytest.raises(UpdateRefusedByUser, match="not a release known"):
         svc.skip("7.7.7")
     with pytest.raises(UpdateRefusedByUser):
         svc.skip("not-a-version")
+    with pytest.raises(UpdateRefusedByUser, match=r"not newer than the installed 1\.0\.0"):
+        svc.skip("1.0.0")
+
+
+def test_skipping_the_downloaded_version_deletes_its_download(upd_ctx: AppContext,
+                                                               reference_server: ReferenceServer) -> None:
+    publish(reference_server, "1.0.0")
+    svc = updates(upd_ctx)
+    install_version(svc, "1.0.0")
+    publish(reference_server, "1.1.0")
+    svc.check()
+    assert svc.download().complete
+    svc.skip("1.1.0")
+    assert svc.status().pending is None
+    assert not [p for p in (upd_ctx.paths.data_dir / "updates" / "downloads").iterdir() if "1.1.0" in p.name]
+    with pytest.raises(NoUpdateOffered):
+        svc.install()
 
 
 def test_license_max_version_limits_the_offer(upd_ctx: AppContext, reference_server: ReferenceServer,
@@ -236,8 +253,19 @@ def test_broken_release_is_rolled_back(upd_ctx: AppContext, reference_server: Re
     svc.download()
     with pytest.raises(HealthCheckFailed) as failed:
         svc.install()
-    assert "1.0.0" in explain(failed.value)[0]
-    assert svc.status().installed_version == "1.0.0"
+    words, outcome = explain(failed.value)
+    assert words.startswith("CrystalMe3D Pro 1.1.0 did not start on this computer, so 1.0.0 was put back")
+    assert outcome is Outcome.INTERNAL
+    status = svc.status()
+    assert status.installed_version == "1.0.0" and status.failed_install == "1.1.0"
+    # The failure is remembered (the page and the tray stop offering it as "ready") until it is resolved:
+    # a working 1.2.0 installs and the record goes.
+    publish(reference_server, "1.2.0")
+    svc.check()
+    svc.download()
+    assert svc.status().failed_install is None
+    svc.install()
+    assert svc.status().installed_version == "1.2.0" and svc.status().failed_install is None
 
 
 def test_yanked_release_disappears_with_its_download(upd_ctx: AppContext, reference_server: ReferenceServer) -> None:
@@ -400,7 +428,8 @@ def test_a_download_changed_after_verification_is_never_installed(
     (errors.TargetRejected("hash differs"), Outcome.OFFLINE, "failed its signature check"),
     (errors.NoUpdateOffered("up to date"), Outcome.BAD_INPUT, "No update to do"),
     (errors.NotEntitled("needs an upgrade"), Outcome.DENIED, "Not included in your license"),
-    (errors.UpdateRefusedByUser("critical"), Outcome.BAD_INPUT, "Refused"),
+    (errors.UpdateRefusedByUser("1.3.0 is an important update and cannot be skipped"), Outcome.BAD_INPUT,
+     "1.3.0 is an important update and cannot be skipped."),
     (errors.ArchiveRejected("link out"), Outcome.OFFLINE, "unsafe"),
     (errors.HealthCheckFailed("exit 1"), Outcome.INTERNAL, "previous one was put back"),
     (errors.InstallFailed("disk full"), Outcome.INTERNAL, "stays at the version"),

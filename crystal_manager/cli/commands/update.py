@@ -68,10 +68,8 @@ def _warn(service: UpdateService) -> None:
 # -- words ---------------------------------------------------------------------------------------------------
 
 def size_words(count: int) -> str:
-    """Bytes for people: 470 bytes, 12.3 KiB, 28.5 MiB, 1.2 GiB."""
-    if count < 1024:
-        return f"{count} bytes"
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+    """Bytes for people, in the units the Updates page uses: 470 bytes, 12.3 KB, 28.5 MB, 1.2 GB."""
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
         if count >= scale:
             return f"{count / scale:.1f} {unit}"
     return f"{count} bytes"
@@ -83,6 +81,18 @@ def download_words(release: Release) -> str:
         return (f"{size_words(release.download_size)} (a patch from {release.delta_from}; the full download is "
                 f"{size_words(release.size)})")
     return size_words(release.size)
+
+
+def plain_notes(text: str) -> list[str]:
+    """Release notes (plain text or Markdown) as plain lines for a terminal: no #, ** or list dashes."""
+    lines = []
+    for raw in text.strip().splitlines():
+        line = raw.strip()
+        line = line.lstrip("#").strip() if line.startswith("#") else line
+        if line.startswith(("- ", "* ")):
+            line = "• " + line[2:]
+        lines.append(line.replace("**", "").replace("__", ""))
+    return lines
 
 
 def date_words(iso: str | None, *, with_time: bool = False) -> str:
@@ -111,9 +121,9 @@ def progress_words(p: DownloadProgress) -> str:
     """One progress line: bar, percent, MiB, speed, time left."""
     fraction = p.received / p.total if p.total else 1.0
     bar = "#" * int(fraction * 24)
-    mib = 1 << 20
-    line = (f"[{bar:<24}] {fraction * 100:3.0f}%  {p.received / mib:.1f} of {p.total / mib:.1f} MiB"
-            f"  {p.bytes_per_second / mib:.1f} MiB/s")
+    line = f"[{bar:<24}] {fraction * 100:3.0f}%  {size_words(p.received)} of {size_words(p.total)}"
+    if p.bytes_per_second > 0:
+        line += f"  {size_words(int(p.bytes_per_second))}/s"
     if p.eta_seconds is not None and p.received < p.total:
         line += f"  about {_duration(p.eta_seconds)} left"
     return line
@@ -123,8 +133,23 @@ def _percent(received: int, total: int) -> str:
     return f"{(received * 100 // total) if total else 100}%"
 
 
-def check_lines(result: CheckResult, manager_version: str) -> list[str]:
-    """A check's outcome for people."""
+def _on_this_computer(version: str, status: UpdateStatus | None) -> str | None:
+    """The next step when ``version`` needs no download: it is kept, or already downloaded."""
+    if status is None:
+        return None
+    if status.previous_version == version:
+        return f"Version {version} is already on this computer: switch to it with crystal-manager update rollback"
+    pending = status.pending
+    if pending is not None and pending.complete and pending.version == version:
+        if status.failed_install == version:
+            return (f"Version {version} is downloaded, but it did not start when it was installed; try again with "
+                    "crystal-manager update install, or skip it")
+        return f"Version {version} is already downloaded: install it with crystal-manager update install"
+    return None
+
+
+def check_lines(result: CheckResult, manager_version: str, status: UpdateStatus | None = None) -> list[str]:
+    """A check's outcome for people (``status``: what is on this computer, for the next step)."""
     from crystal_manager.updates.policy import describe
 
     lines = [f"CrystalMe3D Pro: {result.installed_version or 'not installed'} · channel: {result.channel}",
@@ -137,12 +162,12 @@ def check_lines(result: CheckResult, manager_version: str) -> list[str]:
         lines.append("  " + " · ".join(facts))
         if shown.notes.strip():
             lines.append("  Release notes:")
-            lines += [f"    {line}" for line in shown.notes.strip().splitlines()]
+            lines += [f"    {line}" for line in plain_notes(shown.notes)]
     if result.signed_by:
-        keys = ", ".join(k[:16] for k in result.signed_by)
-        lines.append(f"Signature check: passed (signed by key {keys})")
+        lines.append("Genuine: the list of versions is signed by the vendor of CrystalMe3D Pro "
+                     "(crystal-manager update check --json names the keys)")
     if shown is not None:
-        lines.append(f"Download it with: {RESUME}")
+        lines.append(_on_this_computer(shown.version, status) or f"Download it with: {RESUME}")
     return lines
 
 
@@ -202,21 +227,32 @@ def status_json(status: UpdateStatus, manager_version: str) -> dict[str, Any]:
 def status_lines(status: UpdateStatus, manager_version: str, interval_hours: float) -> list[str]:
     """The update status for people."""
     from crystal_manager.updates.policy import describe
+    from crystal_protocol.releases import Version
 
     installed = status.installed_version or "not installed"
+    kept = status.previous_version
+    newer_kept = kept is not None and status.installed_version is not None and \
+        Version.parse(kept) > Version.parse(status.installed_version)
     lines = [f"CrystalMe3D Pro: {installed}"
-             + (f" (version {status.previous_version} is kept to go back to)" if status.previous_version else "")]
+             + ("" if kept is None else f" (version {kept} is also on this computer)" if newer_kept
+                else f" (version {kept} is kept to go back to)")]
     every = "daily" if interval_hours == 24 else f"every {interval_hours:g} hours"
     lines.append(f"Update channel: {status.channel} · automatic check: {every if status.auto_check else 'off'}")
     if status.last_check is not None:
-        lines.append(f"Last check: {date_words(status.last_check_at, with_time=True)} — "
-                     f"{describe(status.last_check, manager_version)}")
+        offer = status.last_check.offer
+        found = describe(status.last_check, manager_version)
+        if offer is not None and offer.version == kept:
+            found = f"version {kept} is the newest, and it is on this computer."
+        lines.append(f"Last check: {date_words(status.last_check_at, with_time=True)} — {found}")
     else:
         lines.append("Last check: never")
     pending = status.pending
     if pending is not None:
-        if pending.complete:
-            lines.append(f"Downloaded: version {pending.version}, complete and verified — install it with: "
+        if pending.complete and status.failed_install == pending.version:
+            lines.append(f"Downloaded: version {pending.version}, but it did not start when it was installed, so "
+                         f"{installed} was put back. Try again with crystal-manager update install, or skip it.")
+        elif pending.complete:
+            lines.append(f"Downloaded: version {pending.version}, complete and genuine — install it with: "
                          "crystal-manager update install")
         else:
             lines.append(f"Download of version {pending.version}: {_percent(pending.received, pending.total)} "
@@ -242,7 +278,7 @@ def run_check(ctx: AppContext, args: argparse.Namespace) -> int:
     if args.json:
         emit_json(check_json(result, __version__))
     else:
-        for line in check_lines(result, __version__):
+        for line in check_lines(result, __version__, service.status()):
             say(line)
     return EXIT_OK
 
@@ -287,8 +323,8 @@ def run_download(ctx: AppContext, args: argparse.Namespace) -> int:
     if args.json:
         emit_json(_pending_json(pending))
     else:
-        say(f"Downloaded version {pending.version} ({size_words(pending.total)}); its signature and hash are "
-            "verified.")
+        say(f"Downloaded version {pending.version} ({size_words(pending.total)}); it is complete and signed by the "
+            "vendor.")
         say("Install it with: crystal-manager update install")
     return EXIT_OK
 
@@ -300,7 +336,8 @@ def run_install(ctx: AppContext, args: argparse.Namespace) -> int:
     if result.takes_effect == "next_manager_start":
         say(f"Version {result.version} will be installed the next time CrystalMe3D Pro Manager starts.")
         return EXIT_OK
-    say(f"Installed CrystalMe3D Pro {result.version}; it is used from the next time CrystalMe3D Pro starts.")
+    say(f"Installed CrystalMe3D Pro {result.version}; it started correctly in a quick check, and it is used from "
+        "the next time CrystalMe3D Pro starts.")
     if result.previous_version:
         say(f"Version {result.previous_version} is kept: go back with crystal-manager update rollback")
     return EXIT_OK
@@ -309,9 +346,10 @@ def run_install(ctx: AppContext, args: argparse.Namespace) -> int:
 def run_rollback(ctx: AppContext, args: argparse.Namespace) -> int:
     """update rollback."""
     result = _service(ctx).rollback()
-    say(f"Back to CrystalMe3D Pro {result.version}; it is used from the next time CrystalMe3D Pro starts.")
+    say(f"Switched to CrystalMe3D Pro {result.version}; it is used from the next time CrystalMe3D Pro starts.")
     if result.previous_version:
-        say(f"Version {result.previous_version} is kept as well.")
+        say(f"Version {result.previous_version} stays on this computer: switch back with crystal-manager update "
+            "rollback")
     return EXIT_OK
 
 

@@ -306,12 +306,15 @@ class UpdatesPage(QWidget):
         if offer is not None:
             self.download_button.setText(tr("&Download %1").replace("%1", offer.version))
         ready = downloaded is not None and (status is None or status.installed_version != downloaded)
+        failed = ready and status is not None and status.failed_install == downloaded
         self.install_button.setVisible(ready)
         self.install_button.setEnabled(idle)
+        self.install_button.setText(tr("&Try again") if failed else tr("&Install now"))
         scheduled = status is not None and status.install_at_next_start == downloaded
-        self.install_later_button.setVisible(ready and not scheduled)
+        self.install_later_button.setVisible(ready and not scheduled and not failed)
         self.install_later_button.setEnabled(idle)
-        can_skip = offer is not None and not offer.critical and downloaded != offer.version and not running
+        can_skip = offer is not None and not offer.critical and not running and (downloaded != offer.version
+                                                                                 or failed)
         self.skip_button.setVisible(can_skip)
         self.skip_button.setEnabled(idle)
         previous = status.previous_version if status else None
