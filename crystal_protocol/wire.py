@@ -31,5 +31,6 @@ LICENSE_PATHS: dict[str, str] = {
     "validate": f"{API_PREFIX}/licenses/validate",
     "deactivate": f"{API_PREFIX}/licenses/deactivate",
     "machines": f"{API_PREFIX}/licenses/machines",
+    "access": f"{API_PREFIX}/licenses/access",
     "offline_answer": f"{API_PREFIX}/licenses/offline/answer",
 }

@@ -29,6 +29,7 @@ from crystal_protocol.signing import (
 )
 from crystal_protocol.wire import LICENSE_PATHS, NONCE_HEADER
 from crystal_server import keys, licenses, machines, store
+from crystal_server.access import access_report
 from crystal_server.licenses import Denied
 from crystal_server.throttle import ThrottleConfig, Window
 
@@ -178,6 +179,13 @@ class LicensingApi:
         fingerprint = body.get("fingerprint")
         return machines.listing(self.conn, self.lookup(digest), fingerprint if isinstance(fingerprint, str) else None)
 
+    def access(self, body: dict[str, Any], now: datetime, digest: str | None) -> dict[str, Any]:
+        """POST access: everything stored about the license of this key (the right of access, §9)."""
+        lic = self.lookup(digest)
+        if lic is None:
+            raise Denied("license_not_found", "no license has this key", 404)
+        return access_report(self.conn, lic.id)
+
     def offline(self, body: dict[str, Any], now: datetime, digest: str | None) -> dict[str, Any]:
         """POST offline/answer: what a web portal calls with an uploaded request file and the key typed in.
 
@@ -202,6 +210,7 @@ def routes(data_dir: Path) -> list[Route]:
         Route(LICENSE_PATHS["validate"], api.endpoint(api.validate), methods=["POST"]),
         Route(LICENSE_PATHS["deactivate"], api.endpoint(api.deactivate), methods=["POST"]),
         Route(LICENSE_PATHS["machines"], api.endpoint(api.listing), methods=["POST"]),
+        Route(LICENSE_PATHS["access"], api.endpoint(api.access, counts_key=True), methods=["POST"]),
         Route(LICENSE_PATHS["offline_answer"], api.endpoint(api.offline, counts_key=True), methods=["POST"]),
     ]
 

@@ -287,6 +287,14 @@ class LicensingEngine:
         key = normalize_key(key)
         return self.call("license_deactivate", {"key": key, "machine_id": machine_id}, trigger).data
 
+    def vendor_report(self, key: str | None = None, trigger: Trigger = "user") -> dict[str, Any]:
+        """Everything the vendor's server stores about the license of ``key`` (default: the stored key)."""
+        key = normalize_key(key) if key is not None else self.stored_key()
+        data = self.call("license_access", {"key": key}, trigger).data
+        if not isinstance(data.get("license"), dict) or not isinstance(data.get("machines"), list):
+            raise MalformedAnswer("the vendor's report is missing its parts")
+        return data
+
     def machines(self, key: str | None = None, trigger: Trigger = "user") -> dict[str, Any]:
         """The machines on the license of ``key`` (default: the stored key)."""
         key = normalize_key(key) if key is not None else self.stored_key()

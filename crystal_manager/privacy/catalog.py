@@ -203,6 +203,25 @@ OFFLINE_REQUEST_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("created_at", "body", "2025-03-01T10:00:00Z", "When the file was written.", "§8", shape=_UTC_TIME),
 )
 
+_ACCESS = RequestType(
+    kind="license_access",
+    method="POST",
+    path=LICENSE_PATHS["access"],
+    title="See what the vendor holds",
+    purpose="Asks the server for everything it stores about your license and its machines (your right of "
+            "access). Only the license key is sent; only its holder gets an answer.",
+    when="Only when you ask for it (`crystal-manager privacy vendor`).",
+    policy=("§9",),
+    fields=(_KEY,),
+    response=(ResponseField("license", "The license as stored (key digest, last four characters, plan, seats, "
+                                       "status, dates)."),
+              ResponseField("machines", "Every machine row as stored (deactivated ones keep only id and dates)."),
+              ResponseField("events", "Every event kept (90 days)."),
+              ResponseField("not_linked_to_the_license", "What is kept but not by license (failed attempts).")),
+    errors=("license_not_found", "invalid_key", "rate_limited"),
+    signed_response=True,
+)
+
 REQUEST_TYPES: tuple[RequestType, ...] = (
     RequestType(
         kind="health",
@@ -303,7 +322,9 @@ REQUEST_TYPES: tuple[RequestType, ...] = (
         errors=("license_not_found", "rate_limited"),
         signed_response=True,
     ),
+    _ACCESS,
 )
+
 
 
 @dataclass(frozen=True)

@@ -177,6 +177,10 @@ class LicenseService:
         """The machines on this license (needs the key of an activated machine, or one just entered)."""
         return self._machine_list(self.engine.machines())
 
+    def vendor_report(self, key: str | None = None) -> dict[str, Any]:
+        """What the vendor holds about this license and its machines (a signed answer, as stored there)."""
+        return self.engine.vendor_report(key)
+
     def machines_for_key(self, key: str) -> MachineList:
         """Machines on the license of ``key`` — for the "seat limit reached" case before activation."""
         return self._machine_list(self.engine.machines(key))

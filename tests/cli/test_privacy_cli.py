@@ -61,3 +61,19 @@ def test_storage_lists_the_apps_files_and_names_the_keyring(reference_server: Re
     assert all(f["path"].startswith(str(tmp_path / "app")) for f in report["files"])
     assert [k["name"] for k in report["keyring"]] == ["license_key", "machine_key"]
     assert "value" not in json.dumps(report["keyring"])
+
+
+def test_vendor_shows_what_the_server_holds(reference_server: ReferenceServer, tmp_path: Path) -> None:
+    from tests.cli.test_license_cli import Cli
+    from tests.support.licensing import issue
+
+    home = tmp_path / "cli-home"
+    home.mkdir()
+    cli = Cli(home, reference_server)
+    lic = issue(reference_server.data_dir)
+    assert cli("activate", lic.key).returncode == 0
+    report = json.loads(cli("privacy", "vendor", "--json").stdout)
+    assert report["license"]["id"] == lic.license_id and len(report["machines"]) == 1
+    assert lic.key not in json.dumps(report)  # the server holds a digest, never the key
+    text = cli("privacy", "vendor")
+    assert text.returncode == 0 and "stored as a digest of its key ending …" + lic.key[-4:] in text.stdout

@@ -7,8 +7,12 @@ import http.client
 import json
 from urllib.parse import urlsplit
 
+import pytest
+
+from crystal_manager.licensing.errors import KeyNotFound
 from crystal_manager.privacy.catalog import SERVER_KEEPS
 from crystal_manager.services.context import AppContext
+from crystal_protocol.licensekey import generate_key
 from crystal_protocol.wire import LICENSE_PATHS
 from crystal_server import store
 from tests.support.licensing import issue, service
@@ -80,3 +84,27 @@ def test_events_older_than_the_declared_period_are_deleted(
         conn.close()
     assert ats and "2000-01-01T00:00:00Z" not in ats
     assert any(k.how_long == "90 days" for k in SERVER_KEEPS)
+
+
+def test_the_access_request_returns_exactly_what_is_stored_and_only_to_the_key_holder(
+        reference_server: ReferenceServer, lic_ctx: AppContext) -> None:
+    lic = issue(reference_server.data_dir)
+    alpha = service(lic_ctx, name="alpha")
+    alpha.activate(lic.key, label="Studio PC")
+    alpha.verify()
+    report = alpha.vendor_report()
+    conn = store.connect(reference_server.data_dir)
+    try:
+        stored_license = dict(conn.execute("SELECT * FROM licenses WHERE id = ?", (lic.license_id,)).fetchone())
+        stored_machines = [dict(r) for r in conn.execute("SELECT * FROM machines WHERE license_id = ?",
+                                                         (lic.license_id,))]
+        stored_events = [dict(r) for r in conn.execute("SELECT * FROM events WHERE license_id = ? ORDER BY id",
+                                                       (lic.license_id,))]
+    finally:
+        conn.close()
+    assert report["license"] == stored_license and report["machines"] == stored_machines
+    assert report["events"] == stored_events and "IP address" in report["not_linked_to_the_license"]
+    # A well-formed key of no license gets a signed refusal, not someone else's data.
+    with pytest.raises(KeyNotFound):
+        alpha.vendor_report(generate_key())
+    assert [e["kind"] for e in lic_ctx.ledger.entries()][-2:] == ["license_access", "license_access"]

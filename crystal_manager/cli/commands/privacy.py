@@ -1,4 +1,5 @@
-"""``crystal-manager privacy catalog|log|export|clear|storage``: what may be sent, what was sent, on this computer."""
+"""``crystal-manager privacy catalog|log|export|clear|storage|vendor``: what may be sent, what was sent,
+what this computer keeps and what the vendor holds."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ def register(subparsers: Any) -> None:
     export.set_defaults(handler=run_export)
     clear = verbs.add_parser("clear", help="delete the privacy log on this computer")
     clear.set_defaults(handler=run_clear)
+    vendor = verbs.add_parser("vendor", help="ask the vendor's server what it holds about your license")
+    vendor.add_argument("--json", action="store_true", help="machine-readable output")
+    vendor.set_defaults(handler=run_vendor)
     storage = verbs.add_parser("storage", help="every file the app keeps on this computer, and the keyring")
     storage.add_argument("--json", action="store_true", help="machine-readable output")
     storage.set_defaults(handler=run_storage)
@@ -114,4 +118,28 @@ def run_storage(ctx: AppContext, args: argparse.Namespace) -> int:
     if not files:
         say("No files yet.")
     say("In the keyring (named, never shown): " + "; ".join(f"{k['name']} ({k['what']})" for k in keyring))
+    return EXIT_OK
+
+
+def run_vendor(ctx: AppContext, args: argparse.Namespace) -> int:
+    """Ask the server for everything it stores about this license (sends the license key; signed answer)."""
+    from crystal_manager.services.license_service import LicenseService
+
+    report = LicenseService(ctx).vendor_report()
+    if args.json:
+        emit_json(report)
+        return EXIT_OK
+    lic = report.get("license", {})
+    say(f"The vendor holds your license ({lic.get('plan', '?')}, {lic.get('seats', '?')} seats, status "
+        f"{lic.get('status', '?')}), stored as a digest of its key ending …{lic.get('key_hint', '')}.")
+    for machine in report.get("machines", []):
+        if machine.get("deactivated_at"):
+            say(f"- machine {machine.get('id')}: deactivated {machine.get('deactivated_at')}; only its id and "
+                "dates are kept")
+        else:
+            say(f"- machine {machine.get('id')} \"{machine.get('label')}\": {machine.get('os')}, "
+                f"{machine.get('environment')}, activated {machine.get('activated_at')}, last seen "
+                f"{machine.get('last_seen_at')}")
+    say(f"{len(report.get('events', []))} events kept (activations, checks, deactivations; 90 days).")
+    say(str(report.get("not_linked_to_the_license", "")))
     return EXIT_OK

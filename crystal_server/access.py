@@ -1,0 +1,25 @@
+"""The right of access (privacy policy §9): everything the server stores about one license, as stored.
+
+Answerable only to the holder of the license key (the endpoint looks the license up by the key's digest)
+and signed like every licensing answer. Failed attempts are kept by IP address, not by license, so they
+cannot be tied to a license and are described rather than listed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+NOT_LINKED = ("Failed attempts (an unknown or malformed key) are kept with the IP address they came from, not "
+              "with a license, for the one-minute throttle window.")
+
+
+def access_report(conn: sqlite3.Connection, license_id: str) -> dict[str, Any]:
+    """The license's row, every machine row and every event row, column by column as stored."""
+    license_row = conn.execute("SELECT * FROM licenses WHERE id = ?", (license_id,)).fetchone()
+    machines = conn.execute("SELECT * FROM machines WHERE license_id = ? ORDER BY activated_at, id",
+                            (license_id,)).fetchall()
+    events = conn.execute("SELECT * FROM events WHERE license_id = ? ORDER BY id", (license_id,)).fetchall()
+    return {"license": dict(license_row) if license_row is not None else {},
+            "machines": [dict(row) for row in machines], "events": [dict(row) for row in events],
+            "not_linked_to_the_license": NOT_LINKED}
