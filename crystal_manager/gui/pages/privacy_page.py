@@ -216,8 +216,9 @@ class PrivacyPage(QWidget):
         self.detail.setText(tr("Select a request to see exactly what it sent.") if entries else "")
         self.summary.setText(summary_text(catalog, entries))
         self.ledger_note.setText(tr("Nothing has been sent yet.") if not entries else
-                                 tr("%1 requests recorded, newest first. Your license key appears shortened, "
-                                    "as …7F3A.").replace("%1", str(len(entries))))
+                                 (tr("1 request recorded.") if len(entries) == 1 else
+                                  tr("%1 requests recorded, newest first.").replace("%1", str(len(entries))))
+                                 + " " + tr("Only the last four characters of your license key are kept here."))
 
     def _show_detail(self, row: int) -> None:
         if not 0 <= row < len(self._entries):
