@@ -65,6 +65,18 @@ def lic_ctx(app_home: Path, reference_server: ReferenceServer, memory_keyring: M
         ctx.close()
 
 
+@pytest.fixture
+def upd_ctx(app_home: Path, reference_server: ReferenceServer) -> Iterator[AppContext]:
+    """An app context (own home) pointed at a running reference server, for the update tests."""
+    from tests.support.licensing import context
+
+    ctx = context(app_home, reference_server.profile_file, reference_server.url)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``run_last`` (the leak scan) run after everything else."""
     items.sort(key=lambda item: item.get_closest_marker("run_last") is not None)

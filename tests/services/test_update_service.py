@@ -4,7 +4,6 @@ real TUF metadata, real release archives, real installs under the app's folder."
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,15 +35,6 @@ from tests.support.servers import ReferenceServer
 from tests.support.update_repo import publish, targets_key_ids, yank
 
 ACTIVE = LicenseStatus(state="active")
-
-
-@pytest.fixture
-def upd_ctx(app_home: Path, reference_server: ReferenceServer) -> Iterator[AppContext]:
-    ctx = context(app_home, reference_server.profile_file, reference_server.url)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
 
 
 def updates(ctx: AppContext, status: LicenseStatus = ACTIVE) -> UpdateService:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,18 +23,9 @@ from crystal_manager.updates.errors import (
     UpdatesNotConfigured,
 )
 from crystal_manager.updates.fetcher import GatewayFetcher, MetadataNameRefused
-from tests.support.licensing import FAST, context
+from tests.support.licensing import FAST
 from tests.support.servers import ReferenceServer, init_server_dir
 from tests.support.update_repo import publish, targets_key_ids
-
-
-@pytest.fixture
-def upd_ctx(app_home: Path, reference_server: ReferenceServer) -> Iterator[AppContext]:
-    ctx = context(app_home, reference_server.profile_file, reference_server.url)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
 
 
 def refresh(ctx: AppContext) -> trust.TrustedTargets:
