@@ -211,7 +211,7 @@ def test_progress_bar_on_a_terminal_and_ctrl_c_pauses(cli: Cli, reference_server
                                stderr=child, text=True)
     os.close(child)
     try:
-        first = _read_until(parent, b"MB/s", time.monotonic() + 60)
+        first = _read_until(parent, b" MB", time.monotonic() + 60)  # the first progress line: Ctrl-C at once
         process.send_signal(signal.SIGINT)
         rest = _read_until(parent, b"Resume with", time.monotonic() + 30)
         assert process.wait(timeout=30) == 130
@@ -220,7 +220,7 @@ def test_progress_bar_on_a_terminal_and_ctrl_c_pauses(cli: Cli, reference_server
             process.kill()
         os.close(parent)
     terminal = (first + rest).decode(errors="replace")
-    assert "%" in terminal and "MB/s" in terminal
+    assert "%" in terminal and " of 67.1 MB" in terminal
     assert "Download paused" in terminal and "crystal-manager update download" in terminal
     status = cli.json("update", "status")
     pending = status["pending"]
@@ -231,3 +231,14 @@ def test_progress_bar_on_a_terminal_and_ctrl_c_pauses(cli: Cli, reference_server
     assert resumed.returncode == EXIT_OK and resumed.stderr == ""
     done = cli.json("update", "status")["pending"]
     assert isinstance(done, dict) and done["progress"]["complete"] is True
+
+
+def test_progress_words_show_speed_and_time_left_once_measured() -> None:
+    from crystal_manager.cli.commands.update import progress_words
+    from crystal_manager.services.update_types import DownloadProgress
+
+    start = progress_words(DownloadProgress("1.2.0", 0, 48_213_000, 0.0, None))
+    assert start == "[                        ]   0%  0 bytes of 48.2 MB"  # no "0.0 MB/s" before a speed is known
+    going = progress_words(DownloadProgress("1.2.0", 24_106_500, 48_213_000, 5_200_000.0, 4.6))
+    assert going == "[############            ]  50%  24.1 MB of 48.2 MB  5.2 MB/s  about 5 s left"
+
