@@ -178,10 +178,14 @@ def main() -> int:
         server = start_server(server_dir, port=port)
         try:
             times: dict[str, list[float]] = {"curl + openssl": [], "ours": [], "python-tuf": []}
-            for _ in range(args.runs):  # interleaved: a noisy moment hits all three alike
-                times["curl + openssl"].append(curl_openssl(server.url, signed, tmp / "curl.bin"))
-                times["ours"].append(ours(server.url, signed, tmp / "ours"))
-                times["python-tuf"].append(python_tuf(server.url, signed, root, tmp / "tuf"))
+            methods = [("curl + openssl", lambda: curl_openssl(server.url, signed, tmp / "curl.bin")),
+                       ("ours", lambda: ours(server.url, signed, tmp / "ours")),
+                       ("python-tuf", lambda: python_tuf(server.url, signed, root, tmp / "tuf"))]
+            for run in range(args.runs):
+                # Interleaved, and in a rotating order: each method writes 512 MiB, and the one that runs
+                # right after another's writes meets the kernel's write-back of them.
+                for name, method in methods[run % 3:] + methods[:run % 3]:
+                    times[name].append(method())
             peaks = {args.size_mib: child_download(server.url, signed, tmp / "rss-big")["peak_kib"] / 1024}
             small_dir = tmp / "server-small"
             small_port = free_port()

@@ -215,8 +215,15 @@ class _Transfer:
             self.etag = etag
             write_json_atomic(self.sidecar, {"sha256": self.signed.sha256, "length": self.signed.length,
                                              "etag": etag, "name": self.signed.name})
-        self.fd = os.open(self.partial, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600)
-        os.ftruncate(self.fd, self.offset)
+        flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0)
+        if self.offset == 0:
+            # A new file, not one cut to zero: ext4 flushes a file truncated to zero when it is closed
+            # (its guard for rewrite-in-place), which cost ~0.1 s per 512 MiB download.
+            self.partial.unlink(missing_ok=True)
+            self.fd = os.open(self.partial, flags | os.O_EXCL, 0o600)
+        else:
+            self.fd = os.open(self.partial, flags, 0o600)
+            os.ftruncate(self.fd, self.offset)
         os.lseek(self.fd, self.offset, os.SEEK_SET)
         self.sink = HashingSink(self.fd, self.digest)
 
