@@ -32,5 +32,6 @@ LICENSE_PATHS: dict[str, str] = {
     "deactivate": f"{API_PREFIX}/licenses/deactivate",
     "machines": f"{API_PREFIX}/licenses/machines",
     "access": f"{API_PREFIX}/licenses/access",
+    "delete": f"{API_PREFIX}/licenses/delete",
     "offline_answer": f"{API_PREFIX}/licenses/offline/answer",
 }

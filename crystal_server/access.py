@@ -8,14 +8,20 @@ cannot be tied to a license and are described rather than listed.
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from typing import Any
+
+from crystal_protocol.signing import format_time
+from crystal_server.licenses import EVENTS_KEPT
 
 NOT_LINKED = ("Failed attempts (an unknown or malformed key) are kept with the IP address they came from, not "
               "with a license, for the one-minute throttle window.")
 
 
 def access_report(conn: sqlite3.Connection, license_id: str) -> dict[str, Any]:
-    """The license's row, every machine row and every event row, column by column as stored."""
+    """The license's row, every machine row and every event row, column by column as stored (events past
+    their declared 90 days are deleted first: a quiet server must not show, or keep, older ones)."""
+    conn.execute("DELETE FROM events WHERE at < ?", (format_time(datetime.now(UTC) - EVENTS_KEPT),))
     license_row = conn.execute("SELECT * FROM licenses WHERE id = ?", (license_id,)).fetchone()
     machines = conn.execute("SELECT * FROM machines WHERE license_id = ? ORDER BY activated_at, id",
                             (license_id,)).fetchall()

@@ -87,4 +87,7 @@ def create_app(data_dir: Path) -> Starlette:
     from crystal_server.licensing import routes as licensing_routes
 
     routes += licensing_routes(data_dir)
+    from crystal_server.deletion import routes as deletion_routes
+
+    routes += deletion_routes(data_dir)
     return Starlette(routes=routes)

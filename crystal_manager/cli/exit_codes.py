@@ -9,6 +9,8 @@ EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
 EXIT_DENIED = 3
 EXIT_OFFLINE = 4
+#: The user did not confirm something that deletes data (no --yes, and "no" or no terminal to ask on).
+EXIT_NOT_CONFIRMED = 5
 
 BY_OUTCOME: dict[Outcome, int] = {
     Outcome.OK: EXIT_OK,

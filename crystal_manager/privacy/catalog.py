@@ -34,7 +34,8 @@ _KEY_HINT = text(4, "[0-9A-HJKMNP-TV-Z]{4}", note="four characters of a license 
 _UTC_TIME = text(20, "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z", note="a UTC time")
 _BYTE_COUNT = text(7, "[0-9]{1,7}", note="a whole number of bytes")
 _JSON = one_of("application/json")
-#: The sections of ../shared/privacy-policy.txt that requests may rely on.
+#: The sections of the vendor's privacy policy that requests may rely on, in short (the policy's own words
+#: ship with the app: crystal_manager/resources/policy/privacy-policy.txt, read by privacy/policy.py).
 POLICY_SECTIONS: dict[str, str] = {
     "§2C": "License & Software Data: license key, activation data (machine ID), subscription status, "
     "software version — used only to validate the license and provide updates.",
@@ -64,6 +65,13 @@ class FieldSpec:
     shape: Shape = field(kw_only=True)
     #: The datum in plain words for people ("your license key"); empty for HTTP's own machinery.
     plain: str = field(default="", kw_only=True)
+    #: What it is for, in plain words (no protocol or cryptography names); ``purpose`` is for engineers.
+    plain_purpose: str = field(default="", kw_only=True)
+
+    @property
+    def why(self) -> str:
+        """What it is for, in the plainest words the catalog has."""
+        return self.plain_purpose or self.purpose
 
 
 @dataclass(frozen=True)
@@ -102,12 +110,13 @@ class RequestType:
 #: Headers every request carries. Host, Connection, Content-Length are set by HTTP itself.
 COMMON_HEADERS: tuple[FieldSpec, ...] = (
     FieldSpec("Host", "header", "licensing.crystalme3dpro.com", "Names the server (required by HTTP).",
-              "§8", retention="not stored", shape=_HOST),
+              "§8", retention="not stored", shape=_HOST, plain_purpose="Names the server being contacted."),
     FieldSpec("User-Agent", "header", "CrystalMe3DProManager/0.1.0 (Linux)",
               "Manager version and OS family (Linux, Windows or macOS), so the server can answer in a "
               "format this version understands.", "§2C", retention="not stored (the server keeps no access log)",
               shape=_USER_AGENT,
-              plain="the Manager's version and your operating system family"),
+              plain="the Manager's version and your operating system family",
+              plain_purpose='So the server answers in a form this version understands.'),
     FieldSpec("Accept", "header", "application/json", "The answer format the app reads.", "§8", shape=_JSON),
     FieldSpec("Accept-Encoding", "header", "identity", "Asks for uncompressed answers.", "§8",
               shape=one_of("identity")),
@@ -121,7 +130,9 @@ NONCE_FIELD = FieldSpec(
     NONCE_HEADER, "header", "q3b1Zp0m9yS6JxkQ2c1vYw",
     "A random one-time value the server must echo inside its signed answer, so an old or forged "
     "answer cannot be replayed.", "§8", retention="not stored", shape=_NONCE,
-              plain='a random one-time number')
+              plain='a random one-time number',
+              plain_purpose='Makes sure the answer was made for this very request (an old or forged answer is '
+                            'refused).')
 
 RANGE_FIELD = FieldSpec(
     "Range", "header", "bytes=1048576-", "Resumes an interrupted download where it stopped.", "§4",
@@ -132,7 +143,8 @@ IF_RANGE_FIELD = FieldSpec(
     "If-Range", "header", '"5d41402abc4b2a76b9719d911017c592"',
     "Resumes only if the file did not change since the first part was fetched (the server's own tag "
     "for the file, echoed back); otherwise the server sends the whole file again.", "§4", required=False, shape=_TAG,
-              plain="the server's tag for a file being resumed")
+              plain="the server's tag for a file being resumed",
+              plain_purpose='Resumes a download only if the file did not change meanwhile.')
 
 _NAME_PARAM = FieldSpec(
     "name", "path", "crystalme3d-pro-2.4.0.tar.gz", "Which public file to fetch.", "§4", shape=_FILE_NAME,
@@ -142,17 +154,21 @@ _NAME_PARAM = FieldSpec(
 _KEEP_WITH_LICENSE = "kept while this machine is activated; deleted when it is deactivated"
 _KEY = FieldSpec(
     "key", "body", "CM3D-7QK2M-X9RTA-4HV0C-Q7F3A", "Your license key: identifies the license being used. "
-    "Never put in a URL.", "§2C", retention="server keeps only a SHA-256 digest of it", secret=True, shape=_KEY_SHAPE,
-              plain='your license key')
+    "Never put in a URL.", "§2C", retention="server keeps only a one-way digest of it", secret=True, shape=_KEY_SHAPE,
+              plain='your license key',
+              plain_purpose='Says which license is being used.')
 _FINGERPRINT = FieldSpec(
     "fingerprint", "body", "v1:3f9ac0…e41b (64 hex digits)",
     "Machine identifier: an HMAC-SHA256 of the operating system's machine ID with a product key. The raw "
     "machine ID never leaves the computer, and this value cannot be linked with other products' IDs.",
     "§2C", retention=_KEEP_WITH_LICENSE, shape=_FINGERPRINT_SHAPE,
-              plain="a one-way code made from this computer's ID (never the ID itself)")
+              plain="a one-way code made from this computer's ID (never the ID itself)",
+              plain_purpose='Recognises this computer on your license without revealing its ID: the code cannot be '
+                            'turned back into the ID, nor matched with codes other products make.')
 _FP_VERSION = FieldSpec("fingerprint_version", "body", "v1", "Which fingerprint method produced it.", "§2C",
                         retention=_KEEP_WITH_LICENSE, shape=one_of("v1"),
-              plain='which method made that code')
+              plain='which method made that code',
+              plain_purpose='Lets a later version change the method and still recognise this computer.')
 _ENVIRONMENT = FieldSpec("environment", "body", "physical",
                          "Whether this is a physical machine, a virtual machine or a container.", "§2C",
                          retention=_KEEP_WITH_LICENSE, shape=one_of("physical", "vm", "container"),
@@ -168,7 +184,9 @@ _PUBLIC_KEY = FieldSpec(
     "machine_public_key", "body", "Qm9n…c2E=", "Public half of a key made on this machine; lets the vendor "
     "check an offline deactivation proof. The private half stays in your keyring.", "§8", required=False,
     retention=_KEEP_WITH_LICENSE, shape=text(44, "[A-Za-z0-9+/]{43}=", note="44 characters of base64"),
-              plain='the public half of a key made on this computer')
+              plain='the public half of a key made on this computer',
+              plain_purpose='Lets the vendor check a deactivation made without internet; the private half never '
+                            'leaves this computer.')
 _PREVIOUS = FieldSpec(
     "previous_fingerprint", "body", "v1:77aa…90cd", "Sent once, only when this machine's fingerprint changed "
     "(a new fingerprint method or machine ID), so the seat moves instead of a new one being taken.", "§2C",
@@ -222,6 +240,38 @@ _ACCESS = RequestType(
     signed_response=True,
 )
 
+_SCOPE = FieldSpec("scope", "body", "this_machine", "What to delete: this machine's data (`this_machine`) or "
+                   "every machine's data on the license (`all_machines`).", "§9",
+                   shape=one_of("this_machine", "all_machines"), plain="whether to delete this computer's data "
+                   "or every computer's on your license",
+                   plain_purpose="Says how much you asked to delete.")
+_DELETE_MACHINE_ID = FieldSpec("machine_id", "body", "m_1a2b3c4d5e6f",
+                               "Which machine's data to delete: this one's id on the license, when it has one.",
+                               "§9", required=False, shape=text(34, "m_[0-9a-f]{1,32}", note="`m_` and hex digits"),
+                               plain="this computer's number on your license",
+                               plain_purpose="Names this computer's data at the vendor.")
+
+_DELETION = RequestType(
+    kind="license_deletion",
+    method="POST",
+    path=LICENSE_PATHS["delete"],
+    title="Delete your data at the vendor",
+    purpose="Asks the server to delete what it stores about this computer (its entry on the license and its "
+            "events), or with “all machines” about every computer on the license. The license itself is "
+            "kept: it is the contract the key stands for. Only the holder of the key gets an answer.",
+    when="Only when you ask for it (“Request deletion” on the Privacy page or "
+         "`crystal-manager privacy request-deletion`).",
+    policy=("§9",),
+    fields=(_KEY, _SCOPE, _DELETE_MACHINE_ID, _optional(_FINGERPRINT)),
+    response=(ResponseField("scope", "What was asked."),
+              ResponseField("deleted_machines", "The ids of the machines deleted."),
+              ResponseField("deleted_events", "How many events were deleted."),
+              ResponseField("still_kept", "What the server still keeps, in words.")),
+    errors=("license_not_found", "invalid_key", "rate_limited", "bad_request"),
+    idempotent=True,
+    signed_response=True,
+)
+
 REQUEST_TYPES: tuple[RequestType, ...] = (
     RequestType(
         kind="health",
@@ -247,7 +297,8 @@ REQUEST_TYPES: tuple[RequestType, ...] = (
         fields=(FieldSpec("name", "path", "timestamp.json", "Which signed metadata file to fetch.", "§4",
                           shape=_METADATA_NAME,
               plain='the name of the update information file'),),
-        response=(ResponseField("(file)", "TUF metadata, verified against the built-in root keys."),),
+        response=(ResponseField("(file)", "The signed list of versions, checked against the keys built into "
+                                          "the app."),),
     ),
     RequestType(
         kind="update_target",
@@ -323,6 +374,7 @@ REQUEST_TYPES: tuple[RequestType, ...] = (
         signed_response=True,
     ),
     _ACCESS,
+    _DELETION,
 )
 
 
@@ -407,7 +459,7 @@ class Kept:
 
 #: Everything the server keeps about a license and its machines.
 SERVER_KEEPS: tuple[Kept, ...] = (
-    Kept("The license: a SHA-256 digest of its key (never the key), the key's last four characters, plan, "
+    Kept("The license: a one-way digest of its key (never the key), the key's last four characters, plan, "
          "seats, status and dates", "as long as the license exists", "to check the license"),
     Kept("Each activated machine: its one-way code, the method's version, environment, OS family, name and "
          "public key, when it was activated and last seen", "while it is activated; deleted at deactivation",
@@ -416,6 +468,9 @@ SERVER_KEEPS: tuple[Kept, ...] = (
          "as long as the license exists", "the license's seat history"),
     Kept("Events: activations, checks and deactivations with their time", "90 days",
          "support and abuse investigation"),
+    Kept("A machine whose data you asked to delete: nothing (its entry and its events are deleted; with “all "
+         "machines”, every machine's entry and every event of the license)", "deleted as soon as you ask",
+         "your right to deletion"),
     Kept("Failed attempts (unknown or malformed key) with the IP address they came from",
          "deleted at the next failed attempt once older than the one-minute throttle window",
          "to slow down key guessing"),

@@ -108,3 +108,98 @@ def test_the_access_request_returns_exactly_what_is_stored_and_only_to_the_key_h
     with pytest.raises(KeyNotFound):
         alpha.vendor_report(generate_key())
     assert [e["kind"] for e in lic_ctx.ledger.entries()][-2:] == ["license_access", "license_access"]
+
+
+def _rows(server: ReferenceServer, sql: str, *params: object) -> list[dict[str, object]]:
+    conn = store.connect(server.data_dir)
+    try:
+        return [dict(r) for r in conn.execute(sql, params)]
+    finally:
+        conn.close()
+
+
+def test_deleting_this_machine_leaves_nothing_of_it_and_the_other_machine_untouched(
+        reference_server: ReferenceServer, lic_ctx: AppContext) -> None:
+    from crystal_manager.services.deletion import request_deletion
+
+    lic = issue(reference_server.data_dir)
+    beta_service = service(lic_ctx, name="beta")
+    beta = beta_service.activate(lic.key, label="Beta laptop")
+    beta_service.engine.wipe()  # beta is another computer: this one's record must not move its seat
+    alpha_service = service(lic_ctx, name="alpha")
+    alpha = alpha_service.activate(lic.key, label="Alice's studio")
+    alpha_service.verify()
+    before = _rows(reference_server, "SELECT * FROM licenses WHERE id = ?", lic.license_id)
+    answer = request_deletion(lic_ctx, service=alpha_service)
+    assert answer["deleted_machines"] == [alpha.machine_id] and answer["deleted_events"] >= 2
+    # Nothing of alpha is left, in any table, under any column.
+    dump = json.dumps([_rows(reference_server, f"SELECT * FROM {t}")
+                       for t in ("licenses", "machines", "events", "throttle_events")])
+    assert alpha.machine_id and alpha.machine_id not in dump and "Alice" not in dump
+    assert alpha_service.engine.identity().fingerprint not in dump
+    # What the catalog says is kept is kept: the license as it was, the other machine and its events.
+    assert _rows(reference_server, "SELECT * FROM licenses WHERE id = ?", lic.license_id) == before
+    [other] = _rows(reference_server, "SELECT * FROM machines")
+    assert other["id"] == beta.machine_id and other["label"] == "Beta laptop"
+    assert _rows(reference_server, "SELECT * FROM events WHERE machine_id = ?", beta.machine_id)
+    # The vendor no longer knows this computer: the license is forgotten here too.
+    assert alpha_service.engine.load().machine_id is None
+    assert any("deleted as soon as you ask" in k.how_long for k in SERVER_KEEPS)
+
+
+def test_deleting_all_machines_keeps_only_the_license(
+        reference_server: ReferenceServer, lic_ctx: AppContext) -> None:
+    from crystal_manager.services.deletion import request_deletion
+
+    lic = issue(reference_server.data_dir)
+    beta_service = service(lic_ctx, name="beta")
+    beta_service.activate(lic.key)
+    beta_service.engine.wipe()  # another computer
+    alpha_service = service(lic_ctx, name="alpha")
+    alpha_service.activate(lic.key)
+    alpha_service.deactivate()
+    alpha_service.activate(lic.key)
+    answer = request_deletion(lic_ctx, all_machines=True, service=alpha_service)
+    assert len(answer["deleted_machines"]) == 3  # beta, alpha deactivated (seat history), alpha again
+    assert _rows(reference_server, "SELECT * FROM machines") == []
+    assert _rows(reference_server, "SELECT * FROM events WHERE license_id = ?", lic.license_id) == []
+    assert _rows(reference_server, "SELECT * FROM throttle_events WHERE bucket = 'key'") == []
+    [kept] = _rows(reference_server, "SELECT * FROM licenses")
+    assert kept["id"] == lic.license_id and lic.key not in json.dumps(kept)
+    assert any("license itself" in line for line in answer["still_kept"])
+
+
+def test_deletion_is_refused_without_the_key_and_deletes_nothing(
+        reference_server: ReferenceServer, lic_ctx: AppContext) -> None:
+    lic = issue(reference_server.data_dir)
+    alpha = service(lic_ctx, name="alpha").activate(lic.key)
+    stranger = generate_key()
+    for body in ({"key": stranger, "scope": "all_machines"},
+                 {"key": stranger, "scope": "this_machine", "machine_id": alpha.machine_id},
+                 {"key": "CM3D-NOT-A-KEY", "scope": "all_machines"},
+                 {"scope": "all_machines", "machine_id": alpha.machine_id}):
+        assert post(reference_server.url, LICENSE_PATHS["delete"], body) in (400, 404)
+    # The right key but a machine not named, or a scope not declared: refused, nothing deleted.
+    assert post(reference_server.url, LICENSE_PATHS["delete"], {"key": lic.key, "scope": "this_machine"}) == 400
+    assert post(reference_server.url, LICENSE_PATHS["delete"], {"key": lic.key, "scope": "everything"}) == 400
+    assert [r["id"] for r in _rows(reference_server, "SELECT id FROM machines")] == [alpha.machine_id]
+    assert _rows(reference_server, "SELECT * FROM events WHERE machine_id = ?", alpha.machine_id)
+
+
+def test_a_quiet_server_still_deletes_what_is_past_its_declared_period(
+        reference_server: ReferenceServer, lic_ctx: AppContext) -> None:
+    lic = issue(reference_server.data_dir)
+    alpha = service(lic_ctx, name="alpha")
+    alpha.activate(lic.key)
+    conn = store.connect(reference_server.data_dir)
+    try:
+        conn.execute("UPDATE events SET at = '2000-01-01T00:00:00Z'")
+        conn.execute("INSERT INTO throttle_events (bucket, name, at) VALUES ('address', '203.0.113.9', 1.0)")
+    finally:
+        conn.close()
+    # No new event is written by the access request: old ones must not be shown, nor kept.
+    assert alpha.vendor_report()["events"] == []
+    assert _rows(reference_server, "SELECT * FROM events WHERE at = '2000-01-01T00:00:00Z'") == []
+    assert post(reference_server.url, LICENSE_PATHS["delete"], {"key": lic.key, "scope": "this_machine",
+                                                                "machine_id": "m_00"}) == 200
+    assert _rows(reference_server, "SELECT * FROM throttle_events WHERE name = '203.0.113.9'") == []

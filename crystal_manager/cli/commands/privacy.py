@@ -1,5 +1,5 @@
-"""``crystal-manager privacy catalog|log|export|clear|storage|vendor``: what may be sent, what was sent,
-what this computer keeps and what the vendor holds."""
+"""``crystal-manager privacy catalog|log|export|clear|storage|vendor|delete-local|request-deletion``: what
+may be sent, what was sent, what this computer keeps and what the vendor holds — and deleting it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from crystal_manager.cli.exit_codes import EXIT_BAD_INPUT, EXIT_OK
+from crystal_manager.cli.exit_codes import EXIT_BAD_INPUT, EXIT_NOT_CONFIRMED, EXIT_OK
 from crystal_manager.cli.output import emit_json, fail, say
 from crystal_manager.services.context import AppContext
 
@@ -35,6 +35,17 @@ def register(subparsers: Any) -> None:
     storage = verbs.add_parser("storage", help="every file the app keeps on this computer, and the keyring")
     storage.add_argument("--json", action="store_true", help="machine-readable output")
     storage.set_defaults(handler=run_storage)
+    local = verbs.add_parser("delete-local", help="delete everything the Manager keeps on this computer "
+                                                  "(frees this computer's seat first)")
+    local.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    local.set_defaults(handler=run_delete_local)
+    remote = verbs.add_parser("request-deletion", help="ask the vendor to delete what it stores about this "
+                                                       "computer")
+    remote.add_argument("--all-machines", action="store_true",
+                        help="delete the data of every computer on your license (they all stop working "
+                             "until activated again)")
+    remote.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    remote.set_defaults(handler=run_request_deletion)
 
 
 def run_catalog(ctx: AppContext, args: argparse.Namespace) -> int:
@@ -142,4 +153,70 @@ def run_vendor(ctx: AppContext, args: argparse.Namespace) -> int:
                 f"{machine.get('last_seen_at')}")
     say(f"{len(report.get('events', []))} events kept (activations, checks, deactivations; 90 days).")
     say(str(report.get("not_linked_to_the_license", "")))
+    return EXIT_OK
+
+
+def _confirmed(args: argparse.Namespace, warning: str) -> bool:
+    """``--yes``, or a "yes" typed on a terminal after the warning; never a guess without a terminal."""
+    import sys
+
+    say(warning)
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        fail("Nothing was deleted: add --yes to confirm when no one can be asked.")
+        return False
+    try:
+        answer = input("Type yes to continue: ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() != "yes":
+        fail("Nothing was deleted.")
+        return False
+    return True
+
+
+def run_delete_local(ctx: AppContext, args: argparse.Namespace) -> int:
+    """Free the seat (if held), then delete every file the Manager keeps and its keyring entries."""
+    from crystal_manager.services.deletion import app_folders, delete_local, is_activated
+
+    activated = is_activated(ctx)
+    folders = ", ".join(str(f) for f in app_folders(ctx))
+    warning = ("This deletes everything the Manager keeps on this computer (" + folders + "): settings, the "
+               "privacy log, the license record, downloaded updates, logs, and the license key and this "
+               "computer's key in the keyring.")
+    if activated:
+        warning += (" This computer is activated: it is deactivated first (its seat is freed at the vendor), "
+                    "and CrystalMe3D Pro will need the license key again.")
+    if not _confirmed(args, warning):
+        return EXIT_NOT_CONFIRMED
+    done = delete_local(ctx)
+    if done.deactivated:
+        say("Deactivated this computer: its seat is free.")
+    say(f"Deleted {done.files} files ({done.bytes} bytes) and the keyring entries "
+        + ", ".join(done.keyring) + ".")
+    if done.kept_product is not None:
+        say(f"Kept CrystalMe3D Pro's installed versions in {done.kept_product} (uninstall removes them).")
+    return EXIT_OK
+
+
+def run_request_deletion(ctx: AppContext, args: argparse.Namespace) -> int:
+    """Ask the vendor to delete this computer's data (or every computer's), after a warning."""
+    from crystal_manager.services.deletion import request_deletion
+
+    if args.all_machines:
+        warning = ("This asks the vendor to delete the data of EVERY computer on your license: each one stops "
+                   "working until it is activated again with the license key. The license itself is kept.")
+    else:
+        warning = ("This asks the vendor to delete what it stores about this computer (its entry on your "
+                   "license and its events). This computer's seat is freed and the license is forgotten "
+                   "here; activate again to use it. The license itself is kept.")
+    if not _confirmed(args, warning):
+        return EXIT_NOT_CONFIRMED
+    data = request_deletion(ctx, all_machines=args.all_machines)
+    count = len(data["deleted_machines"])
+    say(f"The vendor deleted the data of {count} computer{'s' if count != 1 else ''} and "
+        f"{data.get('deleted_events', 0)} events.")
+    for line in data["still_kept"]:
+        say(f"Still kept: {line}")
     return EXIT_OK
