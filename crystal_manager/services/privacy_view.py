@@ -95,3 +95,33 @@ def stored_files(folders: dict[str, Path]) -> list[dict[str, Any]]:
             found.append({"path": str(path), "bytes": path.stat().st_size,
                           "what": KNOWN_FILES.get(base, KNOWN_FILES.get(path.name, role))})
     return found
+
+
+def when_words(stamp: str) -> str:
+    """A ledger time as people read it, in local time ("30 Nov 2026 09:12"); the raw text if unreadable."""
+    try:
+        moment = parse_since(stamp)
+    except ValueError:
+        return stamp or "at an unknown time"
+    return moment.astimezone().strftime("%d %b %Y %H:%M").lstrip("0")
+
+
+def outcome_words(entry: dict[str, Any]) -> str:
+    """How a recorded request ended, in words (the CLI's; the Privacy page translates its own)."""
+    if entry.get("state") == "pending":
+        return "sent; no answer recorded (interrupted?)"
+    error, status = entry.get("error"), entry.get("status")
+    if error:
+        return f"no answer ({error})"
+    if isinstance(status, int) and status < 300:
+        return "answered"
+    return f"refused by the server (code {status})" if status else "no answer"
+
+
+def fields_in_words(catalog: Catalog, entry: dict[str, Any]) -> list[str]:
+    """The data a recorded request carried, each named as the catalog names it for people, in its order."""
+    request_type = catalog.get(str(entry.get("kind", "")))
+    fields = dict(entry.get("fields") or {})
+    specs = list(request_type.fields) if request_type is not None else []
+    words = [f"{spec.plain or spec.name}: {fields.pop(spec.name)}" for spec in specs if spec.name in fields]
+    return words + [f"{name}: {value}" for name, value in sorted(fields.items())]

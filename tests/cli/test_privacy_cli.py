@@ -4,9 +4,10 @@ against the other (real processes, a real server, a real ledger)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
-from crystal_manager.cli.exit_codes import EXIT_BAD_INPUT
+from crystal_manager.cli.exit_codes import EXIT_BAD_INPUT, EXIT_NOT_CONFIRMED
 from crystal_manager.privacy.catalog import default_catalog
 from tests.cli.test_cli_basics import isolated_env, run_cli
 from tests.support.servers import ReferenceServer
@@ -45,7 +46,7 @@ def test_log_json_holds_up_against_the_catalog_then_export_and_clear(reference_s
     exported = json.loads(out.read_text())
     assert exported["log"] == log and exported["catalog"] == catalog
     cleared = run_cli("privacy", "clear", env=env)
-    assert cleared.returncode == 0 and "1 requests" in cleared.stdout
+    assert cleared.returncode == 0 and "(1 request)" in cleared.stdout
     assert json.loads(run_cli("privacy", "log", "--json", env=env).stdout) == []
     assert "Nothing has been sent." in run_cli("privacy", "log", env=env).stdout
 
@@ -77,3 +78,77 @@ def test_vendor_shows_what_the_server_holds(reference_server: ReferenceServer, t
     assert lic.key not in json.dumps(report)  # the server holds a digest, never the key
     text = cli("privacy", "vendor")
     assert text.returncode == 0 and "stored as a digest of its key ending …" + lic.key[-4:] in text.stdout
+
+
+def test_log_in_words_names_no_protocol(reference_server: ReferenceServer, tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    run_cli("--profile", str(reference_server.profile_file), "--server", reference_server.url,
+            "status", "--check-server", env=env)
+    text = run_cli("privacy", "log", env=env).stdout
+    assert "Server health check (you asked)" in text and "answered" in text
+    assert "GET" not in text and "/v1/" not in text
+    assert re.search(r"\d{4}-\d{2}-\d{2}T", text) is None  # no ISO timestamps in text
+
+
+def _machines(server: ReferenceServer) -> list[dict[str, object]]:
+    from crystal_server import store
+
+    conn = store.connect(server.data_dir)
+    try:
+        return [dict(r) for r in conn.execute("SELECT * FROM machines")]
+    finally:
+        conn.close()
+
+
+def test_delete_local_frees_the_seat_then_deletes_every_file(reference_server: ReferenceServer,
+                                                             tmp_path: Path) -> None:
+    from tests.cli.test_license_cli import Cli
+    from tests.support.licensing import issue
+
+    home = tmp_path / "cli-home"
+    home.mkdir()
+    cli = Cli(home, reference_server)
+    lic = issue(reference_server.data_dir)
+    assert cli("activate", lic.key).returncode == 0
+    files_before = sorted(p for p in home.rglob("*") if p.is_file())
+    assert any(p.name == "secrets.json" for p in files_before)  # the key, in the user-only file here
+    refused = cli("privacy", "delete-local", input_text="yes\n")  # no terminal: only --yes confirms
+    assert refused.returncode == EXIT_NOT_CONFIRMED and "Nothing was deleted" in refused.stderr
+    assert "deactivated first" in refused.stdout
+    assert sorted(p for p in home.rglob("*") if p.is_file()) == files_before
+    done = cli("privacy", "delete-local", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "its seat is free" in done.stdout
+    assert [p for p in home.rglob("*") if p.is_file()] == []
+    [machine] = _machines(reference_server)
+    assert machine["deactivated_at"] and not machine["fingerprint"]
+    again = cli("privacy", "delete-local", "--yes")  # nothing activated, nothing left: still fine
+    assert again.returncode == 0 and "deactivated" not in again.stdout.lower().split("keyring")[0]
+
+
+def test_request_deletion_asks_the_vendor_and_forgets_the_license(reference_server: ReferenceServer,
+                                                                  tmp_path: Path) -> None:
+    from tests.cli.test_license_cli import Cli
+    from tests.support.licensing import issue
+
+    home = tmp_path / "cli-home"
+    home.mkdir()
+    cli = Cli(home, reference_server)
+    lic = issue(reference_server.data_dir)
+    assert cli("activate", lic.key).returncode == 0
+    refused = cli("privacy", "request-deletion", "--all-machines")
+    assert refused.returncode == EXIT_NOT_CONFIRMED and "EVERY computer" in refused.stdout
+    assert len(_machines(reference_server)) == 1 and cli.ledger_kinds()[-1] == "license_activate"
+    done = cli("privacy", "request-deletion", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "deleted the data of 1 computer" in done.stdout and "Still kept: The license itself" in done.stdout
+    assert _machines(reference_server) == []
+    assert cli.ledger_kinds()[-1] == "license_deletion"
+    entry = json.loads(cli("privacy", "log", "--json").stdout)[-1]
+    assert set(entry["fields"]) == {"key", "scope", "machine_id"} and lic.key not in json.dumps(entry)
+    status = json.loads(cli("status", "--json").stdout)
+    assert "not" in json.dumps(status).lower()
+    # Nothing held here any more: asking again is a clear refusal, nothing sent.
+    again = cli("privacy", "request-deletion", "--yes")
+    assert again.returncode != 0 and len(again.stderr.strip().splitlines()) == 1
+    assert cli.ledger_kinds()[-1] == "license_deletion" and len(cli.ledger_kinds()) == 2

@@ -83,12 +83,16 @@ def run_log(ctx: AppContext, args: argparse.Namespace) -> int:
         return EXIT_OK
     if not entries:
         say("Nothing has been sent.")
+    from crystal_manager.services.privacy_view import fields_in_words, outcome_words, when_words
+
     for entry in entries:
-        result = entry.get("status") or entry.get("error") or "no answer recorded"
-        fields = ", ".join(f"{k}={v}" for k, v in (entry.get("fields") or {}).items())
-        say(f"{entry.get('ts', '?')}  {entry.get('kind', '?')}  {entry.get('method', '')} "
-            f"{entry.get('host', '')}{entry.get('path', '')}  {result}  {entry.get('bytes_sent', 0)} bytes sent"
-            + (f"  [{fields}]" if fields else ""))
+        request_type = ctx.catalog.get(str(entry.get("kind", "")))
+        title = request_type.title if request_type is not None else str(entry.get("kind", "?"))
+        who = "you asked" if entry.get("trigger") == "user" else "automatic"
+        say(f"{when_words(str(entry.get('ts', '')))}  {title} ({who}) to {entry.get('host', '?')}: "
+            f"{outcome_words(entry)}; {entry.get('bytes_sent', 0)} bytes sent")
+        data = fields_in_words(ctx.catalog, entry)
+        say("    sent: " + ("; ".join(data) if data else "nothing about you"))
     return EXIT_OK
 
 
@@ -109,7 +113,7 @@ def run_export(ctx: AppContext, args: argparse.Namespace) -> int:
 def run_clear(ctx: AppContext, args: argparse.Namespace) -> int:
     """Delete the ledger's files."""
     removed = ctx.ledger.clear()
-    say(f"Deleted the privacy log ({removed} requests).")
+    say(f"Deleted the privacy log ({removed} request{'' if removed == 1 else 's'}).")
     return EXIT_OK
 
 
