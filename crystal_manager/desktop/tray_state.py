@@ -11,6 +11,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, NamedTuple
 
 from crystal_manager.licensing.plans import plan_name
+from crystal_manager.services.license_rules import BLOCKED_STATES, RUNNING_STATES
 
 if TYPE_CHECKING:  # annotations only: the status module is not needed to draw the first tray icon
     from crystal_manager.services.status import LicenseStatus
@@ -35,8 +36,8 @@ class TrayState(Enum):
 #: Icon stems that must exist in ``crystal_manager/resources/icons`` for every variant and size.
 ICON_STATES: tuple[TrayState, ...] = tuple(TrayState)
 
-#: License states after which the product will not run until someone acts.
-LOCKED_LICENSE_STATES = frozenset({"not_activated", "locked", "expired", "revoked"})
+#: License states after which the product will not run until someone acts (the one rule lives in the core).
+LOCKED_LICENSE_STATES = BLOCKED_STATES
 
 
 class UpdateActivity(Enum):
@@ -104,7 +105,7 @@ def decide(inputs: TrayInputs, *, today: date) -> TrayView:
         days_left = max(0, int(lic.grace_days_left))
         until = today + timedelta(days=days_left)
         renews = False
-    known = LOCKED_LICENSE_STATES | {"active", "trial", "offline_grace"}
+    known = BLOCKED_STATES | RUNNING_STATES
     if lic.state in LOCKED_LICENSE_STATES:
         state = TrayState.LOCKED
     elif inputs.error or lic.state not in known:

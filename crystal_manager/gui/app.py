@@ -18,6 +18,7 @@ from crystal_manager.desktop.tray_state import TrayInputs, TrayView, UpdateActiv
 from crystal_manager.gui.icons import is_dark, variant_for
 from crystal_manager.gui.tray import Tray
 from crystal_manager.services.context import AppContext
+from crystal_manager.services.license_rules import is_activated, needs_activation
 from crystal_manager.storage.atomic import StorageError
 from crystal_manager.storage.paths import installed_product_version
 
@@ -344,7 +345,7 @@ class TrayApp(QObject):
         self._render()
         if self._first_facts:
             self._first_facts = False
-            if facts.status.state != "not_activated":
+            if is_activated(facts.status.state):
                 self.license.verify_if_due()
             self._maybe_welcome(facts.status.state)
             self._start_updates()
@@ -389,7 +390,7 @@ class TrayApp(QObject):
             return
         from crystal_manager.gui.dialogs.welcome import WelcomeDialog
 
-        dialog = WelcomeDialog(needs_activation=state in ("not_activated", "expired", "locked"))
+        dialog = WelcomeDialog(needs_activation=needs_activation(state))
         dialog.activate_requested.connect(lambda: self.handle_action("activate"))
         dialog.privacy_requested.connect(lambda: self.open_window("privacy"))
         dialog.finished.connect(lambda _r: self._welcome_done())

@@ -14,6 +14,7 @@ from crystal_manager.gui.problems import problem_for
 from crystal_manager.gui.texts import tr
 from crystal_manager.gui.worker import run_in_background
 from crystal_manager.services.context import AppContext
+from crystal_manager.services.problems import Action
 from crystal_manager.services.status import LicenseStatus
 
 # The dialogs load when they open (~4 MiB of widgets and texts nobody needs at start).
@@ -54,7 +55,8 @@ class LicenseFlow(QObject):
         ctx, api, secrets = self.ctx, self.api, self.want_secrets
         seq = self._next()
         run_in_background(self, lambda: read_facts(ctx, api, with_secrets=secrets),
-                          on_success=lambda facts: self._set_facts(seq, facts), on_failure=self._fail)
+                          on_success=lambda facts: self._set_facts(seq, facts),
+                          on_failure=lambda exc: self._fail(exc, "read"))
 
     def _next(self) -> int:
         self._started += 1
@@ -79,11 +81,11 @@ class LicenseFlow(QObject):
 
         return done
 
-    def _fail(self, exc: BaseException) -> None:
+    def _fail(self, exc: BaseException, action: Action | None = None) -> None:
         self.busy.emit("")
-        self.failed.emit(problem_for(exc))
+        self.failed.emit(problem_for(exc, action))
 
-    def _op_failed(self, exc: BaseException) -> None:
+    def _op_failed(self, exc: BaseException, action: Action) -> None:
         # A failed verify may still have changed the license here (revoked, expired, offline grace): show
         # the facts as stored now, THEN the problem (new facts clear an older problem, not this one).
         ctx, api, secrets = self.ctx, self.api, self.want_secrets
@@ -91,25 +93,26 @@ class LicenseFlow(QObject):
 
         def shown(facts: LicenseFacts) -> None:
             self._set_facts(seq, facts)
-            self._fail(exc)
+            self._fail(exc, action)
 
         run_in_background(self, lambda: read_facts(ctx, api, with_secrets=secrets), on_success=shown,
-                          on_failure=lambda _again: self._fail(exc))
+                          on_failure=lambda _again: self._fail(exc, action))
 
-    def _run(self, busy: str, call: Callable[[], LicenseStatus]) -> None:
+    def _run(self, busy: str, action: Action, call: Callable[[], LicenseStatus]) -> None:
         self.busy.emit(busy)
-        run_in_background(self, call, on_success=self._status_handler(self._next()), on_failure=self._op_failed)
+        run_in_background(self, call, on_success=self._status_handler(self._next()),
+                          on_failure=lambda exc: self._op_failed(exc, action))
 
     def verify_now(self) -> None:
         """Ask the server now (the user pressed Verify)."""
         api = self.api
-        self._run(tr("Verifying with the licensing server…"), lambda: api.verify(trigger="user"))
+        self._run(tr("Verifying with the licensing server…"), "verify", lambda: api.verify(trigger="user"))
 
     def verify_if_due(self) -> None:
         """The scheduled check (at start when overdue, then on a timer)."""
         api = self.api
         run_in_background(self, api.verify_if_due, on_success=self._status_handler(self._next()),
-                          on_failure=self._op_failed)
+                          on_failure=lambda exc: self._op_failed(exc, "verify"))
 
     def deactivate_this(self, parent: QWidget | None) -> None:
         """Ask, then free this machine's seat."""
@@ -120,7 +123,7 @@ class LicenseFlow(QObject):
                 text=tr("Deactivate CrystalMe3D Pro on this computer? Its seat becomes free for another "
                         "machine, and the license key is removed from here."),
                 action=tr("Deactivate"),
-                on_yes=lambda: self._run(tr("Deactivating…"), lambda: api.deactivate(None)))
+                on_yes=lambda: self._run(tr("Deactivating…"), "deactivate", lambda: api.deactivate(None)))
 
     def open_machines(self, parent: QWidget | None) -> MachinesDialog:
         """The machines on this license."""

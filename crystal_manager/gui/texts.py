@@ -11,8 +11,16 @@ from PySide6.QtCore import QT_TR_NOOP, QDate, QDateTime, QLocale, QTimeZone
 from crystal_manager.desktop.tray_state import TrayState, TrayView
 from crystal_manager.gui.first_tray import app_name, starting_line
 from crystal_manager.gui.first_tray import tr as _tr
+from crystal_manager.services.license_rules import needs_activation
 
 tr = _tr  # the one tr() lives in first_tray (the lightest module); the pages import it from here
+
+
+def core_words(text: str) -> str:
+    """Words the Qt-free core decided (problem headlines and next steps, the preview's plain words), through
+    the translator. lupdate cannot see them (they are not literals here), so they stay English until they
+    are extracted from the core's tables; they are decided once, there, for the CLI and the GUI alike."""
+    return tr(text) if text else text
 
 
 def fmt_day(day: date) -> str:
@@ -132,7 +140,7 @@ def menu_entries(view: TrayView, *, product_version: str | None, manager_version
         entries.append(MenuEntry(extra, None))
     entries.append(MenuEntry(versions_line(product_version, manager_version), None))
     entries.append(MenuEntry("-", "-"))
-    if view.state is TrayState.LOCKED and view.license_state in ("not_activated", "expired", "locked"):
+    if view.state is TrayState.LOCKED and needs_activation(view.license_state):
         entries.append(MenuEntry(tr("Activate…"), "activate"))
     if update is not None:
         entries.append(update)

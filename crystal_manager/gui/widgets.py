@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QVBoxLayout, QWidget
 
 from crystal_manager.gui.problems import Problem
@@ -123,3 +123,13 @@ class FactRows(QWidget):
         """The shown text of row ``key`` (None when hidden)."""
         label = self._values[key]
         return label.text() if not label.isHidden() else None
+
+
+def fit_to_screen(window: QWidget, width: int, height: int) -> None:
+    """Resize ``window`` to ``width`` x ``height`` logical pixels, or to the screen's free area when that is
+    smaller (1366x768 at 200 % leaves 683x384 logical pixels), so nothing lies off screen."""
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    if screen is not None:
+        free = screen.availableGeometry()
+        width, height = min(width, free.width()), min(height, free.height())
+    window.resize(width, height)

@@ -16,6 +16,8 @@ from crystal_manager.net import errors as net
 from crystal_manager.services.usertext import explain
 from tests.support.fake_license import KEY, FakeLicenseService
 
+LABEL_ROW = "label"
+
 
 @pytest.fixture
 def dialog(qtbot: QtBot) -> tuple[ActivationDialog, FakeLicenseService]:
@@ -29,14 +31,23 @@ def dialog(qtbot: QtBot) -> tuple[ActivationDialog, FakeLicenseService]:
 def test_typo_is_caught_locally_and_nothing_is_sent(dialog: tuple[ActivationDialog, FakeLicenseService],
                                                     qtbot: QtBot) -> None:
     dlg, fake = dialog
-    dlg.key_edit.setText("CM3D-ABCD-EFGH-JKLM-7F3")
-    assert dlg.format_note.text() == "Not a complete, valid key yet."
+    dlg.key_edit.setText(KEY[:-1])
+    assert dlg.format_note.text() == "Not a complete key yet."
     assert dlg.preview.rowCount() == 0
     with qtbot.waitSignal(dlg.failed) as failed:
         dlg.activate_button.click()
     assert failed.args[0].headline == "The key has a typo"
-    assert "Nothing was sent" in dlg.banner.text()
+    assert dlg.banner.text().count("Nothing was sent") == 1  # said once, not in the advice and the facts
     assert fake.calls == []  # no preview, no activation: nothing went anywhere
+
+
+def test_a_full_length_key_with_a_typo_is_called_a_typo(dialog: tuple[ActivationDialog, FakeLicenseService],
+                                                        qtbot: QtBot) -> None:
+    dlg, _fake = dialog
+    dlg.key_edit.setText(KEY[:-1] + ("A" if KEY[-1] != "A" else "B"))
+    assert "typo" in dlg.format_note.text() and "complete" not in dlg.format_note.text()
+    dlg.key_edit.setText(KEY[:-1] + "U")  # U never appears in a key
+    assert "never appears" in dlg.format_note.text()
 
 
 def test_preview_is_shown_before_anything_is_sent(dialog: tuple[ActivationDialog, FakeLicenseService],
@@ -45,9 +56,15 @@ def test_preview_is_shown_before_anything_is_sent(dialog: tuple[ActivationDialog
     with qtbot.waitSignal(dlg.preview_shown):
         dlg.key_edit.setText(KEY.lower().replace("-", " - "))
     assert dlg.format_note.text().startswith("✓")
-    assert dlg.preview_rows()[0] == ("license_key", "…7F3A")
-    assert [name for name, _ in dlg.preview_rows()] == ["license_key", "label", "fingerprint",
-                                                        "virtual_machine", "app_version"]
+    assert dlg.preview_rows()[0] == ("key", "…" + KEY[-4:])
+    assert [name for name, _ in dlg.preview_rows()] == ["key", "fingerprint", "fingerprint_version", "environment",
+                                                        "os", "label", "machine_public_key", "X-Crystal-Nonce"]
+    # The fields the real catalog declares for an activation, in its plain words (never a wire name).
+    assert [row[0] for row in dlg.preview_cells()] == [
+        "Your license key", "A one-way code made from this computer's ID (never the ID itself)",
+        "Which method made that code", "Whether this is a physical computer, a virtual machine or a container",
+        "The operating system family (Linux, Windows or macOS)", "The name this computer has in your list of machines",
+        "The public half of a key made on this computer", "A random one-time number"]
     assert fake.calls == ["preview_activation"]
     with qtbot.waitSignal(dlg.activated) as done:
         dlg.activate_button.click()
@@ -67,7 +84,7 @@ def test_busy_while_activating(dialog: tuple[ActivationDialog, FakeLicenseServic
 
 @pytest.mark.parametrize(("exc", "headline", "retry"), [
     (net.ConnectFailed("cannot reach licensing.crystalme3dpro.com"), "The licensing server cannot be reached", True),
-    (net.TimedOut("no answer in 20 s"), "The licensing server cannot be reached", True),
+    (net.TimedOut("no answer in 20 s"), "The licensing server did not answer in time", True),
     (net.TLSFailed("certificate verify failed: self-signed certificate in chain"),
      "A proxy or secure-connection problem", True),
     (net.ProxyFailed("407 Proxy Authentication Required"), "A proxy or secure-connection problem", True),
@@ -146,7 +163,7 @@ def test_the_machine_name_follows_into_the_preview_and_the_activation(
     assert dlg.label_edit.maxLength() == 64
     with qtbot.waitSignal(dlg.preview_shown):
         dlg.key_edit.setText(KEY)
-    assert dict(dlg.preview_rows())["label"] == "Linux computer"
+    assert dict(dlg.preview_rows())[LABEL_ROW] == "Linux computer"
     assert dlg.activate_button.isEnabled()
     with qtbot.waitSignal(dlg.preview_shown):  # once typing pauses, the preview shows the new name
         dlg.label_edit.setText("Studio")
@@ -154,7 +171,7 @@ def test_the_machine_name_follows_into_the_preview_and_the_activation(
         # Until then the preview on screen is not what would be sent: nothing can be sent.
         assert not dlg.activate_button.isEnabled()
         assert dlg.preview_intro.text() == "Updating what will be sent…"
-    assert dict(dlg.preview_rows())["label"] == "Studio workstation"
+    assert dict(dlg.preview_rows())[LABEL_ROW] == "Studio workstation"
     assert dlg.activate_button.isEnabled()
     dlg.label_edit.setText("Studio workstation 2")  # typed and taken back before the preview follows
     assert not dlg.activate_button.isEnabled()
@@ -176,3 +193,21 @@ def test_a_machine_name_the_server_would_refuse_is_caught_here(
         dlg.activate_button.click()
     assert failed.args[0].headline == "The name for this computer cannot be used"
     assert "Nothing was sent" in dlg.banner.text()
+
+
+def test_the_preview_speaks_plainly(dialog: tuple[ActivationDialog, FakeLicenseService], qtbot: QtBot) -> None:
+    dlg, _fake = dialog
+    with qtbot.waitSignal(dlg.preview_shown):
+        dlg.key_edit.setText(KEY)
+    cells = [cell for row in dlg.preview_cells() for cell in row]
+    assert cells and "Privacy policy: License & Software Data" in " ".join(cells)
+    for word in ("HMAC", "SHA-256", "fingerprint_version", "§", "machine_public_key"):
+        assert not [cell for cell in cells if word in cell], word
+
+
+def test_the_preview_has_room(dialog: tuple[ActivationDialog, FakeLicenseService], qtbot: QtBot) -> None:
+    dlg, _fake = dialog
+    with qtbot.waitSignal(dlg.preview_shown):
+        dlg.key_edit.setText(KEY)
+    # The preview table gets the dialog's spare height, not ~180 px with the rest left empty below.
+    qtbot.waitUntil(lambda: dlg.preview.height() >= dlg.height() * 0.4, timeout=2000)

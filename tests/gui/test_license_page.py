@@ -14,7 +14,7 @@ from crystal_manager.licensing import errors as lic
 from crystal_manager.net import errors as net
 from crystal_manager.services.usertext import explain
 from tests.gui.conftest import MakeApp
-from tests.support.fake_license import STATES
+from tests.support.fake_license import KEY, STATES
 
 
 def page_for(make_app: MakeApp, state: str, qtbot: QtBot):  # type: ignore[no-untyped-def]
@@ -28,7 +28,7 @@ def page_for(make_app: MakeApp, state: str, qtbot: QtBot):  # type: ignore[no-un
 @pytest.mark.parametrize(("state", "rows"), [
     ("not_activated", {"state": "Not activated", "plan": None, "seats": None, "key": None}),
     ("active", {"state": "Active", "plan": "Pro", "renews": "20 Mar 2027", "seats": "2 of 3 in use",
-                "key": "ending in 7F3A", "verified": "9 Mar 2026", "grace": None}),
+                "key": "ending in " + KEY[-4:], "verified": "9 Mar 2026", "grace": None}),
     ("trial", {"state": "Trial", "trial": "9 days left", "expires": "19 Mar 2026", "seats": "1 of 1 in use"}),
     ("offline_grace", {"state": "Offline — grace period", "message":
                        "The licensing server has not answered since 9 Mar 2026."}),
@@ -80,13 +80,15 @@ def test_verify_now_runs_in_background_and_updates(make_app: MakeApp, qtbot: QtB
 
 
 @pytest.mark.parametrize(("exc", "headline"), [
-    (net.ConnectFailed("cannot reach 127.0.0.1"), "The licensing server cannot be reached"),
-    (net.TLSFailed("certificate verify failed"), "A proxy or secure-connection problem"),
-    (net.ProxyFailed("407"), "A proxy or secure-connection problem"),
-    (net.TimedOut("no answer"), "The licensing server cannot be reached"),
-    (lic.LicensingOffline("unsigned answer"), "The licensing server cannot be reached"),
-    (lic.LicenseRevoked("revoked on 1 Mar"), "This license was revoked"),
-    (lic.SubscriptionExpired("ended 28 Feb"), "The subscription has ended"),
+    (net.ConnectFailed("cannot reach 127.0.0.1"), "Not verified: the licensing server cannot be reached"),
+    (net.TLSFailed("certificate verify failed"), "Not verified: a proxy or secure-connection problem"),
+    (net.ProxyFailed("407"), "Not verified: a proxy or secure-connection problem"),
+    (net.TimedOut("no answer"), "Not verified: the licensing server did not answer in time"),
+    (lic.LicensingOffline("unsigned answer"), "Not verified: the licensing server cannot be reached"),
+    (lic.StaleAnswer("the signed date is 3 days from this computer's clock", 259200),
+     "Not verified: this computer's clock looks wrong"),
+    (lic.LicenseRevoked("revoked on 1 Mar"), "Not verified: this license was revoked"),
+    (lic.SubscriptionExpired("ended 28 Feb"), "Not verified: the subscription has ended"),
 ])
 def test_verify_failure_says_what_happened(make_app: MakeApp, qtbot: QtBot, exc: Exception,
                                            headline: str) -> None:
@@ -97,6 +99,21 @@ def test_verify_failure_says_what_happened(make_app: MakeApp, qtbot: QtBot, exc:
     assert page.problem_banner.isVisibleTo(page)
     assert page.problem_banner.text().startswith(headline)
     assert explain(exc)[0] in page.problem_banner.text()  # the words come from the one place
+    assert "Nothing changed" not in page.problem_banner.text()  # the state may have changed (grace)
+
+
+def test_a_failed_deactivation_is_not_a_failed_verification(make_app: MakeApp, qtbot: QtBot) -> None:
+    app, fake, page = page_for(make_app, "active", qtbot)
+    fake.fail["deactivate"] = net.ConnectFailed("cannot reach 127.0.0.1")
+    page.deactivate_button.click()
+    box = qtbot.waitUntil(lambda: app.window().findChild(QMessageBox, "confirm") is not None) or \
+        app.window().findChild(QMessageBox, "confirm")
+    assert isinstance(box, QMessageBox)
+    with qtbot.waitSignal(app.license.failed) as failed:
+        next(b for b in box.buttons() if b.text() == "Deactivate").click()
+    text = page.problem_banner.text()
+    assert failed.args[0].headline.startswith("Not deactivated") and text.startswith("Not deactivated")
+    assert "still activated" in text and "verif" not in text.split("\n")[0].lower()
 
 
 def test_deactivate_asks_first_then_frees_the_seat(make_app: MakeApp, qtbot: QtBot) -> None:

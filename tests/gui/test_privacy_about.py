@@ -16,6 +16,7 @@ from crystal_manager.privacy.catalog import default_catalog
 from crystal_manager.services.health import check_server
 from crystal_manager.services.status import app_status
 from tests.gui.conftest import MakeApp
+from tests.support.fake_license import KEY
 from tests.support.servers import ReferenceServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,8 +60,8 @@ def test_about_says_not_production_and_copies_redacted_diagnostics(make_app: Mak
         window.about_page.copy_button.click()
     text = copied.args[0]
     assert QGuiApplication.clipboard().text() == text
-    assert "license.key_hint: 7F3A" in text and "NOT production" in text
-    assert "CM3D-ABCD" not in text and window.about_page.copied.text() == "Diagnostics copied to the clipboard."
+    assert f"license.key_hint: {KEY[-4:]}" in text and "NOT production" in text
+    assert KEY[:10] not in text and window.about_page.copied.text() == "Diagnostics copied to the clipboard."
 
 
 def test_no_display_gives_one_line_and_exit_2(tmp_path: Path) -> None:

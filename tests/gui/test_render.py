@@ -73,7 +73,7 @@ def test_activation_dialog_states(qtbot: QtBot, theme: str, name: str, exc: Exce
     qtbot.addWidget(dlg)
     dlg.show()
     if name == "typo":
-        dlg.key_edit.setText("CM3D-ABCD-EFGH-JKLM-7F")
+        dlg.key_edit.setText(KEY[:-2])
         with qtbot.waitSignal(dlg.failed):
             dlg.activate_button.click()
     else:

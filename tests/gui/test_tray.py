@@ -43,7 +43,7 @@ def test_state_icon_tooltip_and_menu(make_app: MakeApp, state: str) -> None:
     assert menu[0] == line
     assert menu[1].startswith("CrystalMe3D Pro not installed · Manager ")
     actions = ["Open CrystalMe3D Pro Manager", "Check for updates", "Privacy…", "Quit"]
-    if state in ("not_activated", "expired", "locked"):
+    if state in ("not_activated", "expired", "revoked", "locked"):  # revoked too: another key is the way out
         actions.insert(0, "Activate…")
     assert menu[2:] == actions
     assert not app.tray.menu.actions()[0].isEnabled()  # the status line is information, not an action

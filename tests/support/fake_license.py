@@ -1,27 +1,33 @@
-"""A typed test double of the licensing SERVICE boundary (LicenseService's methods), for GUI rendering
-tests until the licensing work lands; the lead adds end-to-end GUI tests against the real service.
+"""A typed test double of the licensing SERVICE boundary (:class:`crystal_manager.gui.license_api.LicenseApi`),
+for GUI rendering tests; end-to-end GUI tests use the real service against the reference server.
 
-It keeps a small in-memory license and returns each LicenseStatus state or raises each documented error
-on request. Keys look like ``CM3D-ABCD-EFGH-JKLM-7F3A``.
+Built from the real definitions so it cannot drift: keys are checked by the real parser (crystal_protocol's
+format and check group), and the activation preview lists exactly the fields the real catalog declares for
+an activation, with the catalog's own example values (secrets masked as the real service masks them). It
+keeps a small in-memory license and returns each LicenseStatus state or raises each documented error on
+request.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import replace
 
-from crystal_manager.licensing.errors import KeyFormatError
+from crystal_manager.gui.license_api import LicenseApi
+from crystal_manager.licensing.keyformat import normalize_key
 from crystal_manager.net.request import Trigger
+from crystal_manager.privacy.catalog import NONCE_FIELD, default_catalog
+from crystal_manager.privacy.ledger import mask_secret
 from crystal_manager.services.license_types import MachineInfo, MachineList, PreviewField
 from crystal_manager.services.status import LicenseStatus
 
-KEY = "CM3D-ABCD-EFGH-JKLM-7F3A"
-_FORMAT = re.compile(r"^CM3D(-[A-Z0-9]{4}){4}$")
+KEY = "CM3D-7QK2M-X9RTA-4HV0C-AHGJ3"  # passes the real check group (tests/gui/test_fake_license.py)
+#: What a first activation sends beyond the required fields (previous_fingerprint only after a change).
+_FIRST_ACTIVATION_OPTIONAL = frozenset({"label", "machine_public_key"})
 
 ACTIVE = LicenseStatus(state="active", plan="Pro", renews_at="2027-03-20T00:00:00Z", seats_used=2, seats_total=3,
                        last_verified_at="2026-03-09T10:15:00Z", next_check_at="2026-03-10T09:40:00Z",
-                       key_hint="7F3A")  # the real service: last 4 characters, no ellipsis
+                       key_hint=KEY[-4:])  # the real service: last 4 characters, no ellipsis
 
 STATES: dict[str, LicenseStatus] = {
     "not_activated": LicenseStatus(),
@@ -69,28 +75,26 @@ class FakeLicenseService:
         return self.current
 
     def normalize_key(self, key: str) -> str:
-        normal = re.sub(r"\s+", "", key).upper()
-        if not _FORMAT.match(normal):
-            raise KeyFormatError("expected 5 groups of 4 letters or digits, starting with CM3D")
-        return normal
+        return normalize_key(key)  # the real local check: KeyFormatError with the real reasons
 
     def preview_activation(self, key: str, *, label: str | None = None) -> list[PreviewField]:
         self._enter("preview_activation")
         self.labels.append(label)
-        return [
-            PreviewField("license_key", "…" + key[-4:], "Identifies your license.", "§2C"),
-            PreviewField("label", label or self.default_label(), "A name for this machine.", "§2C"),
-            PreviewField("fingerprint", "v1:9f2c…e41a", "A one-way hash of this computer's ID.", "§2C"),
-            PreviewField("virtual_machine", "false", "Tells a VM from a physical machine.", "§2C"),
-            PreviewField("app_version", "0.1.0", "So the server answers in a format this version reads.", "§2C"),
-        ]
+        request = default_catalog().get("license_activate")
+        assert request is not None
+        values = {"key": normalize_key(key), "label": label or self.default_label()}
+        fields = [PreviewField(spec.name, mask_secret(values.get(spec.name, spec.example)) if spec.secret
+                               else values.get(spec.name, spec.example), spec.purpose, spec.policy)
+                  for spec in request.fields if spec.required or spec.name in _FIRST_ACTIVATION_OPTIONAL]
+        fields.append(PreviewField(NONCE_FIELD.name, "(random, one-time)", NONCE_FIELD.purpose, NONCE_FIELD.policy))
+        return fields
 
     def activate(self, key: str, *, label: str | None = None, trigger: Trigger = "user") -> LicenseStatus:
         if self.gate is not None:
             self.gate.wait(10)
         self._enter("activate")
         self.labels.append(label)
-        self.current = replace(ACTIVE, key_hint=key[-4:])
+        self.current = replace(ACTIVE, key_hint=normalize_key(key)[-4:])
         return self.current
 
     def default_label(self) -> str:
@@ -127,3 +131,7 @@ class FakeLicenseService:
         self._enter("machines_for_key")
         listed = tuple(self.machines_on_license)
         return MachineList(listed, len(listed), self.seats_total)
+
+
+def _conforms(service: FakeLicenseService) -> LicenseApi:
+    return service  # mypy checks here that the double still implements the Protocol the GUI calls

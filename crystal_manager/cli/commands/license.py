@@ -12,6 +12,7 @@ from crystal_manager.cli.exit_codes import EXIT_BAD_INPUT, EXIT_OK
 from crystal_manager.cli.output import emit_json, fail, say
 from crystal_manager.licensing.errors import KeyFormatError
 from crystal_manager.services.context import AppContext
+from crystal_manager.services.license_rules import dates_for, human_time, is_activated, preview_words, state_words
 from crystal_manager.services.license_service import LicenseService, MachineList, PreviewField
 from crystal_manager.services.status import LicenseStatus, plan_name
 
@@ -52,32 +53,49 @@ def register(subparsers: Any) -> None:
     ve.set_defaults(handler=run_verify)
 
 
+def clock_words(offset_seconds: int) -> str:
+    """``this computer's clock is 10 minutes ahead of …`` for a clock off by ``offset_seconds``."""
+    size = abs(offset_seconds)
+    amount = next(f"{round(size / unit)} {name}{'s' if round(size / unit) != 1 else ''}"
+                  for unit, name in ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second"))
+                  if size >= unit * 0.95 or unit == 1)
+    side = "ahead of" if offset_seconds > 0 else "behind"
+    return (f"this computer's clock is {amount} {side} the licensing server's time. The license is not "
+            "affected (the dates shown are the server's); correct the clock to keep other programs right.")
+
+
 def license_lines(lic: LicenseStatus) -> list[str]:
-    """The license facts as lines for people."""
-    lines = [f"License: {lic.state}" + (f" ({plan_name(lic.plan)})" if lic.plan else "")]
+    """The license facts as lines for people: the state in words, dates as days (raw values: ``--json``)."""
+    lines = [f"License: {state_words(lic.state)}" + (f" ({plan_name(lic.plan)})" if lic.plan else "")]
+    when = dates_for(lic)  # which dates apply in which state: the same rule as the License page
     facts = [("Key", f"…{lic.key_hint}" if lic.key_hint else None), ("Machine", lic.machine_id),
-             ("Expires", lic.expires_at), ("Renews", lic.renews_at),
-             ("Trial days left", lic.trial_days_left), ("Offline grace days left", lic.grace_days_left),
+             ("Ends on", human_time(when.ends_at)), ("Renews on", human_time(when.renews_at)),
+             ("Trial days left", when.trial_days_left), ("Offline grace days left", when.grace_days_left),
              ("Seats", f"{lic.seats_used}/{lic.seats_total}" if lic.seats_total is not None else None),
-             ("Highest version", lic.max_version), ("Last verified", lic.last_verified_at),
-             ("Next check", lic.next_check_at), ("Lease valid until", lic.lease_expires_at)]
+             ("Highest version", lic.max_version),
+             ("Last verified", human_time(when.last_verified_at) or ("never" if when.never_verified else None)),
+             ("Next check", human_time(when.next_check_at)),
+             ("Works offline until", human_time(lic.lease_expires_at) if is_activated(lic.state) else None)]
     lines += [f"  {name}: {value}" for name, value in facts if value is not None]
     if lic.offline_activation:
         lines.append("  Activated offline (no online checks needed until the lease ends)")
     if lic.clock_set_back:
         lines.append("  Warning: this computer's clock was set back; trusted time is used instead")
+    if lic.clock_wrong and lic.clock_offset_seconds is not None:
+        lines.append(f"  Warning: {clock_words(lic.clock_offset_seconds)}")
     if lic.secrets_fallback:
         lines.append(f"  Note: no system keyring; secrets are in a file only you can read ({lic.secrets_backend})")
     if lic.message:
-        lines.append(f"  {lic.message}")
+        lines.append(f"  {lic.message[:1].upper()}{lic.message[1:]}")
     return lines
 
 
 def _preview(title: str, fields: list[PreviewField]) -> None:
     say(title)
     for f in fields:
-        say(f"  {f.name}: {f.shown_value}")
-        say(f"      why: {f.purpose} ({f.policy})")
+        words = preview_words(f.name, f.shown_value, f.purpose, f.policy)
+        say(f"  {words.what}: {words.value}")
+        say(f"      why: {words.why}" + (f" ({words.policy})" if words.policy else ""))
 
 
 def _print_status(lic: LicenseStatus, as_json: bool) -> None:
@@ -146,8 +164,8 @@ def machine_lines(listing: MachineList) -> list[str]:
     lines = [f"Seats used: {listing.seats_used} of {listing.seats_total}"]
     for m in listing.machines:
         mark = "  (this machine)" if m.is_this_machine else ""
-        lines.append(f"  {m.machine_id}  {m.label}  {m.os or ''} {m.environment or ''}  activated {m.activated_at}"
-                     f"  last seen {m.last_seen_at or '-'}{mark}")
+        lines.append(f"  {m.machine_id}  {m.label}  {m.os or ''} {m.environment or ''}  activated "
+                     f"{human_time(m.activated_at)}  last seen {human_time(m.last_seen_at) or '-'}{mark}")
     return lines
 
 

@@ -25,16 +25,27 @@ from crystal_manager.desktop.tray_state import TrayInputs, decide
 from crystal_manager.gui.dialogs.machines import MachinesDialog
 from crystal_manager.gui.license_api import LicenseApi
 from crystal_manager.gui.problems import Problem, problem_for
-from crystal_manager.gui.texts import status_line, tr
-from crystal_manager.gui.widgets import Banner
+from crystal_manager.gui.texts import core_words, status_line, tr
+from crystal_manager.gui.widgets import Banner, fit_to_screen
 from crystal_manager.gui.worker import run_in_background
 from crystal_manager.licensing.errors import KeyFormatError
+from crystal_manager.services.license_rules import preview_words
 from crystal_manager.services.license_types import PreviewField
 from crystal_manager.services.status import LicenseStatus
 from crystal_protocol.labels import MAX_MACHINE_LABEL
 
 VALUE_WIDTH = 220  # px: a fingerprint's start and end both show
 LABEL_SETTLE_MS = 300  # the preview follows the machine name once typing pauses
+
+
+def key_note(reason: str) -> str:
+    """What the local check says about a key that is not valid: a full-length key with a wrong character or
+    check group has a typo; only a short one is "not complete yet" (the reasons: crystal_protocol.licensekey)."""
+    if reason == "checksum":
+        return tr("This key has a typo: a character does not match. Check each one against your e-mail.")
+    if reason == "character":
+        return tr("This key has a character that never appears in a license key.")
+    return tr("Not a complete key yet.")
 
 
 class ActivationDialog(QDialog):
@@ -51,6 +62,7 @@ class ActivationDialog(QDialog):
         self._key: str | None = None  # the normalised key the preview belongs to
         self._shown_for: tuple[str, str | None] | None = None  # (key, label) of the preview on screen
         self._machines: MachinesDialog | None = None
+        self._fields: list[PreviewField] = []  # the preview on screen
         self.setWindowTitle(tr("Activate CrystalMe3D Pro"))
         intro = QLabel(tr("Enter the license key from your purchase e-mail. It is checked here first; nothing "
                           "is sent until you press Activate."))
@@ -80,7 +92,7 @@ class ActivationDialog(QDialog):
         self.buttons.addButton(self.machines_button, QDialogButtonBox.ButtonRole.ActionRole)
         self.activate_button.clicked.connect(self._activate)
         self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
+        layout = self._layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addWidget(key_label)
         layout.addWidget(self.key_edit)
@@ -91,8 +103,9 @@ class ActivationDialog(QDialog):
         layout.addWidget(self.banner)
         layout.addWidget(self.busy)
         layout.addStretch(1)  # with no preview yet, the space goes below, not between the lines
+        self._stretch_at = layout.count() - 1
         layout.addWidget(self.buttons)
-        self.resize(760, 600)
+        fit_to_screen(self, 760, 600)
         self._show_preview([])  # no empty table before there is a key
         self._on_key_changed("")
 
@@ -147,18 +160,19 @@ class ActivationDialog(QDialog):
         self.banner.hide()
         self.machines_button.hide()
         key: str | None = None
+        reason = ""
         if text.strip():
             try:
                 key = self._api.normalize_key(text)  # local check only, nothing is sent
-            except KeyFormatError:
-                key = None
+            except KeyFormatError as exc:
+                key, reason = None, exc.reason
             except Exception as exc:  # the check itself broke: say so instead of a silent dead dialog
                 self._fail(exc)
                 return
         if not text.strip():
             self.format_note.setText("")
         elif key is None:
-            self.format_note.setText(tr("Not a complete, valid key yet."))
+            self.format_note.setText(key_note(reason))
         else:
             self.format_note.setText(tr("✓ The key's format and checksum are right."))
         if key != self._key:
@@ -212,15 +226,21 @@ class ActivationDialog(QDialog):
             self.preview_shown.emit(fields)
 
     def _show_preview(self, fields: list[PreviewField]) -> None:
+        self._fields = list(fields)
         self.preview.setRowCount(len(fields))
         for row, field in enumerate(fields):
-            for col, text in enumerate((field.name, field.shown_value, f"{field.purpose} ({field.policy})")):
+            words = preview_words(field.name, field.shown_value, field.purpose, field.policy)
+            why = core_words(words.why) + (f" ({core_words(words.policy)})" if words.policy else "")
+            for col, text in enumerate((core_words(words.what), words.value, why)):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
                 self.preview.setItem(row, col, item)
         self.preview.resizeRowsToContents()
         self.preview.setVisible(bool(fields))
+        # With a preview, the table takes the spare height (it was squeezed into ~180 px before).
+        self._layout.setStretchFactor(self.preview_box, 1 if fields else 0)
+        self._layout.setStretch(self._stretch_at, 0 if fields else 1)
         self._show_intro(updating=False, shown=bool(fields))
 
     def _show_intro(self, *, updating: bool, shown: bool = True) -> None:
@@ -233,12 +253,14 @@ class ActivationDialog(QDialog):
             self.preview_intro.setText(tr("Type a valid key to see exactly what will be sent."))
 
     def preview_rows(self) -> list[tuple[str, str]]:
-        """The preview table as (name, shown value) pairs."""
-        rows = []
-        for r in range(self.preview.rowCount()):
-            name, value = self.preview.item(r, 0), self.preview.item(r, 1)
-            rows.append((name.text() if name else "", value.text() if value else ""))
-        return rows
+        """The preview as (catalog field name, shown value) pairs: what the table shows, by wire name (the
+        table itself shows the catalog's plain words; see :meth:`preview_cells`)."""
+        return [(field.name, field.shown_value) for field in self._fields]
+
+    def preview_cells(self) -> list[list[str]]:
+        """The preview table's text, row by row, as people see it."""
+        return [[item.text() if (item := self.preview.item(r, c)) is not None else "" for c in range(3)]
+                for r in range(self.preview.rowCount())]
 
     # -- activation -----------------------------------------------------------------------------------
     def _activate(self) -> None:

@@ -12,10 +12,8 @@ from crystal_manager.gui.license_api import LicenseFacts
 from crystal_manager.gui.problems import Problem
 from crystal_manager.gui.texts import days, fmt_day, fmt_when, license_state_name, status_line, tr
 from crystal_manager.gui.widgets import Banner, FactRows, page_title
+from crystal_manager.services.license_rules import dates_for, is_activated, needs_activation
 from crystal_manager.services.status import plan_name
-
-NEEDS_ACTIVATION = frozenset({"not_activated", "expired", "revoked", "locked"})
-ENDED = frozenset({"expired", "revoked"})  # renewal and the next check no longer apply
 
 
 class LicensePage(QWidget):
@@ -39,6 +37,7 @@ class LicensePage(QWidget):
                            ("message", tr("Note"))):
             self.rows.add(key, label)
         self.secrets_banner = Banner("warning")
+        self.clock_banner = Banner("warning")
         self.problem_banner = Banner("error")
         self.problem_banner.body.setOpenExternalLinks(True)  # "Open your account page" on an ended subscription
         self.busy = QLabel()
@@ -59,6 +58,7 @@ class LicensePage(QWidget):
         layout.addWidget(page_title(tr("License")))
         layout.addWidget(self.summary)
         layout.addWidget(self.secrets_banner)
+        layout.addWidget(self.clock_banner)
         layout.addWidget(self.problem_banner)
         layout.addWidget(self.rows)
         layout.addWidget(self.busy)
@@ -90,17 +90,18 @@ class LicensePage(QWidget):
                         "message"):
                 rows.set(key, None)
             rows.set("state", license_state_name(None))
+            self.clock_banner.hide()
             self._enable(activated=False, known=False)
             return
         rows.set("state", license_state_name(lic.state))
         rows.set("plan", plan_name(lic.plan))
-        rows.set("renews", fmt_when(lic.renews_at).split(",")[0] if lic.renews_at and lic.state not in ENDED
-                 else None)
-        rows.set("expires", fmt_when(lic.expires_at).split(",")[0] if lic.expires_at and not lic.renews_at else None)
-        rows.set("trial", tr("%1 left").replace("%1", days(lic.trial_days_left))
-                 if lic.state == "trial" and lic.trial_days_left is not None else None)
+        when = dates_for(lic)  # which dates apply in which state: decided in the core, once
+        rows.set("renews", fmt_when(when.renews_at).split(",")[0] if when.renews_at else None)
+        rows.set("expires", fmt_when(when.ends_at).split(",")[0] if when.ends_at else None)
+        rows.set("trial", tr("%1 left").replace("%1", days(when.trial_days_left))
+                 if when.trial_days_left is not None else None)
         grace = None
-        if lic.state == "offline_grace" and lic.grace_days_left is not None and view.until is not None:
+        if when.grace_days_left is not None and view.until is not None:
             grace = tr("%1 left (until %2). Connect to the internet so the license can be verified.") \
                 .replace("%1", days(view.days_left or 0)).replace("%2", fmt_day(view.until))
         rows.set("grace", grace)
@@ -109,9 +110,9 @@ class LicensePage(QWidget):
             seats = tr("%1 of %2 in use").replace("%1", str(lic.seats_used if lic.seats_used is not None else "?")) \
                 .replace("%2", str(lic.seats_total))
         rows.set("seats", seats)
-        rows.set("verified", fmt_when(lic.last_verified_at) if lic.last_verified_at else
-                 (None if lic.state == "not_activated" else tr("never")))
-        rows.set("next", fmt_when(lic.next_check_at) if lic.next_check_at and lic.state not in ENDED else None)
+        rows.set("verified", fmt_when(when.last_verified_at) if when.last_verified_at else
+                 (tr("never") if when.never_verified else None))
+        rows.set("next", fmt_when(when.next_check_at) if when.next_check_at else None)
         rows.set("key", tr("ending in %1").replace("%1", lic.key_hint) if lic.key_hint else None)
         # The note is the stored reason; when the problem banner already says it, once is enough.
         shown = self._problem.detail if self._problem is not None else None
@@ -125,8 +126,24 @@ class LicensePage(QWidget):
                 .replace("%1", facts.secrets.name))
         else:
             self.secrets_banner.hide()
-        self._enable(activated=lic.state not in ("not_activated",), known=True,
-                     needs_key=lic.state in NEEDS_ACTIVATION)
+        self._show_clock(lic.clock_offset_seconds if lic.clock_wrong else None)
+        self._enable(activated=is_activated(lic.state), known=True, needs_key=needs_activation(lic.state))
+
+    def _show_clock(self, offset: int | None) -> None:
+        """A warning when this computer's clock is off by more than a few minutes (the license still works)."""
+        if offset is None:
+            self.clock_banner.hide()
+            return
+        minutes = max(1, round(abs(offset) / 60))
+        amount = (days(round(abs(offset) / 86400)) if abs(offset) >= 86400 * 0.95 else
+                  tr("%1 hours").replace("%1", str(round(abs(offset) / 3600))) if abs(offset) >= 5400 else
+                  tr("%1 minutes").replace("%1", str(minutes)))
+        side = tr("ahead of") if offset > 0 else tr("behind")
+        self.clock_banner.show_text(
+            tr("This computer's clock is wrong"),
+            tr("It is %1 %2 the licensing server's time. Your license is not affected and the dates shown are "
+               "the server's; set the clock right to keep other programs correct.")
+            .replace("%1", amount).replace("%2", side))
 
     def _enable(self, *, activated: bool, known: bool, needs_key: bool = True) -> None:
         idle = not self._busy
