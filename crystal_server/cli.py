@@ -78,6 +78,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # only once the socket is ours (callers wait for that line; --port 0 picks a free port).
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
+    if os.name == "posix":  # restart on the same port at once, past the last connections' TIME_WAIT (on
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # Windows it would share a busy port)
     try:
         sock.bind((args.host, args.port))
     except OSError as exc:
