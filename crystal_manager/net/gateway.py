@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,11 @@ class GatewayConfig:
 
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
+    #: The whole of one attempt of ``send()``, from connecting to the answer's last byte (trickle defence).
     deadline: float = 60.0
+    #: The same for one ``download()``: a file that has not arrived by then is cut off (TimedOut) and
+    #: resumed by the next call (the updates downloader keeps its partial file for that).
+    download_deadline: float = 3600.0
     max_attempts: int = 3
     backoff_base: float = 0.5
     max_retry_wait: float = 10.0
@@ -147,6 +152,23 @@ def _translate(exc: httpx.HTTPError, host: str) -> TransportError:
         reason = re.sub(r"^\[Errno -?\d+\]\s*", "", str(exc)) or type(exc).__name__
         return ConnectFailed(f"cannot reach {host}: {reason[:1].lower()}{reason[1:]}")
     return ProtocolFailed(f"{host} broke the connection: {exc}")
+
+
+def retry_after_seconds(value: str, now: datetime) -> float | None:
+    """Seconds a ``Retry-After`` header asks for: delta-seconds or an HTTP date (RFC 9110 10.2.3).
+
+    A date already past means "now" (0); a value that is neither, or negative, gives None (do not retry).
+    """
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000": RFC 5322's "no zone known"; HTTP dates are always GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
 
 
 class Gateway:
@@ -232,11 +254,8 @@ class Gateway:
             return None
         retry_after = response_headers.get("retry-after") if response_headers is not None else None
         if retry_after is not None:
-            try:
-                wait = float(retry_after)
-            except ValueError:
-                return None
-            return wait if 0 <= wait <= self.config.max_retry_wait else None
+            wait = retry_after_seconds(retry_after, datetime.now(UTC))
+            return wait if wait is not None and wait <= self.config.max_retry_wait else None
         backoff = self.config.backoff_base * (2 ** (attempt - 1))
         return float(min(self.config.max_retry_wait, backoff * (0.5 + random.random())))
 
@@ -275,48 +294,71 @@ class Gateway:
                 response.close()
             return
 
+    def _read(self, sent: _Attempt, write: Callable[[bytes], None], *, limit: int, too_large: str,
+              deadline: float, progress: Callable[[int], None] | None = None,
+              first: Callable[[], None] | None = None) -> int:
+        """The one read loop: stream the answer's body into ``write`` and complete its ledger entry.
+
+        At most ``limit`` bytes (else ResponseTooLarge with ``too_large``), and all of them within
+        ``deadline`` seconds of the attempt's start: a server that sends a byte now and then never trips the
+        read timeout, so the total is bounded here (else TimedOut). ``first`` runs before the first byte is
+        read. Transport errors are translated; an exception from ``first``, ``write`` or ``progress`` (a pause,
+        a full disk, ctrl-C) is recorded, then propagates. Returns the number of bytes received.
+        """
+        response = sent.response
+        end = sent.started + deadline
+        received = 0
+        error: TransportError | None = None
+        try:
+            if first is not None:
+                first()
+            for chunk in response.iter_raw():
+                received += len(chunk)
+                if received > limit:
+                    error = ResponseTooLarge(too_large)
+                    break
+                if time.monotonic() > end:
+                    error = TimedOut(f"{self._host} kept trickling past {deadline:.0f} s")
+                    break
+                write(chunk)
+                if progress is not None:
+                    progress(received)
+        except httpx.HTTPError as exc:
+            error = _translate(exc, self._host)
+        except BaseException as exc:
+            self._complete(sent.entry_id, status=response.status_code, received=received,
+                           error=type(exc).__name__, started=sent.started)
+            raise
+        self._complete(sent.entry_id, status=response.status_code, received=received,
+                       error=type(error).__name__ if error else None, started=sent.started)
+        if error is not None:
+            raise error
+        return received
+
     def send(self, request: OutboundRequest, *, max_bytes: int = API_MAX_BYTES) -> GatewayResponse:
         """Send ``request`` and read the whole answer (at most ``max_bytes``, within the deadline)."""
         with self._open(request) as sent:
-            response = sent.response
-            deadline = time.monotonic() + self.config.deadline
             chunks: list[bytes] = []
-            received = 0
-            error: TransportError | None = None
-            try:
-                for chunk in response.iter_raw():
-                    received += len(chunk)
-                    if received > max_bytes:
-                        error = ResponseTooLarge(f"answer from {self._host} exceeds {max_bytes} bytes")
-                        break
-                    if time.monotonic() > deadline:
-                        error = TimedOut(f"{self._host} kept trickling past {self.config.deadline:.0f} s")
-                        break
-                    chunks.append(chunk)
-            except httpx.HTTPError as exc:
-                error = _translate(exc, self._host)
-            except BaseException as exc:  # ctrl-C while reading the answer
-                self._complete(sent.entry_id, status=response.status_code, received=received,
-                               error=type(exc).__name__, started=sent.started)
-                raise
-            self._complete(sent.entry_id, status=response.status_code, received=received,
-                           error=type(error).__name__ if error else None, started=sent.started)
-            if error is not None:
-                raise error
+            self._read(sent, chunks.append, limit=max_bytes, deadline=self.config.deadline,
+                       too_large=f"answer from {self._host} exceeds {max_bytes} bytes")
+            response = sent.response
             return GatewayResponse(status=response.status_code,
                                    headers={k.lower(): v for k, v in response.headers.items()},
                                    body=b"".join(chunks), method=sent.built.method, path=sent.built.url.path)
 
     def download(self, request: OutboundRequest, write: Callable[[bytes], None], *, offset: int = 0,
                  max_bytes: int, progress: Callable[[int], None] | None = None,
-                 on_response: Callable[[int, dict[str, str]], None] | None = None) -> DownloadResult:
+                 on_response: Callable[[int, dict[str, str]], None] | None = None,
+                 deadline: float | None = None) -> DownloadResult:
         """Stream a file into ``write``; resume from ``offset`` with a Range request.
 
         If the server ignores the Range (answers 200), ``resumed`` is False and the caller must restart
         its file from zero: the bytes passed to ``write`` are then the whole file. ``on_response`` gets
         the status and headers before the first ``write``, so the caller can place the bytes (and keep
         the ETag) as they arrive. An exception from ``write`` or ``progress`` (a pause) is recorded in
-        the ledger, then propagates.
+        the ledger, then propagates. The file must have arrived within ``deadline`` seconds
+        (``GatewayConfig.download_deadline`` unless given), else TimedOut: what arrived was written, so the
+        caller can resume it.
         """
         headers = dict(request.headers)
         if offset > 0:
@@ -325,32 +367,16 @@ class Gateway:
                                  path_params=request.path_params, headers=headers, trigger=request.trigger)
         with self._open(ranged) as sent:
             response = sent.response
-            resumed = offset > 0 and response.status_code == 206
-            received = 0
-            error: TransportError | None = None
-            if response.status_code in (200, 206):
-                limit = max_bytes - (offset if resumed else 0)
-                try:
-                    if on_response is not None:
-                        on_response(response.status_code, {k.lower(): v for k, v in response.headers.items()})
-                    for chunk in response.iter_raw():
-                        received += len(chunk)
-                        if received > limit:
-                            error = ResponseTooLarge(f"download exceeds its declared {max_bytes} bytes")
-                            break
-                        write(chunk)
-                        if progress is not None:
-                            progress(received + (offset if resumed else 0))
-                except httpx.HTTPError as exc:
-                    error = _translate(exc, self._host)
-                except BaseException as exc:
-                    # The caller stopped (pause, cancel, disk full, ctrl-C): what was sent is still recorded.
-                    self._complete(sent.entry_id, status=response.status_code, received=received,
-                                   error=type(exc).__name__, started=sent.started)
-                    raise
-            self._complete(sent.entry_id, status=response.status_code, received=received,
-                           error=type(error).__name__ if error else None, started=sent.started)
-            if error is not None:
-                raise error
-            return DownloadResult(status=response.status_code, received=received, resumed=resumed,
-                                  headers={k.lower(): v for k, v in response.headers.items()})
+            status = response.status_code
+            resumed = offset > 0 and status == 206
+            head = {k.lower(): v for k, v in response.headers.items()}
+            if status not in (200, 206):  # an error answer: the caller decides from the status alone
+                self._complete(sent.entry_id, status=status, received=0, error=None, started=sent.started)
+                return DownloadResult(status=status, received=0, resumed=False, headers=head)
+            start = offset if resumed else 0
+            received = self._read(
+                sent, write, limit=max_bytes - start, progress=(lambda n: progress(start + n)) if progress else None,
+                first=(lambda: on_response(status, head)) if on_response else None,
+                deadline=self.config.download_deadline if deadline is None else deadline,
+                too_large=f"download exceeds its declared {max_bytes} bytes")
+            return DownloadResult(status=status, received=received, resumed=resumed, headers=head)

@@ -74,6 +74,18 @@ def reset() -> Behaviour:
     return behave
 
 
+def in_turn(*behaviours: Behaviour) -> Behaviour:
+    """The first request gets the first behaviour, the next the next; the last one answers all after."""
+    queue = list(behaviours)
+    lock = threading.Lock()
+
+    def behave(conn: socket.socket, request: bytes) -> None:
+        with lock:
+            behaviour = queue.pop(0) if len(queue) > 1 else queue[0]
+        behaviour(conn, request)
+    return behave
+
+
 @dataclass
 class MisbehavingServer:
     """A listening socket with a behaviour; ``requests`` holds every request head+body received."""
