@@ -5,6 +5,7 @@ or claim the single-instance name, show the first tray icon, and only then load 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -115,6 +116,11 @@ def launch(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         try:
             running.append(assemble(boot, first))
             running[0].start(args)
+            if "CRYSTAL_MANAGER_READY_FILE" in os.environ:  # started by a Manager self-update: say we are up
+                from crystal_manager import __version__
+                from crystal_manager.updates.self_update import report_ready
+
+                report_ready(__version__)
         except Exception:  # never a "starting" icon (or nothing) that stays forever: say why and leave
             import logging
 

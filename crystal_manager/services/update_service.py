@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crystal_manager import __version__
+from crystal_manager.net.errors import NetError
 from crystal_manager.net.request import Trigger
 from crystal_manager.services.context import AppContext
 from crystal_manager.services.update_types import (
@@ -36,6 +37,7 @@ from crystal_manager.updates.errors import (
     TargetRejected,
     UpdateError,
     UpdateRefusedByUser,
+    UpdateServerUnavailable,
 )
 from crystal_manager.updates.lock import UpdatesLock
 from crystal_manager.updates.policy import Candidate, describe, evaluate
@@ -69,10 +71,20 @@ def _signed_file(record: PendingRecord) -> SignedFile:
 class UpdateService:
     """The update use cases (see .helpers/SERVICE_API.md). Blocking; call from a worker thread."""
 
-    def __init__(self, ctx: AppContext, *, license_status: Callable[[], LicenseStatus] | None = None) -> None:
+    def __init__(self, ctx: AppContext, *, license_status: Callable[[], LicenseStatus] | None = None,
+                 product: str = PRODUCT, install_root: Path | None = None, folder: Path | None = None,
+                 running_version: str | None = None) -> None:
+        """``product``/``install_root``/``folder``: what is updated, where its versions live and where its
+        downloads, trusted metadata and state are kept (default: CrystalMe3D Pro under the app's product
+        root). ``running_version``: the version running now, for a product that updates itself (the
+        Manager): it counts as installed when the install root holds nothing newer, and such a product's
+        updates do not depend on the license (see :func:`manager_update_service`)."""
         self.ctx = ctx
         self._license_status = license_status
-        self.folder = ctx.paths.data_dir / "updates"
+        self.product = product
+        self.install_root = install_root if install_root is not None else ctx.paths.install_root
+        self.running_version = running_version
+        self.folder = folder if folder is not None else ctx.paths.data_dir / "updates"
         self.metadata_dir = self.folder / "metadata"
         self.downloads_dir = self.folder / "downloads"
         self._state = StateFile(self.folder / "state.json")
@@ -87,6 +99,10 @@ class UpdateService:
         return self._state.damaged
 
     def _license(self) -> LicenseFacts:
+        if self.running_version is not None:
+            # The Manager's own updates are not part of the CrystalMe3D Pro license: whoever runs the Manager
+            # gets its fixes (licensing and update fixes above all), with or without a license.
+            return LicenseFacts(state="active")
         if self._license_status is None:
             from crystal_manager.services.license_service import LicenseService
 
@@ -97,8 +113,14 @@ class UpdateService:
     def _installed(self) -> tuple[str | None, str | None]:
         from crystal_manager.updates.layout import InstallRoot
 
-        layout = InstallRoot(self.ctx.paths.install_root)
-        return layout.current_version(), layout.previous_version()
+        layout = InstallRoot(self.install_root)
+        current, previous = layout.current_version(), layout.previous_version()
+        running = self.running_version
+        if running is not None and (current is None or Version.parse(running) > Version.parse(current)):
+            # A Manager started from outside its install root (the first bundle unpacked anywhere) or newer
+            # than what the root names: what runs is what is installed, so nothing older is ever offered.
+            return running, previous
+        return current, previous
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -109,7 +131,8 @@ class UpdateService:
                   metadata_version: int, state: UpdateState) -> CheckResult:
         result = evaluate(candidates, installed=self._installed()[0], channel=self.ctx.settings.update_channel,
                           skipped=state.skipped, manager_version=__version__, license=self._license(),
-                          checked_at=checked_at, signed_by=signed_by, metadata_version=metadata_version)
+                          checked_at=checked_at, signed_by=signed_by, metadata_version=metadata_version,
+                          product=self.product)
         return self._with_download_size(result, candidates)
 
     def _with_download_size(self, result: CheckResult, candidates: list[Candidate]) -> CheckResult:
@@ -130,14 +153,14 @@ class UpdateService:
 
         return delta.choose(((c.target_name, c.length, c.sha256, c.custom) for c in candidates), full_name=name,
                             full_length=length, full_sha256=sha256, installed=self._installed()[0],
-                            folder=self.downloads_dir, product=PRODUCT, platform=current_platform())
+                            folder=self.downloads_dir, product=self.product, platform=current_platform())
 
     def status(self) -> UpdateStatus:
         """Everything the Updates page shows, from local files only (no network)."""
         state = self._state.load()
         installed, previous = self._installed()
         return UpdateStatus(
-            installed_version=installed, previous_version=previous, install_root=str(self.ctx.paths.install_root),
+            installed_version=installed, previous_version=previous, install_root=str(self.install_root),
             channel=self.ctx.settings.update_channel, auto_check=self.ctx.settings.auto_check_updates,
             skipped=state.skipped, last_check_at=state.last_check_at, last_check=state.last_check,
             pending=self._pending(state.pending),
@@ -161,7 +184,7 @@ class UpdateService:
         else:
             # A patch being downloaded counts for what it is: the bytes that really come over the network.
             part = (partial_state(self.downloads_dir, signed)
-                    or delta.patch_progress(self.downloads_dir, record.target_name, PRODUCT))
+                    or delta.patch_progress(self.downloads_dir, record.target_name, self.product))
             received, complete = (part[0] if part else 0), False
             total = part[1] if part else total
         return PendingDownload(version=record.version, target_name=record.target_name, received=received,
@@ -206,7 +229,8 @@ class UpdateService:
         for name, target in trusted.targets.items():
             custom = target.custom
             # Only this product's releases for this platform are kept for later local re-evaluation.
-            if isinstance(custom, dict) and custom.get("product") == PRODUCT and custom.get("platform") == platform:
+            if (isinstance(custom, dict) and custom.get("product") == self.product
+                    and custom.get("platform") == platform):
                 candidates.append(Candidate(name, target.length, target.hashes.get("sha256"), custom))
         state = self._state.load()
         result = self._evaluate(candidates, checked_at=_stamp(_now()), signed_by=trusted.signed_by,
@@ -234,7 +258,7 @@ class UpdateService:
         from crystal_manager.updates.download import discard
 
         discard(self.downloads_dir, _signed_file(record))
-        delta.discard_for(self.downloads_dir, record.target_name, PRODUCT)
+        delta.discard_for(self.downloads_dir, record.target_name, self.product)
 
     def _reevaluate(self) -> None:
         """After a skip or a channel change: decide again from the last check's signed facts (no network)."""
@@ -256,7 +280,13 @@ class UpdateService:
         from crystal_manager.updates.download import download_target
 
         with self._locked():
-            result, trusted = self._check_locked(trigger)
+            try:
+                result, trusted = self._check_locked(trigger)
+            except (NetError, UpdateServerUnavailable):
+                kept = self._kept_offline()
+                if kept is None:
+                    raise
+                return kept
             offer = result.offer
             if offer is None:
                 if result.reason == "not_entitled":
@@ -273,7 +303,7 @@ class UpdateService:
             note = None
             try:
                 if self._has_download(record):
-                    return self._complete(record)
+                    return replace(self._complete(record), already_downloaded=True)
                 note = self._try_patch(trusted, record, control=control, progress=progress, trigger=trigger)
                 if note is None:
                     self._set_note(None)
@@ -289,6 +319,20 @@ class UpdateService:
                 raise
             self._set_note(f"Took the full download because {note}." if note else None)
             return self._complete(record)
+
+    def _kept_offline(self) -> PendingDownload | None:
+        """Offline: the pending release when it is complete, re-hashed, and still named by the trusted
+        metadata kept from the last check (nothing to fetch, so no network needed); else None."""
+        record = self._state.load().pending
+        if record is None:
+            return None
+        try:
+            self._signed_release(record)
+        except TargetRejected:
+            return None
+        if not self._has_download(record):
+            return None
+        return replace(self._complete(record), already_downloaded=True)
 
     @staticmethod
     def _complete(record: PendingRecord) -> PendingDownload:
@@ -429,7 +473,7 @@ class UpdateService:
         # Hash the exact bytes right before extraction (Sparkle #2550: a payload swapped after the check).
         path = self._verified(record)
         try:
-            result = install_archive(self.ctx.paths.install_root, path, expect=info)
+            result = install_archive(self.install_root, path, expect=info, product=self.product)
         except ArchiveRejected:
             self._forget(record)  # a signed file that is still unsafe: never offered to install again
             raise
@@ -465,7 +509,7 @@ class UpdateService:
         from crystal_manager.updates.install import recover
 
         with self._locked():
-            self.recovery_note = recover(self.ctx.paths.install_root)
+            self.recovery_note = recover(self.install_root)
             record = self._state.load().install_at_next_start
             if record is None:
                 return None
@@ -481,7 +525,7 @@ class UpdateService:
         from crystal_manager.updates.install import rollback
 
         with self._locked():
-            result = rollback(self.ctx.paths.install_root)
+            result = rollback(self.install_root)
         self._reevaluate()  # the version rolled back from is offered again (unless skipped)
         return result
 

@@ -70,6 +70,9 @@ class PendingDownload:
     received: int
     total: int
     complete: bool  # fully downloaded and its signed hashes verified
+    #: True when nothing had to be fetched: the release was already complete and verified on this computer
+    #: (``update download`` then succeeds offline too).
+    already_downloaded: bool = False
 
 
 @dataclass(frozen=True)

@@ -180,12 +180,12 @@ def _switch(layout: InstallRoot, to: str, *, run_health: bool, timeout: float) -
 
 
 def _check_manifest(found_product: str, found_version: str, found_platform: str,
-                    expect: ReleaseInfo | None) -> None:
+                    expect: ReleaseInfo | None, product: str) -> None:
     # Whatever the signed facts say (a crafted state file can name another product's or platform's release),
-    # only this product for this platform is ever installed here.
+    # only the install root's own product for this platform is ever installed here.
     platform = current_platform()
-    if found_product != PRODUCT:
-        raise ArchiveRejected(f"the archive holds {found_product}, not {PRODUCT}")
+    if found_product != product:
+        raise ArchiveRejected(f"the archive holds {found_product}, not {product}")
     if found_platform != platform:
         raise ArchiveRejected(f"the archive is for {found_platform}, not {platform}")
     if expect is not None and (expect.product, expect.platform) != (found_product, found_platform):
@@ -210,10 +210,11 @@ def _sync_to_disk(tree: Path) -> None:
 
 
 def install_archive(root: Path, archive: Path, *, expect: ReleaseInfo | None, run_health: bool = True,
-                    health_timeout: float = 30.0) -> InstallResult:
+                    health_timeout: float = 30.0, product: str = PRODUCT) -> InstallResult:
     """Install a verified release archive beside the current version and switch to it.
 
-    ``expect`` is the signed release the archive must be (None: this product and platform, any version).
+    ``expect`` is the signed release the archive must be (None: ``product`` for this platform, any version);
+    ``product`` is what this install root holds (CrystalMe3D Pro, or the Manager's own root).
     Raises NoUpdateOffered (already current), ArchiveRejected, InstallFailed, HealthCheckFailed (after
     rolling back: the old version stays current).
     """
@@ -227,7 +228,7 @@ def install_archive(root: Path, archive: Path, *, expect: ReleaseInfo | None, ru
     try:
         staging.mkdir(mode=0o700)
         manifest = extract_archive(archive, staging / "tree")
-        _check_manifest(manifest.product, manifest.version, manifest.platform, expect)
+        _check_manifest(manifest.product, manifest.version, manifest.platform, expect, product)
         if manifest.version == current:
             raise NoUpdateOffered(f"version {manifest.version} is already installed")
         target = layout.version_dir(manifest.version)

@@ -28,7 +28,7 @@ _INTERRUPTED = 130
 def register(subparsers: Any) -> None:
     """Add ``update`` and its actions."""
     parser = subparsers.add_parser("update", help="check for, download, install or roll back CrystalMe3D Pro "
-                                                  "updates")
+                                                  "updates (update self: the Manager itself)")
     verbs = parser.add_subparsers(dest="update_command", metavar="ACTION", required=True)
     check = verbs.add_parser("check", help="ask the update server what is available (sends only file names)")
     check.add_argument("--json", action="store_true", help="machine-readable output")
@@ -52,6 +52,9 @@ def register(subparsers: Any) -> None:
     status = verbs.add_parser("status", help="installed and previous version, download, last check (no network)")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=run_status)
+    from crystal_manager.cli.commands import update_self
+
+    update_self.register(verbs)
 
 
 def _service(ctx: AppContext) -> UpdateService:
@@ -321,7 +324,11 @@ def run_download(ctx: AppContext, args: argparse.Namespace) -> int:
         bar.end()
     _warn(service)
     if args.json:
-        emit_json(_pending_json(pending))
+        emit_json({**(_pending_json(pending) or {}), "already_downloaded": pending.already_downloaded})
+    elif pending.already_downloaded:
+        say(f"Version {pending.version} is already downloaded, complete and signed by the vendor; nothing "
+            "needed to be fetched.")
+        say("Install it with: crystal-manager update install")
     else:
         say(f"Downloaded version {pending.version} ({size_words(pending.total)}); it is complete and signed by the "
             "vendor.")

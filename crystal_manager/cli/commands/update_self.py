@@ -1,0 +1,108 @@
+"""``crystal-manager update self [--check] [--json] [--no-start]``: the Manager updates itself.
+
+Only a frozen Manager (the bundle) does; one installed with pip says so and points at pip. The GUI's
+"Update the Manager" runs this verb in a process of its own, because the hand-over ends the GUI process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from crystal_manager.cli.exit_codes import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK
+from crystal_manager.cli.output import emit_json, fail, say
+from crystal_manager.services.context import AppContext
+
+NOT_FROZEN = ("This Manager was installed with pip (or runs from its source folder), so it does not update "
+              "itself: update it with pip, e.g. pip install --upgrade crystal-manager")
+
+
+def register(verbs: Any) -> None:
+    """Add ``update self`` to the ``update`` actions."""
+    parser = verbs.add_parser("self", help="update CrystalMe3D Pro Manager itself (the downloaded bundle only)")
+    parser.add_argument("--check", action="store_true", help="only say whether a newer Manager is available")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--no-start", action="store_true",
+                        help="do not start the new Manager now: it is used from the next start")
+    # The GUI passes the command that starts the running Manager again if the new one fails to start.
+    parser.add_argument("--restart-old", action="store_true", help=argparse.SUPPRESS)
+    parser.set_defaults(handler=run_self)
+
+
+def _start_args(args: argparse.Namespace) -> list[str]:
+    """The options the new Manager needs to see the same server and profile as this one."""
+    passed: list[str] = []
+    if getattr(args, "profile", None):
+        passed += ["--profile", str(Path(args.profile).resolve())]
+    if getattr(args, "server", None):
+        passed += ["--server", str(args.server)]
+    return passed
+
+
+def run_self(ctx: AppContext, args: argparse.Namespace) -> int:
+    """update self [--check] [--json] [--no-start]."""
+    from crystal_manager.updates.self_update import has_display, is_frozen
+
+    if not is_frozen():
+        if args.json:
+            emit_json({"frozen": False, "available": False, "message": NOT_FROZEN})
+        else:
+            fail(NOT_FROZEN)
+        return EXIT_BAD_INPUT
+    from crystal_manager.services.manager_update import manager_update_service
+
+    service = manager_update_service(ctx)
+    if args.check:
+        return _check(service, args)
+    start = not args.no_start and has_display()
+    return _update(service, args, start=start)
+
+
+def _check(service: Any, args: argparse.Namespace) -> int:
+    result = service.check()
+    offer = result.offer
+    if args.json:
+        emit_json({"frozen": True, "available": offer is not None, "running_version": service.running_version,
+                   "version": offer.version if offer else None, "size": offer.size if offer else None,
+                   "notes": offer.notes if offer else "", "channel": result.channel,
+                   "install_root": str(service.install_root)})
+    elif offer is None:
+        say(f"CrystalMe3D Pro Manager {service.running_version} is up to date.")
+    else:
+        say(f"CrystalMe3D Pro Manager {offer.version} is available (this one is {service.running_version}).")
+        say("Update with: crystal-manager update self")
+    return EXIT_OK
+
+
+def _update(service: Any, args: argparse.Namespace, *, start: bool) -> int:
+    from crystal_manager.services.manager_update import update_self
+    from crystal_manager.updates.errors import HealthCheckFailed
+
+    restart_old = [sys.executable, *_start_args(args)] if args.restart_old else None
+    try:
+        done = update_self(service, start=start, start_args=_start_args(args), restart_old=restart_old)
+    except HealthCheckFailed as exc:
+        text = (f"CrystalMe3D Pro Manager {exc.version or 'update'} did not start correctly, so this Manager "
+                f"({service.running_version}) stays; nothing else changed. Try again later; if it happens again, "
+                "contact support.")
+        if args.json:
+            emit_json({"updated": False, "version": exc.version, "running_version": service.running_version,
+                       "reason": str(exc), "message": text})
+        else:
+            fail(text)
+        return EXIT_INTERNAL
+    payload: dict[str, Any] = {"updated": True, "version": done.version, "from_version": done.from_version,
+                               "started": done.started, "launcher": done.launcher}
+    if args.json:
+        emit_json(payload)
+        return EXIT_OK
+    say(f"CrystalMe3D Pro Manager {done.version} is installed beside {done.from_version}, which is kept.")
+    if done.started:
+        say(f"Version {done.version} started and took over from {done.from_version}.")
+    else:
+        say(f"It is used from the next time the Manager starts{'' if args.no_start else ' (no display here)'}.")
+    if done.launcher:
+        say(f"Menus and autostart can run {done.launcher}: it always starts the current version.")
+    return EXIT_OK

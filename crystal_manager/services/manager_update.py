@@ -1,0 +1,63 @@
+"""The Manager's own update, end to end: check, download and verify its release (the same signed pipeline
+as CrystalMe3D Pro's), install it beside the running one, then hand over to it (updates/self_update.py;
+decision 0012). Blocking: the CLI runs it, and the GUI starts the CLI for it (the hand-over outlives the
+GUI process that asked for it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from crystal_manager import __version__
+from crystal_manager.services.context import AppContext
+from crystal_manager.services.update_service import UpdateService
+from crystal_manager.services.update_types import DownloadProgress
+from crystal_manager.updates import self_update
+from crystal_manager.updates.errors import HealthCheckFailed
+from crystal_manager.updates.layout import InstallRoot
+
+
+def manager_update_service(ctx: AppContext, *, running_version: str = __version__,
+                           root: Path | None = None) -> UpdateService:
+    """The update service for the Manager itself: product ``crystal-manager``, its own install root, its own
+    downloads, trusted metadata and state (never mixed with CrystalMe3D Pro's)."""
+    return UpdateService(ctx, product=self_update.MANAGER_PRODUCT,
+                         install_root=root if root is not None else self_update.manager_root(ctx.paths),
+                         folder=ctx.paths.data_dir / "manager-updates", running_version=running_version)
+
+
+@dataclass(frozen=True)
+class SelfUpdateResult:
+    """A finished self-update."""
+
+    version: str  # the Manager version now current
+    from_version: str  # the version that was running
+    started: bool  # the new version was started and took over (False: it is used from the next start)
+    launcher: str | None  # the launcher that always runs the current version (POSIX)
+
+
+def update_self(service: UpdateService, *, start: bool, start_args: list[str] | None = None,
+                restart_old: list[str] | None = None, timeout: float = self_update.START_TIMEOUT_S,
+                progress: Callable[[DownloadProgress], None] | None = None) -> SelfUpdateResult:
+    """Download, verify and install the offered Manager release, then (``start``) start it with
+    ``--replace`` and wait for its tray. Raises the update errors of :class:`UpdateService`, and
+    HealthCheckFailed when the new version fails ``--version`` or its start: then the running version is
+    current again (and, with ``restart_old``, started again: the new one may already have replaced it)."""
+    running = service.running_version or __version__
+    service.download(progress=progress)
+    root = service.install_root
+    root.mkdir(parents=True, exist_ok=True)
+    before = InstallRoot(root).read_pointer()
+    installed = service.install()  # side by side, switch, `--version` health check (else switched back)
+    launcher = self_update.write_launcher(root)
+    if not start:
+        return SelfUpdateResult(installed.version, running, False, str(launcher) if launcher else None)
+    check = self_update.start_new(root, installed.version, start_args or [], timeout=timeout)
+    if not check.ok:
+        self_update.put_back(root, before)
+        if restart_old:
+            self_update.restart(restart_old)
+        raise HealthCheckFailed(f"{check.reason}, so the Manager stays at version {running}",
+                                version=installed.version, put_back=running)
+    return SelfUpdateResult(installed.version, running, True, str(launcher) if launcher else None)
