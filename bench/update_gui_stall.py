@@ -3,7 +3,7 @@ downloads, verifies and installs a release of --mib MiB from the reference serve
 in the same app doing nothing for as long, in the same run. Everything real: a license activated on the
 server, the release published with ``crystal-server release publish``, the real UpdateService.
 
-    /work/shared/tools/with-xvfb-tray.sh .venv/bin/python bench/update_gui_stall.py [--runs 3] [--mib 256]
+    tools/with-xvfb-tray.sh .venv/bin/python bench/update_gui_stall.py [--runs 3] [--mib 256]
 (or QT_QPA_PLATFORM=offscreen). Prints medians; goal: longest stall < 50 ms.
 """
 
