@@ -1,7 +1,7 @@
 """Start-up, memory and idle CPU of the Manager's tray vs a bare PySide6 tray app, measured in the same run.
 
 Run under a real X display with a tray host:
-    /work/shared/tools/with-xvfb-tray.sh python bench/start_bench.py [--runs 5] [--idle 60]
+    tools/with-xvfb-tray.sh python bench/start_bench.py [--runs 5] [--idle 60]
 Prints medians: time from process spawn to tray shown (goal <= 1.25x), RSS after start (goal ≤ +25 MiB),
 CPU seconds used during the idle window (goal ≤ 0.05 s), for two scenarios against the same bare app:
 
