@@ -3,7 +3,7 @@ resolution) for N seconds after start-up, in both scenarios of start_bench.py. A
 really idle shows zeros with a small blip at each tray poll (every 10 s).
 
 Run under a real X display with a tray host:
-    PYTHONPATH=$PWD /work/shared/tools/with-xvfb-tray.sh .venv/bin/python bench/idle_timeline.py [--seconds 40]
+    PYTHONPATH=$PWD tools/with-xvfb-tray.sh .venv/bin/python bench/idle_timeline.py [--seconds 40]
 Negative entries are threads that ended (the background helper's idle threads exit after 30 s).
 """
 
