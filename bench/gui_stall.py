@@ -1,7 +1,7 @@
 """The GUI thread's longest stall while a 256 MiB download from the reference server and its SHA-256
 run through the background helper, vs the same 10 ms timer in a bare app doing nothing, in the same run.
 
-    /work/shared/tools/with-xvfb-tray.sh python bench/gui_stall.py [--runs 3] [--mib 256]
+    tools/with-xvfb-tray.sh python bench/gui_stall.py [--runs 3] [--mib 256]
 (or QT_QPA_PLATFORM=offscreen). Prints medians; goal: longest stall < 50 ms.
 """
 
