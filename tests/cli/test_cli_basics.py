@@ -72,6 +72,17 @@ def test_server_down_is_offline_exit_4(tmp_path: Path) -> None:
     proc = run_cli("--server", f"http://127.0.0.1:{free_port()}", "status", "--check-server", env=env)
     assert proc.returncode == 4
     assert "cannot be reached" in proc.stderr and proc.stderr.strip().count("\n") == 0
+    # The local facts first (they hold without the server), then the server problem.
+    assert proc.stdout.startswith("CrystalMe3D Pro Manager 0.1.0") and "License: Not activated" in proc.stdout
+    as_json = run_cli("--server", f"http://127.0.0.1:{free_port()}", "status", "--check-server", "--json", env=env)
+    assert as_json.returncode == 4
+    report = json.loads(as_json.stdout)
+    assert report["license"]["state"] == "not_activated" and report["server"]["status"] == "unreachable"
+
+
+def test_text_status_speaks_plainly(tmp_path: Path) -> None:
+    proc = run_cli("status", env=isolated_env(tmp_path))
+    assert "License: Not activated" in proc.stdout and "not_activated" not in proc.stdout
 
 
 def test_insecure_server_url_is_bad_input(tmp_path: Path) -> None:

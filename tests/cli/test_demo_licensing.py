@@ -15,9 +15,9 @@ def test_headless_demo_activates_for_real() -> None:
     proc = subprocess.run([sys.executable, "-m", "crystal_manager", "demo", "--headless"], env=env,
                           capture_output=True, text=True, timeout=180, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "License: active (Pro)" in proc.stdout
+    assert "License: Active (Pro)" in proc.stdout
     assert "Seats used: 1 of 2" in proc.stdout and "(this machine)" in proc.stdout
-    assert "License: not_activated" in proc.stdout.split("Deactivate:")[1]
+    assert "License: Not activated" in proc.stdout.split("Deactivate:")[1]
     # The update walk: 1.1.0 installed as the product's installer would, 1.2.0 offered, installed, rolled back.
     assert "CrystalMe3D Pro 1.1.0 is installed" in proc.stdout
     assert "Version 1.2.0 is available." in proc.stdout

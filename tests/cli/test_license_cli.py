@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -57,7 +58,9 @@ def test_activate_status_machines_verify_deactivate(cli: Cli, reference_server: 
     lic = issue(reference_server.data_dir, seats=2, trial_days=7)
     done = cli("activate", lic.key)
     assert done.returncode == EXIT_OK, done.stderr
-    assert "License: trial (Pro)" in done.stdout and "Trial days left: 7" in done.stdout
+    assert "License: Trial (Pro)" in done.stdout and "Trial days left: 7" in done.stdout
+    # No raw state names or ISO timestamps in text (they stay in --json).
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", done.stdout) and "_" not in done.stdout.split("\n")[0]
     assert "no system keyring" in done.stdout
     status = cli("status", "--json")
     assert status.returncode == EXIT_OK
@@ -130,7 +133,7 @@ def test_signed_revocation_exits_3(cli: Cli, reference_server: ReferenceServer) 
     server_cli("license", "revoke", str(reference_server.data_dir), lic.license_id)
     proc = cli("verify")
     assert proc.returncode == EXIT_DENIED and "revoked" in one_line_error(proc)
-    assert "License: revoked" in cli("status").stdout
+    assert "License: Revoked" in cli("status").stdout
 
 
 def test_internal_error_exits_1(cli: Cli, reference_server: ReferenceServer) -> None:
@@ -156,7 +159,8 @@ def test_offline_files_through_the_cli(cli: Cli, reference_server: ReferenceServ
     request, response = tmp_path / "req.json", tmp_path / "resp.json"
     wrote = cli("activate", lic.key, "--request-file", str(request))
     assert wrote.returncode == EXIT_OK
-    assert "fingerprint: v1:" in wrote.stdout and "key_digest" in wrote.stdout and lic.key not in wrote.stdout
+    assert "A one-way code made from this computer's ID (never the ID itself): v1:" in wrote.stdout
+    assert "Key digest" in wrote.stdout and lic.key not in wrote.stdout and "§" not in wrote.stdout
     assert server_cli("license", "answer", str(reference_server.data_dir), str(request), str(response)).returncode == 0
     installed = cli("activate", "--response-file", str(response))
     assert installed.returncode == EXIT_OK and "Activated offline" in installed.stdout

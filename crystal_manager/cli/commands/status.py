@@ -6,8 +6,8 @@ import argparse
 from typing import Any
 
 from crystal_manager.cli.commands.license import license_lines
-from crystal_manager.cli.exit_codes import EXIT_OK
-from crystal_manager.cli.output import emit_json, say
+from crystal_manager.cli.exit_codes import BY_OUTCOME, EXIT_BAD_INPUT, EXIT_OK
+from crystal_manager.cli.output import emit_json, fail, say
 from crystal_manager.services.context import AppContext
 from crystal_manager.services.health import check_server
 from crystal_manager.services.license_service import LicenseService
@@ -39,12 +39,22 @@ def render_text(status: AppStatus) -> list[str]:
 
 
 def run(ctx: AppContext, args: argparse.Namespace) -> int:
-    """Print the status."""
+    """Print the local status; with ``--check-server`` then ask the server, and a server that cannot be
+    reached is said after the local facts (they hold either way), with the offline exit code."""
+    from crystal_manager.services.usertext import explain
+
     status = app_status(ctx, LicenseService(ctx).status())
     server: dict[str, Any] | None = None
+    problem: str | None = None
+    code = EXIT_OK
     if args.check_server:
-        health = check_server(ctx)
-        server = {"status": health.status, "protocol": health.protocol, "time": health.server_time}
+        try:
+            health = check_server(ctx)
+            server = {"status": health.status, "protocol": health.protocol, "time": health.server_time}
+        except Exception as exc:
+            problem, outcome = explain(exc)
+            code = BY_OUTCOME.get(outcome, EXIT_BAD_INPUT)
+            server = {"status": "unreachable", "problem": problem}
     if args.json:
         report = status.to_json()
         if server is not None:
@@ -53,6 +63,8 @@ def run(ctx: AppContext, args: argparse.Namespace) -> int:
     else:
         for line in render_text(status):
             say(line)
-        if server is not None:
+        if problem is None and server is not None:
             say(f"Server reachable: {server['status']} (protocol {server['protocol']})")
-    return EXIT_OK
+    if problem is not None:
+        fail(problem)
+    return code
