@@ -340,9 +340,9 @@ class TrayApp(QObject):
         old = self._last_status
         self._last_status = facts.status
         self.error = None
+        self._render()  # first: the bubble carries the tray's icon, which must already show the NEW state
         for notice in license_notices(old, facts.status, today=date.today()):
             self.notify(notice)
-        self._render()
         if self._first_facts:
             self._first_facts = False
             if is_activated(facts.status.state):

@@ -9,6 +9,7 @@ from pytestqt.qtbot import QtBot
 
 from crystal_manager.config.settings import NOTIFICATION_EVENTS
 from crystal_manager.desktop.notices import Notice
+from crystal_manager.gui.icons import state_icon
 from crystal_manager.gui.notifier import words
 from tests.gui.conftest import MakeApp
 from tests.support.fake_license import STATES
@@ -59,3 +60,19 @@ def test_every_event_has_words_and_can_be_shown(make_app: MakeApp, qtbot: QtBot,
     app.ctx.settings.notifications[event] = False
     with qtbot.assertNotEmitted(app.notifier.shown):
         assert not app.notify(notice)
+
+
+@pytest.mark.parametrize(("before", "after", "event"), [("not_activated", "active", "activation_done"),
+                                                       ("active", "offline_grace", "grace_started")])
+def test_the_bubble_shows_the_icon_of_the_new_state(make_app: MakeApp, qtbot: QtBot, before: str, after: str,
+                                                    event: str) -> None:
+    app, fake, _probe = make_app(before, tray=True)
+    assert app.tray is not None
+    seen: list[int] = []
+    app.notifier.shown.connect(lambda *_args: seen.append(app.tray.icon.icon().cacheKey()))  # type: ignore[union-attr]
+    fake.current = STATES[after]
+    with qtbot.waitSignal(app.notifier.shown) as shown:
+        app.license.refresh()
+    assert shown.args[0] == event
+    new_icon = state_icon(app.view().state, app.tray.variant).cacheKey()
+    assert seen == [new_icon]  # the "activated" bubble never carries the red lock
