@@ -165,10 +165,20 @@ class RunKey:
             raise AutostartError(f"cannot remove the Run key value: {exc}") from exc
 
 
+class KeptWithAppFiles(XdgAutostart):
+    """With ``CRYSTAL_MANAGER_HOME`` set, every file of this copy stays under it, the login entry too:
+    written to ``$CRYSTAL_MANAGER_HOME/autostart/`` where no desktop reads it, so it does not start anything
+    at login (a demo or a test copy never touches the user's real login programs)."""
+
+
 def for_platform(platform: str | None = None, environ: Mapping[str, str] | None = None) -> Autostart:
-    """The login entry for ``platform`` (default: this one); paths follow ``XDG_CONFIG_HOME`` / ``HOME``."""
+    """The login entry for ``platform`` (default: this one); paths follow ``XDG_CONFIG_HOME`` / ``HOME``, or
+    ``CRYSTAL_MANAGER_HOME`` when set (then nothing is written outside it)."""
     plat = platform or sys.platform
     env = os.environ if environ is None else environ
+    app_home = env.get("CRYSTAL_MANAGER_HOME")
+    if app_home:
+        return KeptWithAppFiles(Path(app_home) / "autostart" / DESKTOP_FILE)
     home = Path(env.get("HOME") or Path.home())
     if plat == "win32":
         return RunKey()
@@ -176,6 +186,18 @@ def for_platform(platform: str | None = None, environ: Mapping[str, str] | None 
         return LaunchAgent(home / "Library" / "LaunchAgents" / f"{LAUNCH_AGENT_LABEL}.plist")
     config = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
     return XdgAutostart(config / "autostart" / DESKTOP_FILE)
+
+
+def in_words(entry: Autostart) -> str:
+    """Where the login entry lives, in words for the Settings page (the path itself is its tooltip)."""
+    if isinstance(entry, KeptWithAppFiles):
+        return ("This copy keeps all its files in its own folder (CRYSTAL_MANAGER_HOME), the login entry too, "
+                "so your desktop will not start it at login.")
+    if isinstance(entry, RunKey):
+        return "Windows starts it when you log in (your user's startup programs)."
+    if isinstance(entry, LaunchAgent):
+        return "macOS starts it when you log in (your user's login items)."
+    return "Your desktop starts it when you log in (your user's autostart programs)."
 
 
 def apply(enabled: bool, entry: Autostart | None = None, argv: Sequence[str] | None = None) -> None:

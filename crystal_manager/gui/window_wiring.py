@@ -8,7 +8,6 @@ from PySide6.QtGui import QGuiApplication
 
 from crystal_manager.desktop import autostart
 from crystal_manager.desktop.diagnostics import diagnostics_report
-from crystal_manager.gui.texts import tr
 from crystal_manager.gui.window import MainWindow
 from crystal_manager.gui.worker import run_in_background
 from crystal_manager.services.status import app_status
@@ -32,16 +31,13 @@ def wire_window(app: TrayApp, window: MainWindow) -> None:
 
     wire_updates(app, window)
 
-    privacy = window.privacy_page
-    privacy.set_catalog(ctx.catalog)
-    privacy.refresh_requested.connect(lambda: load_ledger(app, window))
-    load_ledger(app, window)
-    watch_ledger(app, window)
-    privacy.export_requested.connect(lambda path: export_privacy(app, window, path))
-    privacy.clear_requested.connect(lambda: clear_privacy(app, window))
+    from crystal_manager.gui.pages.privacy_wiring import wire_privacy
+
+    wire_privacy(app, window)
 
     settings = window.settings_page
-    settings.set_settings(ctx.settings, autostart_location=app.autostart_entry.location)
+    settings.set_settings(ctx.settings, autostart_location=app.autostart_entry.location,
+                          autostart_words=autostart.in_words(app.autostart_entry))
     settings.autostart_changed.connect(lambda on: set_autostart(app, window, on))
     settings.notification_changed.connect(lambda event, on: set_notification(app, event, on))
 
@@ -69,56 +65,6 @@ def wire_updates(app: TrayApp, window: MainWindow) -> None:
     page.set_facts(flow.facts)
 
 
-def load_ledger(app: TrayApp, window: MainWindow) -> None:
-    """Read the ledger in the background and show it."""
-    ledger = app.ctx.ledger
-    run_in_background(window, ledger.entries, on_success=window.privacy_page.set_ledger,
-                      on_failure=lambda exc: window.statusBar().showMessage(explain(exc)[0], 30_000))
-
-
-def export_privacy(app: TrayApp, window: MainWindow, path: str) -> None:
-    """Write the log and the catalog to ``path`` in the background; say where, or why not."""
-    import json
-    from pathlib import Path
-
-    from crystal_manager.services.privacy_view import catalog_json
-
-    def write() -> str:
-        Path(path).write_text(json.dumps({"log": app.ctx.ledger.entries(), "catalog": catalog_json(app.ctx.catalog)},
-                                         indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-        return path
-
-    run_in_background(window, write,
-                      on_success=lambda done: window.statusBar().showMessage(tr("Exported to %1").replace("%1", done),
-                                                                             30_000),
-                      on_failure=lambda exc: window.statusBar().showMessage(explain(exc)[0], 30_000))
-
-
-def clear_privacy(app: TrayApp, window: MainWindow) -> None:
-    """Delete the ledger in the background, then show the (empty) log."""
-    run_in_background(window, app.ctx.ledger.clear, on_success=lambda _n: load_ledger(app, window),
-                      on_failure=lambda exc: window.statusBar().showMessage(explain(exc)[0], 30_000))
-
-
-def watch_ledger(app: TrayApp, window: MainWindow) -> None:
-    """Reload the Privacy page's log whenever the ledger changes (an activation, a check, the CLI)."""
-    from PySide6.QtCore import QFileSystemWatcher
-
-    path = app.ctx.ledger.path
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    watcher = QFileSystemWatcher([str(path.parent)], window)
-    if path.exists():
-        watcher.addPath(str(path))
-
-    def changed(_what: str) -> None:
-        if path.exists() and str(path) not in watcher.files():
-            watcher.addPath(str(path))  # created after the window opened, or replaced by rotation
-        load_ledger(app, window)
-
-    watcher.fileChanged.connect(changed)
-    watcher.directoryChanged.connect(changed)
-
-
 def set_autostart(app: TrayApp, window: MainWindow, on: bool) -> None:
     """Apply and save the user's autostart choice; on failure show why, and the real state."""
     error: str | None = None
@@ -131,7 +77,8 @@ def set_autostart(app: TrayApp, window: MainWindow, on: bool) -> None:
         app.ctx.save_settings()
     except Exception as exc:
         error = error or explain(exc)[0]
-    window.settings_page.set_settings(app.ctx.settings, autostart_location=app.autostart_entry.location)
+    window.settings_page.set_settings(app.ctx.settings, autostart_location=app.autostart_entry.location,
+                                      autostart_words=autostart.in_words(app.autostart_entry))
     if error is not None:
         window.settings_page.show_autostart_error(error)
 

@@ -80,3 +80,22 @@ def test_unwritable_folder_gives_autostart_error(tmp_path: Path) -> None:
 def test_launch_argv_runs_this_python() -> None:
     argv = autostart.launch_argv()
     assert argv[1:] == ("-m", "crystal_manager.gui") and Path(argv[0]).exists()
+
+
+def test_with_crystal_manager_home_the_entry_stays_under_it(tmp_path: Path) -> None:
+    env = {"CRYSTAL_MANAGER_HOME": str(tmp_path / "app"), "HOME": str(tmp_path / "user"),
+           "XDG_CONFIG_HOME": str(tmp_path / "user" / ".config")}
+    entry = for_platform("linux", env)
+    apply(True, entry, ARGV)
+    assert entry.is_enabled() and Path(entry.location).is_relative_to(tmp_path / "app")
+    assert not (tmp_path / "user").exists()  # nothing outside the app's home
+    assert "will not start it at login" in autostart.in_words(entry)
+    apply(False, entry)
+    assert not entry.is_enabled()
+
+
+def test_where_in_words_never_shows_a_path(tmp_path: Path) -> None:
+    for platform in ("linux", "darwin"):
+        entry = for_platform(platform, {"HOME": str(tmp_path)})
+        words = autostart.in_words(entry)
+        assert "log in" in words and str(tmp_path) not in words and "/" not in words

@@ -13,6 +13,9 @@ def test_autostart_off_by_default_then_written_and_removed(make_app: MakeApp, tm
     entry = tmp_path / "xdg" / "autostart" / "crystalme3dpro-manager.desktop"
     page = app.window().settings_page
     assert not page.autostart.isChecked() and not entry.exists()
+    # Where the entry goes, in words; the path is only in the tooltip.
+    assert page.autostart_note.text().startswith("Your desktop starts it when you log in")
+    assert str(tmp_path) not in page.autostart_note.text() and page.autostart_note.toolTip() == str(entry)
     page.autostart.click()
     assert entry.is_file() and "Exec=" in entry.read_text()
     assert json.loads(app.ctx.paths.settings_file.read_text())["autostart"] is True

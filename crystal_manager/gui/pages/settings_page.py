@@ -6,7 +6,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QGroupBox, QLabel, QVBoxLayout, QWidget
 
 from crystal_manager.config.settings import NOTIFICATION_EVENTS, Settings
-from crystal_manager.gui.texts import tr
+from crystal_manager.gui.texts import core_words, tr
 from crystal_manager.gui.widgets import page_title
 
 
@@ -52,14 +52,16 @@ class SettingsPage(QWidget):
         layout.addWidget(box)
         layout.addStretch(1)
 
-    def set_settings(self, settings: Settings, *, autostart_location: str) -> None:
+    def set_settings(self, settings: Settings, *, autostart_location: str, autostart_words: str = "") -> None:
         """Show the saved choices without emitting change signals."""
         for widget, on in [(self.autostart, settings.autostart),
                            *((self.toggles[e], settings.notifications.get(e, True)) for e in NOTIFICATION_EVENTS)]:
             widget.blockSignals(True)
             widget.setChecked(on)
             widget.blockSignals(False)
-        self.autostart_note.setText(tr("Entry: %1").replace("%1", autostart_location))
+        # Where, in words; the full path is for those who look for it (tooltip), not the page's text.
+        self.autostart_note.setText(core_words(autostart_words))
+        self.autostart_note.setToolTip(autostart_location)
 
     def show_autostart_error(self, text: str) -> None:
         """Autostart could not be changed: say so and show the real state."""
