@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from crystal_protocol.lease import MIN_TTL_SECONDS
 from crystal_protocol.licensekey import KeyProblem, key_digest
 from crystal_protocol.signing import format_time
 from crystal_server import licenses, machines, store
@@ -35,6 +38,39 @@ def _when(text: str | None) -> str | None:
     raise LicenseCliError(f"not a date: {text!r} (use YYYY-MM-DD)")
 
 
+def _lease_seconds(days: float | None) -> int | None:
+    """``--lease-days N`` in seconds (None: not given)."""
+    if days is None:
+        return None
+    seconds = round(days * 86400)
+    if not MIN_TTL_SECONDS <= seconds <= 3650 * 86400:
+        raise LicenseCliError(f"--lease-days must be between {MIN_TTL_SECONDS / 86400:.3f} (one hour) and 3650")
+    return seconds
+
+
+def _out(args: argparse.Namespace, data: dict[str, Any], *lines: str) -> int:
+    """Print ``data`` as JSON with --json, else the lines for people."""
+    if args.json:
+        print(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        for line in lines:
+            print(line)
+    return 0
+
+
+def _json_errors(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """With --json, a refusal is also printed as ``{"error": …, "exit_code": …}`` on stdout for scripts."""
+    @functools.wraps(func)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except LicenseCliError as exc:
+            if getattr(args, "json", False):
+                print(json.dumps({"error": str(exc), "exit_code": exc.code}, sort_keys=True))
+            raise
+    return run
+
+
 def _open(data_dir: Path) -> sqlite3.Connection:
     if not (data_dir / "profile.json").exists():
         raise LicenseCliError(f"{data_dir} is not a server folder; run: crystal-server init {data_dir}")
@@ -57,42 +93,54 @@ def _describe(conn: sqlite3.Connection, lic: License) -> dict[str, Any]:
     now = datetime.now(UTC)
     info = lic.to_json()
     info["effective_status"] = lic.effective_status(now)
+    info["lease_days"] = lic.lease_ttl / 86400
     info.update(machines.listing(conn, lic, None))
+    info["seat_moves"] = licenses.seat_moves(conn, lic.id)
     return info
 
 
+@_json_errors
 def cmd_create(args: argparse.Namespace) -> int:
     """Create a license and print its key (shown this once; the server keeps only a digest)."""
     if args.seats < 1:
         raise LicenseCliError("--seats must be at least 1")
+    lease = _lease_seconds(args.lease_days)
     conn = _open(args.dir)
     key, lic = licenses.create(conn, datetime.now(UTC), plan=args.plan, seats=args.seats,
                                expires_at=_when(args.expires), trial_days=args.trial_days,
-                               max_version=args.max_version)
-    print(f"license: {lic.id}")
-    print(f"key: {key}")
-    print(f"plan: {lic.plan}, seats: {lic.seats}, expires: {lic.expires_at or 'never'}"
-          + (f", trial until {lic.trial_ends_at}" if lic.trial_ends_at else ""))
-    return 0
+                               max_version=args.max_version, lease_seconds=lease)
+    return _out(args, {"license_id": lic.id, "key": key, **_describe(conn, lic)},
+                f"license: {lic.id}", f"key: {key}",
+                f"plan: {lic.plan}, seats: {lic.seats}, expires: {lic.expires_at or 'never'}"
+                + (f", trial until {lic.trial_ends_at}" if lic.trial_ends_at else "")
+                + f", lease: {lic.lease_ttl / 86400:g} days")
 
 
+@_json_errors
 def cmd_show(args: argparse.Namespace) -> int:
-    """Print a license and its machines."""
+    """Print a license, its machines and its seat moves."""
     conn = _open(args.dir)
     info = _describe(conn, _find(conn, args.license))
     if args.json:
-        print(json.dumps(info, indent=2, sort_keys=True))
-        return 0
+        return _out(args, info)
     print(f"{info['id']} …{info['key_hint']} plan={info['plan']} status={info['status']} "
-          f"effective={info['effective_status']} expires={info['expires_at'] or 'never'}")
+          f"effective={info['effective_status']} expires={info['expires_at'] or 'never'} "
+          f"lease={info['lease_days']:g}d")
     print(f"seats: {info['seats_used']}/{info['seats_total']}")
     for m in info["machines"]:
         print(f"  {m['machine_id']} {m['label']} ({m['os']}, {m['environment']}) since {m['activated_at']}")
+    moves = info["seat_moves"]
+    print(f"seat moves: {len(moves)}")
+    for move in moves:
+        how = "after a fingerprint version change" if move["how"] == "fingerprint_version" else \
+            "after deactivating " + str(move["from_machine"])
+        print(f"  {move['at']} to {move['to_machine']} ({how})")
     return 0
 
 
+@_json_errors
 def cmd_update(args: argparse.Namespace) -> int:
-    """Change plan, seats, status or expiry."""
+    """Change plan, seats, status, expiry, highest version or lease length."""
     conn = _open(args.dir)
     lic = _find(conn, args.license)
     changes: dict[str, Any] = {}
@@ -110,19 +158,22 @@ def cmd_update(args: argparse.Namespace) -> int:
         changes["max_version"] = args.max_version
     if args.end_trial:
         changes["trial_ends_at"] = None
+    if args.lease_days is not None:
+        changes["lease_seconds"] = _lease_seconds(args.lease_days)
     if not changes:
-        raise LicenseCliError("nothing to change (give --plan, --seats, --status, --expires or --max-version)")
+        raise LicenseCliError("nothing to change (give --plan, --seats, --status, --expires, --max-version or "
+                              "--lease-days)")
     lic = licenses.update(conn, datetime.now(UTC), lic.id, changes)
-    print(f"updated {lic.id}: effective status {lic.effective_status(datetime.now(UTC))}")
-    return 0
+    return _out(args, {"license_id": lic.id, "changed": sorted(changes), **_describe(conn, lic)},
+                f"updated {lic.id}: effective status {lic.effective_status(datetime.now(UTC))}")
 
 
+@_json_errors
 def cmd_revoke(args: argparse.Namespace) -> int:
     """Revoke a license: every machine is denied at its next check."""
     conn = _open(args.dir)
     lic = licenses.update(conn, datetime.now(UTC), _find(conn, args.license).id, {"status": "revoked"})
-    print(f"revoked {lic.id}")
-    return 0
+    return _out(args, {"license_id": lic.id, "status": lic.status}, f"revoked {lic.id}")
 
 
 def _read_json(path: Path) -> Any:
@@ -132,6 +183,7 @@ def _read_json(path: Path) -> Any:
         raise LicenseCliError(f"cannot read {path}: {exc}") from exc
 
 
+@_json_errors
 def cmd_answer(args: argparse.Namespace) -> int:
     """Turn an offline activation request file into a signed response file."""
     from crystal_server.licensing import current_key
@@ -149,10 +201,10 @@ def cmd_answer(args: argparse.Namespace) -> int:
     except Denied as exc:
         raise LicenseCliError(f"refused ({exc.code}): {exc}", 3) from exc
     args.response.write_text(json.dumps(response, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.response}")
-    return 0
+    return _out(args, {"response_file": str(args.response)}, f"wrote {args.response}")
 
 
+@_json_errors
 def cmd_import_proof(args: argparse.Namespace) -> int:
     """Free the seat named in an offline deactivation proof."""
     conn = _open(args.dir)
@@ -160,32 +212,34 @@ def cmd_import_proof(args: argparse.Namespace) -> int:
         machine_id = machines.import_deactivation_proof(conn, datetime.now(UTC), _read_json(args.proof))
     except Denied as exc:
         raise LicenseCliError(f"refused ({exc.code}): {exc}", 3) from exc
-    print(f"deactivated {machine_id}")
-    return 0
+    return _out(args, {"deactivated": machine_id}, f"deactivated {machine_id}")
 
 
 def register(sub: Any) -> None:
-    """Add ``license`` and its subcommands."""
+    """Add ``license`` and its subcommands (each takes --json: one JSON object on stdout)."""
     lic = sub.add_parser("license", help="create, show, change, revoke licenses; answer offline requests")
     verbs = lic.add_subparsers(dest="license_command", required=True)
-    create = verbs.add_parser("create", help="create a license and print its key")
-    create.add_argument("dir", type=Path)
+
+    def verb(name: str, func: Callable[[argparse.Namespace], int], text: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = verbs.add_parser(name, help=text)
+        parser.add_argument("dir", type=Path)
+        parser.add_argument("--json", action="store_true", help="print one JSON object (for scripts)")
+        parser.set_defaults(func=func)
+        return parser
+
+    lease_help = "days a machine may run without checking in (default 14; shorter makes a revocation reach " \
+                 "offline machines sooner)"
+    create = verb("create", cmd_create, "create a license and print its key")
     create.add_argument("--plan", required=True)
     create.add_argument("--seats", type=int, required=True)
     create.add_argument("--expires", required=True, help="YYYY-MM-DD, or 'never'")
     create.add_argument("--trial-days", type=int)
     create.add_argument("--max-version", help="highest product version this license may run")
-    create.set_defaults(func=cmd_create)
-    for name, func, text in (("show", cmd_show, "show a license and its machines"),
+    create.add_argument("--lease-days", type=float, metavar="N", help=lease_help)
+    for name, func, text in (("show", cmd_show, "show a license, its machines and its seat moves"),
                              ("revoke", cmd_revoke, "revoke a license")):
-        verb = verbs.add_parser(name, help=text)
-        verb.add_argument("dir", type=Path)
-        verb.add_argument("license", help="license id (lic_…) or key")
-        verb.set_defaults(func=func, json=False)
-        if name == "show":
-            verb.add_argument("--json", action="store_true")
-    upd = verbs.add_parser("update", help="change plan, seats, status (past_due, cancelled…) or expiry")
-    upd.add_argument("dir", type=Path)
+        verb(name, func, text).add_argument("license", help="license id (lic_…) or key")
+    upd = verb("update", cmd_update, "change plan, seats, status (past_due, cancelled…), expiry or lease length")
     upd.add_argument("license")
     upd.add_argument("--plan")
     upd.add_argument("--seats", type=int)
@@ -193,13 +247,9 @@ def register(sub: Any) -> None:
     upd.add_argument("--expires", help="YYYY-MM-DD, or 'never'")
     upd.add_argument("--max-version")
     upd.add_argument("--end-trial", action="store_true")
-    upd.set_defaults(func=cmd_update)
-    ans = verbs.add_parser("answer", help="answer an offline activation request file")
-    ans.add_argument("dir", type=Path)
+    upd.add_argument("--lease-days", type=float, metavar="N", help=lease_help)
+    ans = verb("answer", cmd_answer, "answer an offline activation request file")
     ans.add_argument("request", type=Path)
     ans.add_argument("response", type=Path)
-    ans.set_defaults(func=cmd_answer)
-    imp = verbs.add_parser("import-proof", help="import an offline deactivation proof")
-    imp.add_argument("dir", type=Path)
+    imp = verb("import-proof", cmd_import_proof, "import an offline deactivation proof")
     imp.add_argument("proof", type=Path)
-    imp.set_defaults(func=cmd_import_proof)

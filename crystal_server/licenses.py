@@ -42,13 +42,20 @@ class License:
     max_version: str | None
     created_at: str
     updated_at: str
+    lease_seconds: int | None = None  # how long a lease lasts without a check (None: the default, 14 days)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> License:
         """Build from a database row."""
         return cls(id=row["id"], key_hint=row["key_hint"], plan=row["plan"], seats=row["seats"],
                    status=row["status"], expires_at=row["expires_at"], trial_ends_at=row["trial_ends_at"],
-                   max_version=row["max_version"], created_at=row["created_at"], updated_at=row["updated_at"])
+                   max_version=row["max_version"], created_at=row["created_at"], updated_at=row["updated_at"],
+                   lease_seconds=row["lease_seconds"])
+
+    @property
+    def lease_ttl(self) -> int:
+        """Seconds a lease of this license lasts without a check."""
+        return self.lease_seconds or DEFAULT_TTL_SECONDS
 
     def in_trial(self, now: datetime) -> bool:
         """True while the trial runs (and the license is not revoked)."""
@@ -91,7 +98,8 @@ def event(conn: sqlite3.Connection, now: datetime, kind: str, license_id: str | 
 
 
 def create(conn: sqlite3.Connection, now: datetime, *, plan: str, seats: int, expires_at: str | None,
-           trial_days: int | None, max_version: str | None) -> tuple[str, License]:
+           trial_days: int | None, max_version: str | None,
+           lease_seconds: int | None = None) -> tuple[str, License]:
     """Create a license; return (the key — shown once, never stored — and the record)."""
     key = generate_key()
     license_id = "lic_" + secrets.token_hex(8)
@@ -99,8 +107,9 @@ def create(conn: sqlite3.Connection, now: datetime, *, plan: str, seats: int, ex
     stamp = format_time(now)
     conn.execute(
         "INSERT INTO licenses (id, key_digest, key_hint, plan, seats, status, expires_at, trial_ends_at,"
-        " max_version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)",
-        (license_id, key_digest(key), key_hint(key), plan, seats, expires_at, trial_end, max_version, stamp, stamp))
+        " max_version, created_at, updated_at, lease_seconds) VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?)",
+        (license_id, key_digest(key), key_hint(key), plan, seats, expires_at, trial_end, max_version, stamp, stamp,
+         lease_seconds))
     event(conn, now, "created", license_id, plan=plan, seats=seats)
     found = get(conn, license_id)
     assert found is not None
@@ -121,12 +130,15 @@ def by_digest(conn: sqlite3.Connection, digest: str) -> License | None:
 
 def update(conn: sqlite3.Connection, now: datetime, license_id: str, changes: dict[str, Any]) -> License:
     """Change plan, seats, status, expiry or max_version (what the shop does on renewal or cancellation)."""
-    allowed = {"plan", "seats", "status", "expires_at", "trial_ends_at", "max_version"}
+    allowed = {"plan", "seats", "status", "expires_at", "trial_ends_at", "max_version", "lease_seconds"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"cannot change {sorted(unknown)}")
     if "status" in changes and changes["status"] not in STORED_STATUSES:
         raise ValueError(f"status must be one of {', '.join(STORED_STATUSES)}")
+    lease = changes.get("lease_seconds")
+    if lease is not None and (not isinstance(lease, int) or lease < MIN_TTL_SECONDS):
+        raise ValueError(f"a lease lasts at least {MIN_TTL_SECONDS} seconds")
     for column, value in changes.items():
         # Column names come from the fixed allow-list above, values are parameters.
         conn.execute(f"UPDATE licenses SET {column} = ?, updated_at = ? WHERE id = ?",  # noqa: S608
@@ -166,3 +178,15 @@ def lease_terms(conn: sqlite3.Connection, lic: License, *, machine_id: str, fing
 def signed_lease(terms: LeaseTerms, key: SigningKey) -> dict[str, str]:
     """The lease as a signed document."""
     return make_document(LEASE_KIND, terms.to_payload(), key.kid, key.sign)
+
+
+def seat_moves(conn: sqlite3.Connection, license_id: str) -> list[dict[str, Any]]:
+    """Every recorded seat move of a license (kept as long as events are), oldest first."""
+    rows = conn.execute("SELECT at, machine_id, detail FROM events WHERE license_id = ? AND kind = 'seat_moved' "
+                        "ORDER BY at, id", (license_id,)).fetchall()
+    moves = []
+    for row in rows:
+        detail = json.loads(row["detail"] or "{}")
+        moves.append({"at": row["at"], "to_machine": row["machine_id"], "from_machine": detail.get("from_machine"),
+                      "how": detail.get("how")})
+    return moves

@@ -168,7 +168,7 @@ class LicensingApi:
         """POST deactivate: this machine (by its claim) or another by ``machine_id``."""
         lic = self.lookup(digest)
         target = body.get("machine_id")
-        claim = machines.MachineClaim.from_json(body) if target is None else None
+        claim = machines.MachineClaim.reference(body) if target is None else None
         gone = machines.deactivate(self.conn, now, lic, claim, str(target) if target is not None else None)
         assert lic is not None
         return {"deactivated": gone, "seats_used": licenses.active_machine_count(self.conn, lic.id),

@@ -1,4 +1,9 @@
-"""Machines on a license: activation with tolerant matching, validation, deactivation, offline files.
+"""Machines on a license: activation, validation, deactivation, offline files.
+
+A machine is the same machine only by its fingerprint, or by the previous fingerprint it declares after a
+change of the fingerprint's version (never by other similar facts): two machines that both keep checking
+in never share a seat, and the second one gets the seat-limit answer. Seats that move from one machine to
+another are recorded (``seat_moved`` events) so a vendor sees a seat passed back and forth.
 
 Every function takes an open connection and runs in the caller's transaction.
 """
@@ -9,7 +14,7 @@ import re
 import secrets
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -18,7 +23,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from crystal_protocol.labels import MAX_MACHINE_LABEL, label_problem
 from crystal_protocol.lease import (
     DEACTIVATION_PROOF_KIND,
-    DEFAULT_TTL_SECONDS,
     ENVIRONMENTS,
     OFFLINE_REQUEST_FORMAT,
     OFFLINE_RESPONSE_KIND,
@@ -31,6 +35,8 @@ from crystal_server.licenses import Denied, License
 _FINGERPRINT = re.compile(r"^v[0-9]{1,3}:[0-9a-f]{64}$")
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 OFFLINE_TTL_SECONDS = 90 * 86400
+#: A new machine taking a seat freed this recently counts as a seat move.
+MOVE_WINDOW_SECONDS = 30 * 86400
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,26 @@ class MachineClaim:
                    label=label, public_key=public_key,
                    previous_fingerprint=text("previous_fingerprint", _FINGERPRINT, optional=True))
 
+    @classmethod
+    def reference(cls, body: dict[str, Any]) -> MachineClaim:
+        """Only what names a machine (fingerprint, previous fingerprint): all a deactivation needs."""
+        fingerprint, previous = body.get("fingerprint"), body.get("previous_fingerprint")
+        if not isinstance(fingerprint, str) or not _FINGERPRINT.match(fingerprint):
+            raise Denied("bad_request", "field 'fingerprint' is missing or malformed", 400)
+        if previous is not None and (not isinstance(previous, str) or not _FINGERPRINT.match(previous)):
+            raise Denied("bad_request", "field 'previous_fingerprint' is malformed", 400)
+        return cls(fingerprint=fingerprint, fingerprint_version=fingerprint.split(":", 1)[0], environment="",
+                   os="", label="", previous_fingerprint=previous)
+
+    @property
+    def moved_from(self) -> str | None:
+        """The previous fingerprint, honoured only after a change of the fingerprint's version (a clone of
+        a machine's files on another machine with the same method must not take over its seat)."""
+        previous = self.previous_fingerprint
+        if previous is None or previous.split(":", 1)[0] == self.fingerprint.split(":", 1)[0]:
+            return None
+        return previous
+
 
 def _active(conn: sqlite3.Connection, license_id: str) -> list[sqlite3.Row]:
     return conn.execute("SELECT * FROM machines WHERE license_id = ? AND deactivated_at IS NULL "
@@ -84,9 +110,9 @@ def _active(conn: sqlite3.Connection, license_id: str) -> list[sqlite3.Row]:
 
 
 def find_machine(conn: sqlite3.Connection, license_id: str, claim: MachineClaim) -> sqlite3.Row | None:
-    """The active machine this claim is: the same fingerprint, or the previous one (a moved seat)."""
+    """The active machine this claim is: the same fingerprint, or the previous one after a version change."""
     rows = _active(conn, license_id)
-    for wanted in (claim.fingerprint, claim.previous_fingerprint):
+    for wanted in (claim.fingerprint, claim.moved_from):
         for row in rows:
             if wanted is not None and row["fingerprint"] == wanted:
                 return row
@@ -120,6 +146,9 @@ def activate(conn: sqlite3.Connection, now: datetime, lic: License | None, claim
                       stamp, machine_id))
         moved = row["fingerprint"] != claim.fingerprint
         licenses.event(conn, now, seen_as, lic.id, machine_id, fingerprint_changed=moved)
+        if moved:
+            licenses.event(conn, now, "seat_moved", lic.id, machine_id, from_machine=machine_id,
+                           how="fingerprint_version")
     else:
         used = licenses.active_machine_count(conn, lic.id)
         if used >= lic.seats:
@@ -132,10 +161,24 @@ def activate(conn: sqlite3.Connection, now: datetime, lic: License | None, claim
                      (machine_id, lic.id, claim.fingerprint, claim.fingerprint_version, claim.environment,
                       claim.os, claim.label, claim.public_key, stamp, stamp))
         licenses.event(conn, now, "activated", lic.id, machine_id, environment=claim.environment)
-    ttl = ttl_seconds or DEFAULT_TTL_SECONDS
+        freed = _recently_freed(conn, now, lic.id)
+        if freed is not None:
+            licenses.event(conn, now, "seat_moved", lic.id, machine_id, from_machine=freed, how="deactivated")
+    ttl = ttl_seconds or lic.lease_ttl
     terms = licenses.lease_terms(conn, lic, machine_id=machine_id, fingerprint=claim.fingerprint, now=now,
                                  kid=key.kid, ttl_seconds=ttl)
     return machine_id, licenses.signed_lease(terms, key)
+
+
+def _recently_freed(conn: sqlite3.Connection, now: datetime, license_id: str) -> str | None:
+    """The machine whose seat a new machine takes: the latest one deactivated within the move window whose
+    seat has not been taken yet."""
+    since = format_time(now - timedelta(seconds=MOVE_WINDOW_SECONDS))
+    row = conn.execute(
+        "SELECT id FROM machines WHERE license_id = ? AND deactivated_at IS NOT NULL AND deactivated_at >= ? "
+        "AND id NOT IN (SELECT json_extract(detail, '$.from_machine') FROM events WHERE license_id = ? "
+        "AND kind = 'seat_moved') ORDER BY deactivated_at DESC LIMIT 1", (license_id, since, license_id)).fetchone()
+    return str(row["id"]) if row is not None else None
 
 
 def validate(conn: sqlite3.Connection, now: datetime, lic: License | None, claim: MachineClaim,

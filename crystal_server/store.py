@@ -54,6 +54,9 @@ MIGRATIONS: list[Sequence[str]] = [
             at REAL NOT NULL)""",
         "CREATE INDEX throttle_events_by_time ON throttle_events(at)",
     ),
+    (  # 3: the lease's lifetime per license (NULL: the default), set with license create/update --lease-days
+        "ALTER TABLE licenses ADD COLUMN lease_seconds INTEGER CHECK (lease_seconds IS NULL OR lease_seconds > 0)",
+    ),
 ]
 
 

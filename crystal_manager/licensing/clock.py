@@ -1,10 +1,15 @@
-"""Trusted time: a high-water mark of the server's signed dates and the latest local time seen.
+"""Trusted time: the server's last signed time plus however far the local clock has moved on since.
 
-A local clock more than an hour behind the mark is "set back" (daylight-saving changes move local time,
-not UTC, and stay well within an hour of drift anyway); then the mark, not the clock, is used, so setting
-the clock back never extends a grace period. The mark also moves on by however far the local clock has
-moved forward since it was last seen (``seen_at``): a clock left set back still counts the time that
-passes, so the countdown does not freeze while the clock is behind.
+Online, an answer is fresh because it echoes this request's nonce, so its signed time is the time: the
+app keeps it as the mark (``high_water``) together with the local clock's reading at that moment
+(``seen_at``). Offline, trusted time is the mark plus the local time passed since ``seen_at``; a backward
+step of the local clock counts as no time passing (the mark only moves forward), so setting the clock back
+never extends a lease or a grace period, and a clock kept set back still counts the time that passes.
+
+A local clock more than an hour behind both where it was last seen and trusted time is "set back"
+(daylight-saving changes move local time, not UTC, and stay well within an hour of drift anyway). A clock that is simply wrong — ahead
+or behind the server's by minutes or days — is no set-back: its offset from the server's time is noted
+(for a warning) and otherwise cancels out.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 TAMPER_THRESHOLD = timedelta(hours=1)
+#: A local clock further than this from the server's time earns a warning (never a refusal).
+CLOCK_WARNING = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -26,7 +33,7 @@ class ClockReading:
 
 
 def read_clock(now: datetime, high_water: datetime | None, seen_at: datetime | None = None) -> ClockReading:
-    """Compare the local clock with the mark; the mark only moves forward.
+    """Trusted time from the mark and the local clock; the mark only moves forward.
 
     ``seen_at`` is the local clock when the mark was stored (default: the mark itself).
     """
@@ -34,7 +41,23 @@ def read_clock(now: datetime, high_water: datetime | None, seen_at: datetime | N
         return ClockReading(trusted_now=now, high_water=now, set_back=False, behind=timedelta(0))
     seen = seen_at or high_water
     # Time the local clock moved forward since the mark was stored; a backwards step counts as none.
-    trusted = max(now, high_water + max(now - seen, timedelta(0)))
-    behind = trusted - now
+    trusted = high_water + max(now - seen, timedelta(0))
+    # Set back: behind where it was last seen *and* behind trusted time. A clock put right after running
+    # ahead went back too, but only to the server's time: that is a correction, not a set-back.
+    behind = max(min(seen - now, trusted - now), timedelta(0))
     return ClockReading(trusted_now=trusted, high_water=trusted, set_back=behind > TAMPER_THRESHOLD,
                         behind=behind)
+
+
+def stricter(now: datetime, *marks: tuple[datetime | None, datetime | None]) -> tuple[datetime | None,
+                                                                                      datetime | None]:
+    """Of several (mark, seen_at) copies, the one giving the latest trusted time now (None, None if none)."""
+    best: tuple[datetime | None, datetime | None] = (None, None)
+    best_time: datetime | None = None
+    for mark, seen in marks:
+        if mark is None:
+            continue
+        moment = read_clock(now, mark, seen).trusted_now
+        if best_time is None or moment > best_time:
+            best, best_time = (mark, seen), moment
+    return best

@@ -7,6 +7,7 @@ denial changes the license to revoked/expired. Secrets go to the secret store, n
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,6 +32,15 @@ from crystal_manager.licensing.errors import (
 )
 from crystal_manager.licensing.evaluate import Evaluation, evaluate
 from crystal_manager.licensing.fingerprint import MachineIdentity
+from crystal_manager.licensing.guard import (
+    Denial,
+    Guard,
+    copy_clock,
+    lease_terms_unverified,
+    load_guard,
+    merge_clock,
+    save_guard,
+)
 from crystal_manager.licensing.keyformat import hint, normalize_key
 from crystal_manager.licensing.label import clean_label
 from crystal_manager.licensing.lease import verify_lease
@@ -38,11 +48,17 @@ from crystal_manager.licensing.record import LicenseRecord, load_record, save_re
 from crystal_manager.licensing.signatures import VerifiedAnswer, new_nonce, verify_answer
 from crystal_manager.net.errors import TransportError
 from crystal_manager.net.request import GatewayResponse, OutboundRequest, Trigger
+from crystal_manager.storage.secrets import SecretStoreError
+from crystal_protocol.signing import format_time
 from crystal_protocol.wire import NONCE_HEADER
 
 KEY_SECRET = "license_key"  # noqa: S105 (the keyring entry name, not a secret)
 RETRY_AFTER_FAILURE = timedelta(hours=1)
 HIGH_WATER_SAVE_STEP = timedelta(minutes=10)
+DEACTIVATED_NOTICE = ("this machine was deactivated on the license (from another machine or by support); "
+                      "activate it again to use it here")
+DENIAL_WORDS = {"revoked": "the server says the license was revoked",
+                "expired": "the server says the subscription has ended"}
 
 
 class Sender(Protocol):
@@ -64,6 +80,9 @@ class EngineConfig:
     check_interval: timedelta
     describe: Callable[[BaseException], str]
     label: str = "Computer"
+    #: The secret store only if it is already open (None: always open it); the start of the GUI must not
+    #: load the keyring just to read the guard copy.
+    opened_secrets: Callable[[], machinekey.Secrets | None] | None = None
 
 
 def _moment(value: object) -> datetime | None:
@@ -99,39 +118,119 @@ class LicensingEngine:
         """Store the record."""
         save_record(self.cfg.state_file, record)
 
-    def evaluate(self, record: LicenseRecord | None = None) -> Evaluation:
-        """The current state; also notes a set-back clock and moves the time mark (saved when it matters)."""
+    def guard_store(self, open_keyring: bool) -> machinekey.Secrets | None:
+        """The keyring for the guard copy: opened if ``open_keyring``, else only if already open."""
+        try:
+            if open_keyring:
+                return self.cfg.secrets()
+            return self.cfg.opened_secrets() if self.cfg.opened_secrets is not None else self.cfg.secrets()
+        except SecretStoreError:
+            return None  # a locked or broken keyring: the file copy alone decides (as before there was one)
+
+    def _load_guard(self, store: machinekey.Secrets | None) -> Guard | None:
+        try:
+            return load_guard(store) if store is not None else None
+        except SecretStoreError:
+            return None
+
+    def _save_guard(self, store: machinekey.Secrets | None, guard: Guard | None) -> None:
+        if store is None or guard is None:
+            return
+        with contextlib.suppress(SecretStoreError):  # the file copy is written anyway
+            save_guard(store, guard)
+
+    def _apply_denials(self, record: LicenseRecord, guard: Guard) -> bool:
+        """A stored lease that a remembered signed denial voids is removed (a restored or edited file)."""
+        terms = lease_terms_unverified(record.lease)
+        denial = guard.void(terms) if terms is not None else None
+        if denial is None:
+            return False
+        self._strip(record)
+        if denial.code == "deactivated":
+            record.denial = record.denial_message = None
+            record.notice = DEACTIVATED_NOTICE
+        else:
+            record.denial = denial.code
+            record.denial_message = record.denial_message or DENIAL_WORDS[denial.code]
+        return True
+
+    def evaluate(self, record: LicenseRecord | None = None, *, open_keyring: bool = False) -> Evaluation:
+        """The current state; also notes a set-back clock and moves the time mark (saved when it matters).
+
+        The keyring copy (guard) is consulted when ``open_keyring`` or when the keyring is already open;
+        the stricter of it and the file wins, and both are brought up to date.
+        """
         record = record or self.load()
         now = self.cfg.now()
+        store = self.guard_store(open_keyring)
+        guard = self._load_guard(store)
+        changed = guard_changed = False
+        if guard is not None:
+            changed = merge_clock(record, guard, now)
+            changed = self._apply_denials(record, guard) or changed
         mark, seen = record.time("high_water"), record.time("high_water_seen_at")
         clock = read_clock(now, mark, seen)
-        changed = False
         if clock.set_back and record.clock_set_back_at is None:
             record.set_time("clock_set_back_at", now)
             changed = True
         # A step back is stored at once, so time passing after it still moves the mark on.
-        went_back = mark is not None and now < (seen or mark)
+        went_back = mark is not None and seen is not None and now < seen
         if mark is None or went_back or clock.high_water - mark > HIGH_WATER_SAVE_STEP:
             record.set_time("high_water", clock.high_water)
             record.set_time("high_water_seen_at", now)
-            changed = changed or record.lease is not None
+            changed = changed or record.lease is not None or record.denial is not None
+        if guard is not None:
+            guard_changed = copy_clock(record, guard)
         if changed:
             self.save(record)
+        if guard_changed:
+            self._save_guard(store, guard)
         # The identity (hashing, OpenSSL) only when a lease is there to check it against.
         return evaluate(record, keys=self.cfg.keys, fingerprint=lambda: self.identity().fingerprint, now=now)
 
+    def trusted_now(self, record: LicenseRecord) -> datetime:
+        """Trusted time for ``record`` (the server's last signed time plus local time passed since)."""
+        return read_clock(self.cfg.now(), record.time("high_water"), record.time("high_water_seen_at")).trusted_now
+
+    @staticmethod
+    def _strip(record: LicenseRecord) -> None:
+        """Delete the lease and what only it made true (a signed denial is final until the server says
+        otherwise)."""
+        record.lease = None
+        record.machine_id = None
+        record.next_check_at = None
+        record.pending_offline = None
+        record.offline_activation = False
+
+    def remember_denial(self, code: str, record: LicenseRecord, at: datetime) -> None:
+        """Put a signed denial of the record's lease into the keyring copy (before the lease is deleted)."""
+        terms = lease_terms_unverified(record.lease)
+        if terms is None:
+            return
+        store = self.guard_store(True)
+        guard = self._load_guard(store)
+        if guard is None:
+            return
+        guard.add(Denial(code=code, license_id=terms.license_id, machine_id=terms.machine_id,
+                         at=format_time(max(at, terms.issued))))
+        self._save_guard(store, guard)
+
     # -- the wire ---------------------------------------------------------------------------------
-    def claim(self, key: str, record: LicenseRecord | None = None, label: str | None = None) -> dict[str, Any]:
-        """The machine facts sent with a key (all hashed), and this machine's name (``label``, else the
-        configured default)."""
+    def claim(self, key: str, record: LicenseRecord | None = None, label: str | None = None, *,
+              kind: str = "license_activate") -> dict[str, Any]:
+        """The machine facts sent with a key (all hashed), and — on activation only — this machine's name
+        (``label``, else the configured default). A deactivation sends only what names the machine."""
         ident = self.identity()
-        body: dict[str, Any] = {"key": key, "fingerprint": ident.fingerprint,
-                                "fingerprint_version": ident.version, "environment": ident.environment,
-                                "os": ident.os_family,
-                                "label": label or self.cfg.label}
-        if record is not None and record.fingerprint and record.fingerprint != ident.fingerprint:
-            # The fingerprint changed (new version or new machine id): send the old one once to move the seat.
-            body["previous_fingerprint"] = record.fingerprint
+        body: dict[str, Any] = {"key": key, "fingerprint": ident.fingerprint}
+        if kind != "license_deactivate":
+            body.update(fingerprint_version=ident.version, environment=ident.environment, os=ident.os_family)
+        if kind == "license_activate":
+            body["label"] = label or self.cfg.label
+        previous = record.fingerprint if record is not None else None
+        if previous and previous.split(":", 1)[0] != ident.fingerprint.split(":", 1)[0]:
+            # The fingerprint method changed: send the old one so the seat moves. The server honours it
+            # only across a version change (a copy of this file on another machine moves nothing).
+            body["previous_fingerprint"] = previous
         return body
 
     def call(self, kind: str, body: dict[str, Any], trigger: Trigger) -> VerifiedAnswer:
@@ -147,7 +246,9 @@ class LicensingEngine:
             raise MalformedAnswer(f"signed HTTP {answer.status} without an error description")
         code, message = str(error.get("code")), str(error.get("message", ""))[:300]
         if code in DENIALS:
-            raise DENIALS[code](message, {k: v for k, v in error.items() if k not in ("code", "message")})
+            denial = DENIALS[code](message, {k: v for k, v in error.items() if k not in ("code", "message")})
+            denial.signed_at = answer.signed_at
+            raise denial
         if code == "rate_limited":
             retry = error.get("retry_after")
             raise RateLimited(message, retry if isinstance(retry, int) else None)
@@ -158,7 +259,8 @@ class LicensingEngine:
         raise ProtocolMismatch(f"the server refused the request ({code}): {message}")
 
     def _accept(self, answer: VerifiedAnswer, record: LicenseRecord, key: str) -> LicenseRecord:
-        """Install the lease from a verified answer into the record (verified against the server's time)."""
+        """Install the lease from a verified answer into the record. Every date decided here is the server's
+        signed time (the answer is fresh: it echoes this request's nonce), whatever the local clock says."""
         doc = answer.data.get("lease")
         try:
             terms = verify_lease(doc, keys=self.cfg.keys, fingerprint=self.identity().fingerprint,
@@ -172,16 +274,28 @@ class LicensingEngine:
         record.key_hint = hint(key)
         record.fingerprint, record.fingerprint_version = ident.fingerprint, ident.version
         record.set_time("last_verified_at", answer.signed_at)
-        record.set_time("last_attempt_at", self.cfg.now())
+        record.set_time("last_attempt_at", answer.signed_at)
         record.last_attempt_ok, record.last_problem = True, None
         record.denial = record.denial_message = record.denial_ended_at = record.notice = None
         record.pending_offline = None
         record.offline_activation = False
-        record.set_time("high_water", max(answer.signed_at, self.cfg.now()))
-        record.set_time("high_water_seen_at", self.cfg.now())
+        record.damaged_copy = None
+        # The mark is the server's time, paired with the local clock's reading: a wrong local clock cancels out.
+        record.set_time("high_water", answer.signed_at)
+        record.set_time("high_water_seen_at", answer.received_at)
+        record.clock_offset_seconds = round((answer.received_at - answer.signed_at).total_seconds())
         record.clock_set_back_at = None
-        jitter = random.uniform(0.9, 1.1)
-        record.set_time("next_check_at", answer.signed_at + self.cfg.check_interval * jitter)
+        # Check again well before the lease runs out, however short the vendor made it.
+        interval = min(self.cfg.check_interval, timedelta(seconds=terms.ttl_seconds) / 2)
+        record.set_time("next_check_at", answer.signed_at + interval * random.uniform(0.9, 1.1))
+        store = self.guard_store(True)
+        guard = self._load_guard(store)
+        if guard is not None:
+            guard.set_back_at = None
+            # A fresh signed lease of this license supersedes its earlier revocation or expiry.
+            guard.denials = [d for d in guard.denials if d.code == "deactivated" or d.license_id != terms.license_id]
+            copy_clock(record, guard)
+            self._save_guard(store, guard)
         return record
 
     # -- use cases ----------------------------------------------------------------------------------
@@ -214,33 +328,40 @@ class LicensingEngine:
     def verify(self, trigger: Trigger = "user") -> Evaluation:
         """Re-validate now. Offline problems are recorded (grace runs) and raised; signed denials lock."""
         record = self.load()
-        if record.lease is None and record.denial is None:
+        if record.lease is None and record.denial is None and record.damaged_copy is None:
             raise NotActivated("this machine is not activated")
         key = self.stored_key()
         try:
-            answer = self.call("license_validate", self.claim(key, record), trigger)
+            answer = self.call("license_validate", self.claim(key, record, kind="license_validate"), trigger)
             record = self._accept(answer, record, key)
         except LicenseDenied as exc:
             self._denied(record, exc)
             raise
         except (LicensingOffline, TransportError) as exc:
-            record.set_time("last_attempt_at", self.cfg.now())
+            trusted = self.trusted_now(record)
+            record.set_time("last_attempt_at", trusted)
             record.last_attempt_ok = False
             record.last_problem = self.cfg.describe(exc)
-            record.set_time("next_check_at", self.cfg.now() + min(RETRY_AFTER_FAILURE, self.cfg.check_interval))
+            record.set_time("next_check_at", trusted + min(RETRY_AFTER_FAILURE, self.cfg.check_interval))
             self.save(record)
             raise
         self.save(record)
         return self.evaluate(record)
 
     def _denied(self, record: LicenseRecord, exc: LicenseDenied) -> None:
-        record.set_time("last_attempt_at", self.cfg.now())
+        """A signed denial: the lease is deleted (not just marked) and the denial is also kept in the keyring,
+        so no edit or restore of the file can bring the lease back."""
+        signed_at = exc.signed_at or self.trusted_now(record)
+        record.set_time("last_attempt_at", signed_at)
         record.last_attempt_ok = True
         if isinstance(exc, MachineNotFound):
-            self.wipe(notice="this machine was deactivated on the license (from another machine or by "
-                             "support); activate it again to use it here")
+            self.wipe(notice=DEACTIVATED_NOTICE, at=signed_at)
             return
-        record.denial = "expired" if exc.code == "expired" else "revoked"
+        code = "expired" if exc.code == "expired" else "revoked"
+        self.remember_denial(code, record, signed_at)
+        self._strip(record)
+        record.damaged_copy = None
+        record.denial = code
         record.denial_message = self.cfg.describe(exc)
         record.set_time("denial_ended_at", _moment(exc.detail.get("expires_at")) if exc.code == "expired" else None)
         self.save(record)
@@ -248,8 +369,8 @@ class LicensingEngine:
     def verify_if_due(self) -> Evaluation:
         """Verify if the next check is due (or the lease needs it); offline and denials are not raised."""
         record = self.load()
-        ev = self.evaluate(record)
-        if ev.state == "not_activated":
+        ev = self.evaluate(record, open_keyring=True)
+        if ev.state == "not_activated" and not (record.damaged_copy and self._has_key()):
             return ev
         due_at = record.time("next_check_at")
         if due_at is None or ev.trusted_now >= due_at or ev.lease_problem or ev.state == "locked":
@@ -259,9 +380,17 @@ class LicensingEngine:
                 return self.evaluate()
         return ev
 
-    def wipe(self, notice: str | None = None) -> None:
-        """Forget the license here: record, key and machine key."""
+    def _has_key(self) -> bool:
+        try:
+            return bool(self.cfg.secrets().get(KEY_SECRET))
+        except SecretStoreError:
+            return False
+
+    def wipe(self, notice: str | None = None, at: datetime | None = None) -> None:
+        """Forget the license here: record, key and machine key. The machine's lease is remembered as
+        deactivated in the keyring copy, so a restored file cannot bring it back."""
         record = self.load()
+        self.remember_denial("deactivated", record, at or self.trusted_now(record))
         secrets = self.cfg.secrets()
         secrets.delete(KEY_SECRET)
         secrets.delete(machinekey.SECRET_NAME)
@@ -275,7 +404,8 @@ class LicensingEngine:
         key = self.stored_key()
         if machine_id is None or machine_id == record.machine_id:
             try:
-                data = self.call("license_deactivate", self.claim(key, record), trigger).data
+                data = self.call("license_deactivate", self.claim(key, record, kind="license_deactivate"),
+                                 trigger).data
             except MachineNotFound:
                 data = {"deactivated": record.machine_id}
             self.wipe(notice="this machine was deactivated; its seat is free")

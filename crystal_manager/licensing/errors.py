@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 
@@ -53,7 +54,8 @@ class WrongPathAnswer(UntrustedAnswer):
 
 
 class StaleAnswer(UntrustedAnswer):
-    """The signed date is more than five minutes from this computer's clock."""
+    """Kept for older callers: answers are no longer refused for their signed date (the nonce makes them
+    fresh; the local clock's offset only earns a warning)."""
 
     def __init__(self, message: str, skew_seconds: float) -> None:
         super().__init__(message)
@@ -96,6 +98,7 @@ class LicenseDenied(LicensingError):
     def __init__(self, message: str, detail: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.detail = dict(detail or {})
+        self.signed_at: datetime | None = None  # the server's signed time of the denial (set by the engine)
 
 
 class KeyNotFound(LicenseDenied):

@@ -1,12 +1,15 @@
 """The license record kept on disk (``license.json``): the signed lease and verification facts, no secrets.
 
-Written atomically; an unreadable file is moved aside (``license.corrupt.json``) rather than lost.
+Written atomically. A damaged file (not JSON, or fields of the wrong kind) is never just dropped: a copy
+is kept beside it (``license.json.damaged-<time>``), what could be read is kept, and the record says what
+was damaged so the licensing core can recover with the stored key instead of asking for it again.
 """
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,8 @@ class LicenseRecord:
     denial_ended_at: str | None = None  # the end date a signed "expired" named (its lease's dates are stale)
     pending_offline: dict[str, str] | None = None
     notice: str | None = None
+    clock_offset_seconds: int | None = None  # local clock minus the server's signed time, at the last answer
+    damaged_copy: str | None = None  # the copy of a damaged file, until the license is recovered
     version: int = field(default=RECORD_VERSION)
 
     def time(self, name: str) -> datetime | None:
@@ -61,9 +66,15 @@ class LicenseRecord:
     @classmethod
     def from_json(cls, data: Any) -> LicenseRecord:
         """Read a stored record; unknown keys are ignored, wrong types reset to defaults."""
+        return cls.read(data)[0]
+
+    @classmethod
+    def read(cls, data: Any) -> tuple[LicenseRecord, list[str]]:
+        """Read a stored record and name the fields that were damaged (reset to their defaults)."""
         record = cls()
         if not isinstance(data, dict):
-            return record
+            return record, ["the whole file"]
+        damaged: list[str] = []
         defaults = cls()
         for f in fields(cls):
             if f.name not in data:
@@ -75,24 +86,52 @@ class LicenseRecord:
                 ok = (value is None and f.name == "last_attempt_ok") or isinstance(value, bool)
             elif f.name == "version":
                 ok = isinstance(value, int)
+            elif f.name == "clock_offset_seconds":
+                ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
             else:
-                ok = value is None or isinstance(value, str)
+                ok = value is None or (isinstance(value, str) and len(value) < 2000)
             if ok:
                 setattr(record, f.name, value)
-        return record
+            else:
+                damaged.append(f.name)
+        return record, damaged
+
+
+def _keep_copy(path: Path) -> Path:
+    """Copy a damaged file aside (never overwriting an earlier copy)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside = path.with_name(f"{path.name}.damaged-{stamp}")
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+    shutil.copy2(path, aside)
+    return aside
 
 
 def load_record(path: Path) -> LicenseRecord:
-    """The stored record; a fresh one if absent; a corrupt file is kept aside and a notice set."""
+    """The stored record; a fresh one if absent. A damaged file is copied aside and what it held that could
+    be read is kept; ``damaged_copy`` and ``notice`` say what happened (the file itself is repaired at the
+    next save)."""
     try:
         data = read_json(path)
     except CorruptStateError:
-        aside = path.with_name(path.stem + ".corrupt.json")
-        path.replace(aside)
+        data, damaged = None, ["the whole file (it is not readable data)"]
+    else:
+        if data is None:
+            return LicenseRecord()
+        record, damaged = LicenseRecord.read(data)
+        if not damaged:
+            return record
+    if data is None:
         record = LicenseRecord()
-        record.notice = f"the license state file was unreadable and was kept as {aside.name}; activate again"
-        return record
-    return LicenseRecord.from_json(data) if data is not None else LicenseRecord()
+    aside = _keep_copy(path)
+    record.damaged_copy = aside.name
+    what = ", ".join(damaged[:6])
+    record.notice = (f"the license file was damaged ({what}); a copy was kept as {aside.name}. The license "
+                     "will be checked with the server again using the stored key")
+    save_record(path, record)  # repaired now, so the next read neither copies nor warns again
+    return record
 
 
 def save_record(path: Path, record: LicenseRecord) -> None:

@@ -18,7 +18,6 @@ from crystal_manager.licensing.errors import (
     RateLimited,
     ReplayedAnswer,
     ServerFailed,
-    StaleAnswer,
     UnknownSigningKey,
     UnsignedAnswer,
     WrongPathAnswer,
@@ -28,7 +27,6 @@ from crystal_protocol.signing import (
     DATE_HEADER,
     DIGEST_HEADER,
     KEY_ID_HEADER,
-    MAX_SKEW_SECONDS,
     SIGNATURE_HEADER,
     DocumentProblem,
     body_digest,
@@ -45,7 +43,8 @@ class VerifiedAnswer:
 
     status: int
     data: dict[str, Any]
-    signed_at: datetime
+    signed_at: datetime  # the server's signed time: the time for every date decided online
+    received_at: datetime  # this computer's clock when the answer was checked (for the clock's offset)
 
 
 def new_nonce() -> str:
@@ -96,7 +95,8 @@ def _unsigned(response: GatewayResponse) -> Exception:
 
 def verify_answer(response: GatewayResponse, *, nonce: str, keys: Mapping[str, bytes],
                   now: datetime) -> VerifiedAnswer:
-    """Check a licensing answer; raise an UntrustedAnswer/ServerTrouble (both "offline") if it fails."""
+    """Check a licensing answer; raise an UntrustedAnswer/ServerTrouble (both "offline") if it fails.
+    ``now`` is the local clock, kept with the answer only to measure the clock's offset."""
     date, digest = response.header(DATE_HEADER), response.header(DIGEST_HEADER)
     kid, sig_text = response.header(KEY_ID_HEADER), response.header(SIGNATURE_HEADER)
     if not (date and digest and kid and sig_text):
@@ -125,14 +125,12 @@ def verify_answer(response: GatewayResponse, *, nonce: str, keys: Mapping[str, b
         signed_at = parse_time(date)
     except DocumentProblem as exc:
         raise BadSignature("the signed date is malformed") from exc
-    skew = (now - signed_at).total_seconds()
-    if abs(skew) > MAX_SKEW_SECONDS:
-        raise StaleAnswer(f"the answer's signed time differs from this computer's clock by {abs(skew) / 60:.0f} "
-                          "minutes", skew)
+    # No check against the local clock: the signature covers this request's one-time nonce, so the answer
+    # is fresh whatever the clock says (a wrong clock only earns a warning; see licensing/clock.py).
     try:
         data = json.loads(response.body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise MalformedAnswer("the signed answer is not JSON") from exc
     if not isinstance(data, dict):
         raise MalformedAnswer("the signed answer is not a JSON object")
-    return VerifiedAnswer(status=response.status, data=data, signed_at=signed_at)
+    return VerifiedAnswer(status=response.status, data=data, signed_at=signed_at, received_at=now)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from crystal_manager.licensing import offline
+from crystal_manager.licensing.clock import CLOCK_WARNING
 from crystal_manager.licensing.engine import EngineConfig, LicensingEngine, Sender
 from crystal_manager.licensing.evaluate import Evaluation
 from crystal_manager.licensing.fingerprint import (
@@ -75,7 +76,8 @@ class LicenseService:
             secrets=lambda: ctx.secrets, state_file=ctx.paths.license_state_file,
             keys=ctx.profile.license_keys, identity=identity, now=now or (lambda: datetime.now(UTC)),
             check_interval=timedelta(hours=ctx.settings.check_interval_hours), describe=_describe,
-            label=clean_label(label) or f"{os_family()} computer"))
+            label=clean_label(label) or f"{os_family()} computer",
+            opened_secrets=None if secrets_in_status else (lambda: ctx.opened_secrets)))
 
     def _status(self, ev: Evaluation) -> LicenseStatus:
         record = self.engine.load()
@@ -103,6 +105,9 @@ class LicenseService:
             max_version=terms.entitlements.get("max_version") if terms else None,
             offline_activation=record.offline_activation,
             clock_set_back=ev.clock_set_back,
+            clock_offset_seconds=record.clock_offset_seconds,
+            clock_wrong=record.clock_offset_seconds is not None
+            and abs(record.clock_offset_seconds) > CLOCK_WARNING.total_seconds(),
             secrets_backend=info.name if info else None,
             secrets_fallback=info.is_fallback if info else None,
         )

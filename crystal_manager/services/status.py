@@ -35,6 +35,10 @@ class LicenseStatus:
     max_version: str | None = None
     offline_activation: bool = False
     clock_set_back: bool = False
+    #: This computer's clock minus the licensing server's time at the last answer (seconds), and whether that
+    #: is more than a few minutes: a warning only, the license works either way.
+    clock_offset_seconds: int | None = None
+    clock_wrong: bool = False
     secrets_backend: str | None = None
     secrets_fallback: bool | None = None
 

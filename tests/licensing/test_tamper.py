@@ -19,7 +19,6 @@ from crystal_manager.licensing.errors import (
     LicenseRevoked,
     LicensingOffline,
     ReplayedAnswer,
-    StaleAnswer,
     UnknownSigningKey,
     UnsignedAnswer,
     WrongPathAnswer,
@@ -131,13 +130,34 @@ def test_answer_signed_by_an_unknown_key(setup: Setup, tmp_path: Path) -> None:
         attack(setup, rogue_answer, UnknownSigningKey)
 
 
-def test_stale_answer(setup: Setup) -> None:
+def test_answer_is_fresh_by_its_nonce_not_the_clock(setup: Setup) -> None:
+    """A clock 6 minutes off no longer turns a good answer into "no answer": the nonce proves it fresh."""
     clock = Clock()
     clock.advance(minutes=6)
+    status = service(setup.ctx, url=setup.proxy.url, clock=clock).verify()
+    assert status.state == "active" and status.clock_wrong is True
+    assert status.clock_offset_seconds is not None and 300 < status.clock_offset_seconds < 420
+
+
+def test_old_answer_replayed_to_a_wrong_clock_is_refused(setup: Setup) -> None:
+    """Without the date check a replay must still fail: an earlier signed answer does not carry this nonce."""
+    saved: list[Exchange] = []
+
+    def record(_m: Mitm, ex: Exchange) -> Exchange:
+        saved.append(ex)
+        return ex
+    setup.proxy.tamper = record
+    setup.via_proxy.verify()
+    first = saved[0]
+
+    def replay(_m: Mitm, ex: Exchange) -> Exchange:
+        return ex.with_answer(status=first.status, headers=first.headers, body=first.body)
+    clock = Clock()
+    clock.advance(days=-3)  # a clock set to the day the answer was recorded does not make it fresh
     before = setup.snapshot()
-    with pytest.raises(StaleAnswer) as caught:
+    setup.proxy.tamper = replay
+    with pytest.raises(ReplayedAnswer):
         service(setup.ctx, url=setup.proxy.url, clock=clock).verify()
-    assert "clock" in explain(caught.value)[0]
     assert setup.snapshot()["lease"] == before["lease"]
 
 

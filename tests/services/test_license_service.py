@@ -12,6 +12,7 @@ from crystal_manager.cli.demo_server import free_port
 from crystal_manager.licensing.errors import (
     KeyFormatError,
     LicenseRevoked,
+    MachineNotFound,
     NotActivated,
     SeatLimitReached,
     SubscriptionExpired,
@@ -80,18 +81,21 @@ def test_reactivation_of_a_known_machine_never_hits_the_seat_limit(
     assert again.state == "active" and again.machine_id == first.machine_id and again.seats_used == 1
 
 
-def test_changed_fingerprint_moves_the_seat_once(lic_ctx: AppContext, reference_server: ReferenceServer) -> None:
+def test_changed_machine_id_is_another_machine(lic_ctx: AppContext, reference_server: ReferenceServer) -> None:
+    """Same fingerprint method, new machine ID (or the files copied to a clone): a new machine, never the old
+    seat; the way out is the usual one (free the old machine's seat)."""
     lic = issue(reference_server.data_dir, seats=1)
     first = service(lic_ctx, name="alpha").activate(lic.key)
-    # A new machine id (a new fingerprint method would look like this): only previous_fingerprint links it.
-    changed = machine("zulu", machine_id="completely-new-id")
-    status = service(lic_ctx, facts=changed).verify()
-    assert status.state == "active" and status.machine_id == first.machine_id and status.seats_used == 1
+    changed = service(lic_ctx, facts=machine("zulu", machine_id="completely-new-id"))
+    with pytest.raises(MachineNotFound):
+        changed.verify()
     sent = [e["fields"] for e in lic_ctx.ledger.entries() if e["kind"] == "license_validate"]
-    assert "previous_fingerprint" in sent[0]
-    service(lic_ctx, facts=changed).verify()
-    sent = [e["fields"] for e in lic_ctx.ledger.entries() if e["kind"] == "license_validate"]
-    assert "previous_fingerprint" not in sent[1]  # only once
+    assert "previous_fingerprint" not in sent[0] and "label" not in sent[0]
+    with pytest.raises(SeatLimitReached):
+        changed.activate(lic.key)
+    changed.deactivate_with_key(lic.key, str(first.machine_id))
+    status = changed.activate(lic.key)
+    assert status.state == "active" and status.machine_id != first.machine_id and status.seats_used == 1
 
 
 def test_seat_limit_is_solvable_from_the_new_machine(lic_ctx: AppContext, reference_server: ReferenceServer,
@@ -109,7 +113,7 @@ def test_seat_limit_is_solvable_from_the_new_machine(lic_ctx: AppContext, refere
     assert (listing.seats_used, listing.seats_total) == (1, 1)
     assert [m.machine_id for m in listing.machines] == [old.machine_id]
     assert not listing.machines[0].is_this_machine
-    after = new.deactivate_with_key(lic.key, old.machine_id)
+    after = new.deactivate_with_key(lic.key, str(old.machine_id))
     assert after.seats_used == 0
     assert new.activate(lic.key).state == "active"
     new_ctx.close()
@@ -149,7 +153,8 @@ def test_deactivate_frees_the_seat_and_forgets_secrets(lic_ctx: AppContext, refe
     svc.activate(lic.key)
     status = svc.deactivate()
     assert status.state == "not_activated" and status.key_hint is None
-    assert memory_keyring.store == {}
+    # No secret is left; only the guard (the deactivated lease may never come back) stays in the keyring.
+    assert [name for _service, name in memory_keyring.store] == ["license_guard"]
     assert "lease" not in lic_ctx.paths.license_state_file.read_text() or \
         json.loads(lic_ctx.paths.license_state_file.read_text())["lease"] is None
     assert service(lic_ctx, name="other").machines_for_key(lic.key).seats_used == 0

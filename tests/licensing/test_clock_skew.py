@@ -1,0 +1,74 @@
+"""A paying user whose clock is wrong is never refused: the nonce makes an answer fresh, the server's signed
+time dates everything decided online, and the clock's offset only earns a warning.
+
+The real CLI runs in a child process under libfaketime (``faketime -f``) against a real server.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from crystal_manager.cli.exit_codes import EXIT_OK
+from crystal_protocol.signing import parse_time
+from tests.licensing.computers import Computer, need_faketime
+from tests.support.licensing import issue
+from tests.support.servers import ReferenceServer
+
+OFFSETS = {"+10m": 600, "-10m": -600, "+2h": 7200, "+1d": 86400}
+WORDS = {"+10m": "10 minutes ahead of", "-10m": "10 minutes behind", "+2h": "2 hours ahead of",
+         "+1d": "1 day ahead of"}
+
+
+def near(stamp: str | None, moment: datetime, slack: float = 120) -> bool:
+    return stamp is not None and abs((parse_time(stamp) - moment).total_seconds()) < slack
+
+
+@pytest.mark.parametrize("spec", list(OFFSETS))
+def test_wrong_clock_activates_and_revalidates_with_a_warning(spec: str, tmp_path: Path,
+                                                              reference_server: ReferenceServer) -> None:
+    need_faketime()
+    lic = issue(reference_server.data_dir, seats=1)
+    pc = Computer(tmp_path / "pc", "4" * 32, reference_server, clock=spec)
+    done = pc.run("activate", lic.key)
+    assert done.returncode == EXIT_OK, done.stderr
+    assert f"this computer's clock is {WORDS[spec]} the licensing server's time" in done.stdout
+    for step in ("after activation", "after re-validation"):
+        status = pc.status()
+        real_now = datetime.now(UTC)  # this process runs on the real clock, as the server does
+        assert status["state"] == "active", step
+        assert status["clock_wrong"] is True and abs(status["clock_offset_seconds"] - OFFSETS[spec]) < 60
+        assert status["clock_set_back"] is False
+        # Dates decided online are the server's, not the wrong local clock's.
+        assert near(status["last_verified_at"], real_now), (step, status)
+        assert near(status["lease_expires_at"], real_now + timedelta(days=14))
+        gap = parse_time(status["next_check_at"]) - parse_time(status["last_verified_at"])
+        assert timedelta(hours=21) <= gap <= timedelta(hours=27)
+        again = pc.run("verify")
+        assert again.returncode == EXIT_OK, again.stderr
+    text = pc.run("status").stdout
+    assert "Warning: this computer's clock is" in text and "The license is not affected" in text
+
+
+def test_right_clock_has_no_warning(tmp_path: Path, reference_server: ReferenceServer) -> None:
+    lic = issue(reference_server.data_dir, seats=1)
+    pc = Computer(tmp_path / "pc", "5" * 32, reference_server)
+    assert pc.run("activate", lic.key).returncode == EXIT_OK
+    status = pc.status()
+    assert status["clock_wrong"] is False and abs(status["clock_offset_seconds"]) < 60
+    assert "computer's clock" not in pc.run("status").stdout
+
+
+def test_clock_put_right_after_a_check_is_not_a_set_back(tmp_path: Path, reference_server: ReferenceServer) -> None:
+    """Checked with the clock a day ahead, then the user corrects it: no set-back, nothing lost."""
+    need_faketime()
+    lic = issue(reference_server.data_dir, seats=1)
+    pc = Computer(tmp_path / "pc", "6" * 32, reference_server, clock="+1d")
+    assert pc.run("activate", lic.key).returncode == EXIT_OK
+    pc.clock = None
+    status = pc.status()
+    assert status["state"] == "active" and status["clock_set_back"] is False
+    assert pc.run("verify").returncode == EXIT_OK
+    assert pc.status()["clock_wrong"] is False
