@@ -45,6 +45,7 @@ class UpdateActivity(Enum):
 
     IDLE = "idle"
     AVAILABLE = "available"
+    READY = "ready"  # downloaded and verified: ready to install (the same icon as AVAILABLE, other words)
     DOWNLOADING = "downloading"
 
 
@@ -66,6 +67,7 @@ class TrayView(NamedTuple):
     renews: bool  # True when ``until`` is a renewal date, not an end
     days_left: int | None  # trial days or grace days, rounded down
     error: str | None
+    update_ready: bool = False  # UPDATE_AVAILABLE and already downloaded: "ready to install"
 
 
 def parse_day(value: str | None) -> date | None:
@@ -116,11 +118,12 @@ def decide(inputs: TrayInputs, *, today: date) -> TrayView:
         state = TrayState.OFFLINE_GRACE
     elif _expiring_soon(lic, today):
         state = TrayState.EXPIRING_SOON
-    elif inputs.update is UpdateActivity.AVAILABLE:
+    elif inputs.update in (UpdateActivity.AVAILABLE, UpdateActivity.READY):
         state = TrayState.UPDATE_AVAILABLE
     elif lic.state == "trial":
         state = TrayState.TRIAL
     else:
         state = TrayState.ACTIVE
     error = inputs.error or (f"unknown license state {lic.state!r}" if lic.state not in known else None)
-    return TrayView(state, lic.state, plan_name(lic.plan), until, renews, days_left, error)
+    return TrayView(state, lic.state, plan_name(lic.plan), until, renews, days_left, error,
+                    update_ready=state is TrayState.UPDATE_AVAILABLE and inputs.update is UpdateActivity.READY)

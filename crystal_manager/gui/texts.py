@@ -103,15 +103,25 @@ def status_line(view: TrayView) -> str:
 def extra_line(view: TrayView) -> str | None:
     """A second line for update activity, when there is any."""
     if view.state is TrayState.UPDATE_AVAILABLE:
-        return tr("An update is available")
+        return tr("An update is ready to install") if view.update_ready else tr("An update is available")
     if view.state is TrayState.DOWNLOADING:
         return tr("Downloading an update…")
     return None
 
 
-def tooltip(view: TrayView) -> str:
-    """The tray tooltip: the app's name and the same status in words."""
-    lines = [app_name(), status_line(view)]
+def server_tag(production: bool, server_url: str) -> str | None:
+    """A line naming a test server (a demo, a development profile), so two copies side by side can be told
+    apart in the tray; None for the production server."""
+    if production:
+        return None
+    from urllib.parse import urlsplit
+
+    return tr("Test server %1").replace("%1", urlsplit(server_url).netloc or server_url)
+
+
+def tooltip(view: TrayView, tag: str | None = None) -> str:
+    """The tray tooltip: the app's name (and which test server, if any) and the same status in words."""
+    lines = [f"{app_name()} — {tag}" if tag else app_name(), status_line(view)]
     extra = extra_line(view)
     if extra:
         lines.append(extra)

@@ -140,6 +140,9 @@ class UpdateFlow(QObject):
         if facts.activity in RUNNING_DOWNLOAD:
             return UpdateActivity.DOWNLOADING
         installed = facts.status.installed_version if facts.status is not None else None
+        failed = facts.status.failed_install if facts.status is not None else None
+        if facts.downloaded is not None and facts.downloaded not in (installed, failed):
+            return UpdateActivity.READY  # as the menu offers it: "Install …", not "Download …"
         if facts.offer is not None or (facts.downloaded is not None and facts.downloaded != installed):
             return UpdateActivity.AVAILABLE
         return UpdateActivity.IDLE

@@ -193,7 +193,8 @@ class UpdateService:
     def check_due(self) -> bool:
         """True when the automatic check is on and the last check is older than the interval."""
         settings = self.ctx.settings
-        if not settings.auto_check_updates:
+        # "Pause background checks" (Privacy page) stops the automatic check too: nothing leaves unasked.
+        if not settings.auto_check_updates or settings.background_checks_paused:
             return False
         last = self._state.load().last_check_at
         if not last:

@@ -54,10 +54,20 @@ def run_self(ctx: AppContext, args: argparse.Namespace) -> int:
     from crystal_manager.services.manager_update import manager_update_service
 
     service = manager_update_service(ctx)
-    if args.check:
-        return _check(service, args)
-    start = not args.no_start and has_display()
-    return _update(service, args, start=start)
+    try:
+        if args.check:
+            return _check(service, args)
+        return _update(service, args, start=not args.no_start and has_display())
+    except Exception as exc:
+        if not args.json:
+            raise  # one line and the exit code of its kind, as for every verb (cli/main.py)
+        # The GUI waits for this answer: it always comes, as JSON, whatever went wrong.
+        from crystal_manager.cli.exit_codes import BY_OUTCOME
+        from crystal_manager.services.usertext import explain
+
+        text, outcome = explain(exc)
+        emit_json({"frozen": True, "updated": False, "available": False, "message": text})
+        return BY_OUTCOME.get(outcome, EXIT_BAD_INPUT)
 
 
 def _check(service: Any, args: argparse.Namespace) -> int:

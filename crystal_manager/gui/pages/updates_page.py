@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from crystal_manager.gui.notes_view import NotesView
 from crystal_manager.gui.texts import channel_name, fmt_ago, fmt_release_day, tr
 from crystal_manager.gui.update_api import Activity, Outcome, UpdatesFacts
+from crystal_manager.gui.update_manager_box import ManagerUpdateBox
 from crystal_manager.gui.update_words import (
     download_size_words,
     headline,
@@ -64,8 +65,9 @@ class UpdatesPage(QWidget):
     auto_check_changed = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None, *,
-                 opener: Callable[[QUrl], object] = QDesktopServices.openUrl) -> None:
-        """``opener``: opens a web link clicked in the release notes (the desktop's browser)."""
+                 opener: Callable[[QUrl], object] = QDesktopServices.openUrl, frozen: bool | None = None) -> None:
+        """``opener``: opens a web link clicked in the release notes (the desktop's browser). ``frozen``:
+        whether the Manager updates itself (default: it runs as the bundle); else its line is not shown."""
         super().__init__(parent)
         self._facts = UpdatesFacts(status=None)
         self.notes = NotesView(opener=opener)
@@ -83,6 +85,8 @@ class UpdatesPage(QWidget):
         layout.addWidget(self.notes, 1)
         layout.addLayout(self._build_checks())
         layout.addLayout(self._build_choices())
+        self.manager_box = ManagerUpdateBox(frozen=frozen)
+        layout.addWidget(self.manager_box)
         layout.addStretch(0)  # takes the spare height instead of the notes when there are none to show
         self.set_facts(self._facts)
 

@@ -1,0 +1,63 @@
+"""The Updates page's Manager line: absent unless the Manager runs as the bundle; in the bundle it asks
+``crystal-manager update self`` (a real process: here a stand-in program that answers as the verb does)
+and starts the update detached, showing the answer in words when the update does not take over."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+
+from crystal_manager.gui.pages.updates_page import UpdatesPage
+from tests.support.render import OUTPUT, themed
+from tests.support.render import save as save_png
+
+STAYS = ("CrystalMe3D Pro Manager 0.2.0 did not start correctly, so this Manager (0.1.0) stays; nothing else "
+         "changed. Try again later; if it happens again, contact support.")
+
+
+def stand_in(folder: Path) -> list[str]:
+    """A program answering ``update self --check --json`` and ``update self --json --restart-old`` with the
+    verb's JSON; it writes the arguments it got beside itself."""
+    program = folder / "manager.py"
+    program.write_text(
+        "import json, sys, pathlib\n"
+        "args = sys.argv[1:]\n"
+        f"pathlib.Path({str(folder / 'argv.json')!r}).write_text(json.dumps(args))\n"
+        "if '--check' in args:\n"
+        "    print(json.dumps({'frozen': True, 'available': True, 'version': '0.2.0'}))\n"
+        "else:\n"
+        f"    print(json.dumps({{'updated': False, 'version': '0.2.0', 'message': {STAYS!r}}}))\n")
+    return [sys.executable, str(program), "--profile", "/p.json"]
+
+
+def test_not_shown_when_the_manager_is_not_the_bundle(qtbot: QtBot) -> None:
+    page = UpdatesPage(frozen=False)
+    qtbot.addWidget(page)
+    page.show()
+    assert not page.manager_box.isVisibleTo(page)
+
+
+def test_in_the_bundle_it_checks_then_updates_and_shows_why_it_stayed(qtbot: QtBot, tmp_path: Path) -> None:
+    page = UpdatesPage(frozen=True)
+    qtbot.addWidget(page)
+    box = page.manager_box
+    box._command = stand_in(tmp_path)
+    page.resize(900, 700)
+    page.show()
+    assert box.isVisibleTo(page) and not box.update_button.isVisibleTo(page)
+    box.check_button.click()
+    qtbot.waitUntil(lambda: box.update_button.isVisibleTo(page), timeout=15_000)
+    assert box.update_button.text() == "Update the Manager to 0.2.0"
+    assert box.state.text() == "Version 0.2.0 is available."
+    assert json.loads((tmp_path / "argv.json").read_text()) == ["--profile", "/p.json", "update", "self", "--check",
+                                                                 "--json"]
+    with themed("light"):
+        save_png(page, "updates-manager-available-light", OUTPUT / "gui-updates")
+    box.update_button.click()
+    qtbot.waitUntil(lambda: box.state.text() == STAYS, timeout=15_000)
+    assert json.loads((tmp_path / "argv.json").read_text()) == ["--profile", "/p.json", "update", "self", "--json",
+                                                                 "--restart-old"]
+    assert box.update_button.isEnabled() and box.check_button.isEnabled()
