@@ -25,8 +25,8 @@ class ProfileError(Exception):
 
 
 class Profile(NamedTuple):
-    """Server URL plus trust anchors. (A NamedTuple, not a dataclass: ``dataclasses`` costs a few ms on
-    the way to the tray.)"""
+    """Server URL plus trust anchors. (A NamedTuple, not a dataclass: a start-up trick,
+    docs/decisions/0012-start-up-tricks.md.)"""
 
     name: str
     production: bool
