@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 class AppContext:
     """Everything a service needs, owned by one face (GUI or CLI) for the life of the process.
-    (A plain class, not a dataclass: ``dataclasses`` costs a few ms on the way to the tray.)"""
+    (A plain class, not a dataclass: a start-up trick, docs/decisions/0012-start-up-tricks.md.)"""
 
     def __init__(self, paths: AppPaths, settings: Settings, profile: Profile) -> None:
         self.paths = paths
