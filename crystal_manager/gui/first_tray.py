@@ -1,5 +1,5 @@
 """The first picture: a plain tray icon in the "starting" state with a minimal menu, shown before any of
-the app's own GUI modules load (they cost ~12 ms of imports). :class:`~crystal_manager.gui.tray.Tray`
+the app's own GUI modules load (a start-up trick: docs/decisions/0012-start-up-tricks.md). :class:`~crystal_manager.gui.tray.Tray`
 adopts this icon and menu a moment later and from then on shows the real state."""
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ def tr(text: str, disambiguation: str | None = None) -> str:
 
 
 class FirstTray:
-    """The icon and menu shown at start, with the icon variant chosen for them. (A plain class: making a
-    NamedTuple class costs ~0.6 ms on the way to the tray.)"""
+    """The icon and menu shown at start, with the icon variant chosen for them. (A plain class, not a
+    NamedTuple: a start-up trick, docs/decisions/0012-start-up-tricks.md.)"""
 
     __slots__ = ("icon", "menu", "variant")
 
@@ -48,7 +48,8 @@ def starting_line() -> str:
 
 def show_first_tray(tray_probe: Callable[[], bool] = QSystemTrayIcon.isSystemTrayAvailable) -> FirstTray | None:
     """Show the starting icon when there is a system tray; None when there is none (the window is then the
-    app). The palette alone picks light or dark here: asking the platform's colour scheme costs ~14 ms."""
+    app). The palette alone picks light or dark here: the platform's colour scheme is asked once the icon
+    shows (a start-up trick: docs/decisions/0012-start-up-tricks.md)."""
     if not tray_probe():
         return None
     variant = variant_for(is_dark(ask_platform=False))
