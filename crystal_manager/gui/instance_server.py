@@ -154,7 +154,7 @@ class _Listener(QObject):
 
     def __init__(self, claimed: _socket.socket, server: InstanceServer) -> None:
         super().__init__(server)
-        import socket  # after the tray: socket.py's set-up costs ~2 ms
+        import socket  # only after the tray (a start-up trick: docs/decisions/0012-start-up-tricks.md)
 
         self._server = server
         self._sock = socket.socket(fileno=claimed.detach())
