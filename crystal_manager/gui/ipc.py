@@ -58,7 +58,7 @@ def server_name(paths: AppPaths) -> str:
     if not POSIX:
         return name
     # XDG_RUNTIME_DIR is the user's own; else Qt's default folder for a bare name (QDir::tempPath), where
-    # the socket file is made the user's alone (see claim). Not tempfile: its import costs ~3 ms.
+    # the socket file is made the user's alone (see claim). Not tempfile (docs/decisions/0012-start-up-tricks.md).
     shared_tmp = "/tmp"  # noqa: S108 - what QLocalServer used before; the socket itself is mode 0700
     for folder in (os.environ.get("XDG_RUNTIME_DIR"), os.environ.get("TMPDIR"), shared_tmp):
         if folder and os.path.isdir(folder) and len(os.path.join(folder, name)) <= MAX_SOCKET_PATH:
@@ -68,7 +68,7 @@ def server_name(paths: AppPaths) -> str:
 
 def _knock(name: str, timeout_ms: int) -> tuple[_socket.socket | None, int | None]:
     """Connect to ``name``: the socket, or None and the errno (None for a timeout)."""
-    # The C module, not ``socket``: socket.py's enum set-up costs ~2 ms before the tray shows.
+    # The C module, not ``socket``: a start-up trick (docs/decisions/0012-start-up-tricks.md).
     import _socket
 
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
