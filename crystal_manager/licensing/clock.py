@@ -7,9 +7,9 @@ step of the local clock counts as no time passing (the mark only moves forward),
 never extends a lease or a grace period, and a clock kept set back still counts the time that passes.
 
 A local clock more than an hour behind both where it was last seen and trusted time is "set back"
-(daylight-saving changes move local time, not UTC, and stay well within an hour of drift anyway). A clock that is simply wrong — ahead
-or behind the server's by minutes or days — is no set-back: its offset from the server's time is noted
-(for a warning) and otherwise cancels out.
+(daylight-saving changes move local time, not UTC, and stay well within an hour of drift anyway). A clock
+that is simply wrong — ahead or behind the server's by minutes or days — is no set-back: its offset from
+the server's time is noted (for a warning) and otherwise cancels out.
 """
 
 from __future__ import annotations

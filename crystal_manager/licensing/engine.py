@@ -339,6 +339,8 @@ class LicensingEngine:
             raise
         except (LicensingOffline, TransportError) as exc:
             trusted = self.trusted_now(record)
+            record.set_time("high_water", trusted)  # the mark moves with every save
+            record.set_time("high_water_seen_at", self.cfg.now())
             record.set_time("last_attempt_at", trusted)
             record.last_attempt_ok = False
             record.last_problem = self.cfg.describe(exc)

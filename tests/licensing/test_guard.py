@@ -1,0 +1,111 @@
+"""The clock guard is kept twice (license.json and the keyring beside the key); the stricter copy wins, so
+clearing or restoring the file alone does not undo a detected set-back. A damaged license.json is kept
+aside and recovered with the stored key, without asking for the key again."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from crystal_manager.cli.demo_server import free_port
+from crystal_manager.licensing.errors import LicensingOffline
+from crystal_manager.net.errors import TransportError
+from crystal_manager.services.context import AppContext
+from crystal_manager.services.license_service import LicenseService
+from tests.support.licensing import Clock, issue, service
+from tests.support.servers import ReferenceServer
+
+
+def offline_for_12_days(ctx: AppContext, server: ReferenceServer, clock: Clock) -> LicenseService:
+    """Activate, then 12 days later find the server unreachable: 2 days of the 14-day lease left."""
+    lic = issue(server.data_dir)
+    service(ctx, clock=clock).activate(lic.key)
+    down = service(ctx, clock=clock, url=f"http://127.0.0.1:{free_port()}")
+    clock.advance(days=12)
+    with pytest.raises((LicensingOffline, TransportError)):
+        down.verify()
+    assert down.status().grace_days_left == pytest.approx(2, abs=0.01)
+    return down
+
+
+def edit(ctx: AppContext, **fields: object) -> None:
+    path = ctx.paths.license_state_file
+    data = json.loads(path.read_text())
+    data.update(fields)
+    path.write_text(json.dumps(data))
+
+
+def test_clearing_the_file_copy_does_not_undo_a_set_back(lic_ctx: AppContext,
+                                                        reference_server: ReferenceServer) -> None:
+    clock = Clock()
+    start = clock.value
+    down = offline_for_12_days(lic_ctx, reference_server, clock)
+    clock.value = start + timedelta(days=1)  # set back 11 days
+    assert down.status().clock_set_back is True
+    edit(lic_ctx, high_water=None, high_water_seen_at=None, clock_set_back_at=None)
+    status = down.status()
+    assert status.clock_set_back is True
+    assert status.grace_days_left is not None and status.grace_days_left <= 2.01  # not 13 days again
+
+
+def test_restoring_an_older_file_does_not_undo_a_set_back(lic_ctx: AppContext,
+                                                         reference_server: ReferenceServer) -> None:
+    clock = Clock()
+    start = clock.value
+    lic = issue(reference_server.data_dir)
+    service(lic_ctx, clock=clock).activate(lic.key)
+    young = lic_ctx.paths.license_state_file.read_bytes()  # a backup taken on the day of activation
+    down = service(lic_ctx, clock=clock, url=f"http://127.0.0.1:{free_port()}")
+    clock.advance(days=12)
+    with pytest.raises((LicensingOffline, TransportError)):
+        down.verify()
+    clock.value = start + timedelta(days=1)
+    assert down.status().clock_set_back is True
+    lic_ctx.paths.license_state_file.write_bytes(young)
+    status = down.status()
+    assert status.clock_set_back is True and status.state != "locked"
+    # Three more days on the set-back clock: trusted time is day 15, past the lease (day 14), though the
+    # restored file alone would say day 4.
+    clock.value = start + timedelta(days=4)
+    assert down.status().state == "locked"
+
+
+def test_a_keyring_copy_alone_restores_the_file_copy(lic_ctx: AppContext, reference_server: ReferenceServer) -> None:
+    clock = Clock()
+    down = offline_for_12_days(lic_ctx, reference_server, clock)
+    edit(lic_ctx, high_water=None, high_water_seen_at=None)
+    clock.advance(days=-11)
+    down.status()
+    data = json.loads(lic_ctx.paths.license_state_file.read_text())
+    assert data["high_water"] is not None and data["clock_set_back_at"] is not None  # repaired from the keyring
+
+
+@pytest.mark.parametrize("damage", ["{{{ not json", json.dumps({"lease": 5, "key_hint": ["x"]}), "[]"])
+def test_damaged_license_file_is_kept_and_recovered_with_the_stored_key(
+        damage: str, lic_ctx: AppContext, reference_server: ReferenceServer) -> None:
+    lic = issue(reference_server.data_dir)
+    svc = service(lic_ctx)
+    machine_id = svc.activate(lic.key).machine_id
+    path = lic_ctx.paths.license_state_file
+    path.write_text(damage)
+    status = svc.status()
+    assert status.state != "active"
+    assert status.message is not None and "damaged" in status.message and "stored key" in status.message
+    copies = list(path.parent.glob("license.json.damaged-*"))
+    assert [c.read_text() for c in copies] == [damage]
+    if damage.startswith("{\""):
+        assert "lease" in status.message  # says what was damaged
+    assert svc.status().state == status.state and len(list(path.parent.glob("license.json.damaged-*"))) == 1
+    recovered = svc.verify_if_due()  # what the app does at start and on its schedule: no key typed
+    assert recovered.state == "active" and recovered.machine_id == machine_id
+    assert recovered.message is None
+
+
+def test_damaged_file_without_a_stored_key_asks_for_activation(lic_ctx: AppContext, tmp_path: Path) -> None:
+    lic_ctx.paths.ensure()
+    lic_ctx.paths.license_state_file.write_text("garbage")
+    status = service(lic_ctx).verify_if_due()
+    assert status.state == "not_activated" and status.message is not None and "damaged" in status.message
