@@ -26,7 +26,7 @@ EXIT_START_FAILED = 1
 class Boot:
     """What the start knows before the first picture: the context and the single-instance name, with the
     socket claimed for it (None when it could not be claimed, or on Windows where Qt claims it later).
-    (A plain class: making a NamedTuple class costs ~0.6 ms on the way to the tray.)"""
+    (A plain class, not a NamedTuple: a start-up trick, docs/decisions/0012-start-up-tricks.md.)"""
 
     __slots__ = ("claimed", "ctx", "name")
 
