@@ -14,7 +14,7 @@ HOME_ENV = "CRYSTAL_MANAGER_HOME"
 
 class AppPaths(NamedTuple):
     """The app's folders. Nothing is created until :meth:`ensure` is called. (A NamedTuple, not a
-    dataclass: ``dataclasses`` costs a few ms on the way to the tray.)"""
+    dataclass: a start-up trick, docs/decisions/0012-start-up-tricks.md.)"""
 
     config_dir: Path
     data_dir: Path
@@ -85,7 +85,7 @@ def _is_linux() -> bool:
 
 
 def _xdg_paths(env: Mapping[str, str]) -> AppPaths:
-    """platformdirs' Linux answer, read directly: importing platformdirs costs ~8 ms before the tray shows.
+    """platformdirs' Linux answer, read directly (a start-up trick: docs/decisions/0012-start-up-tricks.md).
     A test keeps the two equal."""
     home = Path(env.get("HOME") or Path.home())
 
