@@ -2,7 +2,7 @@
 
 Where no keyring backend exists (a headless Linux without Secret Service), they fall back to a file
 only the user can read, and :attr:`SecretStore.is_fallback` says so for ``status`` and the GUI.
-``keyring`` is imported lazily: it costs ~200 ms at start-up.
+``keyring`` is imported on first use (a start-up trick: docs/decisions/0012-start-up-tricks.md).
 """
 
 from __future__ import annotations
