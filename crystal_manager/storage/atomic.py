@@ -18,7 +18,7 @@ class CorruptStateError(StorageError):
 
 def write_bytes_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     """Replace ``path`` with ``data`` so that readers never see a partial file."""
-    import tempfile  # only writers need it (~3 ms to import): reading settings at start does not
+    import tempfile  # only writers need it (docs/decisions/0012-start-up-tricks.md)
 
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
