@@ -20,13 +20,13 @@ SIZES = (16, 22, 24, 32, 48, 64)
 
 def is_dark(*, ask_platform: bool = True) -> bool:
     """True when the desktop uses a dark colour scheme (or, if unknown, a dark window palette).
-    ``ask_platform=False`` reads only the palette: the first colour-scheme query loads the platform theme
-    (~14 ms on X11), too slow for the path to the tray; the app asks properly right after it shows."""
+    ``ask_platform=False`` reads only the palette: the first colour-scheme query loads the platform theme,
+    too slow for the path to the tray (docs/decisions/0012-start-up-tricks.md); the app asks properly right after it shows."""
     app = QGuiApplication.instance()
     if not isinstance(app, QGuiApplication):
         return False
     if ask_platform:
-        # Compared by name: importing the ``Qt`` namespace costs ~13 ms, on the path to the tray.
+        # Compared by name, without the ``Qt`` namespace: a start-up trick (docs/decisions/0012-start-up-tricks.md).
         scheme = app.styleHints().colorScheme().name
         if scheme != "Unknown":
             return scheme == "Dark"
