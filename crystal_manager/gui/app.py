@@ -175,13 +175,13 @@ class TrayApp(QObject):
         app = QApplication.instance()
         if isinstance(app, QGuiApplication):
             # Signals, not an event filter on the application: such a filter sees every event of every
-            # object, and converting them for Python once cost ~50 ms of PySide type set-up during idle.
+            # object, and converting them for Python costs PySide type set-up during idle (decision 0012).
             # paletteChanged is deprecated in C++ (Qt 6 prefers the ApplicationPaletteChange event) but
             # still emitted; colorSchemeChanged covers desktops switching light/dark.
             # Bound methods (not lambdas): Qt drops the connections when this object goes.
             app.paletteChanged.connect(self._on_palette_changed)
             app.styleHints().colorSchemeChanged.connect(self._on_palette_changed)
-        self._follow_palette()  # the desktop's colour scheme (asking it costs ~14 ms, so not before the tray)
+        self._follow_palette()  # the desktop's colour scheme: asked only now, after the tray (decision 0012)
         if self.instance is not None:
             self.instance.arguments.connect(self.handle_argv)
             self.instance.quit_requested.connect(self.quit)
