@@ -18,8 +18,8 @@ def add_gui_options(parser: argparse.ArgumentParser) -> None:
 
 def parse_gui_args(argv: list[str]) -> argparse.Namespace:
     """Parse ``crystal-manager-gui``'s arguments. With none (autostart, a menu launcher) the defaults are
-    returned without building a parser: its help texts go through gettext, which loads ``locale`` (~1.5 ms
-    on the path to the tray)."""
+    returned without building a parser: its help texts go through gettext, which loads ``locale`` (a start-up
+    trick: docs/decisions/0012-start-up-tricks.md)."""
     if not argv:
         return argparse.Namespace(profile=None, server=None, show=None, replace=False)
     return gui_parser().parse_args(argv)
