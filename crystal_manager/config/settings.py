@@ -17,14 +17,14 @@ NOTIFICATION_EVENTS = (
     "update_failed",
 )
 
-#: Update channels; the same names as crystal_protocol.releases.CHANNELS (not imported: it loads
-#: dataclasses, a few ms on the way to the tray; tests/updates/test_policy.py keeps the two equal).
+#: Update channels; the same names as crystal_protocol.releases.CHANNELS, not imported from there (a start-up
+#: trick: docs/decisions/0012-start-up-tricks.md; tests/updates/test_policy.py keeps the two equal).
 UPDATE_CHANNELS = ("stable", "beta")
 
 
 class Settings:
     """What the user can change. ``server_url`` overrides the profile's URL when set. (A plain class, not
-    a dataclass: ``dataclasses`` costs a few ms on the way to the tray.)"""
+    a dataclass: a start-up trick, docs/decisions/0012-start-up-tricks.md.)"""
 
     FIELDS = ("server_url", "autostart", "check_interval_hours", "notifications", "welcome_done",
               "update_channel", "auto_check_updates")
