@@ -1,6 +1,7 @@
 """The first picture: a plain tray icon in the "starting" state with a minimal menu, shown before any of
-the app's own GUI modules load (a start-up trick: docs/decisions/0012-start-up-tricks.md). :class:`~crystal_manager.gui.tray.Tray`
-adopts this icon and menu a moment later and from then on shows the real state."""
+the app's own GUI modules load (a start-up trick: docs/decisions/0012-start-up-tricks.md).
+:class:`~crystal_manager.gui.tray.Tray` adopts this icon and menu a moment later and from then on shows the
+real state."""
 
 from __future__ import annotations
 
