@@ -21,7 +21,8 @@ SIZES = (16, 22, 24, 32, 48, 64)
 def is_dark(*, ask_platform: bool = True) -> bool:
     """True when the desktop uses a dark colour scheme (or, if unknown, a dark window palette).
     ``ask_platform=False`` reads only the palette: the first colour-scheme query loads the platform theme,
-    too slow for the path to the tray (docs/decisions/0012-start-up-tricks.md); the app asks properly right after it shows."""
+    too slow for the path to the tray (docs/decisions/0012-start-up-tricks.md); the app asks properly right
+    after it shows."""
     app = QGuiApplication.instance()
     if not isinstance(app, QGuiApplication):
         return False
