@@ -17,7 +17,8 @@ def resources_dir() -> Path:
 
     For a package on the file system this is what ``importlib.resources.files(__name__)`` returns; that
     module is only imported when the package is not a plain folder (a start-up trick:
-    docs/decisions/0012-start-up-tricks.md). Raises :class:`RuntimeError` when the files are not on the file system at all.
+    docs/decisions/0012-start-up-tricks.md). Raises :class:`RuntimeError` when the files are not on the file
+    system at all.
     """
     if (_HERE / "trust").is_dir():
         return _HERE
