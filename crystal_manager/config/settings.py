@@ -27,12 +27,12 @@ class Settings:
     a dataclass: a start-up trick, docs/decisions/0012-start-up-tricks.md.)"""
 
     FIELDS = ("server_url", "autostart", "check_interval_hours", "notifications", "welcome_done",
-              "update_channel", "auto_check_updates")
+              "update_channel", "auto_check_updates", "background_checks_paused")
 
     def __init__(self, server_url: str | None = None, autostart: bool = False,
                  check_interval_hours: float = 24.0, notifications: dict[str, bool] | None = None,
                  welcome_done: bool = False, *, update_channel: str = "stable",
-                 auto_check_updates: bool = True) -> None:
+                 auto_check_updates: bool = True, background_checks_paused: bool = False) -> None:
         self.server_url = server_url
         self.autostart = autostart
         self.check_interval_hours = check_interval_hours
@@ -41,6 +41,8 @@ class Settings:
         self.welcome_done = welcome_done
         self.update_channel = update_channel  # "stable" or "beta"
         self.auto_check_updates = auto_check_updates  # the daily check (check_interval_hours) and download
+        #: The Privacy page's "pause background checks": no scheduled license or update check at all.
+        self.background_checks_paused = background_checks_paused
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form written to disk (a copy: changing it changes nothing here)."""

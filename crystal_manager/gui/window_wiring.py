@@ -33,7 +33,7 @@ def wire_window(app: TrayApp, window: MainWindow) -> None:
 
     from crystal_manager.gui.pages.privacy_wiring import wire_privacy
 
-    wire_privacy(app, window)
+    wire_privacy(app, window.privacy_page, lambda text: window.statusBar().showMessage(text, 30_000))
 
     settings = window.settings_page
     settings.set_settings(ctx.settings, autostart_location=app.autostart_entry.location,

@@ -1,132 +1,43 @@
 """The Privacy page, for people who are not engineers: first a summary in plain words (what this app
-sends, and when it last did), then the evidence — what was sent, what may be sent, and what else leaves
-or is kept by the vendor — all generated from the same catalog and ledger the gateway uses."""
+sends, when it last did, when it will next), then the evidence — what was sent (filtered by kind and
+date, each datum linked to its declaration), what may be sent (with this computer's own values), what is
+stored here, what the vendor holds — and the choices beside it. All generated from the same catalog and
+ledger the gateway uses (rows: privacy_rows.py; the other views: privacy_tabs.py)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
-
-from crystal_manager.gui.pages.tables import PlainTable
-from crystal_manager.gui.texts import fmt_when, tr
-from crystal_manager.gui.widgets import page_title
-from crystal_manager.privacy.catalog import (
-    DISCLOSURES,
-    POLICY_SECTIONS,
-    SERVER_KEEPS,
-    Catalog,
-    FieldSpec,
-    sent_in_words,
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
 )
 
-
-def _error_words(error: str) -> str:
-    """A transport error in words (the ledger keeps the class name)."""
-    words = {"ConnectFailed": tr("no answer: server not reachable"), "TimedOut": tr("no answer: it took too long"),
-             "TLSFailed": tr("no answer: the secure connection failed"),
-             "ProxyFailed": tr("no answer: the proxy failed"),
-             "ResponseTooLarge": tr("stopped: the answer was too large"),
-             "ProtocolFailed": tr("no answer: broken connection"), "KeyboardInterrupt": tr("interrupted"),
-             "_Stop": tr("paused or cancelled by you")}
-    return words.get(error, error)
-
-
-def _short(value: Any) -> str:
-    text = str(value)
-    return text if len(text) <= 16 else text[:12] + "…"
-
-
-def _policy_words(section: str) -> str:
-    return f"{section} {POLICY_SECTIONS.get(section, '').split(':')[0]}".strip()
-
-
-def _title(catalog: Catalog, kind: str) -> str:
-    request_type = catalog.get(kind)
-    return request_type.title if request_type is not None else kind
-
-
-def result_words(entry: dict[str, Any]) -> str:
-    """How a request ended, in words."""
-    if entry.get("state") == "pending":
-        return tr("sent; no answer recorded (interrupted?)")
-    error, status = entry.get("error"), entry.get("status")
-    if error:
-        return _error_words(str(error))
-    if isinstance(status, int) and status < 300:
-        return tr("answered")
-    return tr("refused by the server (%1)").replace("%1", str(status)) if status else tr("no answer")
-
-
-def catalog_rows(catalog: Catalog) -> list[list[str]]:
-    """One row per datum a request may carry (what every request carries is listed once, at the end)."""
-    rows: list[list[str]] = []
-
-    def row(title: str, spec: FieldSpec) -> list[str]:
-        example = "…" + spec.example[-4:] if spec.secret else spec.example
-        return [title, spec.plain or spec.name, example, spec.purpose, _policy_words(spec.policy), spec.retention]
-
-    for request_type in catalog.types:
-        rows += [row(request_type.title, spec) for spec in request_type.fields]
-        if not request_type.fields:
-            rows.append([request_type.title, tr("nothing about you"), "", request_type.purpose,
-                         ", ".join(_policy_words(p) for p in request_type.policy), ""])
-    rows += [row(tr("Every request"), spec) for spec in catalog.common_headers]
-    return rows
-
-
-def ledger_rows(entries: Sequence[dict[str, Any]], catalog: Catalog | None = None) -> list[list[str]]:
-    """Newest first: when, what, who asked, how it ended, exactly which data (secrets already masked), size."""
-    from crystal_manager.privacy.catalog import default_catalog
-
-    cat = catalog or default_catalog()
-    rows: list[list[str]] = []
-    for entry in reversed(entries):
-        request_type = cat.get(str(entry.get("kind", "")))
-        fields = dict(entry.get("fields") or {})
-        # In the catalog's order (the ledger stores them sorted), values shortened: the full entry is in
-        # `crystal-manager privacy log`.
-        order = [spec.name for spec in request_type.fields] if request_type is not None else []
-        names = [n for n in order if n in fields] + sorted(n for n in fields if n not in order)
-        shown = [f"{name.replace('_', ' ')}: {_short(fields[name])}" for name in names]
-        rows.append([fmt_when(str(entry.get("ts") or "")), _title(cat, str(entry.get("kind", ""))),
-                     str(entry.get("host", "")),
-                     tr("you asked") if entry.get("trigger") == "user" else tr("automatic"),
-                     result_words(entry), "; ".join(shown) or tr("nothing about you"),
-                     tr("%1 bytes sent, %2 received").replace("%1", str(entry.get("bytes_sent", 0)))
-                     .replace("%2", str(entry.get("bytes_received", 0)))])
-    return rows
-
-
-def summary_text(catalog: Catalog, entries: Sequence[dict[str, Any]]) -> str:
-    """The summary in plain words (rich text): what is sent for the license, for updates, and the last
-    request."""
-    from html import escape
-
-    validate = catalog.get("license_validate")
-    license_words = sent_in_words(validate, catalog) if validate is not None else []
-    items = "".join(f"<li>{escape(word)}</li>" for word in license_words)
-    done = [e for e in entries if e.get("kind")]
-    if done:
-        last = done[-1]
-        request_type = catalog.get(str(last.get("kind")))
-        purpose = request_type.title if request_type is not None else str(last.get("kind"))
-        last_words = tr("Last sent: %1 — %2 (%3).").replace("%1", fmt_when(str(last.get("ts") or ""))) \
-            .replace("%2", purpose).replace("%3", result_words(last))
-    else:
-        last_words = tr("Nothing has been sent from this computer yet.")
-    return ("<p><b>" + tr("This app sends only what it needs to check your license and to offer updates, and "
-                          "only to the CrystalMe3D Pro server. It never sends your files, images or projects.")
-            + "</b></p><p>" + tr("To check your license (about once a day) it sends:") + f"</p><ul>{items}</ul>"
-            + "<p>" + tr("To look for updates it sends only the names of the files it fetches, and the "
-                         "Manager's version.") + "</p><p><b>" + escape(last_words) + "</b></p>")
+from crystal_manager.gui.pages.privacy_rows import (
+    LINK_PREFIX,
+    core_tr,
+    entry_html,
+    filtered,
+    ledger_rows,
+    summary_html,
+    title_of,
+)
+from crystal_manager.gui.pages.privacy_tabs import ChoicesTab, FullTable, MaySendTab, StoredTab, VendorTab, wrapped
+from crystal_manager.gui.texts import tr
+from crystal_manager.gui.widgets import page_title
+from crystal_manager.privacy.catalog import DISCLOSURES, Catalog, default_catalog
 
 
 class PrivacyPage(QWidget):
-    """Summary, then tabs; ``refresh_requested`` asks for the ledger to be read again (in the background)."""
+    """Summary, then tabs. Signals ask the app to act (in the background); ``set_*`` show the results."""
 
     refresh_requested = Signal()
     export_requested = Signal(str)
@@ -134,102 +45,163 @@ class PrivacyPage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._catalog: Catalog | None = None
-        self.summary = QLabel()
-        self.summary.setWordWrap(True)
-        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self._catalog: Catalog = default_catalog()
+        self._all: list[dict[str, Any]] = []
+        self._entries: list[dict[str, Any]] = []  # as shown: filtered, newest first
+        self._next_check: str | None = None
+        self.summary = wrapped(rich=True)
         self.summary.setAccessibleName(tr("What this app sends, in short"))
-        self.ledger_table = PlainTable([tr("When"), tr("What"), tr("Sent to"), tr("Why"), tr("Result"),
-                                        tr("Data sent"), tr("Size")], name=tr("What the app has sent"))
-        self.catalog_table = PlainTable([tr("Request"), tr("Data"), tr("Example"), tr("What it is for"),
-                                         tr("Privacy policy"), tr("Kept by the vendor")],
-                                        name=tr("What the app may send"))
-        self.others_table = PlainTable([tr("What"), tr("In short"), tr("Who sees or keeps it")],
-                                       name=tr("What else leaves, and what the vendor keeps"))
-        self.others_table.set_rows([[d.title, d.what, d.who_sees] for d in DISCLOSURES]
-                                   + [[tr("Kept by the vendor: ") + k.what, tr("For %1, %2.").replace(
-                                       "%1", k.how_long).replace("%2", k.why), tr("The CrystalMe3D Pro server")]
-                                      for k in SERVER_KEEPS])
-        self.ledger_note = QLabel()
-        self.detail = QLabel()
-        self.detail.setWordWrap(True)
-        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.detail.setAccessibleName(tr("Exactly what the selected request sent"))
-        self._entries: list[dict[str, Any]] = []
+        self.ledger_table = FullTable([tr("When"), tr("What"), tr("Why"), tr("Result"), tr("Size")],
+                                       name=tr("What the app has sent"))
         self.ledger_table.currentCellChanged.connect(lambda row, *_: self._show_detail(row))
+        self.ledger_note = QLabel()
+        self.detail = wrapped(rich=True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.detail.setAccessibleName(tr("Exactly what the selected request sent"))
+        self.detail.linkActivated.connect(self._follow)
         # Seams (tests answer them; people get the usual dialogs).
         self.ask_file: Callable[[], str | None] = self._ask_file
         self.confirm: Callable[[str], bool] = self._confirm
+        self.may_send = MaySendTab()
+        self.stored = StoredTab()
+        self.vendor = VendorTab()
+        self.choices = ChoicesTab()
+        self.others_table = FullTable([tr("What"), tr("Who sees or keeps it")],
+                                       name=tr("What else leaves this computer"))
+        self.others_table.set_rows([[core_tr(d.title), core_tr(d.who_sees)] for d in DISCLOSURES])
+        self.others_detail = wrapped()
+        self.others_table.currentCellChanged.connect(
+            lambda row, *_: self.others_detail.setText(core_tr(DISCLOSURES[row].what))
+            if 0 <= row < len(DISCLOSURES) else None)
+        self.catalog_table = self.may_send.table
         self.tabs = QTabWidget()
-        ledger = self._ledger_tab()
-        self.tabs.addTab(ledger, tr("What was sent"))
-        self.tabs.addTab(self.catalog_table, tr("What may be sent"))
-        self.tabs.addTab(self.others_table, tr("Everything else"))
-        refresh = QPushButton(tr("&Refresh the log"))
-        refresh.setAccessibleName(tr("Refresh the log"))
-        refresh.clicked.connect(self.refresh_requested.emit)
-        policy = QLabel(tr("Privacy policy sections: ") + " · ".join(
-            _policy_words(k) for k in POLICY_SECTIONS))
-        policy.setWordWrap(True)
-        policy.setToolTip("\n".join(f"{k} {v}" for k, v in POLICY_SECTIONS.items()))
-        bottom = QHBoxLayout()
-        bottom.addWidget(policy, 1)
-        bottom.addWidget(refresh)
+        self.tabs.addTab(self._ledger_tab(), tr("What was sent"))
+        self.tabs.addTab(self.may_send, tr("What may be sent"))
+        self.tabs.addTab(self.stored, tr("Stored on this computer"))
+        self.tabs.addTab(self.vendor, tr("What the vendor holds"))
+        self.tabs.addTab(self._others_tab(), tr("Everything else"))
+        self.tabs.addTab(self.choices, tr("Your choices"))
+        # In a scroll area: at 200 % on a 1366x768 screen the page has 683x384 points; it scrolls rather
+        # than squeezing the tables to nothing.
+        inner = QWidget()
+        inner.setMinimumHeight(560)
+        column = QVBoxLayout(inner)
+        column.addWidget(page_title(tr("Privacy")))
+        column.addWidget(self.summary)
+        column.addWidget(self.tabs, 1)
+        self.scroller = QScrollArea()
+        self.scroller.setWidgetResizable(True)
+        self.scroller.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroller.setWidget(inner)
         layout = QVBoxLayout(self)
-        layout.addWidget(page_title(tr("Privacy")))
-        layout.addWidget(self.summary)
-        layout.addWidget(self.tabs, 1)
-        layout.addLayout(bottom)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.scroller)
+        self.set_catalog(self._catalog)
 
     def _ledger_tab(self) -> QWidget:
-        """The log, the selected request's exact data, and the controls beside them."""
+        """The log with its filters, the selected request's exact data, and the controls beside them."""
+        self.kind_filter = QComboBox()
+        self.kind_filter.setAccessibleName(tr("Show requests of this kind"))
+        self.period_filter = QComboBox()
+        self.period_filter.setAccessibleName(tr("Show requests from"))
+        for label, days in ((tr("Any time"), None), (tr("Today"), 0), (tr("Last 7 days"), 7),
+                            (tr("Last 30 days"), 30)):
+            self.period_filter.addItem(label, days)
+        self.kind_filter.currentIndexChanged.connect(lambda _i: self._show_entries())
+        self.period_filter.currentIndexChanged.connect(lambda _i: self._show_entries())
         ledger = QWidget()
-        ledger_layout = QVBoxLayout(ledger)
-        ledger_layout.setContentsMargins(0, 0, 0, 0)
-        ledger_layout.addWidget(self.ledger_note)
-        ledger_layout.addWidget(self.ledger_table)
-        ledger_layout.addWidget(self.detail)
+        box = QVBoxLayout(ledger)
+        box.setContentsMargins(0, 0, 0, 0)
+        filters = QHBoxLayout()
+        filters.addWidget(self.ledger_note, 1)
+        filters.addWidget(self.kind_filter)
+        filters.addWidget(self.period_filter)
+        box.addLayout(filters)
+        box.addWidget(self.ledger_table, 1)
+        box.addWidget(self.detail)
         controls = QHBoxLayout()
         self.export_button = QPushButton(tr("&Export the log and the list…"))
         self.export_button.clicked.connect(self._export)
         self.clear_button = QPushButton(tr("&Clear the history…"))
         self.clear_button.clicked.connect(self._clear)
-        controls.addWidget(self.export_button)
-        controls.addWidget(self.clear_button)
+        refresh = QPushButton(tr("&Refresh the log"))
+        refresh.clicked.connect(self.refresh_requested.emit)
+        for button in (self.export_button, self.clear_button, refresh):
+            controls.addWidget(button)
         controls.addStretch(1)
-        ledger_layout.addLayout(controls)
+        box.addLayout(controls)
         return ledger
 
-    def set_catalog(self, catalog: Catalog) -> None:
-        """Show the catalog."""
+    def _others_tab(self) -> QWidget:
+        others = QWidget()
+        box = QVBoxLayout(others)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self.others_table, 1)
+        box.addWidget(self.others_detail)
+        return others
+
+    # -- facts in -------------------------------------------------------------------------------------
+    def set_catalog(self, catalog: Catalog, values: dict[str, dict[str, str]] | None = None) -> None:
+        """Show the catalog (with this computer's values once known) and offer its kinds in the filter."""
         self._catalog = catalog
-        self.catalog_table.set_rows(catalog_rows(catalog))
-        self.summary.setText(summary_text(catalog, []))
+        self.may_send.set_catalog(catalog, values)
+        current = self.kind_filter.currentData()
+        self.kind_filter.blockSignals(True)
+        self.kind_filter.clear()
+        self.kind_filter.addItem(tr("All requests"), None)
+        for request_type in catalog.types:
+            self.kind_filter.addItem(title_of(catalog, request_type.kind), request_type.kind)
+        self.kind_filter.setCurrentIndex(max(0, self.kind_filter.findData(current)))
+        self.kind_filter.blockSignals(False)
+        self._show_summary()
+
+    def set_facts(self, values: dict[str, dict[str, str]], next_check: str | None, activated: bool,
+                  files: list[dict[str, Any]], keyring: list[dict[str, str]]) -> None:
+        """This computer's values, the next license check, and what is stored here."""
+        self._next_check = next_check if activated else None
+        self.may_send.set_catalog(self._catalog, values)
+        self.may_send.set_next_check(next_check, activated)
+        self.stored.set_storage(files, keyring)
+        self._show_summary()
 
     def set_ledger(self, entries: Sequence[dict[str, Any]]) -> None:
-        """Show the ledger entries (oldest first as read; shown newest first)."""
-        from crystal_manager.privacy.catalog import default_catalog
+        """Show the ledger entries (oldest first as read; shown newest first, as filtered)."""
+        self._all = list(entries)
+        self._show_entries()
+        self._show_summary()
 
-        catalog = self._catalog or default_catalog()
-        self._entries = list(reversed(entries))  # as shown: newest first
-        self.ledger_table.set_rows(ledger_rows(entries, catalog))
-        self.detail.setText(tr("Select a request to see exactly what it sent.") if entries else "")
-        self.summary.setText(summary_text(catalog, entries))
-        self.ledger_note.setText(tr("Nothing has been sent yet.") if not entries else
-                                 (tr("1 request recorded.") if len(entries) == 1 else
-                                  tr("%1 requests recorded, newest first.").replace("%1", str(len(entries))))
-                                 + " " + tr("Only the last four characters of your license key are kept here."))
+    def _show_summary(self) -> None:
+        self.summary.setText(summary_html(self._catalog, self._all, self._next_check))
+
+    def _show_entries(self) -> None:
+        shown = filtered(self._all, self.kind_filter.currentData(), self.period_filter.currentData())
+        self._entries = list(reversed(shown))
+        self.ledger_table.set_rows(ledger_rows(shown, self._catalog))
+        self.detail.setText(tr("Select a request to see exactly what it sent.") if shown else "")
+        total = len(self._all)
+        if not total:
+            note = tr("Nothing has been sent yet.")
+        elif len(shown) != total:
+            note = tr("%1 of %2 requests shown.").replace("%1", str(len(shown))).replace("%2", str(total))
+        else:
+            note = tr("1 request recorded.") if total == 1 else \
+                tr("%1 requests recorded, newest first.").replace("%1", str(total))
+        self.ledger_note.setText(note + (" " + tr("Only the last four characters of your license key are kept "
+                                                  "here.") if total else ""))
 
     def _show_detail(self, row: int) -> None:
-        if not 0 <= row < len(self._entries):
-            return
-        entry = self._entries[row]
-        fields = entry.get("fields") or {}
-        headers = entry.get("headers") or {}
-        self.detail.setText(tr("Data: %1\nHeaders: %2").replace(
-            "%1", json.dumps(fields, ensure_ascii=False, sort_keys=True) if fields else tr("none"))
-            .replace("%2", "; ".join(f"{k}: {v}" for k, v in headers.items())))
+        if 0 <= row < len(self._entries):
+            self.detail.setText(entry_html(self._catalog, self._entries[row]))
 
+    def _follow(self, link: str) -> None:
+        """A datum in the log was selected: show its declaration."""
+        if not link.startswith(LINK_PREFIX):
+            return
+        kind, _, name = link[len(LINK_PREFIX):].partition(":")
+        if self.may_send.select(kind, name) or self.may_send.select("*", name):
+            self.tabs.setCurrentWidget(self.may_send)
+
+    # -- controls -------------------------------------------------------------------------------------
     def _ask_file(self) -> str | None:
         from PySide6.QtWidgets import QFileDialog
 

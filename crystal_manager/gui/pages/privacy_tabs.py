@@ -1,0 +1,255 @@
+"""The Privacy page's other views: what may be sent (with this computer's values and the next check),
+what is stored on this computer, what the vendor holds, and the choices (pause, delete, request deletion)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from crystal_manager.gui.pages.privacy_rows import (
+    catalog_rows,
+    core_tr,
+    declaration_html,
+    declared_fields,
+    kept_rows,
+    storage_rows,
+    vendor_rows,
+)
+from crystal_manager.gui.pages.tables import PlainTable
+from crystal_manager.gui.texts import fmt_when, tr
+from crystal_manager.privacy.catalog import Catalog
+
+
+class FullTable(PlainTable):
+    """A plain table whose columns are as wide as their widest text: nothing is cut off; a table wider
+    than the page scrolls sideways instead."""
+
+    def __init__(self, headers: Sequence[str], *, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(headers, name=name, parent=parent)
+        # Measure every row, not only those on screen (a hidden tab has none on screen).
+        self.verticalHeader().setResizeContentsPrecision(-1)
+        self.horizontalHeader().setResizeContentsPrecision(-1)
+
+    def set_rows(self, rows: Sequence[Sequence[str]]) -> None:
+        """Replace the content and fit every column to it."""
+        super().set_rows(rows)
+        self.resizeColumnsToContents()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Fit again when shown: fonts and styles are final only then."""
+        super().showEvent(event)
+        self.resizeColumnsToContents()
+
+    def cut_off_columns(self) -> list[int]:
+        """Columns narrower than their content (tests: none may be)."""
+        return [c for c in range(self.columnCount()) if self.columnWidth(c) < self.sizeHintForColumn(c)]
+
+
+def wrapped(text: str = "", *, rich: bool = False) -> QLabel:
+    """A label that wraps (long words never widen the page) and can be selected."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+class MaySendTab(QWidget):
+    """Per request type, each datum with this computer's value; the selected one's purpose, the policy's
+    words and what the vendor keeps; the next license check and what it will send."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._catalog: Catalog | None = None
+        self._keys: list[tuple[str, str]] = []
+        self._values: dict[str, dict[str, str]] = {}
+        self.next_check = wrapped()
+        self.preview_button = QPushButton(tr("&Show exactly what will be sent"))
+        self.preview_button.clicked.connect(self.show_next_check)
+        self.table = FullTable([tr("Request"), tr("Data"), tr("This computer sends")],
+                                name=tr("What the app may send"))
+        self.table.currentCellChanged.connect(lambda row, *_: self._show(row))
+        self.detail = wrapped(rich=True)
+        self.detail.setAccessibleName(tr("Why this is sent"))
+        top = QHBoxLayout()
+        top.addWidget(self.next_check, 1)
+        top.addWidget(self.preview_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.detail)
+
+    def set_catalog(self, catalog: Catalog, values: dict[str, dict[str, str]] | None = None) -> None:
+        """Show the catalog, with this computer's values once known."""
+        self._catalog = catalog
+        self._values = values or {}
+        rows, self._keys = catalog_rows(catalog, values)
+        self.table.set_rows(rows)
+        self.detail.setText(tr("Select a line to see what it is for and what the privacy policy says."))
+
+    def set_next_check(self, when: str | None, activated: bool) -> None:
+        """"Next license check: …" (or why there is none)."""
+        if not activated:
+            self.next_check.setText(tr("This computer is not activated: no license check is scheduled."))
+        elif when:
+            self.next_check.setText(tr("Next license check: %1.").replace("%1", fmt_when(when)))
+        else:
+            self.next_check.setText(tr("The next license check is due now."))
+
+    def select(self, kind: str, name: str) -> bool:
+        """Select the declaration of ``name`` in request ``kind`` (or of what every request carries)."""
+        for row, key in enumerate(self._keys):
+            if key == (kind, name) or (kind == "*" and key == ("*", name)):
+                self.table.setCurrentCell(row, 0)
+                return True
+        return False
+
+    def show_next_check(self) -> None:
+        """Select the license check's lines and list exactly what it will send, with this computer's values."""
+        from html import escape
+
+        values = self._values.get("license_validate", {})
+        request_type = self._catalog.get("license_validate") if self._catalog is not None else None
+        if request_type is None or self._catalog is None:
+            return
+        self.select("license_validate", "key")
+        lines = "".join(f"<li>{escape(core_tr(spec.plain or spec.name))}: <code>{escape(values[spec.name])}</code></li>"
+                        for spec in declared_fields(self._catalog, request_type) if spec.name in values)
+        self.detail.setText("<b>" + tr("The next license check sends exactly this:") + f"</b><ul>{lines}</ul>"
+                            if lines else tr("Not known yet."))
+
+    def _show(self, row: int) -> None:
+        if self._catalog is not None and 0 <= row < len(self._keys):
+            kind, name = self._keys[row]
+            self.detail.setText(declaration_html(self._catalog, kind, name))
+
+
+class StoredTab(QWidget):
+    """Every file the Manager keeps, where and its size; the keyring entries, named, never shown."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.table = FullTable([tr("What"), tr("Size"), tr("Where")], name=tr("Stored on this computer"))
+        self.keyring = wrapped()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.keyring)
+
+    def set_storage(self, files: list[dict[str, Any]], keyring: list[dict[str, str]]) -> None:
+        """Show the files and name the keyring entries."""
+        self.table.set_rows(storage_rows(files))
+        self.keyring.setText(tr("In your system's keyring (named here, never shown): %1.").replace(
+            "%1", "; ".join(core_tr(k["what"]) for k in keyring)))
+
+
+class VendorTab(QWidget):
+    """What the vendor's server holds: asked on demand (it sends the license key), beside what it declares
+    it keeps."""
+
+    vendor_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ask_button = QPushButton(tr("&Ask the vendor what it holds"))
+        self.ask_button.clicked.connect(self.vendor_requested.emit)
+        self.note = wrapped(tr("Asking sends your license key (nothing else) and is recorded in the log."))
+        self.table = FullTable([tr("What the vendor holds"), tr("Details")], name=tr("What the vendor holds"))
+        self.kept = FullTable([tr("What the vendor keeps"), tr("How long")], name=tr("What the vendor keeps"))
+        self.kept.set_rows(kept_rows())
+        top = QHBoxLayout()
+        top.addWidget(self.ask_button)
+        top.addWidget(self.note, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.kept, 1)
+
+    def set_report(self, report: dict[str, Any]) -> None:
+        """Show the vendor's answer."""
+        self.table.set_rows(vendor_rows(report))
+        self.note.setText(tr("This is what the vendor's server answered, as it stores it."))
+
+    def show_problem(self, words: str) -> None:
+        """Why the vendor could not be asked."""
+        self.note.setText(words)
+
+
+class ChoicesTab(QWidget):
+    """Pause background checks, delete all local data, ask the vendor to delete its data."""
+
+    pause_changed = Signal(bool)
+    delete_local_requested = Signal()
+    deletion_requested = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.confirm: Callable[[str, str], bool] = _ask
+        self.pause = QCheckBox(tr("&Pause background checks"))
+        self.pause.toggled.connect(self.pause_changed.emit)
+        self.pause_note = wrapped(tr("While paused, the Manager makes no license check and no update check on its "
+                                     "own; it sends only what you ask for. Your license keeps working offline "
+                                     "for its grace period, counted from the last successful check; after that "
+                                     "CrystalMe3D Pro stops until a check succeeds."))
+        self.delete_local = QPushButton(tr("&Delete all data on this computer…"))
+        self.delete_local.clicked.connect(self._delete_local)
+        self.request = QPushButton(tr("Ask the vendor to &delete your data…"))
+        self.request.clicked.connect(lambda: self._request(False))
+        self.all_machines = QCheckBox(tr("Every computer on my license, not only this one"))
+        self.result = wrapped()
+        self.result.setAccessibleName(tr("What happened"))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.pause)
+        layout.addWidget(self.pause_note)
+        layout.addWidget(wrapped(tr("Deleting the data on this computer frees its seat first (if activated), "
+                                    "then deletes settings, the log, the license record, downloads, logs and "
+                                    "the keyring entries. CrystalMe3D Pro's installed versions stay.")))
+        layout.addWidget(self.delete_local, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(wrapped(tr("Asking the vendor to delete your data removes this computer's entry on "
+                                    "your license and its history at the vendor; the license itself is kept.")))
+        row = QHBoxLayout()
+        row.addWidget(self.request)
+        row.addWidget(self.all_machines, 1)
+        layout.addLayout(row)
+        layout.addWidget(self.result)
+        layout.addStretch(1)
+
+    def set_paused(self, paused: bool) -> None:
+        """Show the saved choice (without announcing it as a change)."""
+        self.pause.blockSignals(True)
+        self.pause.setChecked(paused)
+        self.pause.blockSignals(False)
+
+    def _delete_local(self) -> None:
+        if self.confirm(tr("Delete all data on this computer"),
+                        tr("If this computer is activated it is deactivated first, and CrystalMe3D Pro will "
+                           "need the license key again. Then every file the Manager keeps and its keyring "
+                           "entries are deleted. This cannot be undone.")):
+            self.delete_local_requested.emit()
+
+    def _request(self, _checked: bool) -> None:
+        every = self.all_machines.isChecked()
+        text = (tr("The vendor deletes the data of EVERY computer on your license: each one stops working until "
+                   "it is activated again with the license key. The license itself is kept.") if every else
+                tr("The vendor deletes this computer's entry on your license and its history. This computer is "
+                   "then no longer activated; activate again to use it. The license itself is kept."))
+        if self.confirm(tr("Ask the vendor to delete your data"), text):
+            self.deletion_requested.emit(every)
+
+
+def _ask(title: str, text: str) -> bool:
+    from PySide6.QtWidgets import QMessageBox
+
+    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Cancel)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    yes = box.addButton(tr("Delete"), QMessageBox.ButtonRole.DestructiveRole)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    return box.clickedButton() is yes
