@@ -3,8 +3,9 @@
 # under $XDG_DATA_HOME (default ~/.local/share).
 #   install-desktop.sh              install (or refresh)
 #   install-desktop.sh --uninstall  remove exactly what install wrote
-# Works from the unpacked bundle (next to the crystal-manager executable: the entry runs that executable)
-# and from the source tree's build/linux/ (the entry runs `crystal-manager` from PATH, e.g. a pip install).
+# Works from the unpacked bundle (next to the crystal-manager executable: the entry runs that executable,
+# or the launcher of the Manager's own install root for a version it installed by updating itself) and from
+# the source tree's build/linux/ (the entry runs `crystal-manager` from PATH, e.g. a pip install).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 data=${XDG_DATA_HOME:-$HOME/.local/share}
@@ -16,6 +17,12 @@ sizes="16 22 24 32 48 64 128 256"
 
 if [ -x "$here/crystal-manager" ] && [ -d "$here/_internal" ]; then  # the bundle
   exe="$here/crystal-manager"; icons="$here/_internal/crystal_manager/resources/icons"; recipes="$here/desktop"
+  # A version the Manager installed by updating itself (ROOT/versions/<v>/): the entry runs the launcher
+  # ROOT/crystal-manager, which starts whichever version is current (decision 0012).
+  root=$(cd "$here/../.." && pwd)
+  if [ "$(basename "$(dirname "$here")")" = versions ] && [ -x "$root/crystal-manager" ]; then
+    exe="$root/crystal-manager"
+  fi
 else  # the source tree
   exe=crystal-manager; icons="$here/../../crystal_manager/resources/icons"; recipes="$here"
 fi

@@ -155,3 +155,46 @@ def test_the_freedesktop_validators_accept_the_recipes() -> None:
                                str(LINUX / "com.crystalme3dpro.manager.metainfo.xml")],
                               capture_output=True, text=True, timeout=60, check=False)
     assert metainfo.returncode == 0, metainfo.stdout + metainfo.stderr
+
+
+def test_install_from_a_self_updated_version_runs_the_launcher(tmp_path: Path) -> None:
+    """A version the Manager installed by updating itself: the entry runs ROOT/crystal-manager, the launcher
+    that starts whichever version is current, so the next self-update needs no new entry."""
+    from crystal_manager.updates.self_update import write_launcher
+
+    root = tmp_path / "manager"
+    bundle = root / "versions" / "1.0.1"
+    (bundle / "_internal" / "crystal_manager" / "resources").mkdir(parents=True)
+    shutil.copytree(resources_dir() / "icons", bundle / "_internal" / "crystal_manager" / "resources" / "icons")
+    (bundle / "desktop").mkdir()
+    for name in (DESKTOP_FILE, "com.crystalme3dpro.manager.metainfo.xml"):
+        shutil.copy(LINUX / name, bundle / "desktop")
+    shutil.copy(LINUX / "install-desktop.sh", bundle)
+    exe = bundle / "crystal-manager"
+    exe.write_text("#!/bin/sh\necho crystal-manager 1.0.1\n")
+    exe.chmod(0o755)
+    data = tmp_path / "share"
+    launcher = write_launcher(root)
+    assert launcher is not None
+    out = run_install(bundle / "install-desktop.sh", data)
+    assert out.returncode == 0, out.stderr
+    assert read_desktop(data / "applications" / DESKTOP_FILE)["Exec"] == str(launcher)
+    (root / "current").symlink_to("versions/1.0.1")
+    ran = subprocess.run([str(launcher)], capture_output=True, text=True, check=True)
+    assert ran.stdout.strip() == "crystal-manager 1.0.1"
+
+
+def test_autostart_runs_the_launcher_of_a_self_updated_version(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from crystal_manager.desktop.autostart import launch_argv
+    from crystal_manager.updates.self_update import write_launcher
+
+    root = tmp_path / "manager"
+    exe = root / "versions" / "1.0.1" / "crystal-manager"
+    exe.parent.mkdir(parents=True)
+    exe.write_text("#!/bin/sh\n")
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(exe))
+    assert launch_argv() == (str(exe),)  # no launcher yet: the version itself
+    write_launcher(root)
+    assert launch_argv() == (str(root / "crystal-manager"),)
