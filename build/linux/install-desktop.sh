@@ -18,7 +18,7 @@ sizes="16 22 24 32 48 64 128 256"
 if [ -x "$here/crystal-manager" ] && [ -d "$here/_internal" ]; then  # the bundle
   exe="$here/crystal-manager"; icons="$here/_internal/crystal_manager/resources/icons"; recipes="$here/desktop"
   # A version the Manager installed by updating itself (ROOT/versions/<v>/): the entry runs the launcher
-  # ROOT/crystal-manager, which starts whichever version is current (decision 0012).
+  # ROOT/crystal-manager, which starts whichever version is current (decision 0013).
   root=$(cd "$here/../.." && pwd)
   if [ "$(basename "$(dirname "$here")")" = versions ] && [ -x "$root/crystal-manager" ]; then
     exe="$root/crystal-manager"

@@ -48,7 +48,7 @@ def launch_argv() -> tuple[str, ...]:
     """The command that starts the GUI: the frozen executable, or this Python with the GUI's fast path."""
     if getattr(sys, "frozen", False):
         # A bundle the Manager installed by updating itself (ROOT/versions/<v>/): the launcher ROOT/<name>
-        # runs whichever version is current, so the entry survives the next self-update (decision 0012).
+        # runs whichever version is current, so the entry survives the next self-update (decision 0013).
         exe = os.path.abspath(sys.executable)
         versions = os.path.dirname(os.path.dirname(exe))
         launcher = os.path.join(os.path.dirname(versions), os.path.basename(exe))

@@ -1,6 +1,6 @@
 """The Manager's own update, end to end: check, download and verify its release (the same signed pipeline
 as CrystalMe3D Pro's), install it beside the running one, then hand over to it (updates/self_update.py;
-decision 0012). Blocking: the CLI runs it, and the GUI starts the CLI for it (the hand-over outlives the
+decision 0013). Blocking: the CLI runs it, and the GUI starts the CLI for it (the hand-over outlives the
 GUI process that asked for it)."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The Manager updating itself: its own install root, a launcher, and the hand-over to the new version.
 
-Layout (decision 0012), beside CrystalMe3D Pro's ``product/`` root in the app's data folder::
+Layout (decision 0013), beside CrystalMe3D Pro's ``product/`` root in the app's data folder::
 
     DATA/manager/versions/<v>/        one complete bundle per version (the release archive, unpacked)
     DATA/manager/current.json         which version is current and which is kept (updates/layout.py)
