@@ -61,3 +61,28 @@ def test_in_the_bundle_it_checks_then_updates_and_shows_why_it_stayed(qtbot: QtB
     assert json.loads((tmp_path / "argv.json").read_text()) == ["--profile", "/p.json", "update", "self", "--json",
                                                                  "--restart-old"]
     assert box.update_button.isEnabled() and box.check_button.isEnabled()
+
+
+def test_the_page_in_the_bundle_with_nothing_installed_names_no_folder(qtbot: QtBot) -> None:
+    from PySide6.QtWidgets import QLabel
+
+    from crystal_manager.gui.update_api import UpdatesFacts
+    from crystal_manager.services.update_types import UpdateStatus
+
+    page = UpdatesPage(frozen=True)
+    qtbot.addWidget(page)
+    status = UpdateStatus(installed_version=None, previous_version=None,
+                          install_root="/home/ann/.local/share/x/product",
+                          channel="stable", auto_check=True, skipped=(), last_check_at=None, last_check=None,
+                          pending=None, install_at_next_start=None)
+    page.set_facts(UpdatesFacts(status=status))
+    page.resize(760, 420)
+    page.show()
+    assert page.rows.value("installed") == "not installed yet"
+    shown = [label.text() for label in page.findChildren(QLabel) if label.isVisibleTo(page)]
+    assert not any("product" in text or "/" in text for text in shown), shown
+    assert page.manager_box.isVisibleTo(page)
+    with themed("light"):
+        save_png(page, "bundle-not-installed-light", OUTPUT / "gui-updates")
+    with themed("dark"):
+        save_png(page, "bundle-not-installed-dark", OUTPUT / "gui-updates")
