@@ -101,6 +101,7 @@ class TrayApp(QObject):
         self._first_facts = True
         self._last_status: LicenseStatus | None = None
         self.welcome: QObject | None = None
+        self.quit_on_close = False  # --quit-on-close (the demo): closing the window ends the app, tray or not
 
     @property
     def license(self) -> LicenseFlow:
@@ -163,6 +164,7 @@ class TrayApp(QObject):
     def start(self, args: argparse.Namespace | None = None) -> None:
         """Show the tray (or, with no tray, the window) now; the rest after the event loop turns."""
         first, self._first_tray = self._first_tray, None
+        self.quit_on_close = bool(getattr(args, "quit_on_close", False))
         if first is not None or self._probe():
             self._make_tray(first)
             self.tray_shown.emit()
@@ -212,13 +214,16 @@ class TrayApp(QObject):
     def _make_tray(self, first: FirstTray | None = None) -> None:
         # The palette alone picks the first icon; _finish_start asks the platform's colour scheme.
         variant = first.variant if first is not None else variant_for(is_dark(ask_platform=False))
+        from crystal_manager.gui.texts import server_tag
+
+        profile = self.ctx.profile
         self.tray = Tray(view=self.view(), variant=variant, versions=self._versions, first=first, parent=self,
-                         update_entry=self._update_entry)
+                         update_entry=self._update_entry, tag=server_tag(profile.production, profile.server_url))
         self.tray.triggered.connect(self.handle_action)
         self.tray.show()
         QApplication.setQuitOnLastWindowClosed(False)
         if self._window is not None:
-            self._window.hide_on_close = True
+            self._window.hide_on_close = not self.quit_on_close
 
     def _window_mode(self, *, show: bool) -> None:
         # No tray: the window is the app; closing it quits (never an invisible process).
@@ -235,7 +240,7 @@ class TrayApp(QObject):
             from crystal_manager.gui.window_wiring import wire_window
 
             self._window = MainWindow()
-            self._window.hide_on_close = self.tray is not None
+            self._window.hide_on_close = self.tray is not None and not self.quit_on_close
             wire_window(self, self._window)
             # After the window is on screen: the licensing service loads cryptography and keyring.
             QTimer.singleShot(0, self._load_license_facts)

@@ -14,6 +14,8 @@ def add_gui_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server", metavar="URL", help="server URL (overrides profile and settings)")
     parser.add_argument("--show", choices=GUI_PAGES, help="GUI: open the window at this page")
     parser.add_argument("--replace", action="store_true", help="GUI: replace a running instance")
+    parser.add_argument("--quit-on-close", action="store_true",
+                        help="GUI: closing the window quits, even with a tray (the demo uses it)")
 
 
 def parse_gui_args(argv: list[str]) -> argparse.Namespace:
@@ -21,7 +23,7 @@ def parse_gui_args(argv: list[str]) -> argparse.Namespace:
     returned without building a parser: its help texts go through gettext, which loads ``locale`` (a start-up
     trick: docs/decisions/0012-start-up-tricks.md)."""
     if not argv:
-        return argparse.Namespace(profile=None, server=None, show=None, replace=False)
+        return argparse.Namespace(profile=None, server=None, show=None, replace=False, quit_on_close=False)
     return gui_parser().parse_args(argv)
 
 

@@ -26,10 +26,12 @@ class Tray(QObject):
 
     def __init__(self, *, view: TrayView, variant: str, versions: Callable[[], tuple[str | None, str]],
                  first: FirstTray | None = None, parent: QObject | None = None,
-                 update_entry: Callable[[], MenuEntry | None] | None = None) -> None:
+                 update_entry: Callable[[], MenuEntry | None] | None = None, tag: str | None = None) -> None:
         """``first``: the icon and menu already shown at start, adopted instead of making new ones.
-        ``update_entry``: the offered update's menu line (asked each time the menu is rebuilt)."""
+        ``update_entry``: the offered update's menu line (asked each time the menu is rebuilt).
+        ``tag``: a line telling this copy apart (the test server it talks to), in the tooltip."""
         super().__init__(parent)
+        self._tag = tag
         self._update_entry = update_entry
         self._view = view
         self._variant = variant
@@ -104,7 +106,7 @@ class Tray(QObject):
 
     def _apply(self) -> None:
         self.icon.setIcon(state_icon(self._view.state, self._variant))
-        self.icon.setToolTip(tooltip(self._view))
+        self.icon.setToolTip(tooltip(self._view, self._tag))
 
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         # Left click opens the window on Linux and Windows; macOS convention is the menu on any click.

@@ -131,3 +131,18 @@ def preview_words(name: str, shown_value: str, purpose: str, policy: str) -> Pre
     title = section.split(":", 1)[0].strip() if section else ""
     return PreviewWords(what=plain[:1].upper() + plain[1:], value=shown_value, why=why,
                         policy=f"Privacy policy: {title}" if title else "")
+
+
+def keyring_words(backend: str | None, fallback: bool | None) -> str | None:
+    """Where the license key is kept, in words (None when unknown): the backend's class name is for
+    diagnostics, not for people."""
+    if backend is None:
+        return None
+    if fallback:
+        return "a file only you can read (no system keyring found)"
+    for marker, words in (("SecretService", "the desktop's keyring (GNOME Keyring or another Secret Service)"),
+                          ("kwallet", "KDE Wallet"), ("Windows", "Windows Credential Manager"),
+                          ("macOS", "the macOS Keychain")):
+        if marker.lower() in backend.lower():
+            return words
+    return "the system keyring"

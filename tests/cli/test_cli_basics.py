@@ -109,3 +109,21 @@ def test_demo_headless_walks_through(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Reference server running at http://127.0.0.1:" in proc.stdout
     assert "Server reachable: ok" in proc.stdout
+    assert proc.stdout.splitlines()[0].startswith("Demo license key (for Activate…): CM3D-")  # the key first
+
+
+def test_demo_keeps_the_key_in_a_real_keyring_and_says_so(tmp_path: Path) -> None:
+    import shutil
+
+    env = isolated_env(tmp_path)
+    for name in ("DBUS_SESSION_BUS_ADDRESS", "PYTHON_KEYRING_BACKEND"):
+        env.pop(name, None)
+    if shutil.which("gnome-keyring-daemon") is None or shutil.which("dbus-daemon") is None:
+        import pytest
+
+        pytest.skip("./dev installs gnome-keyring and dbus; this machine has neither")
+    proc = run_cli("demo", "--headless", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "The license key will be kept in a GNOME Keyring the demo started for itself" in proc.stdout
+    activated = proc.stdout.split("$ crystal-manager activate")[1].split("-> exit")[0]
+    assert "License key kept in the desktop's keyring" in activated and "no system keyring" not in proc.stdout

@@ -16,6 +16,7 @@ def test_headless_demo_activates_for_real() -> None:
                           capture_output=True, text=True, timeout=180, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "License: Active (Pro)" in proc.stdout
+    assert proc.stdout.splitlines()[0].startswith("Demo license key")  # the key first, before the set-up lines
     assert "Seats used: 1 of 2" in proc.stdout and "(this machine)" in proc.stdout
     assert "License: Not activated" in proc.stdout.split("Deactivate:")[1]
     # The update walk: 1.1.0 installed as the product's installer would, 1.2.0 offered, installed, rolled back.

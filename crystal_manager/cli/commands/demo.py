@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from crystal_manager.cli.demo_keyring import DemoKeyring, start_demo_keyring
 from crystal_manager.cli.demo_server import RunningServer, free_port, server_cli, start_server
 from crystal_manager.cli.exit_codes import EXIT_INTERNAL, EXIT_OK
 from crystal_manager.cli.output import fail, say
@@ -71,19 +72,20 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run, needs_context=False)
 
 
-def _seed(server_dir: Path, releases: Path) -> dict[str, str]:
+def _seed(server_dir: Path, releases: Path) -> tuple[dict[str, str], list[str]]:
     releases.mkdir(parents=True, exist_ok=True)
     for version, notes in DEMO_NOTES.items():
         (releases / f"notes-{version}.md").write_text(notes, encoding="utf-8")
     found: dict[str, str] = {"dir": str(server_dir), "releases": str(releases)}
+    seeded: list[str] = []
     for title, argv in SEED_STEPS:
         proc = server_cli(*[part.format(**found) for part in argv])
-        say(f"  seed: {title}")
+        seeded.append(title)
         for line in proc.stdout.splitlines():
             key, sep, value = line.partition(":")
             if sep and key.strip().isidentifier():
                 found[key.strip()] = value.strip()
-    return found
+    return found, seeded
 
 
 def _preinstall(archive: Path, env: dict[str, str]) -> None:
@@ -110,28 +112,35 @@ def _walk(env: dict[str, str], values: dict[str, str]) -> int:
 
 
 def run(_ctx: AppContext | None, args: argparse.Namespace) -> int:
-    """Set up the server and the app's folder, then show the GUI or walk the CLI."""
+    """Set up the server and the app's folder, then show the GUI or walk the CLI. The key comes first:
+    it is what people need from all this output."""
     root = Path(tempfile.mkdtemp(prefix="crystal-demo-"))
     server_dir = root / "server"
     port = free_port()
     server: RunningServer | None = None
+    keyring: DemoKeyring | None = None
     try:
-        say(f"Demo folder: {root}")
         server_cli("init", str(server_dir), "--url", f"http://127.0.0.1:{port}")
-        values = _seed(server_dir, root / "releases")
-        server = start_server(server_dir, port=port)
-        say(f"Reference server running at {server.url}")
+        values, seeded = _seed(server_dir, root / "releases")
         if "key" in values:  # the GUI demo is activated by hand: people need the key to type or paste
             say(f"Demo license key (for Activate…): {values['key']}")
+        say(f"Demo folder: {root}")
+        for title in seeded:
+            say(f"  seed: {title}")
+        server = start_server(server_dir, port=port)
+        say(f"Reference server running at {server.url}")
         env = {**os.environ, "CRYSTAL_MANAGER_HOME": str(root / "home"),
                "CRYSTAL_MANAGER_PROFILE": str(server.profile_file)}
         env.pop("CRYSTAL_MANAGER_SERVER", None)
+        keyring = start_demo_keyring(root / "keyring", env)
+        env = keyring.env
+        say(f"The license key will be kept in {keyring.where}")
         _preinstall(root / "releases" / f"crystalme3d-pro-{DEMO_INSTALLED}.tar.gz", env)
         say(f"CrystalMe3D Pro {DEMO_INSTALLED} is installed; 1.2.0 is waiting on the server")
         if has_display() and not args.headless:
             say("Launching the GUI (close its window or choose Quit to end the demo)…")
-            return subprocess.run([sys.executable, "-m", "crystal_manager", "--show", "main"], env=env,
-                                  check=False).returncode
+            return subprocess.run([sys.executable, "-m", "crystal_manager", "--show", "main", "--quit-on-close"],
+                                  env=env, check=False).returncode
         if not args.headless:
             say("No display found: walking through the demo headless with the CLI instead.")
         return _walk(env, values)
@@ -139,6 +148,8 @@ def run(_ctx: AppContext | None, args: argparse.Namespace) -> int:
         fail(f"demo failed: {exc}")
         return EXIT_INTERNAL
     finally:
+        if keyring is not None:
+            keyring.stop()
         if server is not None:
             server.stop()
         if not args.keep:

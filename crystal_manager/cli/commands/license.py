@@ -12,7 +12,14 @@ from crystal_manager.cli.exit_codes import EXIT_BAD_INPUT, EXIT_OK
 from crystal_manager.cli.output import emit_json, fail, say
 from crystal_manager.licensing.errors import KeyFormatError
 from crystal_manager.services.context import AppContext
-from crystal_manager.services.license_rules import dates_for, human_time, is_activated, preview_words, state_words
+from crystal_manager.services.license_rules import (
+    dates_for,
+    human_time,
+    is_activated,
+    keyring_words,
+    preview_words,
+    state_words,
+)
 from crystal_manager.services.license_service import LicenseService, MachineList, PreviewField
 from crystal_manager.services.status import LicenseStatus, plan_name
 
@@ -85,6 +92,8 @@ def license_lines(lic: LicenseStatus) -> list[str]:
         lines.append(f"  Warning: {clock_words(lic.clock_offset_seconds)}")
     if lic.secrets_fallback:
         lines.append(f"  Note: no system keyring; secrets are in a file only you can read ({lic.secrets_backend})")
+    elif is_activated(lic.state) and (kept := keyring_words(lic.secrets_backend, lic.secrets_fallback)):
+        lines.append(f"  License key kept in {kept}")
     if lic.message:
         lines.append(f"  {lic.message[:1].upper()}{lic.message[1:]}")
     return lines
