@@ -10,7 +10,6 @@ cannot be, nothing is sent) and completed with the outcome after.
 from __future__ import annotations
 
 import platform
-import random
 import re
 import ssl
 import time
@@ -18,7 +17,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
@@ -47,10 +45,10 @@ from crystal_manager.net.request import (
     masked_headers,
     resolve,
 )
+from crystal_manager.net.retry import RETRYABLE_STATUS, retry_wait
 from crystal_manager.privacy.catalog import Catalog, RequestType, default_catalog
 from crystal_manager.privacy.ledger import Ledger
 
-RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 API_MAX_BYTES = 1024 * 1024
 
 
@@ -154,23 +152,6 @@ def _translate(exc: httpx.HTTPError, host: str) -> TransportError:
     return ProtocolFailed(f"{host} broke the connection: {exc}")
 
 
-def retry_after_seconds(value: str, now: datetime) -> float | None:
-    """Seconds a ``Retry-After`` header asks for: delta-seconds or an HTTP date (RFC 9110 10.2.3).
-
-    A date already past means "now" (0); a value that is neither, or negative, gives None (do not retry).
-    """
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # "-0000": RFC 5322's "no zone known"; HTTP dates are always GMT
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
-
-
 class Gateway:
     """Send catalog-declared requests to one server and record each in the ledger."""
 
@@ -249,15 +230,10 @@ class Gateway:
             return
 
     def _retry_wait(self, attempt: int, response_headers: httpx.Headers | None) -> float | None:
-        """Seconds to wait before the next attempt, or None to stop retrying."""
-        if attempt >= self.config.max_attempts:
-            return None
-        retry_after = response_headers.get("retry-after") if response_headers is not None else None
-        if retry_after is not None:
-            wait = retry_after_seconds(retry_after, datetime.now(UTC))
-            return wait if wait is not None and wait <= self.config.max_retry_wait else None
-        backoff = self.config.backoff_base * (2 ** (attempt - 1))
-        return float(min(self.config.max_retry_wait, backoff * (0.5 + random.random())))
+        """Seconds to wait before the next attempt, or None to stop retrying (net/retry.py decides)."""
+        cfg = self.config
+        return retry_wait(attempt, response_headers.get("retry-after") if response_headers is not None else None,
+                          max_attempts=cfg.max_attempts, backoff_base=cfg.backoff_base, max_wait=cfg.max_retry_wait)
 
     @contextmanager
     def _open(self, request: OutboundRequest) -> Iterator[_Attempt]:

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from crystal_manager.net.errors import TimedOut, TransportError
-from crystal_manager.net.gateway import Gateway, GatewayConfig, retry_after_seconds
+from crystal_manager.net.gateway import Gateway, GatewayConfig
 from crystal_manager.net.request import OutboundRequest
+from crystal_manager.net.retry import retry_after_seconds, retry_wait
 from crystal_manager.privacy.catalog import default_catalog
 from crystal_manager.privacy.ledger import Ledger
 from crystal_protocol.wire import NONCE_HEADER
@@ -155,3 +156,16 @@ def test_a_trickled_download_is_cut_off_at_its_deadline(how: str, tmp_path: Path
     assert entry["error"] == "TimedOut" and entry["status"] == 200
     # What arrived in time was handed on (the caller keeps it to resume); only the late piece was not.
     assert 0 < len(out) < entry["bytes_received"] < 100_000
+
+
+def test_the_backoff_grows_with_jitter_and_stops_at_the_last_attempt() -> None:
+    def wait(attempt: int, retry_after: str | None = None) -> float | None:
+        return retry_wait(attempt, retry_after, max_attempts=4, backoff_base=0.5, max_wait=10.0, now=NOW)
+
+    for attempt, base in ((1, 0.5), (2, 1.0), (3, 2.0)):
+        waits = [wait(attempt) for _ in range(50)]
+        assert all(w is not None and base * 0.5 <= w <= base * 1.5 for w in waits)
+        assert len(set(waits)) > 1  # jitter: clients that failed together do not come back together
+    assert wait(4) is None and wait(4, "0") is None  # the last attempt's answer is handed back
+    assert wait(1, "10") == 10.0 and wait(1, "11") is None  # more than max_wait: not waited for
+    assert wait(1, "Wed, 21 Oct 2015 07:27:35 GMT") == 5.0
