@@ -9,7 +9,7 @@ from typing import Protocol
 from crystal_manager.net.request import Trigger
 from crystal_manager.services.context import AppContext
 from crystal_manager.services.license_types import MachineList, PreviewField
-from crystal_manager.services.status import LicenseStatus
+from crystal_manager.services.status import LicenseStatus, check_key_store
 from crystal_manager.storage.secrets import BackendInfo
 
 
@@ -40,4 +40,7 @@ class LicenseFacts:
 def read_facts(ctx: AppContext, api: LicenseApi, *, with_secrets: bool) -> LicenseFacts:
     """Local status, and where secrets are kept when asked (that opens the keyring; run it in the
     background)."""
-    return LicenseFacts(status=api.status(), secrets=ctx.secrets.info if with_secrets else None)
+    if not with_secrets:
+        return LicenseFacts(status=api.status(), secrets=None)
+    info = ctx.secrets.info  # opens the store, so a damaged key file is found now, not at the next verify
+    return LicenseFacts(status=check_key_store(ctx, api.status()), secrets=info)

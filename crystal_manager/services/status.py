@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from crystal_manager import __version__
@@ -83,3 +83,36 @@ def app_status(ctx: AppContext, license_status: LicenseStatus | None = None) -> 
                               source=str(profile.source) if profile.source else None),
         license=license_status or LicenseStatus(),
     )
+
+
+def check_key_store(ctx: AppContext, lic: LicenseStatus) -> LicenseStatus:
+    """Read the stored key of an activated machine from the user-only fallback file, so damage shows at
+    status time and not at the next verify: a damaged file is set aside (kept for support), and the license
+    is reported as needing the key again, saying what was damaged and where the copy is. The keyring
+    proper is not probed here (reading it may prompt the user)."""
+    from crystal_manager.services.license_rules import is_activated
+
+    store = ctx.opened_secrets
+    path = store.fallback_path if store is not None else None
+    if path is None or store is None or not is_activated(lic.state):
+        return lic
+    from crystal_manager.licensing.engine import KEY_SECRET
+    from crystal_manager.storage.secrets import SecretStoreError, set_aside
+
+    try:
+        key = store.get(KEY_SECRET)
+    except SecretStoreError:
+        from datetime import UTC, datetime
+
+        set_aside(path, now=datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
+        key = None
+    if key:
+        return lic
+    copies = sorted(path.parent.glob(f"{path.name}.damaged-*"))
+    if copies:
+        what = (f"the file holding the license key was damaged and could not be read; it was kept as "
+                f"{copies[-1]}")
+    else:
+        what = f"the license key is missing from {path}"
+    return replace(lic, state="not_activated", plan=None,
+                   message=f"{what}. Activate again with your key: this computer keeps its seat")

@@ -64,6 +64,11 @@ class FileBackend:
     def __init__(self, path: Path) -> None:
         self._path = path
 
+    @property
+    def path(self) -> Path:
+        """The file."""
+        return self._path
+
     def _load(self) -> dict[str, str]:
         try:
             data = read_json(self._path)
@@ -92,6 +97,15 @@ class FileBackend:
             write_json_atomic(self._path, data, mode=0o600)
 
 
+def set_aside(path: Path, *, now: str) -> Path:
+    """Move a damaged secrets file out of the way, kept for support (``NAME.damaged-NOW``, still 0600), so
+    the next secret written starts a clean file and nothing that was there is lost."""
+    target = path.with_name(f"{path.name}.damaged-{now}")
+    os.replace(path, target)
+    os.chmod(target, 0o600)
+    return target
+
+
 class SecretStore:
     """The one way the app reads and writes secrets."""
 
@@ -103,6 +117,11 @@ class SecretStore:
     def is_fallback(self) -> bool:
         """True when secrets sit in a user-only file because no keyring exists."""
         return self.info.is_fallback
+
+    @property
+    def fallback_path(self) -> Path | None:
+        """The user-only file holding the secrets, when that is where they are."""
+        return self._backend.path if isinstance(self._backend, FileBackend) else None
 
     def get(self, name: str) -> str | None:
         """Return the secret ``name`` or ``None``."""

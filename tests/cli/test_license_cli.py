@@ -146,6 +146,26 @@ def test_internal_error_exits_1(cli: Cli, reference_server: ReferenceServer) -> 
     assert "Keyring problem" in one_line_error(proc)
 
 
+def test_garbage_in_the_key_file_shows_at_status_time(cli: Cli, reference_server: ReferenceServer) -> None:
+    lic = issue(reference_server.data_dir)
+    assert cli("activate", lic.key).returncode == EXIT_OK
+    secrets = cli.home / "state" / "secrets.json"
+    secrets.write_bytes(b"\x00garbage{{")
+    status = cli("status")
+    assert status.returncode == EXIT_OK
+    assert "License: Active" not in status.stdout and "License: Not activated" in status.stdout
+    assert "damaged" in status.stdout and "Activate again with your key" in status.stdout
+    copies = list(secrets.parent.glob("secrets.json.damaged-*"))
+    assert len(copies) == 1 and copies[0].read_bytes() == b"\x00garbage{{"  # kept, byte for byte
+    assert str(copies[0]) in status.stdout and copies[0].stat().st_mode & 0o777 == 0o600
+    again = cli("status")  # still said, not "active" again once the file is out of the way
+    assert "License: Not activated" in again.stdout and str(copies[0]) in again.stdout
+    verify = cli("verify")  # no JSON parse error and exit 1: the key is gone, activate again
+    assert verify.returncode == EXIT_BAD_INPUT and "Activate" in one_line_error(verify)
+    assert cli("activate", lic.key).returncode == EXIT_OK  # the same seat: one machine on the license
+    assert "Seats used: 1 of" in cli("machines").stdout
+
+
 def test_not_activated_and_bad_usage_exit_2(cli: Cli) -> None:
     assert cli("verify").returncode == EXIT_BAD_INPUT
     assert cli("deactivate").returncode == EXIT_BAD_INPUT

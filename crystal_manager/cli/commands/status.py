@@ -11,7 +11,7 @@ from crystal_manager.cli.output import emit_json, fail, say
 from crystal_manager.services.context import AppContext
 from crystal_manager.services.health import check_server
 from crystal_manager.services.license_service import LicenseService
-from crystal_manager.services.status import AppStatus, app_status
+from crystal_manager.services.status import AppStatus, app_status, check_key_store
 
 
 def register(subparsers: Any) -> None:
@@ -43,7 +43,7 @@ def run(ctx: AppContext, args: argparse.Namespace) -> int:
     reached is said after the local facts (they hold either way), with the offline exit code."""
     from crystal_manager.services.usertext import explain
 
-    status = app_status(ctx, LicenseService(ctx).status())
+    status = app_status(ctx, check_key_store(ctx, LicenseService(ctx).status()))
     server: dict[str, Any] | None = None
     problem: str | None = None
     code = EXIT_OK
