@@ -194,3 +194,61 @@ def test_the_throttle_survives_a_restart_and_forgets_with_its_window(server_dir:
         conn.close()
     with run_reference_server(server_dir) as server, pytest.raises(KeyNotFound):
         service(lic_ctx, url=server.url).activate(generate_key())  # allowed again
+
+
+def test_lease_days_per_license(reference_server: ReferenceServer, lic_ctx: AppContext) -> None:
+    from datetime import timedelta
+
+    from crystal_protocol.signing import parse_time
+
+    made = server_cli("license", "create", str(reference_server.data_dir), "--plan", "pro", "--seats", "1",
+                      "--expires", "never", "--lease-days", "0.5", "--json")
+    assert made.returncode == 0, made.stderr
+    created = json.loads(made.stdout)
+    assert created["lease_days"] == 0.5
+    svc = service(lic_ctx)
+    status = svc.activate(created["key"])
+    verified = parse_time(status.last_verified_at)
+    assert parse_time(status.lease_expires_at) - verified == timedelta(hours=12)
+    # The next check comes at half the lease at the latest, so a short lease never runs out between checks.
+    assert timedelta(hours=5) <= parse_time(status.next_check_at) - verified <= timedelta(hours=7)
+    changed = server_cli("license", "update", str(reference_server.data_dir), created["license_id"],
+                         "--lease-days", "3", "--json")
+    assert json.loads(changed.stdout)["lease_days"] == 3
+    status = svc.verify()
+    assert parse_time(status.lease_expires_at) - parse_time(status.last_verified_at) == timedelta(days=3)
+    bad = server_cli("license", "update", str(reference_server.data_dir), created["license_id"], "--lease-days", "0")
+    assert bad.returncode == 2 and "--lease-days" in bad.stderr
+
+
+def test_every_license_verb_speaks_json(reference_server: ReferenceServer, lic_ctx: AppContext,
+                                        tmp_path: Path) -> None:
+    data = str(reference_server.data_dir)
+    made = server_cli("license", "create", data, "--plan", "pro", "--seats", "2", "--expires", "2099-01-01",
+                      "--json")
+    created = json.loads(made.stdout)
+    assert created["key"].startswith("CM3D-") and created["license_id"].startswith("lic_")
+    assert created["seats_total"] == 2 and created["machines"] == [] and created["seat_moves"] == []
+    key, lic_id = created["key"], created["license_id"]
+    from tests.support.licensing import ISSUED_KEYS
+
+    ISSUED_KEYS.add(key)
+    assert json.loads(server_cli("license", "show", data, key, "--json").stdout)["id"] == lic_id
+    updated = json.loads(server_cli("license", "update", data, lic_id, "--seats", "3", "--json").stdout)
+    assert updated["changed"] == ["seats"] and updated["seats"] == 3
+    svc = service(lic_ctx)
+    request = tmp_path / "request.json"
+    svc.write_offline_request(key, request)
+    response = tmp_path / "response.json"
+    answered = json.loads(server_cli("license", "answer", data, str(request), str(response), "--json").stdout)
+    assert answered == {"response_file": str(response)}
+    svc.install_offline_response(response)
+    proof = tmp_path / "proof.json"
+    svc.deactivate_offline(proof)
+    gone = json.loads(server_cli("license", "import-proof", data, str(proof), "--json").stdout)
+    assert gone["deactivated"].startswith("m_")
+    revoked = json.loads(server_cli("license", "revoke", data, lic_id, "--json").stdout)
+    assert revoked == {"license_id": lic_id, "status": "revoked"}
+    missing = server_cli("license", "show", data, "lic_nope", "--json")
+    assert missing.returncode == 3 and json.loads(missing.stdout) == {"error": missing.stderr.strip().split(": ", 1)[1],
+                                                                      "exit_code": 3}
