@@ -10,9 +10,7 @@ is shown here in words.
 
 from __future__ import annotations
 
-import json
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -50,9 +48,8 @@ class ManagerUpdateBox(QWidget):
         """``command``: the Manager's own program and options (default: this process's, see own_command)."""
         super().__init__(parent)
         if frozen is None:
-            from crystal_manager.updates.self_update import is_frozen
-
-            frozen = is_frozen()
+            # As updates/self_update.is_frozen(), without loading the updates code while the window builds.
+            frozen = bool(getattr(sys, "frozen", False))
         self._command = list(command) if command is not None else own_command() if frozen else []
         self._offer: str | None = None
         self._answer: Path | None = None
@@ -104,6 +101,8 @@ class ManagerUpdateBox(QWidget):
     def start_update(self) -> None:
         """Start the update in a detached process: download, verify, install beside this version, start the
         new one (which replaces this one). This window shows what happens until then."""
+        import tempfile
+
         folder = Path(tempfile.mkdtemp(prefix="crystal-manager-update-"))
         self._answer = folder / "answer.json"
         process = QProcess(self)
@@ -137,6 +136,8 @@ class ManagerUpdateBox(QWidget):
 
 
 def _json(raw: bytes) -> dict[str, object]:
+    import json
+
     try:
         value = json.loads(raw.decode("utf-8", errors="replace"))
     except (ValueError, RecursionError):
