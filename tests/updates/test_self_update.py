@@ -5,6 +5,7 @@ the attacks (the wrong product either way, a downgrade)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -232,3 +233,39 @@ def test_cli_self_update_when_not_frozen_points_at_pip(app_home: Path) -> None:
     assert proc.returncode == 2
     assert "installed with pip" in proc.stderr and "pip install --upgrade" in proc.stderr
     assert proc.stderr.count("\n") == 1
+
+
+def _frozen_cli(server: ReferenceServer, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a process of its own that runs as the bundle does (``sys.frozen`` set, as PyInstaller
+    sets it); the running version is this tree's."""
+    code = ("import sys; sys.frozen = True; from crystal_manager.cli.main import main; "
+            f"sys.exit(main({['--profile', str(server.profile_file), '--server', server.url, *args]!r}))")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                          env=dict(os.environ), timeout=120)
+
+
+def test_cli_in_the_bundle_checks_updates_and_says_when_there_is_nothing_newer(
+        reference_server: ReferenceServer, app_home: Path) -> None:
+    from crystal_manager import __version__
+    from crystal_protocol.releases import Version
+
+    v = Version.parse(__version__)
+    newer = f"{v.major}.{v.minor + 1}.0"
+    publish_bundle(reference_server, newer)
+    check = _frozen_cli(reference_server, "update", "self", "--check", "--json")
+    assert check.returncode == 0, check.stderr
+    assert (json.loads(check.stdout)["available"], json.loads(check.stdout)["version"]) == (True, newer)
+    text = _frozen_cli(reference_server, "update", "self", "--check")
+    assert text.stdout.splitlines() == [f"CrystalMe3D Pro Manager {newer} is available (this one is {__version__}).",
+                                        "Update with: crystal-manager update self"]
+    done = _frozen_cli(reference_server, "update", "self", "--no-start", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) | {"launcher": None} == {"updated": True, "version": newer,
+                                                            "from_version": __version__, "started": False,
+                                                            "launcher": None}
+    root = manager_root(resolve_paths())
+    assert InstallRoot(root).read_pointer().current == newer
+    again = _frozen_cli(reference_server, "update", "self")
+    assert again.returncode == 2
+    assert again.stderr.strip() == (f"crystal-manager: No update to do: CrystalMe3D Pro Manager {newer} is the newest "
+                                    f"version. It is installed and starts next time (this one is {__version__}).")

@@ -88,11 +88,23 @@ def _check(service: Any, args: argparse.Namespace) -> int:
 
 def _update(service: Any, args: argparse.Namespace, *, start: bool) -> int:
     from crystal_manager.services.manager_update import update_self
-    from crystal_manager.updates.errors import HealthCheckFailed
+    from crystal_manager.updates.errors import HealthCheckFailed, NoUpdateOffered
 
     restart_old = [sys.executable, *_start_args(args)] if args.restart_old else None
     try:
         done = update_self(service, start=start, start_args=_start_args(args), restart_old=restart_old)
+    except NoUpdateOffered:
+        # Not the product's words ("CrystalMe3D Pro is up to date"): this is about the Manager.
+        newest = service.status().installed_version or service.running_version
+        text = f"No update to do: CrystalMe3D Pro Manager {newest} is the newest version."
+        if newest != service.running_version:
+            text += f" It is installed and starts next time (this one is {service.running_version})."
+        if args.json:
+            emit_json({"updated": False, "version": None, "running_version": service.running_version,
+                       "message": text})
+        else:
+            fail(text)
+        return EXIT_BAD_INPUT
     except HealthCheckFailed as exc:
         text = (f"CrystalMe3D Pro Manager {exc.version or 'update'} did not start correctly, so this Manager "
                 f"({service.running_version}) stays; nothing else changed. Try again later; if it happens again, "
