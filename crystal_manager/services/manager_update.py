@@ -15,7 +15,7 @@ from crystal_manager.services.update_service import UpdateService
 from crystal_manager.services.update_types import DownloadProgress
 from crystal_manager.updates import self_update
 from crystal_manager.updates.errors import HealthCheckFailed
-from crystal_manager.updates.layout import InstallRoot
+from crystal_manager.updates.layout import InstallRoot, Pointer
 
 
 def manager_update_service(ctx: AppContext, *, running_version: str = __version__,
@@ -44,20 +44,40 @@ def update_self(service: UpdateService, *, start: bool, start_args: list[str] | 
     ``--replace`` and wait for its tray. Raises the update errors of :class:`UpdateService`, and
     HealthCheckFailed when the new version fails ``--version`` or its start: then the running version is
     current again (and, with ``restart_old``, started again: the new one may already have replaced it)."""
-    running = service.running_version or __version__
     service.download(progress=progress)
     root = service.install_root
     root.mkdir(parents=True, exist_ok=True)
     before = InstallRoot(root).read_pointer()
     installed = service.install()  # side by side, switch, `--version` health check (else switched back)
+    return _hand_over(service, before, installed.version, start=start, start_args=start_args,
+                      restart_old=restart_old, timeout=timeout)
+
+
+def roll_back_self(service: UpdateService, *, start: bool, start_args: list[str] | None = None,
+                   restart_old: list[str] | None = None,
+                   timeout: float = self_update.START_TIMEOUT_S) -> SelfUpdateResult:
+    """Go back to the previous Manager version kept in the install root (``--version`` checked first), then
+    hand over to it as :func:`update_self` does. NothingToRollBack when none is kept."""
+    before = InstallRoot(service.install_root).read_pointer()
+    result = service.rollback()
+    return _hand_over(service, before, result.version, start=start, start_args=start_args,
+                      restart_old=restart_old, timeout=timeout)
+
+
+def _hand_over(service: UpdateService, before: Pointer, version: str, *, start: bool,
+               start_args: list[str] | None, restart_old: list[str] | None, timeout: float) -> SelfUpdateResult:
+    """``version`` is current now: write the launcher, then (``start``) start it with ``--replace`` and wait
+    for its ready report; if it does not come, put ``before`` back (and restart the old Manager)."""
+    running = service.running_version or __version__
+    root = service.install_root
     launcher = self_update.write_launcher(root)
     if not start:
-        return SelfUpdateResult(installed.version, running, False, str(launcher) if launcher else None)
-    check = self_update.start_new(root, installed.version, start_args or [], timeout=timeout)
+        return SelfUpdateResult(version, running, False, str(launcher) if launcher else None)
+    check = self_update.start_new(root, version, start_args or [], timeout=timeout)
     if not check.ok:
         self_update.put_back(root, before)
         if restart_old:
             self_update.restart(restart_old)
         raise HealthCheckFailed(f"{check.reason}, so the Manager stays at version {running}",
-                                version=installed.version, put_back=running)
-    return SelfUpdateResult(installed.version, running, True, str(launcher) if launcher else None)
+                                version=version, put_back=running)
+    return SelfUpdateResult(version, running, True, str(launcher) if launcher else None)

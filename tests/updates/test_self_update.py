@@ -269,3 +269,26 @@ def test_cli_in_the_bundle_checks_updates_and_says_when_there_is_nothing_newer(
     assert again.returncode == 2
     assert again.stderr.strip() == (f"crystal-manager: No update to do: CrystalMe3D Pro Manager {newer} is the newest "
                                     f"version. It is installed and starts next time (this one is {__version__}).")
+
+
+def test_rollback_hands_over_to_the_kept_version(upd_ctx: AppContext, app_home: Path, tmp_path: Path,
+                                                 instance_name: str) -> None:
+    from crystal_manager.services.manager_update import roll_back_self
+    from crystal_manager.updates.errors import NothingToRollBack
+
+    root = manager_root(upd_ctx.paths)
+    _first_install(root, tmp_path / "first", "1.0.0")
+    newer = _first_install(root, tmp_path / "second", "1.1.0")
+    running = _start_old(newer, app_home, instance_name)
+    service = manager_update_service(upd_ctx, running_version="1.1.0")
+
+    done = roll_back_self(service, start=True, restart_old=[str(newer)], timeout=30)
+
+    assert (done.version, done.from_version, done.started) == ("1.0.0", "1.1.0", True)
+    assert running.wait(timeout=20) == 0
+    assert _log(app_home) == ["1.1.0 up", "1.1.0 quit", "1.0.0 up"]
+    pointer = InstallRoot(root).read_pointer()
+    assert (pointer.current, pointer.previous) == ("1.0.0", "1.1.0")
+    with pytest.raises(NothingToRollBack):
+        roll_back_self(manager_update_service(upd_ctx, running_version="1.0.0", root=tmp_path / "empty"),
+                       start=False)

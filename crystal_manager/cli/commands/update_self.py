@@ -1,4 +1,4 @@
-"""``crystal-manager update self [--check] [--json] [--no-start]``: the Manager updates itself.
+"""``crystal-manager update self [--check | --rollback] [--json] [--no-start]``: the Manager updates itself.
 
 Only a frozen Manager (the bundle) does; one installed with pip says so and points at pip. The GUI's
 "Update the Manager" runs this verb in a process of its own, because the hand-over ends the GUI process.
@@ -24,6 +24,8 @@ def register(verbs: Any) -> None:
     parser = verbs.add_parser("self", help="update CrystalMe3D Pro Manager itself (the downloaded bundle only)")
     parser.add_argument("--check", action="store_true", help="only say whether a newer Manager is available")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--rollback", action="store_true",
+                        help="go back to the previous Manager version kept on this computer")
     parser.add_argument("--no-start", action="store_true",
                         help="do not start the new Manager now: it is used from the next start")
     # The GUI passes the command that starts the running Manager again if the new one fails to start.
@@ -42,7 +44,7 @@ def _start_args(args: argparse.Namespace) -> list[str]:
 
 
 def run_self(ctx: AppContext, args: argparse.Namespace) -> int:
-    """update self [--check] [--json] [--no-start]."""
+    """update self [--check | --rollback] [--json] [--no-start]."""
     from crystal_manager.updates.self_update import has_display, is_frozen
 
     if not is_frozen():
@@ -87,12 +89,13 @@ def _check(service: Any, args: argparse.Namespace) -> int:
 
 
 def _update(service: Any, args: argparse.Namespace, *, start: bool) -> int:
-    from crystal_manager.services.manager_update import update_self
+    from crystal_manager.services.manager_update import roll_back_self, update_self
     from crystal_manager.updates.errors import HealthCheckFailed, NoUpdateOffered
 
     restart_old = [sys.executable, *_start_args(args)] if args.restart_old else None
     try:
-        done = update_self(service, start=start, start_args=_start_args(args), restart_old=restart_old)
+        act = roll_back_self if args.rollback else update_self
+        done = act(service, start=start, start_args=_start_args(args), restart_old=restart_old)
     except NoUpdateOffered:
         # Not the product's words ("CrystalMe3D Pro is up to date"): this is about the Manager.
         newest = service.status().installed_version or service.running_version
@@ -120,7 +123,10 @@ def _update(service: Any, args: argparse.Namespace, *, start: bool) -> int:
     if args.json:
         emit_json(payload)
         return EXIT_OK
-    say(f"CrystalMe3D Pro Manager {done.version} is installed beside {done.from_version}, which is kept.")
+    if args.rollback:
+        say(f"Back to CrystalMe3D Pro Manager {done.version}; {done.from_version} stays on this computer.")
+    else:
+        say(f"CrystalMe3D Pro Manager {done.version} is installed beside {done.from_version}, which is kept.")
     if done.started:
         say(f"Version {done.version} started and took over from {done.from_version}.")
     else:
