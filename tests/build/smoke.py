@@ -14,8 +14,8 @@ from crystal_manager.storage.paths import resolve_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 #: What a copy of the source tree for a build leaves out (local state, caches, earlier builds).
-COPY_IGNORE = (".git", ".venv", "dist", "pyinstaller-work", "test-output", "__pycache__", "*.egg-info",
-               ".mypy_cache", ".ruff_cache", ".pytest_cache", ".hypothesis", ".helpers", "bench")
+COPY_IGNORE = (".git", ".venv", ".setuptools-build", "dist", "pyinstaller-work", "test-output", "__pycache__",
+               "*.egg-info", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".hypothesis", ".helpers", "bench")
 
 
 def user_env(home: Path, *, display: bool = True) -> dict[str, str]:
