@@ -188,10 +188,12 @@ _PUBLIC_KEY = FieldSpec(
               plain_purpose='Lets the vendor check a deactivation made without internet; the private half never '
                             'leaves this computer.')
 _PREVIOUS = FieldSpec(
-    "previous_fingerprint", "body", "v1:77aa…90cd", "Sent once, only when this machine's fingerprint changed "
-    "(a new fingerprint method or machine ID), so the seat moves instead of a new one being taken.", "§2C",
+    "previous_fingerprint", "body", "v1:77aa…90cd", "Sent once, only when a new version of the Manager makes "
+    "this machine's code by a new method, so the seat moves instead of a new one being taken.", "§2C",
     required=False, retention="not stored (replaced by the new fingerprint)", shape=_FINGERPRINT_SHAPE,
-              plain="this computer's previous code, once, if it changed")
+              plain="this computer's previous code, once, if the method changed",
+              plain_purpose="Keeps this computer on the same seat when a new version changes how the code "
+                            "is made.")
 _MACHINE_ID = FieldSpec("machine_id", "body", "m_1a2b3c4d5e6f",
                         "Which machine on your license to deactivate (from the machine list).", "§2C",
                         required=False, shape=text(34, "m_[0-9a-f]{1,32}", note="`m_` and hex digits"),
@@ -336,7 +338,7 @@ REQUEST_TYPES: tuple[RequestType, ...] = (
         when="About once a day (24 h with jitter) while the Manager runs, at start when a check is overdue, "
              "and when you press “Verify now” or run `crystal-manager verify`.",
         policy=("§2C", "§4", "§8"),
-        fields=(*_CLAIM, _PREVIOUS),
+        fields=(_KEY, _FINGERPRINT, _FP_VERSION, _ENVIRONMENT, _OS, _PREVIOUS),
         response=_LEASE_ANSWER,
         errors=(*_DENIALS, "machine_not_found"),
         signed_response=True,
@@ -349,8 +351,7 @@ REQUEST_TYPES: tuple[RequestType, ...] = (
         purpose="Frees a seat: this computer's, or another one's chosen from the machine list.",
         when="Only when you deactivate (`crystal-manager deactivate [--machine ID]` or “Deactivate”).",
         policy=("§2C", "§9"),
-        fields=(_KEY, _MACHINE_ID, *(_optional(f) for f in (_FINGERPRINT, _FP_VERSION, _ENVIRONMENT,
-                                                              _OS)), _LABEL, _PREVIOUS),
+        fields=(_KEY, _MACHINE_ID, _optional(_FINGERPRINT), _PREVIOUS),
         response=(ResponseField("deactivated", "Id of the machine deactivated."),
                   ResponseField("seats_used", "Seats in use afterwards."),
                   ResponseField("seats_total", "Seats on the license.")),

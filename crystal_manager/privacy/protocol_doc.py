@@ -18,7 +18,7 @@ from crystal_manager.privacy.catalog import (
     default_catalog,
 )
 from crystal_protocol import PROTOCOL_VERSION
-from crystal_protocol.signing import DATE_HEADER, DIGEST_HEADER, KEY_ID_HEADER, MAX_SKEW_SECONDS, SIGNATURE_HEADER
+from crystal_protocol.signing import DATE_HEADER, DIGEST_HEADER, KEY_ID_HEADER, SIGNATURE_HEADER
 from crystal_protocol.wire import ERROR_CODES, NONCE_HEADER
 
 SIGNATURES = f"""
@@ -33,10 +33,13 @@ Every licensing answer (errors included) is signed by the server with Ed25519. H
 - `{NONCE_HEADER}`: the nonce echoed (for diagnosis only; the signature is what counts).
 
 The app trusts only the public keys in its built-in trust anchors, by key id (keys can rotate; the server
-never supplies keys). An answer that is unsigned, badly signed, signed by an unknown key, signed for
-another path or another nonce (replayed), or whose signed date is more than {MAX_SKEW_SECONDS // 60}
-minutes from the computer's clock counts as **no answer** (offline): the license keeps its state and the
-grace countdown runs. Only a correctly signed denial changes the license to revoked or expired.
+never supplies keys). An answer that is unsigned, badly signed, signed by an unknown key, or signed for
+another path or another nonce (replayed) counts as **no answer** (offline): the license keeps its state and
+the grace countdown runs. Only a correctly signed denial changes the license to revoked or expired.
+
+An answer is fresh because its signature covers this request's one-time nonce, so it is accepted whatever
+the computer's clock says; the server's signed date is the time used for every date decided online (last
+verified, next check, the lease), and a clock more than 5 minutes off only earns a warning.
 """
 
 LEASES = """

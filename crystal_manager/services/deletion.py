@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crystal_manager.privacy.texts import KEYRING_ENTRIES
 from crystal_manager.services.context import AppContext
 from crystal_manager.services.license_service import LicenseService
-from crystal_manager.services.privacy_view import KEYRING_ENTRIES
 
 #: What the local license record says after the vendor deleted this computer's data.
 DELETED_NOTICE = "this computer's data was deleted at the vendor; activate again to use the license here"

@@ -10,8 +10,9 @@ from urllib.parse import urlsplit
 
 from crystal_manager.privacy.catalog import NONCE_FIELD, FieldSpec, RequestType
 from crystal_manager.privacy.ledger import mask_secret
+from crystal_manager.privacy.texts import KEYRING_ENTRIES
 from crystal_manager.services.context import AppContext
-from crystal_manager.services.privacy_view import KEYRING_ENTRIES, stored_files
+from crystal_manager.services.privacy_view import stored_files
 
 #: Shown where a value exists only at the moment of sending.
 AT_SENDING = {NONCE_FIELD.name: "(a new random value each time)", "Content-Length": "(the size of the data)",
@@ -63,26 +64,26 @@ def privacy_facts(ctx: AppContext) -> PrivacyFacts:
         key = engine.stored_key() if activated else ""
     except Exception:  # no key readable: show what is sent in words instead
         key = ""
-    body = engine.claim(key or "(the license key you enter)", record)
-    if not key:
-        body["key"] = "(the license key you enter)"
+    typed = "(the license key you enter)"
     host = urlsplit(ctx.profile.server_url).netloc
     common = {"Host": host, "User-Agent": user_agent()}
     values: dict[str, dict[str, str]] = {}
     for request_type in ctx.catalog.types:
-        extra: dict[str, Any] = dict(body)
-        if request_type.kind == "license_deletion":
-            extra = {"key": body["key"], "scope": "this_machine",
-                     "machine_id": record.machine_id or "(none: this computer is not activated)"}
-        elif request_type.kind in ("update_metadata", "update_target"):
-            extra = {"name": "(the name of the file fetched)"}
-        elif request_type.kind == "license_access":
-            extra = {"key": body["key"]}
-        values[request_type.kind] = _values_for(request_type, extra, common)
-        if not key:
-            values[request_type.kind].pop("key", None)
-            if any(spec.name == "key" for spec in request_type.fields):
-                values[request_type.kind]["key"] = "(the license key you enter)"
+        kind = request_type.kind
+        # The same code that builds each request builds its preview.
+        body: dict[str, Any] = engine.claim(key or typed, record, kind=kind)
+        if kind == "license_deletion":
+            body = {"key": key or typed, "scope": "this_machine",
+                    "machine_id": record.machine_id or "(none: this computer is not activated)"}
+        elif kind in ("update_metadata", "update_target"):
+            body = {"name": "(the name of the file fetched)"}
+        elif kind == "license_access":
+            body = {"key": key or typed}
+        elif kind == "license_machines":
+            body = {"key": key or typed, "fingerprint": body["fingerprint"]}
+        values[kind] = _values_for(request_type, body, common)
+        if not key and "key" in values[kind]:
+            values[kind]["key"] = typed
     status = service.status()
     paths = ctx.paths
     files = stored_files({"settings": paths.config_dir, "data": paths.data_dir, "state": paths.state_dir,

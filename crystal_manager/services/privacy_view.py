@@ -15,6 +15,7 @@ from crystal_manager.privacy.catalog import (
     FieldSpec,
     RequestType,
 )
+from crystal_manager.privacy.texts import KNOWN_FILES, PRODUCT_FILES
 
 
 def _field_json(spec: FieldSpec) -> dict[str, Any]:
@@ -69,28 +70,21 @@ def entries_since(entries: list[dict[str, Any]], since: datetime | None) -> list
     return kept
 
 
-#: What the app's own files are, in words (anything else found is listed by name).
-KNOWN_FILES = {"settings.json": "your settings", "ledger.jsonl": "the privacy log (what was sent)",
-               "license.json": "the license record: the signed lease, no key",
-               "secrets.json": "the license key and this computer's private key — only where no keyring "
-                               "exists; readable only by you",
-               "manager.log": "the Manager's log (no key, no machine ID)"}
-#: What the app keeps in the operating system's keyring: named here, never shown.
-KEYRING_ENTRIES = (("license_key", "your license key"),
-                   ("machine_key", "this computer's private key (signs an offline deactivation proof)"))
-
-
 def stored_files(folders: dict[str, Path]) -> list[dict[str, Any]]:
-    """Every file under the app's folders (the installed product's versions counted as one folder)."""
+    """Every file under the app's folders (the installed product's versions counted as one folder, and
+    not again inside the data folder that holds it by default)."""
     found: list[dict[str, Any]] = []
+    product = folders.get("product")
     for role, folder in folders.items():
         if not folder.is_dir():
             continue
         if role == "product":
             size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
-            found.append({"path": str(folder), "bytes": size, "what": "CrystalMe3D Pro's installed versions"})
+            found.append({"path": str(folder), "bytes": size, "what": PRODUCT_FILES})
             continue
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            if product is not None and path.is_relative_to(product):
+                continue
             base = path.name.split(".jsonl.")[0] + ".jsonl" if ".jsonl." in path.name else path.name
             found.append({"path": str(path), "bytes": path.stat().st_size,
                           "what": KNOWN_FILES.get(base, KNOWN_FILES.get(path.name, role))})

@@ -24,8 +24,7 @@ from tests.support.misbehaving import hang, http_response, misbehaving, respond
 
 HASH = "cd" * 32
 BODY: dict[str, Any] = {"key": "CM3D-7QK2M-X9RTA-4HV0C-Q7F3A", "fingerprint": "v1:" + HASH,
-                        "fingerprint_version": "v1", "environment": "physical", "os": "Linux",
-                        "label": "Linux computer"}
+                        "fingerprint_version": "v1", "environment": "physical", "os": "Linux"}
 
 
 def _wait_for(condition: Any, timeout: float = 10.0) -> None:

@@ -34,8 +34,7 @@ NONCE = "q3b1Zp0m9yS6JxkQ2c1vYw"
 def claim(**changes: Any) -> dict[str, Any]:
     """A validate body that fits every declared shape; ``changes`` spoil it."""
     body: dict[str, Any] = {"key": "CM3D-7QK2M-X9RTA-4HV0C-Q7F3A", "fingerprint": "v1:" + HASH,
-                            "fingerprint_version": "v1", "environment": "physical", "os": "Linux",
-                            "label": "Alice's workstation"}
+                            "fingerprint_version": "v1", "environment": "physical", "os": "Linux"}
     body.update(changes)
     return body
 
@@ -46,8 +45,12 @@ def validate(body: dict[str, Any]) -> OutboundRequest:
 
 SPOILED: dict[str, OutboundRequest] = {
     "undeclared nested value": validate(claim(components={"recent_project": "/home/alice/secret-design.c3d"})),
-    "over-long label": validate(claim(label="x" * 65)),
-    "label with a line break": validate(claim(label="mine\n/home/alice")),
+    "over-long label": OutboundRequest(kind="license_activate", body=claim(label="x" * 65),
+                                       headers={NONCE_HEADER: NONCE}),
+    "label with a line break": OutboundRequest(kind="license_activate", body=claim(label="mine\n/home/alice"),
+                                               headers={NONCE_HEADER: NONCE}),
+    # The server never reads a name on a license check: it is not declared there, so it cannot be sent.
+    "a machine name on a license check": validate(claim(label="Alice's workstation")),
     "fingerprint of the wrong format": validate(claim(fingerprint="v1:" + "/home/alice/secret.c3d")),
     "raw machine id as fingerprint": validate(claim(fingerprint="4c4c4544-0042-3510-8052-b4c04f384b32")),
     "key that is not a key": validate(claim(key="alice@example.com")),

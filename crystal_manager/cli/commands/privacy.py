@@ -119,7 +119,8 @@ def run_clear(ctx: AppContext, args: argparse.Namespace) -> int:
 
 def run_storage(ctx: AppContext, args: argparse.Namespace) -> int:
     """List the app's files and name what the keyring holds (never its values)."""
-    from crystal_manager.services.privacy_view import KEYRING_ENTRIES, stored_files
+    from crystal_manager.privacy.texts import KEYRING_ENTRIES
+    from crystal_manager.services.privacy_view import stored_files
 
     paths = ctx.paths
     files = stored_files({"settings": paths.config_dir, "data": paths.data_dir, "state": paths.state_dir,

@@ -49,6 +49,8 @@ def result_words(entry: dict[str, Any]) -> str:
         return error_words(str(error))
     if isinstance(status, int) and status < 300:
         return tr("answered")
+    if status == 404 and entry.get("kind") == "update_metadata":
+        return tr("answered: nothing newer")  # how the update check learns there is no newer signed list
     return tr("refused by the server (%1)").replace("%1", str(status)) if status else tr("no answer")
 
 
@@ -153,6 +155,15 @@ def ledger_rows(entries: Sequence[dict[str, Any]], catalog: Catalog) -> list[lis
     return rows
 
 
+def _header_words(name: str) -> str:
+    """What the web's own headers are, in words."""
+    words = {"host": tr("the server's name"), "accept": tr("the answer format it reads"),
+             "accept-encoding": tr("asks for answers not compressed"),
+             "connection": tr("keep the connection open"), "content-length": tr("the size of the data"),
+             "content-type": tr("the format of the data")}
+    return words.get(name.lower(), name)
+
+
 def entry_html(catalog: Catalog, entry: dict[str, Any]) -> str:
     """Exactly what one request sent: each datum as recorded (secrets shortened), linked to its
     declaration, then its headers, where it went and the bytes both ways."""
@@ -167,7 +178,7 @@ def entry_html(catalog: Catalog, entry: dict[str, Any]) -> str:
         if request_type is not None:
             spec = catalog.header_spec(request_type, name) if header else request_type.field_named(name, "body") \
                 or request_type.field_named(name, "path")
-        words = core_tr(spec.plain) if spec is not None and spec.plain else name
+        words = core_tr(spec.plain) if spec is not None and spec.plain else _header_words(name)
         target = "*" if header and spec in catalog.common_headers else kind
         return f'<a href="{LINK_PREFIX}{escape(target)}:{escape(spec.name if spec else name)}">{escape(words)}</a>'
 
@@ -186,7 +197,7 @@ def summary_html(catalog: Catalog, entries: Sequence[dict[str, Any]], next_check
     the last request and the next license check."""
     validate = catalog.get("license_validate")
     words = sent_in_words(validate, catalog) if validate is not None else []
-    items = "".join(f"<li>{escape(core_tr(word))}</li>" for word in words)
+    items = "; ".join(escape(core_tr(word)) for word in words)
     done = [e for e in entries if e.get("kind")]
     if done:
         last = done[-1]
@@ -200,7 +211,7 @@ def summary_html(catalog: Catalog, entries: Sequence[dict[str, Any]], next_check
     return ("<p><b>" + tr("This app sends only what it needs to check your license and to offer updates, and "
                           "only to the CrystalMe3D Pro server. It never sends your files, images or projects.")
             + "</b></p><p>" + tr("To check your license (about once a day) it sends %1 things:")
-            .replace("%1", str(len(words))) + f"</p><ul>{items}</ul>"
+            .replace("%1", str(len(words))) + f" {items}.</p>"
             + "<p>" + tr("To look for updates it sends only the names of the files it fetches, and the "
                          "Manager's version.") + "</p><p><b>" + escape(last_words) + "</b>" + escape(upcoming)
             + "</p>")
