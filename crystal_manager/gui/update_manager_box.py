@@ -21,6 +21,8 @@ from crystal_manager import __version__
 from crystal_manager.gui.texts import tr
 
 POLL_MS = 500
+#: Longer than any download, check and start (the update process answers in every case but a kill).
+GIVE_UP_MS = 30 * 60 * 1000
 
 
 def own_command() -> list[str]:
@@ -52,6 +54,7 @@ class ManagerUpdateBox(QWidget):
             frozen = bool(getattr(sys, "frozen", False))
         self._command = list(command) if command is not None else own_command() if frozen else []
         self._offer: str | None = None
+        self._polls_left = 0
         self._answer: Path | None = None
         self.label = QLabel(tr("CrystalMe3D Pro Manager %1").replace("%1", __version__))
         self.state = QLabel()
@@ -79,6 +82,8 @@ class ManagerUpdateBox(QWidget):
         self.state.setText(tr("Checking…"))
         process = self._check = QProcess(self)
         process.finished.connect(self._checked)
+        # A program that cannot start never "finishes": its error ends the check the same way.
+        process.errorOccurred.connect(lambda _error: self._checked())
         process.start(self._command[0], [*self._command[1:], "update", "self", "--check", "--json"])
 
     def _checked(self) -> None:
@@ -117,11 +122,13 @@ class ManagerUpdateBox(QWidget):
         self.update_button.setEnabled(False)
         self.check_button.setEnabled(False)
         self.state.setText(tr("Updating the Manager… it restarts by itself when the new version is ready."))
+        self._polls_left = GIVE_UP_MS // POLL_MS
         self._poll.start()
 
     def _read_answer(self) -> None:
         answer = _json(self._answer.read_bytes()) if self._answer is not None and self._answer.is_file() else {}
-        if not answer:
+        self._polls_left -= 1
+        if not answer and self._polls_left > 0:
             return  # still working (the answer is written whole at the end)
         self._poll.stop()
         self.check_button.setEnabled(True)

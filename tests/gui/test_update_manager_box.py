@@ -86,3 +86,15 @@ def test_the_page_in_the_bundle_with_nothing_installed_names_no_folder(qtbot: Qt
         save_png(page, "bundle-not-installed-light", OUTPUT / "gui-updates")
     with themed("dark"):
         save_png(page, "bundle-not-installed-dark", OUTPUT / "gui-updates")
+
+
+def test_a_check_that_cannot_run_ends_in_words(qtbot: QtBot, tmp_path: Path) -> None:
+    page = UpdatesPage(frozen=True)
+    qtbot.addWidget(page)
+    box = page.manager_box
+    box._command = [str(tmp_path / "no-such-program")]
+    page.show()
+    box.check_button.click()
+    qtbot.waitUntil(box.check_button.isEnabled, timeout=15_000)
+    assert box.state.text() == "The Manager could not check for its updates; try again later."
+    assert not box.update_button.isVisibleTo(page)
