@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 import threading
 import time
@@ -68,24 +69,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise ServerCliError(f"{data_dir} is not a server folder; run: crystal-server init {data_dir}")
     if bool(args.tls_cert) != bool(args.tls_key):
         raise ServerCliError("--tls-cert and --tls-key go together")
-    import socket
-
     import uvicorn
 
     from crystal_server.app import create_app
 
     # Bind here, not in uvicorn, so that a port in use is a clear error and "listening on" is printed
     # only once the socket is ours (callers wait for that line; --port 0 picks a free port).
-    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    if os.name == "posix":  # restart on the same port at once, past the last connections' TIME_WAIT (on
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # Windows it would share a busy port)
-    try:
-        sock.bind((args.host, args.port))
-    except OSError as exc:
-        sock.close()
-        raise ServerCliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}", EXIT_STATE) from exc
-    sock.listen(128)
+    sock = listen_socket(args.host, args.port)
     scheme = "https" if args.tls_cert else "http"
     print(f"listening on {scheme}://{args.host}:{sock.getsockname()[1]}", flush=True)
     config = uvicorn.Config(create_app(data_dir), log_level=args.log_level, ssl_certfile=args.tls_cert,
@@ -96,6 +86,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         stop.set()
     return EXIT_OK
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """The server's bound, listening TCP socket; its connections send small answers at once.
+
+    ``proto=IPPROTO_TCP``: asyncio turns Nagle's algorithm off only on such sockets. With proto 0 every answer
+    written in two parts (headers, then body) waited for the client's delayed ACK, ~40 ms per licensing or
+    metadata answer (P8 in docs/performance.md). TCP_NODELAY on the listener too: accepted sockets inherit it.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if os.name == "posix":  # restart on the same port at once, past the last connections' TIME_WAIT (on
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # Windows it would share a busy port)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ServerCliError(f"cannot listen on {host}:{port}: {exc.strerror}", EXIT_STATE) from exc
+    sock.listen(128)
+    return sock
 
 
 def _env_seconds(name: str, default: float) -> float:
