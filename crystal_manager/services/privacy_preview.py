@@ -12,6 +12,7 @@ from crystal_manager.privacy.catalog import NONCE_FIELD, FieldSpec, RequestType
 from crystal_manager.privacy.ledger import mask_secret
 from crystal_manager.privacy.texts import KEYRING_ENTRIES
 from crystal_manager.services.context import AppContext
+from crystal_manager.services.license_service import LicenseService
 from crystal_manager.services.privacy_view import stored_files
 
 #: Shown where a value exists only at the moment of sending.
@@ -49,14 +50,12 @@ def _values_for(request_type: RequestType, body: dict[str, Any], common: dict[st
     return {**values, **common}
 
 
-def privacy_facts(ctx: AppContext) -> PrivacyFacts:
+def privacy_facts(ctx: AppContext, service: LicenseService | None = None) -> PrivacyFacts:
     """This computer's values per request type, the next license check, the files and keyring names.
 
     Blocks on the disk and the keyring (reading the key to mask it): call it off the GUI thread."""
     from crystal_manager.net.gateway import user_agent
-    from crystal_manager.services.license_service import LicenseService
-
-    service = LicenseService(ctx, secrets_in_status=False)
+    service = service or LicenseService(ctx, secrets_in_status=False)
     engine = service.engine
     record = engine.load()
     activated = record.machine_id is not None

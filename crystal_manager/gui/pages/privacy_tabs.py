@@ -210,7 +210,8 @@ class ChoicesTab(QWidget):
         layout.addWidget(self.pause_note)
         layout.addWidget(wrapped(tr("Deleting the data on this computer frees its seat first (if activated), "
                                     "then deletes settings, the log, the license record, downloads, logs and "
-                                    "the keyring entries. CrystalMe3D Pro's installed versions stay.")))
+                                    "the keyring entries, and the Manager closes. CrystalMe3D Pro's installed "
+                                    "versions stay.")))
         layout.addWidget(self.delete_local, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(wrapped(tr("Asking the vendor to delete your data removes this computer's entry on "
                                     "your license and its history at the vendor; the license itself is kept.")))

@@ -11,11 +11,15 @@ from crystal_manager.gui.pages.privacy_page import PrivacyPage
 from crystal_manager.gui.texts import tr
 from crystal_manager.gui.worker import run_in_background
 from crystal_manager.services.context import AppContext
+from crystal_manager.services.license_service import LicenseService
 from crystal_manager.services.usertext import explain
 
 
 class _LicenseFacts(Protocol):
     def refresh(self) -> None: ...
+
+    @property
+    def api(self) -> object: ...
 
 
 class PrivacyHost(Protocol):
@@ -26,6 +30,8 @@ class PrivacyHost(Protocol):
 
     @property
     def license(self) -> _LicenseFacts: ...
+
+    def quit(self) -> None: ...
 
 
 class _Window:
@@ -54,6 +60,12 @@ def wire_privacy(app: PrivacyHost, page: PrivacyPage, say: Callable[[str], None]
     page.choices.deletion_requested.connect(lambda every: request_deletion(app, window, every))
 
 
+def _service(app: PrivacyHost) -> LicenseService | None:
+    """The app's own licensing service (the same machine facts as its checks), when it is the real one."""
+    api = app.license.api
+    return api if isinstance(api, LicenseService) else None
+
+
 def _say(window: _Window, text: str) -> None:
     window.say(text)
 
@@ -72,7 +84,8 @@ def load_facts(app: PrivacyHost, window: _Window) -> None:
         window.privacy_page.set_facts(facts.values, facts.next_check_at, facts.activated, facts.files,
                                       facts.keyring)
 
-    run_in_background(window.privacy_page, lambda: privacy_facts(app.ctx), on_success=show,
+    service = _service(app)
+    run_in_background(window.privacy_page, lambda: privacy_facts(app.ctx, service), on_success=show,
                       on_failure=lambda exc: _say(window, explain(exc)[0]))
 
 
@@ -120,11 +133,10 @@ def watch_ledger(app: PrivacyHost, window: _Window) -> None:
 
 def ask_vendor(app: PrivacyHost, window: _Window) -> None:
     """Send the access request (the user asked) and show the vendor's answer, or why not."""
-    from crystal_manager.services.license_service import LicenseService
-
     tab = window.privacy_page.vendor
     tab.show_problem(tr("Asking the vendor…"))
-    run_in_background(window.privacy_page, lambda: LicenseService(app.ctx).vendor_report(), on_success=tab.set_report,
+    service = _service(app) or LicenseService(app.ctx)
+    run_in_background(window.privacy_page, service.vendor_report, on_success=tab.set_report,
                       on_failure=lambda exc: tab.show_problem(explain(exc)[0]))
 
 
@@ -156,9 +168,12 @@ def delete_local(app: PrivacyHost, window: _Window) -> None:
         words = tr("Deleted %1 files and the keyring entries.").replace("%1", str(result.files))
         if result.deactivated:
             words = tr("This computer was deactivated.") + " " + words
-        _after_deletion(app, window, words)
+        window.privacy_page.choices.result.setText(words)
+        # Running on would write settings and a license record again: the Manager closes.
+        app.quit()
 
-    run_in_background(window.privacy_page, lambda: run(app.ctx), on_success=done,
+    service = _service(app)
+    run_in_background(window.privacy_page, lambda: run(app.ctx, service), on_success=done,
                       on_failure=lambda exc: window.privacy_page.choices.result.setText(
                           tr("Nothing was deleted: %1").replace("%1", explain(exc)[0])))
 
@@ -172,6 +187,8 @@ def request_deletion(app: PrivacyHost, window: _Window, every: bool) -> None:
         _after_deletion(app, window, tr("The vendor deleted the data of %1 computer(s); it keeps the license "
                                         "itself.").replace("%1", str(count)))
 
-    run_in_background(window.privacy_page, lambda: run(app.ctx, all_machines=every), on_success=done,
+    service = _service(app)  # on the GUI thread: the app builds its service lazily
+    run_in_background(window.privacy_page, lambda: run(app.ctx, all_machines=every, service=service),
+                      on_success=done,
                       on_failure=lambda exc: window.privacy_page.choices.result.setText(
                           tr("The vendor was not asked: %1").replace("%1", explain(exc)[0])))
