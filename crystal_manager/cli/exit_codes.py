@@ -9,6 +9,7 @@ EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
 EXIT_DENIED = 3
 EXIT_OFFLINE = 4
+EXIT_INTERRUPTED = 130  # ctrl-C (128 + SIGINT, as shells report it)
 #: The user did not confirm something that deletes data (no --yes, and "no" or no terminal to ask on).
 EXIT_NOT_CONFIRMED = 5
 

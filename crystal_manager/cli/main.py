@@ -10,7 +10,7 @@ import sys
 
 from crystal_manager import __version__
 from crystal_manager.cli.commands import register_all
-from crystal_manager.cli.exit_codes import BY_OUTCOME, EXIT_BAD_INPUT
+from crystal_manager.cli.exit_codes import BY_OUTCOME, EXIT_BAD_INPUT, EXIT_INTERRUPTED
 from crystal_manager.cli.output import fail
 from crystal_manager.gui.args import add_gui_options
 
@@ -45,9 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if ctx is not None:
                 ctx.close()
-    except KeyboardInterrupt:
-        fail("interrupted")
-        return 130
+    except KeyboardInterrupt as stop:  # a StoppedWaiting says what was stopped and what it means
+        fail(str(stop) or "interrupted")
+        return EXIT_INTERRUPTED
     except Exception as exc:
         from crystal_manager.cli.hints import hint_for
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from crystal_manager.cli.exit_codes import EXIT_BAD_INPUT, EXIT_OK
-from crystal_manager.cli.output import emit_json, fail, say
+from crystal_manager.cli.output import emit_json, fail, say, waiting
 from crystal_manager.licensing.errors import KeyFormatError
 from crystal_manager.services.context import AppContext
 from crystal_manager.services.license_rules import (
@@ -22,6 +22,10 @@ from crystal_manager.services.license_rules import (
 )
 from crystal_manager.services.license_service import LicenseService, MachineList, PreviewField
 from crystal_manager.services.status import LicenseStatus, plan_name
+
+WAITING = "Waiting for the licensing server…"
+#: ctrl-C while waiting: nothing local was changed (the engine records only answers and network failures).
+STOPPED = "{what}: you stopped waiting for the licensing server; nothing was changed on this computer."
 
 
 def _key_from(value: str | None) -> str | None:
@@ -135,7 +139,9 @@ def run_activate(ctx: AppContext, args: argparse.Namespace) -> int:
         say("Take it to the vendor's portal or support, then run: "
             "crystal-manager activate --response-file RESPONSE")
         return EXIT_OK
-    _print_status(service.activate(args.key), args.json)
+    with waiting(WAITING, stopped=STOPPED.format(what="Not activated")):
+        status = service.activate(args.key)
+    _print_status(status, args.json)
     return EXIT_OK
 
 
@@ -154,11 +160,13 @@ def run_deactivate(ctx: AppContext, args: argparse.Namespace) -> int:
         if not args.machine:
             fail("--key needs --machine ID (to deactivate this machine, it must be activated)")
             return EXIT_BAD_INPUT
-        listing = service.deactivate_with_key(args.key, args.machine)
+        with waiting(WAITING, stopped=STOPPED.format(what="Not deactivated")):
+            listing = service.deactivate_with_key(args.key, args.machine)
         say(f"Deactivated {args.machine}. Seats now {listing.seats_used}/{listing.seats_total}.")
         return EXIT_OK
     before = service.status()
-    status = service.deactivate(args.machine)
+    with waiting(WAITING, stopped=STOPPED.format(what="Not deactivated")):
+        status = service.deactivate(args.machine)
     if args.machine and args.machine != before.machine_id:
         say(f"Deactivated {args.machine}.")
     else:
@@ -182,7 +190,8 @@ def run_machines(ctx: AppContext, args: argparse.Namespace) -> int:
     """machines [--key KEY] [--json]."""
     service = LicenseService(ctx)
     args.key = _key_from(args.key)
-    listing = service.machines_for_key(args.key) if args.key else service.machines()
+    with waiting(WAITING, stopped=STOPPED.format(what="Machines not listed")):
+        listing = service.machines_for_key(args.key) if args.key else service.machines()
     if args.json:
         emit_json({"machines": [asdict(m) for m in listing.machines], "seats_used": listing.seats_used,
                    "seats_total": listing.seats_total})
@@ -194,5 +203,7 @@ def run_machines(ctx: AppContext, args: argparse.Namespace) -> int:
 
 def run_verify(ctx: AppContext, args: argparse.Namespace) -> int:
     """verify [--json]."""
-    _print_status(LicenseService(ctx).verify(), args.json)
+    with waiting(WAITING, stopped=STOPPED.format(what="Not verified")):
+        status = LicenseService(ctx).verify()
+    _print_status(status, args.json)
     return EXIT_OK

@@ -7,7 +7,7 @@ from typing import Any
 
 from crystal_manager.cli.commands.license import license_lines
 from crystal_manager.cli.exit_codes import BY_OUTCOME, EXIT_BAD_INPUT, EXIT_OK
-from crystal_manager.cli.output import emit_json, fail, say
+from crystal_manager.cli.output import emit_json, fail, say, waiting
 from crystal_manager.services.context import AppContext
 from crystal_manager.services.health import check_server
 from crystal_manager.services.license_service import LicenseService
@@ -49,7 +49,8 @@ def run(ctx: AppContext, args: argparse.Namespace) -> int:
     code = EXIT_OK
     if args.check_server:
         try:
-            health = check_server(ctx)
+            with waiting("Waiting for the server…", stopped="Server not checked: you stopped waiting for it."):
+                health = check_server(ctx)
             server = {"status": health.status, "protocol": health.protocol, "time": health.server_time}
         except Exception as exc:
             problem, outcome = explain(exc)
