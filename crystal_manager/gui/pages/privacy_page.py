@@ -13,7 +13,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QScrollArea,
     QTabWidget,
@@ -54,7 +53,7 @@ class PrivacyPage(QWidget):
         self.ledger_table = FullTable([tr("When"), tr("What"), tr("Why"), tr("Result"), tr("Size")],
                                        name=tr("What the app has sent"))
         self.ledger_table.currentCellChanged.connect(lambda row, *_: self._show_detail(row))
-        self.ledger_note = QLabel()
+        self.ledger_note = wrapped()
         self.detail = wrapped(rich=True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         self.detail.setAccessibleName(tr("Exactly what the selected request sent"))
