@@ -14,7 +14,7 @@ from crystal_manager.gui.problems import problem_for
 from crystal_manager.gui.texts import tr
 from crystal_manager.gui.worker import run_in_background
 from crystal_manager.services.context import AppContext
-from crystal_manager.services.problems import Action
+from crystal_manager.services.problems import Action, Cancelled
 from crystal_manager.services.status import LicenseStatus
 
 # The dialogs load when they open (~4 MiB of widgets and texts nobody needs at start).
@@ -42,6 +42,7 @@ class LicenseFlow(QObject):
         self._shown = 0  # an older answer arriving late never overwrites a newer one
         self.want_secrets = False  # opening the keyring is heavy: only once the License page exists
         self.dialog: ActivationDialog | None = None
+        self._waiting: tuple[int, Action] | None = None  # the operation the page waits for, and its action
 
     @property
     def api(self) -> LicenseApi:
@@ -100,8 +101,32 @@ class LicenseFlow(QObject):
 
     def _run(self, busy: str, action: Action, call: Callable[[], LicenseStatus]) -> None:
         self.busy.emit(busy)
-        run_in_background(self, call, on_success=self._status_handler(self._next()),
-                          on_failure=lambda exc: self._op_failed(exc, action))
+        seq = self._next()
+        self._waiting = (seq, action)
+        show = self._status_handler(seq)
+
+        def succeeded(status: LicenseStatus) -> None:
+            if self._waiting is not None and self._waiting[0] == seq:
+                self._waiting = None
+            show(status)  # a late answer after "Stop waiting" is still the truth: shown
+
+        def failed(exc: BaseException) -> None:
+            if self._waiting is None or self._waiting[0] != seq:
+                self.refresh()  # the user stopped waiting: no banner now, only the facts as they stand
+                return
+            self._waiting = None
+            self._op_failed(exc, action)
+
+        run_in_background(self, call, on_success=succeeded, on_failure=failed)
+
+    def stop_waiting(self) -> None:
+        """The user pressed Stop waiting: the page is usable again at once and says what stopping means.
+        The request already sent cannot be taken back; its answer, if one comes, updates the facts."""
+        if self._waiting is None:
+            return
+        _seq, action = self._waiting
+        self._waiting = None
+        self._fail(Cancelled(), action)
 
     def verify_now(self) -> None:
         """Ask the server now (the user pressed Verify)."""

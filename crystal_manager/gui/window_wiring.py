@@ -27,6 +27,7 @@ def wire_window(app: TrayApp, window: MainWindow) -> None:
     page.verify_requested.connect(app.license.verify_now)
     page.deactivate_requested.connect(lambda: app.license.deactivate_this(window))
     page.machines_requested.connect(lambda: app.license.open_machines(window))
+    page.stop_requested.connect(app.license.stop_waiting)
     page.set_facts(app.license.facts)
 
     wire_updates(app, window)

@@ -211,3 +211,23 @@ def test_the_preview_has_room(dialog: tuple[ActivationDialog, FakeLicenseService
         dlg.key_edit.setText(KEY)
     # The preview table gets the dialog's spare height, not ~180 px with the rest left empty below.
     qtbot.waitUntil(lambda: dlg.preview.height() >= dlg.height() * 0.4, timeout=2000)
+
+
+def test_cancel_while_waiting_stops_waiting(dialog: tuple[ActivationDialog, FakeLicenseService],
+                                            qtbot: QtBot) -> None:
+    dlg, fake = dialog
+    fake.gate = threading.Event()  # the server hangs
+    with qtbot.waitSignal(dlg.preview_shown):
+        dlg.key_edit.setText(KEY)
+    dlg.activate_button.click()
+    assert dlg.busy.text() == "Activating…" and dlg.cancel_button.text() == "&Stop waiting"
+    with qtbot.waitSignal(dlg.failed) as failed:
+        dlg.cancel_button.click()
+    assert failed.args[0].headline == "You stopped waiting"
+    assert dlg.isVisible() and dlg.key_edit.isEnabled() and dlg.activate_button.isEnabled()
+    assert dlg.cancel_button.text() == "Cancel" and not dlg.busy.isVisibleTo(dlg)
+    fake.fail["activate"] = net.TimedOut("no answer")
+    with qtbot.assertNotEmitted(dlg.failed, wait=200):  # the late failure adds nothing
+        fake.gate.set()
+    dlg.cancel_button.click()  # idle now: Cancel closes
+    assert not dlg.isVisible()

@@ -146,3 +146,18 @@ def test_manage_machines_lists_and_frees_another_seat(make_app: MakeApp, qtbot: 
         next(b for b in box.buttons() if b.text() == "Deactivate").click()
     assert dialog.table.rowCount() == 2 and dialog.seats.text() == "2 of 2 seats in use"
     dialog.close()
+
+
+def test_stop_waiting_for_a_hanging_verify(make_app: MakeApp, qtbot: QtBot) -> None:
+    import threading
+
+    app, fake, page = page_for(make_app, "active", qtbot)
+    gate = fake.gates["verify"] = threading.Event()
+    page.verify_button.click()
+    assert page.stop_button.isVisibleTo(page) and not page.verify_button.isEnabled()
+    with qtbot.waitSignal(app.license.failed) as failed:
+        page.stop_button.click()
+    assert failed.args[0].headline == "Not verified: you stopped waiting"
+    assert not page.stop_button.isVisibleTo(page) and page.verify_button.isEnabled()
+    with qtbot.waitSignal(app.license.facts_changed):
+        gate.set()  # the late answer still shows (it is the truth), without a problem banner

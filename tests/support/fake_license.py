@@ -62,8 +62,12 @@ class FakeLicenseService:
         self.seats_total = seats_total
         self._lock = threading.Lock()
         self.gate: threading.Event | None = None  # when set, activate waits for it (to see "busy")
+        self.gates: dict[str, threading.Event] = {}  # method name -> wait for this event first
 
     def _enter(self, name: str) -> None:
+        held = self.gates.get(name)
+        if held is not None:
+            held.wait(10)  # a server that does not answer until the test lets it
         with self._lock:
             self.calls.append(name)
             exc = self.fail.pop(name, None)

@@ -31,6 +31,7 @@ from crystal_manager.gui.worker import run_in_background
 from crystal_manager.licensing.errors import KeyFormatError
 from crystal_manager.services.license_rules import preview_words
 from crystal_manager.services.license_types import PreviewField
+from crystal_manager.services.problems import Cancelled
 from crystal_manager.services.status import LicenseStatus
 from crystal_protocol.labels import MAX_MACHINE_LABEL
 
@@ -80,18 +81,10 @@ class ActivationDialog(QDialog):
         self.preview_box = self._make_preview_box()
         self.banner = Banner("error")
         self.banner.body.setOpenExternalLinks(True)
-        self.machines_button = QPushButton(tr("&Manage machines…"))
-        self.machines_button.setAccessibleName(tr("Manage machines"))
-        self.machines_button.clicked.connect(self.open_machines)
-        self.machines_button.hide()
         self.busy = QLabel()
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        self.activate_button = self.buttons.addButton(tr("&Activate"), QDialogButtonBox.ButtonRole.AcceptRole)
-        self.activate_button.setAccessibleName(tr("Activate"))
-        self.activate_button.setDefault(True)
-        self.buttons.addButton(self.machines_button, QDialogButtonBox.ButtonRole.ActionRole)
-        self.activate_button.clicked.connect(self._activate)
-        self.buttons.rejected.connect(self.reject)
+        self._waiting: int | None = None  # the activation attempt the dialog waits for
+        self._attempts = 0
+        self._make_buttons()
         layout = self._layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addWidget(key_label)
@@ -108,6 +101,20 @@ class ActivationDialog(QDialog):
         fit_to_screen(self, 760, 600)
         self._show_preview([])  # no empty table before there is a key
         self._on_key_changed("")
+
+    def _make_buttons(self) -> None:
+        self.machines_button = QPushButton(tr("&Manage machines…"))
+        self.machines_button.setAccessibleName(tr("Manage machines"))
+        self.machines_button.clicked.connect(self.open_machines)
+        self.machines_button.hide()
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.activate_button = self.buttons.addButton(tr("&Activate"), QDialogButtonBox.ButtonRole.AcceptRole)
+        self.activate_button.setAccessibleName(tr("Activate"))
+        self.activate_button.setDefault(True)
+        self.buttons.addButton(self.machines_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.activate_button.clicked.connect(self._activate)
+        self.buttons.rejected.connect(self._cancel)
+        self.cancel_button = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
 
     def _make_label_edit(self, default: str) -> QLabel:
         # The machine's name in the license's machine list; the preview follows it once typing pauses.
@@ -273,14 +280,33 @@ class ActivationDialog(QDialog):
         self._set_busy(tr("Activating…"))
         api = self._api
         label = self.machine_label()
+        self._attempts += 1
+        attempt = self._waiting = self._attempts
+
+        def failed(exc: BaseException) -> None:
+            if self._waiting == attempt:  # after "Stop waiting" a late failure has nothing to add
+                self._fail(exc)
+
         run_in_background(self, lambda: api.activate(key, label=label), on_success=self._done,
-                          on_failure=self._fail)
+                          on_failure=failed)
+
+    def _cancel(self) -> None:
+        self.reject()
+
+    def reject(self) -> None:
+        """Cancel or Escape: while waiting it stops waiting (the dialog stays, usable again); else closes."""
+        if self._waiting is None:
+            super().reject()
+            return
+        self._waiting = None
+        self._fail(Cancelled())
 
     def _set_busy(self, text: str | None) -> None:
         self.busy.setText(text or "")
         self.busy.setVisible(bool(text))
         self.key_edit.setEnabled(not text)
         self.label_edit.setEnabled(not text)
+        self.cancel_button.setText(tr("&Stop waiting") if text else tr("Cancel"))
         if text:
             self.activate_button.setEnabled(False)
             self.banner.hide()
@@ -288,6 +314,8 @@ class ActivationDialog(QDialog):
             self._update_activate()
 
     def _done(self, status: LicenseStatus) -> None:
+        # Also after "Stop waiting": the server activated this computer after all, so that is what is shown.
+        self._waiting = None
         self._set_busy(None)
         self.format_note.setText(tr("Activated: %1").replace("%1", status_line(
             decide(TrayInputs(status), today=date.today()))))
@@ -295,6 +323,7 @@ class ActivationDialog(QDialog):
         self.accept()
 
     def _fail(self, exc: BaseException) -> None:
+        self._waiting = None
         self._set_busy(None)
         problem = problem_for(exc)
         self.show_problem(problem)

@@ -23,6 +23,7 @@ class LicensePage(QWidget):
     verify_requested = Signal()
     deactivate_requested = Signal()
     machines_requested = Signal()
+    stop_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -42,6 +43,9 @@ class LicensePage(QWidget):
         self.problem_banner.body.setOpenExternalLinks(True)  # "Open your account page" on an ended subscription
         self.busy = QLabel()
         self.busy.setAccessibleName(tr("Progress"))
+        self.stop_button = self._button(tr("&Stop waiting"), self.stop_requested,
+                                        tr("Stop waiting for the licensing server's answer"))
+        self.stop_button.hide()
         self.activate_button = self._button(tr("&Activate…"), self.activate_requested,
                                             tr("Enter a license key to activate this machine"))
         self.verify_button = self._button(tr("&Verify now"), self.verify_requested,
@@ -61,7 +65,11 @@ class LicensePage(QWidget):
         layout.addWidget(self.clock_banner)
         layout.addWidget(self.problem_banner)
         layout.addWidget(self.rows)
-        layout.addWidget(self.busy)
+        busy_row = QHBoxLayout()
+        busy_row.addWidget(self.busy)
+        busy_row.addWidget(self.stop_button)
+        busy_row.addStretch(1)
+        layout.addLayout(busy_row)
         layout.addLayout(buttons)
         layout.addStretch(1)
         self._busy = False
@@ -157,6 +165,7 @@ class LicensePage(QWidget):
         self._busy = bool(text)
         self.busy.setText(text or "")
         self.busy.setVisible(self._busy)
+        self.stop_button.setVisible(self._busy)
         if text:
             self.problem_banner.hide()
         self.set_facts(self._facts)
