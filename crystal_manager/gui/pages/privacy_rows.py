@@ -220,9 +220,12 @@ def summary_html(catalog: Catalog, entries: Sequence[dict[str, Any]], next_check
 def vendor_rows(report: dict[str, Any]) -> list[list[str]]:
     """What the vendor's answer to the access request holds, in words."""
     lic = report.get("license") or {}
+    statuses = {"active": tr("active"), "past_due": tr("payment overdue"), "cancelled": tr("cancelled"),
+                "revoked": tr("revoked")}
     rows = [[tr("Your license"), tr("plan %1, %2 seats, %3; the key only as a one-way digest, ending …%4")
              .replace("%1", str(lic.get("plan", "?"))).replace("%2", str(lic.get("seats", "?")))
-             .replace("%3", str(lic.get("status", "?"))).replace("%4", str(lic.get("key_hint", "")))]]
+             .replace("%3", statuses.get(str(lic.get("status")), tr("status unknown")))
+             .replace("%4", str(lic.get("key_hint", "")))]]
     for machine in report.get("machines") or []:
         if machine.get("deactivated_at"):
             rows.append([tr("A deactivated computer"), tr("only its number and dates (deactivated %1)")

@@ -4,6 +4,7 @@ what is stored on this computer, what the vendor holds, and the choices (pause, 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from html import escape
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -160,8 +161,10 @@ class VendorTab(QWidget):
         self.ask_button.clicked.connect(self.vendor_requested.emit)
         self.note = wrapped(tr("Asking sends your license key (nothing else) and is recorded in the log."))
         self.table = FullTable([tr("What the vendor holds"), tr("Details")], name=tr("What the vendor holds"))
-        self.kept = FullTable([tr("What the vendor keeps"), tr("How long")], name=tr("What the vendor keeps"))
-        self.kept.set_rows(kept_rows())
+        # Long sentences: a wrapped list reads at any width (a table would cut them or scroll sideways).
+        self.kept = wrapped("<b>" + tr("What the vendor says it keeps, and for how long:") + "</b><ul>" + "".join(
+            f"<li>{escape(what)} — {escape(how_long)}</li>" for what, how_long in kept_rows()) + "</ul>", rich=True)
+        self.kept.setAccessibleName(tr("What the vendor keeps"))
         top = QHBoxLayout()
         top.addWidget(self.ask_button)
         top.addWidget(self.note, 1)
@@ -169,7 +172,7 @@ class VendorTab(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addWidget(self.table, 1)
-        layout.addWidget(self.kept, 1)
+        layout.addWidget(self.kept)
 
     def set_report(self, report: dict[str, Any]) -> None:
         """Show the vendor's answer."""
