@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtGui import QGuiApplication
 
@@ -14,10 +14,36 @@ from crystal_manager.services.status import app_status
 from crystal_manager.services.usertext import explain
 
 if TYPE_CHECKING:
-    from crystal_manager.gui.app import TrayApp
+    from PySide6.QtCore import SignalInstance
+
+    from crystal_manager.desktop.autostart import Autostart
+    from crystal_manager.gui.license_flow import LicenseFlow
+    from crystal_manager.gui.update_flow import UpdateFlow
+    from crystal_manager.services.context import AppContext
 
 
-def wire_window(app: TrayApp, window: MainWindow) -> None:
+class WindowHost(Protocol):
+    """What the window's wiring needs from the app (:class:`crystal_manager.gui.app.TrayApp` is one). The
+    app imports this module; this module never imports the app, so the dependency runs one way."""
+
+    ctx: AppContext
+
+    @property
+    def license(self) -> LicenseFlow: ...
+    @property
+    def updates(self) -> UpdateFlow: ...
+    @property
+    def autostart_entry(self) -> Autostart: ...
+    @property
+    def diagnostics_copied(self) -> SignalInstance: ...
+    def handle_action(self, action: str) -> None: ...
+    def quit(self) -> None: ...
+    def window(self) -> MainWindow: ...
+
+
+
+
+def wire_window(app: WindowHost, window: MainWindow) -> None:
     """Wire every page of ``window`` to ``app`` and fill it."""
     ctx = app.ctx
     window.action.connect(app.handle_action)
@@ -48,7 +74,7 @@ def wire_window(app: TrayApp, window: MainWindow) -> None:
     about.quit_requested.connect(app.quit)
 
 
-def wire_updates(app: TrayApp, window: MainWindow) -> None:
+def wire_updates(app: WindowHost, window: MainWindow) -> None:
     """The Updates page's requests to the update flow; the flow's facts to the page."""
     page, flow = window.updates_page, app.updates
     page.check_requested.connect(flow.check)
@@ -66,7 +92,7 @@ def wire_updates(app: TrayApp, window: MainWindow) -> None:
     page.set_facts(flow.facts)
 
 
-def set_autostart(app: TrayApp, window: MainWindow, on: bool) -> None:
+def set_autostart(app: WindowHost, window: MainWindow, on: bool) -> None:
     """Apply and save the user's autostart choice; on failure show why, and the real state."""
     error: str | None = None
     try:
@@ -84,7 +110,7 @@ def set_autostart(app: TrayApp, window: MainWindow, on: bool) -> None:
         window.settings_page.show_autostart_error(error)
 
 
-def set_notification(app: TrayApp, event: str, on: bool) -> None:
+def set_notification(app: WindowHost, event: str, on: bool) -> None:
     """Save one notification toggle."""
     app.ctx.settings.notifications[event] = on
     try:
@@ -93,7 +119,7 @@ def set_notification(app: TrayApp, event: str, on: bool) -> None:
         app.window().statusBar().showMessage(explain(exc)[0], 30_000)
 
 
-def copy_diagnostics(app: TrayApp, window: MainWindow) -> None:
+def copy_diagnostics(app: WindowHost, window: MainWindow) -> None:
     """Build the redacted report in the background and put it on the clipboard."""
     ctx = app.ctx
     status = app_status(ctx, app.license.facts.status if app.license.facts else None)

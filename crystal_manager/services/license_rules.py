@@ -10,10 +10,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:  # annotations only: this module stays importable before the status module loads
-    from crystal_manager.services.status import LicenseStatus
+
+class LicenseStatus(Protocol):
+    """The facts the rules read (:class:`crystal_manager.services.status.LicenseStatus` has them): a
+    Protocol, so this module imports nothing of ours and the status module may ask it."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def expires_at(self) -> str | None: ...
+    @property
+    def renews_at(self) -> str | None: ...
+    @property
+    def trial_days_left(self) -> int | None: ...
+    @property
+    def grace_days_left(self) -> float | None: ...
+    @property
+    def last_verified_at(self) -> str | None: ...
+    @property
+    def next_check_at(self) -> str | None: ...
+    @property
+    def offline_activation(self) -> bool: ...
 
 #: Every state :func:`crystal_manager.licensing.evaluate.evaluate` can return (the test checks they match).
 ALL_STATES = ("not_activated", "active", "trial", "offline_grace", "locked", "expired", "revoked")
