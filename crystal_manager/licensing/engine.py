@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -102,6 +103,7 @@ class LicensingEngine:
     def __init__(self, config: EngineConfig) -> None:
         self.cfg = config
         self._identity: MachineIdentity | None = None
+        self._lock = threading.RLock()
 
     # -- local state ------------------------------------------------------------------------------
     def identity(self) -> MachineIdentity:
@@ -160,6 +162,10 @@ class LicensingEngine:
         The keyring copy (guard) is consulted when ``open_keyring`` or when the keyring is already open;
         the stricter of it and the file wins, and both are brought up to date.
         """
+        with self._lock:  # one reader-writer of the record at a time (the GUI thread and its worker)
+            return self._evaluate(record, open_keyring)
+
+    def _evaluate(self, record: LicenseRecord | None, open_keyring: bool) -> Evaluation:
         record = record or self.load()
         now = self.cfg.now()
         store = self.guard_store(open_keyring)
@@ -277,6 +283,7 @@ class LicensingEngine:
         record.set_time("last_attempt_at", answer.signed_at)
         record.last_attempt_ok, record.last_problem = True, None
         record.denial = record.denial_message = record.denial_ended_at = record.notice = None
+        record.denial_plan = None
         record.pending_offline = None
         record.offline_activation = False
         record.damaged_copy = None
@@ -309,13 +316,15 @@ class LicensingEngine:
         body = self.claim(key, record, label)
         body["machine_public_key"] = machinekey.public_b64(machinekey.load_or_create(secrets))
         answer = self.call("license_activate", body, trigger)
-        previous_key = secrets.get(KEY_SECRET)
-        if previous_key != key:
-            record = LicenseRecord(high_water=record.high_water, high_water_seen_at=record.high_water_seen_at)
-        record = self._accept(answer, record, key)
-        record.set_time("activated_at", answer.signed_at)
-        secrets.set(KEY_SECRET, key)
-        self.save(record)
+        with self._lock:
+            record = self.load()
+            previous_key = secrets.get(KEY_SECRET)
+            if previous_key != key:
+                record = LicenseRecord(high_water=record.high_water, high_water_seen_at=record.high_water_seen_at)
+            record = self._accept(answer, record, key)
+            record.set_time("activated_at", answer.signed_at)
+            secrets.set(KEY_SECRET, key)
+            self.save(record)
         return self.evaluate(record)
 
     def stored_key(self) -> str:
@@ -333,21 +342,25 @@ class LicensingEngine:
         key = self.stored_key()
         try:
             answer = self.call("license_validate", self.claim(key, record, kind="license_validate"), trigger)
-            record = self._accept(answer, record, key)
         except LicenseDenied as exc:
-            self._denied(record, exc)
+            with self._lock:
+                self._denied(self.load(), exc)
             raise
         except (LicensingOffline, TransportError) as exc:
-            trusted = self.trusted_now(record)
-            record.set_time("high_water", trusted)  # the mark moves with every save
-            record.set_time("high_water_seen_at", self.cfg.now())
-            record.set_time("last_attempt_at", trusted)
-            record.last_attempt_ok = False
-            record.last_problem = self.cfg.describe(exc)
-            record.set_time("next_check_at", trusted + min(RETRY_AFTER_FAILURE, self.cfg.check_interval))
-            self.save(record)
+            with self._lock:  # the record as it is now (the GUI thread may have saved it meanwhile)
+                record = self.load()
+                trusted = self.trusted_now(record)
+                record.set_time("high_water", trusted)  # the mark moves with every save
+                record.set_time("high_water_seen_at", self.cfg.now())
+                record.set_time("last_attempt_at", trusted)
+                record.last_attempt_ok = False
+                record.last_problem = self.cfg.describe(exc)
+                record.set_time("next_check_at", trusted + min(RETRY_AFTER_FAILURE, self.cfg.check_interval))
+                self.save(record)
             raise
-        self.save(record)
+        with self._lock:
+            record = self._accept(answer, self.load(), key)
+            self.save(record)
         return self.evaluate(record)
 
     def _denied(self, record: LicenseRecord, exc: LicenseDenied) -> None:
@@ -360,13 +373,16 @@ class LicensingEngine:
             self.wipe(notice=DEACTIVATED_NOTICE, at=signed_at)
             return
         code = "expired" if exc.code == "expired" else "revoked"
-        self.remember_denial(code, record, signed_at)
+        denied = record.lease
+        terms = lease_terms_unverified(denied)
+        record.denial_plan = terms.plan if terms is not None else record.denial_plan
         self._strip(record)
         record.damaged_copy = None
         record.denial = code
         record.denial_message = self.cfg.describe(exc)
         record.set_time("denial_ended_at", _moment(exc.detail.get("expires_at")) if exc.code == "expired" else None)
         self.save(record)
+        self.remember_denial(code, LicenseRecord(lease=denied), signed_at)
 
     def verify_if_due(self) -> Evaluation:
         """Verify if the next check is due (or the lease needs it); offline and denials are not raised."""
@@ -391,14 +407,14 @@ class LicensingEngine:
     def wipe(self, notice: str | None = None, at: datetime | None = None) -> None:
         """Forget the license here: record, key and machine key. The machine's lease is remembered as
         deactivated in the keyring copy, so a restored file cannot bring it back."""
-        record = self.load()
-        self.remember_denial("deactivated", record, at or self.trusted_now(record))
-        secrets = self.cfg.secrets()
-        secrets.delete(KEY_SECRET)
-        secrets.delete(machinekey.SECRET_NAME)
-        self.save(LicenseRecord(high_water=record.high_water, high_water_seen_at=record.high_water_seen_at,
-                                clock_set_back_at=record.clock_set_back_at,
-                                notice=notice))
+        with self._lock:
+            record = self.load()
+            self.remember_denial("deactivated", record, at or self.trusted_now(record))
+            secrets = self.cfg.secrets()
+            secrets.delete(KEY_SECRET)
+            secrets.delete(machinekey.SECRET_NAME)
+            self.save(LicenseRecord(high_water=record.high_water, high_water_seen_at=record.high_water_seen_at,
+                                    clock_set_back_at=record.clock_set_back_at, notice=notice))
 
     def deactivate(self, machine_id: str | None = None, trigger: Trigger = "user") -> dict[str, Any]:
         """Deactivate this machine (frees the seat, removes lease and secrets) or another one by id."""

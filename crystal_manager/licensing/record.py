@@ -40,6 +40,7 @@ class LicenseRecord:
     clock_set_back_at: str | None = None
     denial: str | None = None
     denial_message: str | None = None
+    denial_plan: str | None = None  # the plan of the lease a signed denial deleted (shown, grants nothing)
     denial_ended_at: str | None = None  # the end date a signed "expired" named (its lease's dates are stale)
     pending_offline: dict[str, str] | None = None
     notice: str | None = None

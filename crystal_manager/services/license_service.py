@@ -89,7 +89,7 @@ class LicenseService:
         dated = terms is not None and not record.denial
         return LicenseStatus(
             state=ev.state,
-            plan=terms.plan if show_terms and terms else None,
+            plan=terms.plan if show_terms and terms else (record.denial_plan if record.denial else None),
             expires_at=terms.expires_at if dated and terms else record.denial_ended_at,
             renews_at=terms.renews_at if dated and terms else None,
             trial_days_left=ev.trial_days_left,
