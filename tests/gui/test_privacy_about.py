@@ -31,10 +31,14 @@ def test_privacy_page_shows_catalog_and_a_real_ledger_entry(make_app: MakeApp, q
     gateway_ctx.close()
     page = app.open_window("privacy").privacy_page
     catalog_rows = page.catalog_table.rows()
-    declared = sum(max(1, len(t.fields) + t.signed_response) for t in default_catalog().types) \
-        + len(default_catalog().common_headers)
+    catalog = default_catalog()
+    declared = sum(1 + max(1, len(t.fields) + t.signed_response) for t in catalog.types) \
+        + 1 + len(catalog.common_headers)  # a heading per request type, and one for every request
     assert len(catalog_rows) == declared
-    assert catalog_rows[3][:2] == ["Update download", "where to resume a download"]
+    at = catalog_rows.index(["Update download", ""])
+    assert [row[0] for row in catalog_rows[at + 1:at + 4]] == ["the name of the file to download",
+                                                               "where to resume a download",
+                                                               "the server's tag for a file being resumed"]
     assert not any("/v1/" in cell or "license_" in cell for row in catalog_rows for cell in row[:2])
     page.refresh_requested.emit()
     qtbot.waitUntil(lambda: page.ledger_table.rowCount() == 1)

@@ -125,9 +125,12 @@ def test_a_datum_in_the_log_leads_to_its_declaration(qtbot: QtBot, lic_ctx: AppC
     assert "…" + key[-4:] in detail and key not in detail
     page.detail.linkActivated.emit("decl:license_validate:fingerprint")
     assert page.tabs.currentWidget() is page.may_send
-    selected = page.catalog_table.rows()[page.catalog_table.currentRow()]
-    assert selected[:2] == ["Re-validate the license", "a one-way code made from this computer's ID (never the "
-                                                       "ID itself)"]
+    catalog_rows = page.catalog_table.rows()
+    row_at = page.catalog_table.currentRow()
+    assert catalog_rows[row_at][0] == "a one-way code made from this computer's ID (never the ID itself)"
+    assert catalog_rows[row_at][1].startswith("v1:")  # this computer's own value
+    heading = max(i for i, r in enumerate(catalog_rows[:row_at]) if r[1] == "" and r[0] != "nothing about you")
+    assert catalog_rows[heading][0] == "Re-validate the license"
     words = page.may_send.detail.text()
     assert "Recognises this computer" in words and "License &amp; Software Data" in words
     assert "Activation data (device/machine ID)" in words  # the policy's own words, from the shipped text

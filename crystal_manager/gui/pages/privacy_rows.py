@@ -73,26 +73,31 @@ def declared_fields(catalog: Catalog, request_type: RequestType) -> list[FieldSp
 
 def catalog_rows(catalog: Catalog, values: dict[str, dict[str, str]] | None = None) -> tuple[
         list[list[str]], list[tuple[str, str]]]:
-    """One row per datum a request may carry: request, datum in words, this computer's value (masked) or
-    the example; and for each row its (kind, field name), so the log can link to it. What every request
-    carries is listed once, at the end, under "Every request"."""
+    """Per request type: a heading row (its title, ``field name`` ""), then one row per datum it may
+    carry — the datum in words and this computer's value (masked) or an example; for each row its
+    (kind, field name), so the log can link to it. What every request carries is listed once, at the end,
+    under "Every request" (kind ``*``)."""
     rows: list[list[str]] = []
     keys: list[tuple[str, str]] = []
     mine = values or {}
     for request_type in catalog.types:
+        rows.append([core_tr(request_type.title), ""])
+        keys.append((request_type.kind, ""))
         own = [*request_type.fields, *((NONCE_FIELD,) if request_type.signed_response else ())]
         for spec in own:
             shown = mine.get(request_type.kind, {}).get(spec.name)
             example = "…" + spec.example[-4:] if spec.secret else spec.example
-            rows.append([core_tr(request_type.title), core_tr(spec.plain or spec.name),
+            rows.append([core_tr(spec.plain or spec.name),
                          shown if shown is not None else tr("e.g. %1").replace("%1", example)])
             keys.append((request_type.kind, spec.name))
         if not own:
-            rows.append([core_tr(request_type.title), tr("nothing about you"), ""])
+            rows.append([tr("nothing about you"), ""])
             keys.append((request_type.kind, ""))
+    rows.append([tr("Every request"), ""])
+    keys.append(("*", ""))
     common = mine.get("health", {})
     for spec in catalog.common_headers:
-        rows.append([tr("Every request"), core_tr(spec.plain or spec.name),
+        rows.append([core_tr(spec.plain) or _header_words(spec.name),
                      common.get(spec.name, tr("e.g. %1").replace("%1", spec.example))])
         keys.append(("*", spec.name))
     return rows, keys
@@ -107,6 +112,9 @@ def declaration_html(catalog: Catalog, kind: str, name: str) -> str:
         spec = next((f for f in declared_fields(catalog, request_type) if f.name == name), None)
     elif kind == "*":
         spec = next((f for f in catalog.common_headers if f.name == name), None)
+        if spec is None:
+            return escape(tr("Every request carries these, as the web requires; none of them is about you "
+                             "except the Manager's version and your operating system family."))
     parts: list[str] = []
     if request_type is not None:
         parts.append(f"<b>{escape(core_tr(request_type.title))}</b> — {escape(core_tr(request_type.purpose))}")
@@ -153,6 +161,11 @@ def ledger_rows(entries: Sequence[dict[str, Any]], catalog: Catalog) -> list[lis
                      result_words(entry),
                      tr("%1 bytes sent").replace("%1", str(entry.get("bytes_sent", 0)))])
     return rows
+
+
+def datum_words(spec: FieldSpec) -> str:
+    """A declared datum in words (the web's own headers too)."""
+    return core_tr(spec.plain) if spec.plain else _header_words(spec.name)
 
 
 def _header_words(name: str) -> str:

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBox
 from crystal_manager.gui.pages.privacy_rows import (
     catalog_rows,
     core_tr,
+    datum_words,
     declaration_html,
     declared_fields,
     kept_rows,
@@ -71,8 +72,8 @@ class MaySendTab(QWidget):
         self.next_check = wrapped()
         self.preview_button = QPushButton(tr("&Show exactly what will be sent"))
         self.preview_button.clicked.connect(self.show_next_check)
-        self.table = FullTable([tr("Request"), tr("Data"), tr("This computer sends")],
-                                name=tr("What the app may send"))
+        self.table = FullTable([tr("What may be sent"), tr("This computer sends")],
+                               name=tr("What the app may send"))
         self.table.currentCellChanged.connect(lambda row, *_: self._show(row))
         self.detail = wrapped(rich=True)
         self.detail.setAccessibleName(tr("Why this is sent"))
@@ -90,7 +91,18 @@ class MaySendTab(QWidget):
         self._catalog = catalog
         self._values = values or {}
         rows, self._keys = catalog_rows(catalog, values)
+        self.table.clearSpans()
         self.table.set_rows(rows)
+        for row, (_kind, name) in enumerate(self._keys):
+            if not name and rows[row][1] == "" and rows[row][0] != tr("nothing about you"):
+                # A request's heading: bold, across both columns.
+                self.table.setSpan(row, 0, 1, 2)
+                item = self.table.item(row, 0)
+                if item is not None:
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
+        self.table.resizeColumnsToContents()
         self.detail.setText(tr("Select a line to see what it is for and what the privacy policy says."))
 
     def set_next_check(self, when: str | None, activated: bool) -> None:
@@ -119,7 +131,7 @@ class MaySendTab(QWidget):
         if request_type is None or self._catalog is None:
             return
         self.select("license_validate", "key")
-        lines = "".join(f"<li>{escape(core_tr(spec.plain or spec.name))}: <code>{escape(values[spec.name])}</code></li>"
+        lines = "".join(f"<li>{escape(datum_words(spec))}: <code>{escape(values[spec.name])}</code></li>"
                         for spec in declared_fields(self._catalog, request_type) if spec.name in values)
         self.detail.setText("<b>" + tr("The next license check sends exactly this:") + f"</b><ul>{lines}</ul>"
                             if lines else tr("Not known yet."))
