@@ -15,6 +15,7 @@ from crystal_manager.privacy.catalog import (
     FieldSpec,
     RequestType,
 )
+from crystal_manager.privacy.policy import section_title
 from crystal_manager.privacy.texts import KNOWN_FILES, PRODUCT_FILES
 
 
@@ -22,8 +23,8 @@ def _field_json(spec: FieldSpec) -> dict[str, Any]:
     shape = spec.shape
     return {"name": spec.name, "in": spec.location, "required": spec.required, "secret": spec.secret,
             "shape": shape.describe(), "purpose": spec.purpose, "policy": spec.policy,
-            "policy_text": POLICY_SECTIONS.get(spec.policy, ""), "kept_by_server": spec.retention,
-            "in_words": spec.plain,
+            "policy_text": POLICY_SECTIONS.get(spec.policy, ""), "policy_title": section_title(spec.policy),
+            "kept_by_server": spec.retention, "in_words": spec.plain, "why": spec.why,
             "members": [{"name": m.name, "shape": m.shape.describe(), "purpose": m.purpose}
                         for m in shape.members]}
 

@@ -60,7 +60,7 @@ def run_catalog(ctx: AppContext, args: argparse.Namespace) -> int:
         say(f"{request['title']} — {request['purpose']}")
         say(f"  When: {request['when']}")
         for spec in request["fields"]:
-            say(f"  - {spec['in_words'] or spec['name']} ({spec['name']}): {spec['purpose']} [{spec['policy']}]")
+            say(f"  - {spec['in_words'] or spec['name']}: {spec['why']} (privacy policy: {spec['policy_title']})")
     say("Every request also carries: " + "; ".join(
         h["in_words"] for h in report["requests"][0]["headers"] if h["in_words"]) + ".")
     for item in report["other_disclosures"]:
