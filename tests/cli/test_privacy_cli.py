@@ -78,6 +78,7 @@ def test_vendor_shows_what_the_server_holds(reference_server: ReferenceServer, t
     assert lic.key not in json.dumps(report)  # the server holds a digest, never the key
     text = cli("privacy", "vendor")
     assert text.returncode == 0 and "stored as a digest of its key ending …" + lic.key[-4:] in text.stdout
+    assert re.search(r"\d{4}-\d{2}-\d{2}T", text.stdout) is None and "m_" not in text.stdout
 
 
 def test_log_in_words_names_no_protocol(reference_server: ReferenceServer, tmp_path: Path) -> None:

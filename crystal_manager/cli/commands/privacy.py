@@ -145,17 +145,21 @@ def run_vendor(ctx: AppContext, args: argparse.Namespace) -> int:
     if args.json:
         emit_json(report)
         return EXIT_OK
+    from crystal_manager.services.privacy_view import when_words
+
     lic = report.get("license", {})
-    say(f"The vendor holds your license ({lic.get('plan', '?')}, {lic.get('seats', '?')} seats, status "
-        f"{lic.get('status', '?')}), stored as a digest of its key ending …{lic.get('key_hint', '')}.")
+    status = {"active": "active", "past_due": "payment overdue", "cancelled": "cancelled",
+              "revoked": "revoked"}.get(str(lic.get("status")), "status unknown")
+    say(f"The vendor holds your license ({lic.get('plan', '?')}, {lic.get('seats', '?')} seats, {status}), "
+        f"stored as a digest of its key ending …{lic.get('key_hint', '')}.")
     for machine in report.get("machines", []):
         if machine.get("deactivated_at"):
-            say(f"- machine {machine.get('id')}: deactivated {machine.get('deactivated_at')}; only its id and "
-                "dates are kept")
+            say(f"- a deactivated computer: only its number and dates are kept (deactivated "
+                f"{when_words(str(machine.get('deactivated_at')))})")
         else:
-            say(f"- machine {machine.get('id')} \"{machine.get('label')}\": {machine.get('os')}, "
-                f"{machine.get('environment')}, activated {machine.get('activated_at')}, last seen "
-                f"{machine.get('last_seen_at')}")
+            say(f"- computer \"{machine.get('label')}\": {machine.get('os')}, {machine.get('environment')}, "
+                f"activated {when_words(str(machine.get('activated_at') or ''))}, last seen "
+                f"{when_words(str(machine.get('last_seen_at') or ''))}")
     say(f"{len(report.get('events', []))} events kept (activations, checks, deactivations; 90 days).")
     say(str(report.get("not_linked_to_the_license", "")))
     return EXIT_OK
