@@ -201,10 +201,10 @@ def in_words(entry: Autostart) -> str:
         return ("This copy keeps all its files in its own folder (CRYSTAL_MANAGER_HOME), the login entry too, "
                 "so your desktop will not start it at login.")
     if isinstance(entry, RunKey):
-        return "Windows starts it when you log in (your user's startup programs)."
+        return "When this is on, Windows starts it when you log in (your user's startup programs)."
     if isinstance(entry, LaunchAgent):
-        return "macOS starts it when you log in (your user's login items)."
-    return "Your desktop starts it when you log in (your user's autostart programs)."
+        return "When this is on, macOS starts it when you log in (your user's login items)."
+    return "When this is on, your desktop starts it when you log in (your user's autostart programs)."
 
 
 def apply(enabled: bool, entry: Autostart | None = None, argv: Sequence[str] | None = None) -> None:

@@ -13,6 +13,7 @@ from crystal_manager.gui.pages.privacy_page import PrivacyPage
 from crystal_manager.gui.pages.settings_page import SettingsPage
 from crystal_manager.gui.pages.updates_page import UpdatesPage
 from crystal_manager.gui.texts import tr
+from crystal_manager.gui.widgets import fit_to_screen
 
 PAGES = ("license", "updates", "privacy", "settings", "about")
 
@@ -56,7 +57,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self._build_menu()
         self.statusBar().setSizeGripEnabled(False)
-        self.resize(900, 580)
+        fit_to_screen(self, 900, 580)
 
     def _build_menu(self) -> None:
         menu = self.menuBar().addMenu(tr("&Manager"))

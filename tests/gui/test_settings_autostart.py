@@ -14,7 +14,7 @@ def test_autostart_off_by_default_then_written_and_removed(make_app: MakeApp, tm
     page = app.window().settings_page
     assert not page.autostart.isChecked() and not entry.exists()
     # Where the entry goes, in words; the path is only in the tooltip.
-    assert page.autostart_note.text().startswith("Your desktop starts it when you log in")
+    assert page.autostart_note.text().startswith("When this is on, your desktop starts it when you log in")
     assert str(tmp_path) not in page.autostart_note.text() and page.autostart_note.toolTip() == str(entry)
     page.autostart.click()
     assert entry.is_file() and "Exec=" in entry.read_text()

@@ -10,11 +10,13 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
     QDialogButtonBox,
+    QFormLayout,
     QGroupBox,
     QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -35,7 +37,7 @@ from crystal_manager.services.problems import Cancelled
 from crystal_manager.services.status import LicenseStatus
 from crystal_protocol.labels import MAX_MACHINE_LABEL
 
-VALUE_WIDTH = 220  # px: a fingerprint's start and end both show
+VALUE_WIDTH = 150  # px: a fingerprint's start and end both show (the whole value is in the tooltip)
 LABEL_SETTLE_MS = 300  # the preview follows the machine name once typing pauses
 
 
@@ -82,16 +84,19 @@ class ActivationDialog(QDialog):
         self.banner = Banner("error")
         self.banner.body.setOpenExternalLinks(True)
         self.busy = QLabel()
+        self.busy.hide()  # an empty line until something runs
         self._waiting: int | None = None  # the activation attempt the dialog waits for
         self._attempts = 0
         self._make_buttons()
         layout = self._layout = QVBoxLayout(self)
         layout.addWidget(intro)
-        layout.addWidget(key_label)
-        layout.addWidget(self.key_edit)
-        layout.addWidget(self.format_note)
-        layout.addWidget(name_label)
-        layout.addWidget(self.label_edit)
+        # Labels beside their fields: on a 1366x768 screen at 200 % (384 logical pixels high) every line
+        # saved is a line more of the preview.
+        form = QFormLayout()
+        form.addRow(key_label, self.key_edit)
+        form.addRow("", self.format_note)
+        form.addRow(name_label, self.label_edit)
+        layout.addLayout(form)
         layout.addWidget(self.preview_box)
         layout.addWidget(self.banner)
         layout.addWidget(self.busy)
@@ -143,11 +148,15 @@ class ActivationDialog(QDialog):
         # reason takes the rest of the width and wraps, so every row reads without scrolling sideways.
         self.preview.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.preview.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        # The "what" and "why" columns share the width and wrap (plain words are longer than wire names);
+        # the value keeps a fixed width, shortened in the middle. Never a sideways scrollbar, even at
+        # 1366x768 and 200 % (683 logical pixels).
         header = self.preview.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Fixed)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         header.resizeSection(1, VALUE_WIDTH)
+        self.preview.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         header.sectionResized.connect(lambda *_args: self.preview.resizeRowsToContents())
         self.preview.setAccessibleName(tr("Data an activation sends"))
         privacy_link = QLabel(tr('<a href="privacy">Every request the app can send, and the log of what it '
@@ -248,6 +257,12 @@ class ActivationDialog(QDialog):
         # With a preview, the table takes the spare height (it was squeezed into ~180 px before).
         self._layout.setStretchFactor(self.preview_box, 1 if fields else 0)
         self._layout.setStretch(self._stretch_at, 0 if fields else 1)
+        slot = self._layout.itemAt(self._stretch_at)
+        spacer = slot.spacerItem() if slot is not None else None
+        if spacer is not None:  # an expanding spacer takes height even at stretch 0: fold it away
+            grow = QSizePolicy.Policy.Minimum if fields else QSizePolicy.Policy.Expanding
+            spacer.changeSize(0, 0, QSizePolicy.Policy.Minimum, grow)
+            self._layout.invalidate()
         self._show_intro(updating=False, shown=bool(fields))
 
     def _show_intro(self, *, updating: bool, shown: bool = True) -> None:

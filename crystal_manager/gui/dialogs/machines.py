@@ -22,9 +22,10 @@ from crystal_manager.gui.dialogs.confirm import confirm
 from crystal_manager.gui.license_api import LicenseApi
 from crystal_manager.gui.problems import problem_for
 from crystal_manager.gui.texts import fmt_when, tr
-from crystal_manager.gui.widgets import Banner
+from crystal_manager.gui.widgets import Banner, fit_to_screen
 from crystal_manager.gui.worker import run_in_background
 from crystal_manager.services.license_types import MachineInfo, MachineList
+from crystal_manager.services.problems import Action
 from crystal_manager.services.status import LicenseStatus
 
 
@@ -48,8 +49,15 @@ class MachinesDialog(QDialog):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        # Narrow screens (1366x768 at 200 % is 683 logical pixels wide): the name takes what is left and is
+        # shortened with "…" (whole in its tooltip); the dates and the id keep their width; never a sideways
+        # scrollbar hiding the last columns.
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(60)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.table.setAccessibleName(tr("Machines using this license"))
         self.table.verticalHeader().hide()
         self.table.itemSelectionChanged.connect(self._update_buttons)
@@ -67,7 +75,7 @@ class MachinesDialog(QDialog):
         layout.addWidget(self.table)
         layout.addWidget(self.banner)
         layout.addWidget(buttons)
-        self.resize(640, 340)
+        fit_to_screen(self, 640, 340)
         self._update_buttons()
         self.reload()
 
@@ -88,14 +96,15 @@ class MachinesDialog(QDialog):
             for col, text in enumerate((label, fmt_when(machine.activated_at), fmt_when(machine.last_seen_at),
                                         machine.machine_id)):
                 item = QTableWidgetItem(text)
+                item.setToolTip(text)
                 item.setData(Qt.ItemDataRole.UserRole, machine.machine_id)
                 self.table.setItem(row, col, item)
         self.banner.hide()
         self._update_buttons()
         self.loaded.emit(machines)
 
-    def _fail(self, exc: BaseException) -> None:
-        problem = problem_for(exc)
+    def _fail(self, exc: BaseException, action: Action = "machines") -> None:
+        problem = problem_for(exc, action)
         self.seats.setText("")
         self.banner.show_problem(problem)
         self._update_buttons()
@@ -133,4 +142,4 @@ class MachinesDialog(QDialog):
         # Before activation there is no stored key: free the seat with the key just typed in.
         operation: Callable[[], LicenseStatus | MachineList] = (
             (lambda: api.deactivate_with_key(key, machine_id)) if key else (lambda: api.deactivate(machine_id)))
-        run_in_background(self, operation, on_success=done, on_failure=self._fail)
+        run_in_background(self, operation, on_success=done, on_failure=lambda exc: self._fail(exc, "deactivate"))
