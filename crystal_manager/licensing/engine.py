@@ -339,7 +339,15 @@ class LicensingEngine:
         record = self.load()
         if record.lease is None and record.denial is None and record.damaged_copy is None:
             raise NotActivated("this machine is not activated")
-        key = self.stored_key()
+        try:
+            key = self.stored_key()
+        except NotActivated:
+            if record.damaged_copy:  # nothing to recover with: say so, and activation is the way on
+                record.notice = (f"the license file was damaged (a copy was kept as {record.damaged_copy}) and "
+                                 "no license key is stored on this computer: activate again")
+                record.damaged_copy = None
+                self.save(record)
+            raise
         try:
             answer = self.call("license_validate", self.claim(key, record, kind="license_validate"), trigger)
         except LicenseDenied as exc:
@@ -388,7 +396,7 @@ class LicensingEngine:
         """Verify if the next check is due (or the lease needs it); offline and denials are not raised."""
         record = self.load()
         ev = self.evaluate(record, open_keyring=True)
-        if ev.state == "not_activated" and not (record.damaged_copy and self._has_key()):
+        if ev.state == "not_activated":
             return ev
         due_at = record.time("next_check_at")
         if due_at is None or ev.trusted_now >= due_at or ev.lease_problem or ev.state == "locked":
@@ -398,11 +406,6 @@ class LicensingEngine:
                 return self.evaluate()
         return ev
 
-    def _has_key(self) -> bool:
-        try:
-            return bool(self.cfg.secrets().get(KEY_SECRET))
-        except SecretStoreError:
-            return False
 
     def wipe(self, notice: str | None = None, at: datetime | None = None) -> None:
         """Forget the license here: record, key and machine key. The machine's lease is remembered as

@@ -70,6 +70,8 @@ def evaluate(record: LicenseRecord, *, keys: Mapping[str, bytes], fingerprint: s
     if record.lease is None:
         if record.denial in ("revoked", "expired"):
             return result(record.denial, message=record.denial_message)
+        if record.damaged_copy:  # a damaged file: the stored key can restore the license (verify)
+            return result("locked", message=record.notice, problem="the license file was damaged")
         return result("not_activated", message=record.notice)
     mine = fingerprint() if callable(fingerprint) else fingerprint
     try:

@@ -109,3 +109,18 @@ def test_damaged_file_without_a_stored_key_asks_for_activation(lic_ctx: AppConte
     lic_ctx.paths.license_state_file.write_text("garbage")
     status = service(lic_ctx).verify_if_due()
     assert status.state == "not_activated" and status.message is not None and "damaged" in status.message
+
+
+def test_damaged_license_file_through_the_cli(tmp_path: Path, reference_server: ReferenceServer) -> None:
+    from crystal_manager.cli.exit_codes import EXIT_OK
+    from tests.licensing.computers import Computer
+
+    lic = issue(reference_server.data_dir)
+    pc = Computer(tmp_path / "pc", "7" * 32, reference_server)
+    assert pc.run("activate", lic.key).returncode == EXIT_OK
+    pc.license_file.write_text('{"lease": {"payload": 1}')
+    shown = pc.run("status")
+    assert shown.returncode == EXIT_OK and "damaged" in shown.stdout and "license.json.damaged-" in shown.stdout
+    again = pc.run("verify")  # no key typed: the stored one is used
+    assert again.returncode == EXIT_OK, again.stderr
+    assert pc.status()["state"] == "active"
