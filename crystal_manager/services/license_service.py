@@ -147,7 +147,10 @@ class LicenseService:
         return self._status(self.engine.verify(trigger))
 
     def verify_if_due(self) -> LicenseStatus:
-        """Re-validate if the next check is due (scheduled trigger); else return local status."""
+        """Re-validate if the next check is due (scheduled trigger); else return local status. Nothing is
+        sent while the user has paused background checks (Privacy page): the lease then runs its course."""
+        if self.ctx.settings.background_checks_paused:
+            return self.status()
         return self._status(self.engine.verify_if_due())
 
     def deactivate(self, machine_id: str | None = None) -> LicenseStatus:

@@ -285,3 +285,19 @@ def _offline_for_12_days(ctx: AppContext, server: ReferenceServer, clock: Clock)
         down.verify()
     assert down.status().grace_days_left == pytest.approx(2, abs=0.01)
     return down
+
+
+def test_paused_background_checks_send_nothing(lic_ctx: AppContext, reference_server: ReferenceServer) -> None:
+    lic = issue(reference_server.data_dir)
+    svc = service(lic_ctx)
+    svc.activate(lic.key)
+    record = json.loads(lic_ctx.paths.license_state_file.read_text())
+    record["next_check_at"] = "2000-01-01T00:00:00Z"  # overdue
+    lic_ctx.paths.license_state_file.write_text(json.dumps(record))
+    lic_ctx.settings.background_checks_paused = True
+    count = len(kinds(lic_ctx))
+    assert svc.verify_if_due().state == "active"
+    assert len(kinds(lic_ctx)) == count  # paused: nothing sent
+    lic_ctx.settings.background_checks_paused = False
+    svc.verify_if_due()
+    assert kinds(lic_ctx)[-1] == "license_validate"
