@@ -126,7 +126,7 @@ _NEXT: dict[ProblemKind, str] = {
     ProblemKind.NETWORK: "Check the internet connection and try again.",
     ProblemKind.TIMED_OUT: "The server may be busy: try again in a few minutes.",
     ProblemKind.PROXY_TLS: "A proxy or TLS inspection on this network may be in the way. Ask the network "
-                           "administrator to allow connections to the licensing server.",
+                           "administrator to allow connections to the licensing server, then try again.",
     ProblemKind.CAPTIVE_PORTAL: "Sign in to the network (open any web page), then try again.",
     ProblemKind.CLOCK: "Set this computer's date and time correctly (automatic time is best), then try again.",
     ProblemKind.UNTRUSTED: "Try another network; if it keeps happening, contact support.",

@@ -103,7 +103,7 @@ def test_errors_say_what_happened(dialog: tuple[ActivationDialog, FakeLicenseSer
         dlg.activate_button.click()
     text = dlg.banner.text()
     assert text.startswith(headline) and explain(exc)[0] in text  # the words come from the one place
-    assert ("Press Activate to try again." in text) == retry
+    assert ("try again" in text.lower()) == retry and text.lower().count("try again") <= 1  # said once
     assert "typo" not in text  # a network or server problem is never called a bad key
     assert not dlg.machines_button.isVisibleTo(dlg)
     assert dlg.key_edit.isEnabled() and dlg.activate_button.isEnabled()

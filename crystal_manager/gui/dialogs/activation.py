@@ -346,10 +346,8 @@ class ActivationDialog(QDialog):
 
     def show_problem(self, problem: Problem) -> None:
         """Show a failure with its next step."""
-        extra = problem.account_link()
-        if problem.can_retry:
-            extra = "<br>" + tr("Press Activate to try again.")
-        self.banner.show_problem(problem, extra)
+        # The next step (from the core) already says when trying again helps; Activate stays enabled for it.
+        self.banner.show_problem(problem, problem.account_link())
         self.machines_button.setVisible(problem.offers_machines)
         if problem.offers_machines:
             self.machines_button.setFocus()
