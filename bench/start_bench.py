@@ -34,6 +34,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = Path(__file__).resolve().parent / "_child.py"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _report import Report, add_arguments  # noqa: E402
+
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -160,7 +164,8 @@ def embed_time(watch: object, argv: list[str], env: dict[str, str]) -> tuple[flo
     return embedded, cpu
 
 
-def commands_bench(runs: int, bundle: Path | None, bare_bundle: Path | None) -> int:
+def commands_bench(runs: int, bundle: Path | None, bare_bundle: Path | None, *, smoke: bool = False,
+                   json_path: Path | None = None) -> int:
     """P1 for every start command, each against the bare tray app (and the bundle against the bare bundle)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from tray_watch import TrayWatch
@@ -168,6 +173,8 @@ def commands_bench(runs: int, bundle: Path | None, bare_bundle: Path | None) -> 
     for package in ("crystal_manager", "crystal_protocol"):
         compileall.compile_dir(str(ROOT / package), quiet=1)
     commands = start_commands(bundle, bare_bundle)
+    if smoke:  # the baseline and the command users run, once each
+        commands = {name: argv for name, argv in commands.items() if name in ("bare", "crystal-manager")}
     watch = TrayWatch()
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
     names = list(commands)
@@ -186,6 +193,16 @@ def commands_bench(runs: int, bundle: Path | None, bare_bundle: Path | None) -> 
             ratio = f"{value / med[base]:.2f}x of {base}" if name != base else "baseline"
             lo, hi = (f(v[i] for v in times[name]) / med[base] for f in (min, max))
             print(f"  {what:4s} {name:32s} {value * 1000:6.0f} ms  {ratio}  ({lo:.2f}-{hi:.2f})")
+    out = Report("P1", "Start-up: spawn to tray icon embedded (Xvfb + tray host)", smoke=smoke)
+    walls = {name: statistics.median(v[0] for v in vs) for name, vs in times.items()}
+    for name, value in walls.items():
+        if name in ("bare", "bare bundle", "via the CLI parser (old)"):
+            continue
+        base = "bare bundle" if name == "bundle" and "bare bundle" in walls else "bare"
+        out.add(f"`{name}`", value * 1000, "ms", baseline=walls[base] * 1000, ratio=value / walls[base],
+                goal="<= 1.25x", met=value / walls[base] <= 1.25)
+    out.notes.append(f"medians of {runs} interleaved runs, a fresh app folder each (the welcome dialog shows)")
+    out.write(json_path)
     return 0
 
 
@@ -196,9 +213,11 @@ def main() -> int:
     parser.add_argument("--commands", action="store_true", help="P1 for each start command (see above)")
     parser.add_argument("--bundle", type=Path, help="with --commands: the frozen Manager's folder")
     parser.add_argument("--bare-bundle", type=Path, help="with --commands: the frozen bare tray app's folder")
+    add_arguments(parser)
     args = parser.parse_args()
     if args.commands:
-        return commands_bench(args.runs, args.bundle, args.bare_bundle)
+        return commands_bench(1 if args.smoke else args.runs, args.bundle, args.bare_bundle, smoke=args.smoke,
+                              json_path=args.json)
     sys.path.insert(0, str(ROOT))
     from crystal_manager.cli.demo_server import start_server
 

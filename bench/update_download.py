@@ -31,6 +31,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _report import Report, add_arguments  # noqa: E402
 
 from crystal_manager.cli.demo_server import free_port, server_cli, start_server  # noqa: E402
 from crystal_manager.net.gateway import Gateway  # noqa: E402
@@ -167,7 +170,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mib", type=int, default=512)
     parser.add_argument("--runs", type=int, default=5)
+    add_arguments(parser)
     args = parser.parse_args()
+    small_mib = 64
+    if args.smoke:
+        args.size_mib, args.runs, small_mib = 8, 1, 4
     size = args.size_mib * MIB
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -190,10 +197,10 @@ def main() -> int:
             small_dir = tmp / "server-small"
             small_port = free_port()
             server_cli("init", str(small_dir), "--url", f"http://127.0.0.1:{small_port}")
-            small_signed, _ = publish(small_dir, 64 * MIB)
+            small_signed, _ = publish(small_dir, small_mib * MIB)
             small = start_server(small_dir, port=small_port)
             try:
-                peaks[64] = child_download(small.url, small_signed, tmp / "rss-small")["peak_kib"] / 1024
+                peaks[small_mib] = child_download(small.url, small_signed, tmp / "rss-small")["peak_kib"] / 1024
             finally:
                 small.stop()
             relay = CountingRelay(port)
@@ -213,7 +220,7 @@ def main() -> int:
         print(f"  {name:15s} {seconds:.3f} s ({mib / seconds:.0f} MiB/s)")
     print(f"  ours / curl+openssl: {med['ours'] / med['curl + openssl']:.2f}x (goal <= 1.0x)")
     print(f"  python-tuf / ours:   {med['python-tuf'] / med['ours']:.2f}x faster (goal >= 1.5x)")
-    print(f"  peak RSS of a download process: 64 MiB -> {peaks[64]:.1f} MiB, {args.size_mib} MiB -> "
+    print(f"  peak RSS of a download process: {small_mib} MiB -> {peaks[small_mib]:.1f} MiB, {args.size_mib} MiB -> "
           f"{peaks[args.size_mib]:.1f} MiB (goal <= 120 MiB, within 10 MiB of each other)")
     lost = killed["received"] - killed["kept"]
     wire = by_child + resumed - signed.length
@@ -221,6 +228,19 @@ def main() -> int:
           f" and kept {killed['kept'] / MIB:.2f} MiB; received twice {lost / MIB:.2f} MiB (goal <= 1 MiB). "
           f"On the wire (relay): {by_child / MIB:.2f} + {resumed / MIB:.2f} MiB sent, {wire / MIB:.2f} MiB twice "
           "(includes what sat in socket buffers at the kill)")
+    out = Report("P3, P4", f"Signed update download + verify ({mib:.0f} MiB, loopback), resume after a kill",
+                 smoke=args.smoke)
+    base, ours_s, tuf_s = med["curl + openssl"], med["ours"], med["python-tuf"]
+    out.add("P3 ours vs curl + openssl", ours_s, "s", baseline=base, ratio=ours_s / base, goal="<= 1.0x",
+            met=ours_s <= base)
+    out.add("P3 python-tuf vs ours (times faster)", tuf_s, "s", baseline=ours_s, ratio=tuf_s / ours_s,
+            goal=">= 1.5x faster", met=tuf_s / ours_s >= 1.5)
+    spread = abs(peaks[args.size_mib] - peaks[small_mib])
+    out.add(f"P3 peak RSS at {args.size_mib} MiB", peaks[args.size_mib], "MiB", baseline=peaks[small_mib],
+            goal=f"<= 120 MiB, within 10 MiB of {small_mib} MiB", met=peaks[args.size_mib] <= 120 and spread <= 10)
+    out.add("P4 received twice after a kill", lost / MIB, "MiB", goal="<= 1 MiB", met=lost <= MIB)
+    out.notes.append(f"median of {args.runs} interleaved runs, the order rotated each run")
+    out.write(args.json)
     return 0
 
 

@@ -20,8 +20,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")  # the 0600 file fallback
 
+from _report import Report, add_arguments
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -88,7 +90,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--mib", type=int, default=256)
+    add_arguments(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.runs, args.mib = 1, 4
     app = QApplication.instance() or QApplication(sys.argv[:1])
     tmp = Path(tempfile.mkdtemp(prefix="bench-update-stall-"))
     try:
@@ -111,6 +116,12 @@ def main() -> int:
     print(f"runs: {args.runs}, check + {args.mib} MiB download + verify + install through the Updates page's flow "
           f"({statistics.median(elapsed):.1f} s each, medians)")
     print(f"longest GUI stall:   idle app {b:.1f} ms, during the update {m:.1f} ms (goal < 50 ms)")
+    out = Report("P6", f"GUI stall during an update through the Updates page ({args.mib} MiB)", smoke=args.smoke)
+    out.add("longest GUI-thread stall during check + download + verify + install", m, "ms", baseline=b,
+            ratio=m / b if b else None, goal="< 50 ms", met=m < 50)
+    out.notes.append(f"median of {args.runs}; baseline: the same app idle as long; platform "
+                     f"{os.environ.get('QT_QPA_PLATFORM') or 'xcb'}")
+    out.write(args.json)
     return 0
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from crystal_manager.services.context import AppContext
+from tests.support import workers
 from tests.support.keyring_memory import MemoryKeyring
 from tests.support.servers import ReferenceServer, init_server_dir, run_reference_server
 
@@ -77,6 +79,35 @@ def upd_ctx(app_home: Path, reference_server: ReferenceServer) -> Iterator[AppCo
         ctx.close()
 
 
+#: Under pytest-xdist (``./dev test`` runs ``-n auto --dist loadgroup``) the tests of each of these files stay
+#: on one worker: their module-scoped fixtures build a wheel or a bundle, which must happen once, not once
+#: per worker at the same time.
+_ONE_WORKER_PER_FILE = ("tests/build/",)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``run_last`` (the leak scan) run after everything else."""
+    """Tests marked ``run_last`` (the leak scan) run after everything else (under xdist: are handed out
+    last, and wait for the other workers; tests/support/workers.py)."""
     items.sort(key=lambda item: item.get_closest_marker("run_last") is not None)
+    if config.pluginmanager.hasplugin("xdist"):
+        for item in items:
+            path = item.nodeid.split("::", 1)[0]
+            if path.startswith(_ONE_WORKER_PER_FILE):
+                item.add_marker(pytest.mark.xdist_group(path))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: tell each worker where the workers leave their marks."""
+    node.workerinput[workers.SHARED] = str(workers.make_shared_dir(node.config))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """An xdist worker leaves the keys it issued and its mark; the controller removes the shared folder."""
+    from tests.support.licensing import ISSUED_KEYS
+
+    if workers.worker_id(session.config) is not None:
+        workers.mark_done(session.config, ISSUED_KEYS)
+    else:
+        workers.remove_shared_dir(session.config)

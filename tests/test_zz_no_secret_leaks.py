@@ -15,6 +15,7 @@ import pytest
 from crystal_manager.services.context import AppContext
 from tests.support.licensing import ISSUED_KEYS, issue, service
 from tests.support.servers import ReferenceServer
+from tests.support.workers import whole_run
 
 
 def _variants(key: str) -> set[bytes]:
@@ -39,7 +40,8 @@ def _holds_key(data: bytes, needles: set[bytes]) -> bool:
 @pytest.mark.run_last
 @pytest.mark.timeout(600)
 def test_no_license_key_in_any_file_written(tmp_path_factory: pytest.TempPathFactory, lic_ctx: AppContext,
-                                            reference_server: ReferenceServer, tmp_path: Path) -> None:
+                                            reference_server: ReferenceServer, tmp_path: Path,
+                                            request: pytest.FixtureRequest) -> None:
     # Make sure there is at least one full flow behind us even when this test runs alone.
     lic = issue(reference_server.data_dir)
     svc = service(lic_ctx)
@@ -48,10 +50,12 @@ def test_no_license_key_in_any_file_written(tmp_path_factory: pytest.TempPathFac
     svc.machines()
     svc.write_offline_request(lic.key, tmp_path / "request.json")
     assert len(ISSUED_KEYS) >= 1
-    needles = set().union(*(_variants(k) for k in ISSUED_KEYS))
+    # The whole run: under pytest-xdist, every worker's folder and keys, once the other workers are done.
+    root, keys = whole_run(request.config, tmp_path_factory, ISSUED_KEYS)
+    needles = set().union(*(_variants(k) for k in keys))
     scanned = 0
     leaks: list[str] = []
-    for path in tmp_path_factory.getbasetemp().rglob("*"):
+    for path in root.rglob("*"):
         if not path.is_file() or path.is_symlink():
             continue
         data = path.read_bytes()

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
 from tuf.ngclient import Updater
 
 from crystal_server.demo_release import manifest, program_text
+from tests.support.servers import admin_cli
 
 PRODUCT = "crystalme3d-pro"
 
 
 def server_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``crystal-server ARGS`` as a child process (exit code not checked)."""
-    return subprocess.run([sys.executable, "-m", "crystal_server", *args], capture_output=True, text=True,
-                          timeout=60, check=False, env={**os.environ, **(env or {})})
+    """``crystal-server ARGS`` (exit code not checked): in this process, or a child process when ``env`` is
+    given (see ``admin_cli``)."""
+    return admin_cli(*args, env=env)
 
 
 def ok(*args: str) -> str:

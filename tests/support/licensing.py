@@ -6,7 +6,6 @@ Every key issued here is remembered in ISSUED_KEYS so the leak test can grep for
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,6 +15,7 @@ from crystal_manager.licensing.fingerprint import MachineFacts
 from crystal_manager.net.gateway import Gateway, GatewayConfig
 from crystal_manager.services.context import AppContext
 from crystal_manager.services.license_service import LicenseService
+from tests.support.servers import admin_cli
 
 ISSUED_KEYS: set[str] = set()
 
@@ -23,9 +23,8 @@ FAST = GatewayConfig(connect_timeout=2.0, read_timeout=1.5, deadline=2.0, max_at
 
 
 def server_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``crystal-server ARGS`` (exit code not checked)."""
-    return subprocess.run([sys.executable, "-m", "crystal_server", *args], capture_output=True, text=True,
-                          check=False, timeout=60)
+    """Run ``crystal-server ARGS`` (exit code not checked; in this process, see ``admin_cli``)."""
+    return admin_cli(*args)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,197 @@
+"""P8: signed license validations per second of the reference server, at a bounded load, with p99 latency.
+
+The real ``crystal-server serve`` (one process, as shipped) answers ``POST /v1/licenses/validate`` for one
+activated machine: each answer is a database transaction (the machine's last-seen time) and an Ed25519
+signature over the response. The load comes from a second process on loopback (``bench/_load.py``): C
+connections, each sending its next request as soon as the answer is in (closed loop: the load is bounded by
+C), for a few seconds per level. Goal: >= 1,000 validations/s with p99 <= 50 ms.
+
+    .venv/bin/python bench/server_bench.py [--seconds 5] [--levels 1,2,4,8,16] [--profile]
+
+``--profile`` runs the server under cProfile at the highest level and prints where its time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pstats
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _report import Report, add_arguments  # noqa: E402
+
+from crystal_manager.cli.demo_server import RunningServer, server_cli, start_server  # noqa: E402
+from crystal_protocol.wire import LICENSE_PATHS  # noqa: E402
+
+GOAL_RATE = 1000.0
+GOAL_P99_MS = 50.0
+
+
+def claim(key: str) -> dict[str, str]:
+    """A validation body as the protocol defines it (fields of crystal_server.machines.MachineClaim)."""
+    return {"key": key, "fingerprint": "v1:" + secrets.token_hex(32), "fingerprint_version": "v1",
+            "environment": "physical", "os": "Linux", "label": "Bench machine"}
+
+
+def prepare(folder: Path) -> tuple[Path, dict[str, str]]:
+    """A server folder with one license and the body of one machine (activated by the first request)."""
+    server_dir = folder / "server"
+    server_cli("init", str(server_dir))
+    created = server_cli("license", "create", str(server_dir), "--plan", "pro", "--seats", "2",
+                         "--expires", "2099-01-01").stdout
+    key = dict(line.split(": ", 1) for line in created.splitlines() if ": " in line)["key"]
+    return server_dir, claim(key)
+
+
+#: ``--what-if``: the same server with SQLite's commits not waiting for the disk (synchronous=NORMAL in WAL
+#: mode: a power cut may lose the last commits, never corrupts). Measured only, to show what limits P8.
+SYNC_NORMAL = """
+import sqlite3, sys
+from crystal_server import store
+plain = store.connect
+def connect(data_dir):
+    conn = plain(data_dir)
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+store.connect = connect
+from crystal_server.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def serve(server_dir: Path, profile: Path | None, *, sync_normal: bool = False) -> RunningServer:
+    """The server as a child process (under cProfile, or with synchronous=NORMAL, when asked)."""
+    if profile is None and not sync_normal:
+        return start_server(server_dir)
+    # The same start-up handshake as start_server: it prints "listening on URL" once bound.
+    if sync_normal:
+        args = [sys.executable, "-c", SYNC_NORMAL, "serve", str(server_dir), "--port", "0"]
+    else:
+        args = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "crystal_server", "serve",
+                str(server_dir), "--port", "0"]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)})
+    assert process.stdout is not None
+    line = process.stdout.readline().decode().strip()
+    process.stdout.close()
+    if not line.startswith("listening on "):
+        process.kill()
+        raise RuntimeError(f"server did not start under cProfile: {line!r}")
+    return RunningServer(data_dir=server_dir, url=line.removeprefix("listening on "), process=process)
+
+
+def activate(url: str, body: dict[str, str]) -> None:
+    """Activate the machine once (validations are for an activated machine)."""
+    request = urllib.request.Request(url + LICENSE_PATHS["activate"], data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        if answer.status != 200:
+            raise RuntimeError(f"activation failed: HTTP {answer.status}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(server: RunningServer, body: dict[str, str], connections: int, seconds: float) -> dict[str, Any]:
+    """One level of load, and the server's own CPU per validation (less sensitive to other load than rates)."""
+    before = cpu_seconds(server.process.pid)
+    result = load(server.url, body, connections, seconds)
+    result["server_cpu_ms"] = (cpu_seconds(server.process.pid) - before) * 1000 / max(1.0, result["count"])
+    return result
+
+
+def load(url: str, body: dict[str, str], connections: int, seconds: float) -> dict[str, Any]:
+    """One level of load from a second process; its summary."""
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve().parent / "_load.py"), url,
+                          LICENSE_PATHS["validate"], json.dumps(body), str(connections), str(seconds)],
+                         capture_output=True, text=True, check=True, timeout=seconds + 60)
+    result: dict[str, Any] = json.loads(out.stdout)
+    if result["errors"]:
+        raise RuntimeError(f"{int(result['errors'])} validations failed, first: {result['first_error']}")
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5.0, help="load per level (default 5 s)")
+    parser.add_argument("--levels", default="1,2,4,8,16", help="connections per level (default 1,2,4,8,16)")
+    parser.add_argument("--profile", action="store_true", help="profile the server at the highest level")
+    parser.add_argument("--what-if", action="store_true",
+                        help="also each level with SQLite commits not waiting for the disk (not what ships)")
+    add_arguments(parser)
+    args = parser.parse_args()
+    seconds = 0.5 if args.smoke else args.seconds
+    levels = [2] if args.smoke else [int(n) for n in args.levels.split(",")]
+    report = Report("P8", "License validations per second (reference server, loopback)", smoke=args.smoke)
+    results: list[tuple[int, dict[str, Any]]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        server_dir, body = prepare(Path(tmp))
+        server = start_server(server_dir)
+        try:
+            activate(server.url, body)
+            for level in levels:
+                results.append((level, measured(server, body, level, seconds)))
+        finally:
+            server.stop()
+        what_if: list[tuple[int, dict[str, Any]]] = []
+        if args.what_if and not args.smoke:
+            relaxed = serve(server_dir, None, sync_normal=True)
+            try:
+                what_if = [(level, measured(relaxed, body, level, seconds)) for level in levels]
+            finally:
+                relaxed.stop()
+        if args.profile and not args.smoke:
+            stats_file = Path(tmp) / "server.prof"
+            profiled = serve(server_dir, stats_file)
+            try:
+                under = load(profiled.url, body, levels[-1], seconds)
+            finally:
+                profiled.process.send_signal(signal.SIGINT)  # uvicorn shuts down; cProfile writes its file
+                profiled.process.wait(30)
+            print(f"under cProfile: {under['rate']:.0f}/s")
+            stats = pstats.Stats(str(stats_file))
+            stats.sort_stats("tottime").print_stats(15)
+            stats.sort_stats("cumulative").print_stats("crystal_server|starlette|h11_impl|sqlite|sign", 25)
+    print(f"P8: signed validations, {seconds:g} s per level, closed loop from a second process")
+    print("  connections   rate/s    p50 ms   p99 ms   server CPU ms/validation")
+    for level, r in results:
+        print(f"  {level:11d} {r['rate']:8.0f} {r['p50_ms']:9.2f} {r['p99_ms']:8.2f} {r['server_cpu_ms']:8.2f}")
+    if what_if:
+        print("  what if commits did not wait for the disk (synchronous=NORMAL; not what ships):")
+        for level, r in what_if:
+            print(f"  {level:11d} {r['rate']:8.0f} {r['p50_ms']:9.2f} {r['p99_ms']:8.2f} {r['server_cpu_ms']:8.2f}")
+    within = [r for _level, r in results if r["p99_ms"] <= GOAL_P99_MS and not r["errors"]]
+    best = max(within, key=lambda r: r["rate"]) if within else None
+    for level, r in results:
+        report.add(f"{level} connection{'s' if level > 1 else ''}: rate", r["rate"], "/s")
+        report.add(f"{level} connection{'s' if level > 1 else ''}: p99", r["p99_ms"], "ms")
+    cpu = min(r["server_cpu_ms"] for _level, r in results)
+    report.add("server CPU per validation (lowest level)", cpu, "ms")
+    goal = f">= {GOAL_RATE:,.0f}/s at p99 <= {GOAL_P99_MS:.0f} ms"
+    report.add("best rate with p99 within the goal", best["rate"] if best else 0.0, "/s", goal=goal,
+               met=best is not None and best["rate"] >= GOAL_RATE)
+    for level, r in what_if:
+        report.add(f"what if commits did not wait for the disk, {level} connections: rate (p99 {r['p99_ms']:.0f} ms)",
+                   r["rate"], "/s")
+    report.notes.append(f"{os.cpu_count()} cores shared by the server, the load process and the bench")
+    report.write(args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
