@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -73,7 +74,7 @@ def test_the_vendor_tab_shows_what_the_server_holds(qtbot: QtBot, lic_ctx: AppCo
 
 def test_pause_is_saved_and_the_scheduled_update_check_does_not_run(
         qtbot: QtBot, lic_ctx: AppContext, activated_app: tuple[TrayApp, PrivacyPage, Issued]) -> None:
-    _app, page, _lic = activated_app
+    app, page, _lic = activated_app
     assert not page.choices.pause.isChecked() and UpdateService(lic_ctx).check_due()
     page.choices.pause.click()
     saved = json.loads(lic_ctx.paths.settings_file.read_text(encoding="utf-8"))
@@ -81,8 +82,20 @@ def test_pause_is_saved_and_the_scheduled_update_check_does_not_run(
     assert page.choices.result.text() == "Background checks are paused."
     assert "grace period" in page.choices.pause_note.text()
     assert not UpdateService(lic_ctx).check_due()
+    # The license check is due, yet the scheduled check sends nothing while paused.
+    engine = service(lic_ctx, name="alpha", config=FAST).engine
+    record = engine.load()
+    record.set_time("next_check_at", datetime.now(UTC) - timedelta(hours=1))
+    engine.save(record)
+    sent = len(lic_ctx.ledger.entries())
+    with qtbot.waitSignal(app.license.facts_changed, timeout=10_000):
+        app.license.verify_if_due()
+    assert len(lic_ctx.ledger.entries()) == sent
     page.choices.pause.click()
     assert json.loads(lic_ctx.paths.settings_file.read_text(encoding="utf-8"))["background_checks_paused"] is False
+    app.license.verify_if_due()  # on again: the due check goes out
+    qtbot.waitUntil(lambda: [e["kind"] for e in lic_ctx.ledger.entries()][-1:] == ["license_validate"],
+                    timeout=10_000)
 
 
 def test_asking_the_vendor_to_delete_this_computer(qtbot: QtBot, lic_ctx: AppContext,
