@@ -29,6 +29,8 @@ class PrivacyFacts:
     #: kind -> field or header name -> the value this computer would send now (secrets masked).
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     next_check_at: str | None = None
+    #: Until when the license works without another successful check (the lease's end).
+    lease_expires_at: str | None = None
     activated: bool = False
     files: list[dict[str, Any]] = field(default_factory=list)
     keyring: list[dict[str, str]] = field(default_factory=list)
@@ -87,5 +89,7 @@ def privacy_facts(ctx: AppContext, service: LicenseService | None = None) -> Pri
     paths = ctx.paths
     files = stored_files({"settings": paths.config_dir, "data": paths.data_dir, "state": paths.state_dir,
                           "cache": paths.cache_dir, "logs": paths.log_dir, "product": paths.install_root})
-    return PrivacyFacts(values=values, next_check_at=status.next_check_at, activated=activated, files=files,
+    return PrivacyFacts(values=values, next_check_at=status.next_check_at,
+                        lease_expires_at=status.lease_expires_at if activated else None, activated=activated,
+                        files=files,
                         keyring=[{"name": name, "what": what} for name, what in KEYRING_ENTRIES])

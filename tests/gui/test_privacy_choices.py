@@ -81,6 +81,7 @@ def test_pause_is_saved_and_the_scheduled_update_check_does_not_run(
     assert saved["background_checks_paused"] is True
     assert page.choices.result.text() == "Background checks are paused."
     assert "grace period" in page.choices.pause_note.text()
+    qtbot.waitUntil(lambda: "your license works until" in page.choices.pause_note.text())
     assert not UpdateService(lic_ctx).check_due()
     # The license check is due, yet the scheduled check sends nothing while paused.
     engine = service(lic_ctx, name="alpha", config=FAST).engine

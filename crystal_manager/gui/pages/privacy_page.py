@@ -155,9 +155,12 @@ class PrivacyPage(QWidget):
         self._show_summary()
 
     def set_facts(self, values: dict[str, dict[str, str]], next_check: str | None, activated: bool,
-                  files: list[dict[str, Any]], keyring: list[dict[str, str]]) -> None:
-        """This computer's values, the next license check, and what is stored here."""
+                  files: list[dict[str, Any]], keyring: list[dict[str, str]], *,
+                  lease_until: str | None = None) -> None:
+        """This computer's values, the next license check, what is stored here, and until when the license
+        works without a check (what pausing the checks means)."""
         self._next_check = next_check if activated else None
+        self.choices.set_grace(lease_until)
         self.may_send.set_catalog(self._catalog, values)
         self.may_send.set_next_check(next_check, activated)
         self.stored.set_storage(files, keyring)

@@ -208,10 +208,8 @@ class ChoicesTab(QWidget):
         self.confirm: Callable[[str, str], bool] = _ask
         self.pause = QCheckBox(tr("&Pause background checks"))
         self.pause.toggled.connect(self.pause_changed.emit)
-        self.pause_note = wrapped(tr("While paused, the Manager makes no license check and no update check on its "
-                                     "own; it sends only what you ask for. Your license keeps working offline "
-                                     "for its grace period, counted from the last successful check; after that "
-                                     "CrystalMe3D Pro stops until a check succeeds."))
+        self.pause_note = wrapped()
+        self.set_grace(None)
         self.delete_local = QPushButton(tr("&Delete all data on this computer…"))
         self.delete_local.clicked.connect(self._delete_local)
         self.request = QPushButton(tr("Ask the vendor to &delete your data…"))
@@ -236,6 +234,16 @@ class ChoicesTab(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.result)
         layout.addStretch(1)
+
+    def set_grace(self, lease_until: str | None) -> None:
+        """Say until when the license works without a check (the lease's end), when activated."""
+        general = tr("While paused, the Manager makes no license check and no update check on its own; it sends "
+                     "only what you ask for. Your license keeps working offline for its grace period, counted "
+                     "from the last successful check; after that CrystalMe3D Pro stops until a check succeeds.")
+        if lease_until:
+            general += " " + tr("Without another check, your license works until %1.").replace(
+                "%1", fmt_when(lease_until))
+        self.pause_note.setText(general)
 
     def set_paused(self, paused: bool) -> None:
         """Show the saved choice (without announcing it as a change)."""

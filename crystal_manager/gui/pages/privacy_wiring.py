@@ -82,7 +82,7 @@ def load_facts(app: PrivacyHost, window: _Window) -> None:
 
     def show(facts: PrivacyFacts) -> None:
         window.privacy_page.set_facts(facts.values, facts.next_check_at, facts.activated, facts.files,
-                                      facts.keyring)
+                                      facts.keyring, lease_until=facts.lease_expires_at)
 
     service = _service(app)
     run_in_background(window.privacy_page, lambda: privacy_facts(app.ctx, service), on_success=show,
