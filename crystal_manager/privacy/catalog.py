@@ -291,7 +291,7 @@ REQUEST_TYPES: tuple[RequestType, ...] = (
         kind="update_metadata",
         method="GET",
         path=f"{API_PREFIX}/updates/metadata/{{name}}",
-        title="Update information (signed metadata)",
+        title="Update information (the signed list of versions)",
         purpose="Fetches the signed list of available versions. Only the file name is sent: no license key, "
                 "no machine ID, nothing about you or this computer.",
         when="When checking for updates: daily if enabled, or when you press “Check for updates”.",

@@ -13,7 +13,7 @@ TEXTS = (
     QT_TRANSLATE_NOOP('catalog', 'a random one-time number'),
     QT_TRANSLATE_NOOP('catalog', 'Makes sure the answer was made for this very request (an old or forged answer is refused).'),
     QT_TRANSLATE_NOOP('catalog', 'not stored'),
-    QT_TRANSLATE_NOOP('catalog', 'Update information (signed metadata)'),
+    QT_TRANSLATE_NOOP('catalog', 'Update information (the signed list of versions)'),
     QT_TRANSLATE_NOOP('catalog', 'Fetches the signed list of available versions. Only the file name is sent: no license key, no machine ID, nothing about you or this computer.'),
     QT_TRANSLATE_NOOP('catalog', 'When checking for updates: daily if enabled, or when you press “Check for updates”.'),
     QT_TRANSLATE_NOOP('catalog', 'the name of the update information file'),
