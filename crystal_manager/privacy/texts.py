@@ -23,6 +23,12 @@ KEYRING_ENTRIES = (("license_key", "your license key"),
                    ("machine_key", "this computer's private key (signs an offline deactivation proof)"))
 
 
+#: Files known by where they are (a part of their path), in words; checked in this order.
+KNOWN_PLACES = (("updates/metadata/", "update information (the signed list of versions)"),
+                ("updates/downloads/", "a downloaded update"),
+                ("updates/state.json", "the update state: last check, skipped versions, a pending download"),
+                (".lock", "a lock file (empty: it only keeps two programs from writing at once)"),
+                (".log", "the Manager's log (no key, no machine ID)"))
 #: What the installed product's folder is, in words.
 PRODUCT_FILES = "CrystalMe3D Pro's installed versions"
 
@@ -54,7 +60,8 @@ def shown_texts(catalog: Catalog | None = None) -> list[str]:
         add(kept.what, kept.how_long)
     for title, lines in sections().values():
         add(title, " · ".join(lines))
-    add(*KNOWN_FILES.values(), *(what for _name, what in KEYRING_ENTRIES), PRODUCT_FILES, *FOLDER_ROLES)
+    add(*KNOWN_FILES.values(), *(what for _place, what in KNOWN_PLACES),
+        *(what for _name, what in KEYRING_ENTRIES), PRODUCT_FILES, *FOLDER_ROLES)
     return found
 
 

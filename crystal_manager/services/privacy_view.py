@@ -16,7 +16,7 @@ from crystal_manager.privacy.catalog import (
     RequestType,
 )
 from crystal_manager.privacy.policy import section_title
-from crystal_manager.privacy.texts import KNOWN_FILES, PRODUCT_FILES
+from crystal_manager.privacy.texts import KNOWN_FILES, KNOWN_PLACES, PRODUCT_FILES
 
 
 def _field_json(spec: FieldSpec) -> dict[str, Any]:
@@ -71,6 +71,18 @@ def entries_since(entries: list[dict[str, Any]], since: datetime | None) -> list
     return kept
 
 
+def _file_words(relative: str, role: str) -> str:
+    """What a file of the app is, in words: by its name, else by where it is, else its folder's role."""
+    name = relative.rsplit("/", 1)[-1]
+    base = name.split(".jsonl.")[0] + ".jsonl" if ".jsonl." in name and not name.endswith(".lock") else name
+    if base in KNOWN_FILES:
+        return KNOWN_FILES[base]
+    for place, what in KNOWN_PLACES:
+        if place in relative or relative.endswith(place):
+            return what
+    return role
+
+
 def stored_files(folders: dict[str, Path]) -> list[dict[str, Any]]:
     """Every file under the app's folders (the installed product's versions counted as one folder, and
     not again inside the data folder that holds it by default)."""
@@ -86,9 +98,8 @@ def stored_files(folders: dict[str, Path]) -> list[dict[str, Any]]:
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             if product is not None and path.is_relative_to(product):
                 continue
-            base = path.name.split(".jsonl.")[0] + ".jsonl" if ".jsonl." in path.name else path.name
             found.append({"path": str(path), "bytes": path.stat().st_size,
-                          "what": KNOWN_FILES.get(base, KNOWN_FILES.get(path.name, role))})
+                          "what": _file_words(path.relative_to(folder).as_posix(), role)})
     return found
 
 
