@@ -37,6 +37,7 @@ from crystal_manager.licensing.guard import (
     Denial,
     Guard,
     copy_clock,
+    guard_time,
     lease_terms_unverified,
     load_guard,
     merge_clock,
@@ -298,11 +299,18 @@ class LicensingEngine:
         store = self.guard_store(True)
         guard = self._load_guard(store)
         if guard is not None:
+            before = guard.to_text()
             guard.set_back_at = None
             # A fresh signed lease of this license supersedes its earlier revocation or expiry.
             guard.denials = [d for d in guard.denials if d.code == "deactivated" or d.license_id != terms.license_id]
-            copy_clock(record, guard)
-            self._save_guard(store, guard)
+            # The keyring copy of the mark is written when it is off by more than the save step (either way:
+            # a clock put right since moves the old pair's estimate), not at every answer.
+            mark, seen = guard_time(guard.high_water), guard_time(guard.seen_at)
+            estimate = read_clock(answer.received_at, mark, seen).trusted_now if mark else None
+            if estimate is None or abs(estimate - answer.signed_at) > HIGH_WATER_SAVE_STEP:
+                copy_clock(record, guard)
+            if guard.to_text() != before:
+                self._save_guard(store, guard)
         return record
 
     # -- use cases ----------------------------------------------------------------------------------
@@ -323,7 +331,8 @@ class LicensingEngine:
                 record = LicenseRecord(high_water=record.high_water, high_water_seen_at=record.high_water_seen_at)
             record = self._accept(answer, record, key)
             record.set_time("activated_at", answer.signed_at)
-            secrets.set(KEY_SECRET, key)
+            if previous_key != key:
+                secrets.set(KEY_SECRET, key)
             self.save(record)
         return self.evaluate(record)
 

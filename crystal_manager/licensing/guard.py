@@ -145,6 +145,11 @@ def copy_clock(record: Any, guard: Guard) -> bool:
     return True
 
 
+def guard_time(text: str | None) -> datetime | None:
+    """A stored time of the guard (None if absent or malformed)."""
+    return _time(text)
+
+
 def _time(text: str | None) -> datetime | None:
     try:
         return parse_time(text) if text else None
