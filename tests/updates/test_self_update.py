@@ -292,3 +292,19 @@ def test_rollback_hands_over_to_the_kept_version(upd_ctx: AppContext, app_home: 
     with pytest.raises(NothingToRollBack):
         roll_back_self(manager_update_service(upd_ctx, running_version="1.0.0", root=tmp_path / "empty"),
                        start=False)
+
+
+def test_a_yanked_manager_release_is_no_longer_offered(upd_ctx: AppContext,
+                                                       reference_server: ReferenceServer) -> None:
+    publish_bundle(reference_server, "1.1.0")
+    listed = json.loads(reference_server.admin("release", "list", str(reference_server.data_dir), "--json").stdout)
+    assert any("crystal-manager" in json.dumps(item) and "1.1.0" in json.dumps(item) for item in
+               (listed if isinstance(listed, list) else listed.get("releases", [])))
+    service = manager_update_service(upd_ctx, running_version="1.0.0")
+    assert service.check().offer is not None
+    yanked = reference_server.admin("release", "yank", str(reference_server.data_dir), "--product",
+                                    "crystal-manager", "--version", "1.1.0")
+    assert yanked.returncode == 0, yanked.stderr
+    assert service.check().offer is None
+    with pytest.raises(NoUpdateOffered):
+        update_self(service, start=False)
