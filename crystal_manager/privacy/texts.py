@@ -27,7 +27,7 @@ KEYRING_ENTRIES = (("license_key", "your license key"),
 KNOWN_PLACES = (("updates/metadata/", "update information (the signed list of versions)"),
                 ("updates/downloads/", "a downloaded update"),
                 ("updates/state.json", "the update state: last check, skipped versions, a pending download"),
-                (".lock", "a lock file (empty: it only keeps two programs from writing at once)"),
+                ("lock", "a lock file (empty: it only keeps two programs from writing at once)"),
                 (".log", "the Manager's log (no key, no machine ID)"))
 #: What the installed product's folder is, in words.
 PRODUCT_FILES = "CrystalMe3D Pro's installed versions"

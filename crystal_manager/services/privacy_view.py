@@ -78,7 +78,13 @@ def _file_words(relative: str, role: str) -> str:
     if base in KNOWN_FILES:
         return KNOWN_FILES[base]
     for place, what in KNOWN_PLACES:
-        if place in relative or relative.endswith(place):
+        if "/" in place:  # a folder or a file at a known place
+            found = place in relative
+        elif place.startswith("."):  # a suffix, rotated copies too (manager.log.1)
+            found = name.endswith(place) or place + "." in name
+        else:  # a name, alone or as a suffix (updates/lock, ledger.jsonl.lock)
+            found = name == place or name.endswith("." + place)
+        if found:
             return what
     return role
 
