@@ -186,8 +186,8 @@ def _detail(kind: ProblemKind, exc: BaseException) -> str:
     if kind in _LOCAL:
         text = str(exc).strip() or "the key is not valid"
         return f"{text[:1].upper()}{text[1:]}. Nothing was sent."
-    if kind is ProblemKind.CANCELLED:
-        return "The request was stopped before an answer came."
+    if kind is ProblemKind.CANCELLED:  # the request went out and cannot be called back
+        return "The request was already sent; if an answer still comes, the page shows what it changed."
     return explain(exc)[0]
 
 
@@ -196,7 +196,7 @@ def problem_for(exc: BaseException, action: Action | None = None) -> Problem:
     kind = kind_of(exc)
     reason = _HEADLINES[kind]
     headline = f"{_ACTION_WORDS[action]}: {reason}" if action else f"{reason[:1].upper()}{reason[1:]}"
-    after = _AFTER[action] if action and kind not in _LOCAL else ""
+    after = _AFTER[action] if action and kind not in _LOCAL | {ProblemKind.CANCELLED} else ""
     if action == "verify" and kind not in RETRYABLE:
         after = ""  # only offline trouble starts the grace period; a denial changes the state itself
     next_step = f"{after} {_NEXT[kind]}".strip()

@@ -106,3 +106,11 @@ def test_the_headline_names_the_action(action: Action, headline: str, after: str
 def test_a_denied_verify_does_not_promise_offline_work() -> None:
     problem = problem_for(lic.LicenseRevoked("revoked"), "verify")
     assert problem.headline == "Not verified: this license was revoked" and "offline" not in problem.next_step
+
+
+def test_stopping_promises_nothing_about_the_outcome() -> None:
+    actions: tuple[Action, ...] = ("activate", "verify", "deactivate")
+    for action in actions:
+        problem = problem_for(Cancelled(), action)
+        assert problem.next_step == "Try again when you are ready."
+        assert "offline" not in problem.next_step and "still activated" not in problem.next_step
