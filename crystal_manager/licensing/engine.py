@@ -51,6 +51,7 @@ from crystal_manager.licensing.signatures import VerifiedAnswer, new_nonce, veri
 from crystal_manager.net.errors import TransportError
 from crystal_manager.net.request import GatewayResponse, OutboundRequest, Trigger
 from crystal_manager.storage.secrets import SecretStoreError
+from crystal_protocol.lease import LeaseTerms
 from crystal_protocol.signing import format_time
 from crystal_protocol.wire import NONCE_HEADER
 
@@ -222,6 +223,16 @@ class LicensingEngine:
                          at=format_time(max(at, terms.issued))))
         self._save_guard(store, guard)
 
+    def supersede(self, terms: LeaseTerms) -> None:
+        """A freshly signed lease (online or from an offline response) overrides remembered denials of it."""
+        store = self.guard_store(True)
+        guard = self._load_guard(store)
+        if guard is not None:
+            before = guard.to_text()
+            guard.supersede(terms)
+            if guard.to_text() != before:
+                self._save_guard(store, guard)
+
     # -- the wire ---------------------------------------------------------------------------------
     def claim(self, key: str, record: LicenseRecord | None = None, label: str | None = None, *,
               kind: str = "license_activate") -> dict[str, Any]:
@@ -301,8 +312,7 @@ class LicensingEngine:
         if guard is not None:
             before = guard.to_text()
             guard.set_back_at = None
-            # A fresh signed lease of this license supersedes its earlier revocation or expiry.
-            guard.denials = [d for d in guard.denials if d.code == "deactivated" or d.license_id != terms.license_id]
+            guard.supersede(terms)  # a fresh signed lease overrides earlier denials of it
             # The keyring copy of the mark is written when it is off by more than the save step (either way:
             # a clock put right since moves the old pair's estimate), not at every answer.
             mark, seen = guard_time(guard.high_water), guard_time(guard.seen_at)

@@ -65,6 +65,13 @@ class Guard:
                         if (d.code, d.license_id, d.machine_id) != (denial.code, denial.license_id, denial.machine_id)]
         self.denials = ([*self.denials, denial])[-MAX_DENIALS:]
 
+    def supersede(self, terms: LeaseTerms) -> None:
+        """Forget what a fresh signed lease overrides: its license's revocation or expiry, and a deactivation
+        of its machine (a deactivation proof never imported, then this machine activated again)."""
+        self.denials = [d for d in self.denials
+                        if not (d.code != "deactivated" and d.license_id == terms.license_id)
+                        and not (d.code == "deactivated" and d.machine_id == terms.machine_id)]
+
     def to_text(self) -> str:
         """The keyring entry's text."""
         return json.dumps({"v": 1, "high_water": self.high_water, "seen_at": self.seen_at,

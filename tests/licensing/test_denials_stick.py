@@ -141,3 +141,16 @@ def test_copying_the_app_folder_to_another_machine_gives_nothing(lic_ctx: AppCon
     clone = service(clone_ctx, name="clone")
     assert clone.status().state == "locked"  # the lease names another machine
     clone_ctx.close()
+
+
+def test_activating_again_after_a_proof_never_imported_works(lic_ctx: AppContext, reference_server: ReferenceServer,
+                                                             tmp_path: Path) -> None:
+    """Deactivated offline, the proof never reached the vendor, so the server still holds this machine: a new
+    activation gets the same machine's fresh lease, which the remembered deactivation must not void."""
+    lic = issue(reference_server.data_dir, seats=1)
+    svc = service(lic_ctx)
+    first = svc.activate(lic.key)
+    svc.deactivate_offline(tmp_path / "proof.json")
+    again = svc.activate(lic.key)
+    assert again.state == "active" and again.machine_id == first.machine_id
+    assert svc.status().state == "active"
