@@ -67,7 +67,7 @@ def visible_words(page: PrivacyPage) -> str:
     words += [page.tabs.tabText(i) for i in range(page.tabs.count())]
     for table in tables(page):
         words += [cell for row in table.rows() for cell in row]
-        words += [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
+        words += [item.text() for c in range(table.columnCount()) if (item := table.horizontalHeaderItem(c))]
     return "\n".join(words)
 
 
