@@ -40,7 +40,8 @@ def lease_kid(root: Path) -> str:
 def test_staged_rotation_keeps_every_client_working_or_offline_never_denied(
         server_dir: Path, tmp_path: Path, memory_keyring: MemoryKeyring) -> None:
     profile = server_dir / "profile.json"
-    old_profile = shutil.copy(profile, tmp_path / "old-profile.json")  # a client release that trusts K1 only
+    old_profile = tmp_path / "old-profile.json"  # a client release that trusts K1 only
+    shutil.copy(profile, old_profile)
     (k1, role), = roles(server_dir).items()
     assert role == "signing"
     with run_reference_server(server_dir) as server:
