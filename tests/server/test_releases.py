@@ -10,7 +10,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from tuf.api.metadata import Metadata
+from tuf.api.metadata import Metadata, Targets
 
 from crystal_protocol.releases import ReleaseInfo, current_platform
 from crystal_server.demo_release import build_demo_archive
@@ -84,7 +84,7 @@ def test_list_shows_each_release_with_its_facts(tmp_path: Path) -> None:
                     "size": len(data), "released_at": "2026-11-30T09:00:00Z", "critical": False,
                     "min_manager": None, "target": target("1.10.0", ".tar.zst"),
                     "sha256": hashlib.sha256(data).hexdigest(), "length": len(data), "patches": []}
-    targets = Metadata.from_file(str(server / "repository" / "metadata" / "5.targets.json"))
+    targets = Metadata[Targets].from_file(str(server / "repository" / "metadata" / "5.targets.json"))
     patches = [p["target"] for r in listed for p in r["patches"]]  # built at publish (tests/server/test_deltas.py)
     assert sorted(targets.signed.targets) == sorted([r["target"] for r in listed] + patches)
 
