@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,7 +49,7 @@ class Cli:
         value: dict[str, object] = json.loads(proc.stdout)
         return value
 
-    def ledger(self) -> list[dict[str, object]]:
+    def ledger(self) -> list[dict[str, Any]]:  # JSON entries, as Ledger.entries() gives them
         path = self.home / "data" / "ledger.jsonl"
         return Ledger(path).entries()
 
@@ -132,7 +133,7 @@ def test_check_download_install_rollback(cli: Cli, reference_server: ReferenceSe
 
     update_requests = [e for e in cli.ledger() if str(e["kind"]).startswith("update_")]
     assert {e["kind"] for e in update_requests} == {"update_metadata", "update_target"}
-    assert all(set(e["fields"]) == {"name"} for e in update_requests)  # type: ignore[arg-type]
+    assert all(set(e["fields"]) == {"name"} for e in update_requests)
 
 
 def test_skip_and_channel(cli: Cli, reference_server: ReferenceServer) -> None:
