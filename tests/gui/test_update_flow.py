@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QMessageBox, QPushButton
 from pytestqt.qtbot import QtBot
+from pytestqt.wait_signal import SignalBlocker
 
 from crystal_manager.desktop.tray_state import TrayState, UpdateActivity
 from crystal_manager.gui.app import TrayApp
@@ -30,7 +31,7 @@ def env(qtbot: QtBot, reference_server: ReferenceServer, app_home: Path, memory_
         yield made
 
 
-def wait_done(qtbot: QtBot, app: TrayApp, action: str) -> object:
+def wait_done(qtbot: QtBot, app: TrayApp, action: str) -> SignalBlocker:
     return qtbot.waitSignal(app.updates.done, timeout=30_000, check_params_cb=lambda name: name == action)
 
 
@@ -129,7 +130,8 @@ def test_cancel_while_running_and_while_paused_deletes_the_partial_file(
     click_and_wait(qtbot, app, page.download_button, "download")
     assert app.updates.facts.paused is not None and any(downloads.iterdir())
     click_and_wait(qtbot, app, page.cancel_button, "cancel")
-    assert app.updates.facts.paused is None and app.updates.facts.problem is None
+    after_cancel = app.updates.facts  # a new snapshot (the one above was narrowed before the click)
+    assert after_cancel.paused is None and after_cancel.problem is None
     assert [p.name for p in downloads.iterdir()] == []
 
 
