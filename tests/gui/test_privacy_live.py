@@ -42,7 +42,12 @@ def test_exact_data_export_and_clear_beside_the_log(make_app: MakeApp, qtbot: Qt
     exported = json.loads(out.read_text())
     assert [e["kind"] for e in exported["log"]] == ["health"] and exported["catalog"]["requests"]
     asked: list[str] = []
-    page.confirm = lambda text: asked.append(text) is None and False  # "No": nothing is deleted
+
+    def answer_no(text: str) -> bool:  # "No": nothing is deleted
+        asked.append(text)
+        return False
+
+    page.confirm = answer_no
     page.clear_button.click()
     assert asked and "sends nothing" in asked[0] and app.ctx.ledger.entries()
     page.confirm = lambda _text: True
