@@ -69,7 +69,8 @@ def test_the_bubble_shows_the_icon_of_the_new_state(make_app: MakeApp, qtbot: Qt
     app, fake, _probe = make_app(before, tray=True)
     assert app.tray is not None
     seen: list[int] = []
-    app.notifier.shown.connect(lambda *_args: seen.append(app.tray.icon.icon().cacheKey()))  # type: ignore[union-attr]
+    tray = app.tray
+    app.notifier.shown.connect(lambda *_args: seen.append(tray.icon.icon().cacheKey()))
     fake.current = STATES[after]
     with qtbot.waitSignal(app.notifier.shown) as shown:
         app.license.refresh()
