@@ -106,8 +106,8 @@ def test_a_failed_deactivation_is_not_a_failed_verification(make_app: MakeApp, q
     app, fake, page = page_for(make_app, "active", qtbot)
     fake.fail["deactivate"] = net.ConnectFailed("cannot reach 127.0.0.1")
     page.deactivate_button.click()
-    box = qtbot.waitUntil(lambda: app.window().findChild(QMessageBox, "confirm") is not None) or \
-        app.window().findChild(QMessageBox, "confirm")
+    qtbot.waitUntil(lambda: app.window().findChild(QMessageBox, "confirm") is not None)
+    box = app.window().findChild(QMessageBox, "confirm")
     assert isinstance(box, QMessageBox)
     with qtbot.waitSignal(app.license.failed) as failed:
         next(b for b in box.buttons() if b.text() == "Deactivate").click()
@@ -119,8 +119,8 @@ def test_a_failed_deactivation_is_not_a_failed_verification(make_app: MakeApp, q
 def test_deactivate_asks_first_then_frees_the_seat(make_app: MakeApp, qtbot: QtBot) -> None:
     app, fake, page = page_for(make_app, "active", qtbot)
     page.deactivate_button.click()
-    box = qtbot.waitUntil(lambda: app.window().findChild(QMessageBox, "confirm") is not None) or \
-        app.window().findChild(QMessageBox, "confirm")
+    qtbot.waitUntil(lambda: app.window().findChild(QMessageBox, "confirm") is not None)
+    box = app.window().findChild(QMessageBox, "confirm")
     assert isinstance(box, QMessageBox) and "deactivate" not in fake.calls
     yes = next(b for b in box.buttons() if b.text() == "Deactivate")
     with qtbot.waitSignal(app.license.facts_changed):
@@ -136,7 +136,8 @@ def test_manage_machines_lists_and_frees_another_seat(make_app: MakeApp, qtbot: 
     assert isinstance(dialog, MachinesDialog)
     qtbot.waitUntil(lambda: dialog.table.rowCount() == 3)
     assert dialog.seats.text() == "3 of 3 seats in use"
-    assert dialog.table.item(0, 0).text() == "This computer (this machine)"
+    first = dialog.table.item(0, 0)
+    assert first is not None and first.text() == "This computer (this machine)"
     dialog.table.selectRow(2)
     assert dialog.selected() is not None and dialog.selected().label == "Old laptop"  # type: ignore[union-attr]
     dialog.deactivate_button.click()
