@@ -116,7 +116,8 @@ def test_online_journey(start_app: Callable[[Clock], TrayApp], reference_server:
     dialog.machines_button.click()
     machines = dialog.findChild(MachinesDialog)
     assert isinstance(machines, MachinesDialog)
-    qtbot.waitUntil(lambda: machines.table.rowCount() == 1)
+    table = machines.table
+    qtbot.waitUntil(lambda: table.rowCount() == 1)
     machines.table.selectRow(0)
     shot(machines, "machines-seat_limit")
     machines.close()
