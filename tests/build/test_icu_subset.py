@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import PySide6
 import pytest
 
 from tests.build.smoke import ROOT
@@ -19,7 +20,7 @@ import icu_subset
 
 sys.path.remove(str(ROOT / "build"))
 
-PYSIDE = Path(__import__("PySide6").__file__).parent
+PYSIDE = Path(PySide6.__path__[0])
 ICU_LIBS = sorted((PYSIDE / "Qt" / "lib").glob("libicudata.so.*"))
 pytestmark = pytest.mark.skipif(not ICU_LIBS or shutil.which("ld") is None,
                                 reason="needs PySide6's ICU (Linux wheels) and binutils")
