@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,9 +186,10 @@ def main() -> int:
         server = start_server(server_dir, port=port)
         try:
             times: dict[str, list[float]] = {"curl + openssl": [], "ours": [], "python-tuf": []}
-            methods = [("curl + openssl", lambda: curl_openssl(server.url, signed, tmp / "curl.bin")),
-                       ("ours", lambda: ours(server.url, signed, tmp / "ours")),
-                       ("python-tuf", lambda: python_tuf(server.url, signed, root, tmp / "tuf"))]
+            methods: list[tuple[str, Callable[[], float]]] = [
+                ("curl + openssl", lambda: curl_openssl(server.url, signed, tmp / "curl.bin")),
+                ("ours", lambda: ours(server.url, signed, tmp / "ours")),
+                ("python-tuf", lambda: python_tuf(server.url, signed, root, tmp / "tuf"))]
             for run in range(args.runs):
                 # Interleaved, and in a rotating order: each method writes 512 MiB, and the one that runs
                 # right after another's writes meets the kernel's write-back of them.
