@@ -84,7 +84,8 @@ def render(svg: str, size: int, path: Path) -> None:
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     renderer.render(painter)
     painter.end()
-    if not image.save(str(path), "PNG"):
+    # The format comes from the ".png" suffix (PySide6 refuses format=b"PNG" at run time, its stubs refuse "PNG").
+    if not image.save(str(path)):
         raise SystemExit(f"cannot write {path}")
 
 
