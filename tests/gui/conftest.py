@@ -12,10 +12,17 @@ from pytestqt.qtbot import QtBot
 from crystal_manager.desktop.autostart import for_platform
 from crystal_manager.gui.app import TrayApp
 from crystal_manager.gui.instance_server import InstanceServer
+from crystal_manager.gui.tray import Tray
 from crystal_manager.services.context import AppContext
 from tests.support.apps import dispose_apps
 from tests.support.fake_license import FakeLicenseService
 from tests.support.keyring_memory import MemoryKeyring
+
+
+def shown_tray(app: TrayApp) -> Tray:
+    """The app's tray icon as it is now: read afresh, since an action in between may have replaced it."""
+    assert app.tray is not None
+    return app.tray
 
 
 class Probe:

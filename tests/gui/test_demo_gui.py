@@ -8,7 +8,7 @@ import argparse
 from pytestqt.qtbot import QtBot
 
 from crystal_manager.gui.args import gui_parser, parse_gui_args
-from tests.gui.conftest import MakeApp
+from tests.gui.conftest import MakeApp, shown_tray
 
 
 def test_closing_the_window_ends_the_demo(make_app: MakeApp, qtbot: QtBot) -> None:
@@ -42,8 +42,7 @@ def test_two_demos_have_different_tray_tooltips(make_app: MakeApp) -> None:
         app.tray.hide()
         app.tray = None
         app.check_tray()  # a new tray icon, made for this profile
-        assert app.tray is not None
-        tips.append(app.tray.icon.toolTip().splitlines()[0])
+        tips.append(shown_tray(app).icon.toolTip().splitlines()[0])
     assert tips == ["CrystalMe3D Pro Manager — Test server 127.0.0.1:41001",
                     "CrystalMe3D Pro Manager — Test server 127.0.0.1:41002"]
 

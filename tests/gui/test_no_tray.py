@@ -46,7 +46,8 @@ def test_tray_appearing_later_takes_over(make_app: MakeApp, qtbot: QtBot) -> Non
 
 def test_tray_going_away_brings_the_window_back(make_app: MakeApp, qtbot: QtBot) -> None:
     app, _fake, probe = make_app("active", tray=True)
-    assert app.tray is not None and not app.has_window()
+    had_tray = app.tray is not None  # not narrowed: check_tray() below replaces app.tray
+    assert had_tray and not app.has_window()
     probe.value = False
     app.check_tray()
     assert app.tray is None

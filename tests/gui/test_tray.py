@@ -11,8 +11,9 @@ from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from pytestqt.qtbot import QtBot
 
 from crystal_manager.desktop.tray_state import TrayState, UpdateActivity
+from crystal_manager.gui.app import TrayApp
 from crystal_manager.gui.icons import state_icon
-from tests.gui.conftest import MakeApp
+from tests.gui.conftest import MakeApp, shown_tray
 from tests.support.fake_license import STATES
 
 EXPECTED = {
@@ -26,9 +27,8 @@ EXPECTED = {
 }
 
 
-def texts(app: object) -> list[str]:
-    tray = app.tray  # type: ignore[attr-defined]
-    return [a.text() for a in tray.menu.actions() if not a.isSeparator()]
+def texts(app: TrayApp) -> list[str]:
+    return [a.text() for a in shown_tray(app).menu.actions() if not a.isSeparator()]
 
 
 @pytest.mark.parametrize("state", sorted(EXPECTED))
@@ -51,16 +51,15 @@ def test_state_icon_tooltip_and_menu(make_app: MakeApp, state: str) -> None:
 
 def test_expiring_error_update_downloading_and_starting(make_app: MakeApp) -> None:
     app, _fake, _probe = make_app("expiring")
-    assert app.tray is not None
-    assert app.tray.view.state is TrayState.ACTIVE  # 2099: far away
+    assert shown_tray(app).view.state is TrayState.ACTIVE  # 2099: far away
     app.set_update_activity(UpdateActivity.AVAILABLE)
-    assert app.tray.view.state is TrayState.UPDATE_AVAILABLE
-    assert app.tray.icon.toolTip().splitlines()[-1] == "An update is available"
+    assert shown_tray(app).view.state is TrayState.UPDATE_AVAILABLE
+    assert shown_tray(app).icon.toolTip().splitlines()[-1] == "An update is available"
     app.set_update_activity(UpdateActivity.DOWNLOADING)
-    assert app.tray.view.state is TrayState.DOWNLOADING and "Downloading an update…" in texts(app)
+    assert shown_tray(app).view.state is TrayState.DOWNLOADING and "Downloading an update…" in texts(app)
     app.error = "Network problem — cannot reach the server"
     app.set_update_activity(UpdateActivity.IDLE)
-    assert app.tray.view.state is TrayState.ERROR
+    assert shown_tray(app).view.state is TrayState.ERROR
     assert texts(app)[0] == "Problem: Network problem — cannot reach the server"
 
 
