@@ -22,7 +22,14 @@ from crystal_manager.licensing.signatures import check_signature, new_nonce
 from crystal_manager.storage.atomic import write_json_atomic
 from crystal_protocol.lease import DEACTIVATION_PROOF_KIND, OFFLINE_REQUEST_FORMAT, OFFLINE_RESPONSE_KIND
 from crystal_protocol.licensekey import key_digest
-from crystal_protocol.signing import DocumentProblem, format_time, make_document, payload_of, split_document
+from crystal_protocol.signing import (
+    DocumentProblem,
+    format_time,
+    make_document,
+    parse_time,
+    payload_of,
+    split_document,
+)
 
 MAX_FILE_BYTES = 256 * 1024
 
@@ -82,15 +89,22 @@ def install_response(engine: LicensingEngine, path: Path) -> Evaluation:
     fingerprint = engine.identity().fingerprint
     if payload.get("fingerprint") != fingerprint:
         raise OfflineFileError("this response is for another machine")
-    trusted = engine.evaluate(record).trusted_now
+    # The response's signed issue time is a moment the server's clock had reached; the file answers this
+    # very request (its nonce), so a local clock behind the server's does not make its lease "from the future".
+    try:
+        issued = parse_time(payload.get("issued_at"))
+    except DocumentProblem as exc:
+        raise OfflineFileError(f"not a response file: {exc}") from exc
+    trusted = max(engine.evaluate(record).trusted_now, issued)
     try:
         terms = verify_lease(payload.get("lease"), keys=engine.cfg.keys, fingerprint=fingerprint, now=trusted)
     except LeaseInvalid as exc:
         raise OfflineFileError(f"the lease in the response is not acceptable: {exc}") from exc
     key = engine.stored_key()
     lease = payload["lease"]
-    fresh = LicenseRecord(high_water=record.high_water, high_water_seen_at=record.high_water_seen_at,
-                          clock_set_back_at=record.clock_set_back_at)
+    fresh = LicenseRecord(clock_set_back_at=record.clock_set_back_at)
+    fresh.set_time("high_water", trusted)
+    fresh.set_time("high_water_seen_at", engine.cfg.now())
     fresh.lease = {str(k): str(v) for k, v in lease.items()}
     fresh.machine_id, fresh.key_hint = terms.machine_id, hint(key)
     fresh.fingerprint, fresh.fingerprint_version = fingerprint, engine.identity().version

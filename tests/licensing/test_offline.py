@@ -169,3 +169,23 @@ def test_endless_response_file_is_not_read_to_the_end(lic_ctx: AppContext, refer
     writer.join(timeout=30)
     assert written < 4 * 1024 * 1024
     assert svc.status().state == "not_activated"
+
+
+def test_offline_activation_with_a_clock_behind_the_servers(lic_ctx: AppContext, reference_server: ReferenceServer,
+                                                            tmp_path: Path) -> None:
+    """A clock 10 minutes behind: the response's lease is not "from the future" (it answers this request)."""
+    lic = issue(reference_server.data_dir)
+    clock = Clock()
+    clock.advance(minutes=-10)
+    svc = service(lic_ctx, clock=clock)
+    request, response = tmp_path / "request.json", tmp_path / "response.json"
+    svc.write_offline_request(lic.key, request)
+    answer(reference_server, request, response)
+    status = svc.install_offline_response(response)
+    assert status.state == "active" and status.offline_activation
+    # Trusted time starts at the server's signed issue time, not the slow local clock: the 90-day lease
+    # ends 90 days after the server issued it.
+    clock.advance(days=90, minutes=-5)
+    assert svc.status().state == "active"
+    clock.advance(minutes=10)
+    assert svc.status().state == "locked"
