@@ -162,3 +162,21 @@ def test_stop_waiting_for_a_hanging_verify(make_app: MakeApp, qtbot: QtBot) -> N
     assert not page.stop_button.isVisibleTo(page) and page.verify_button.isEnabled()
     with qtbot.waitSignal(app.license.facts_changed):
         gate.set()  # the late answer still shows (it is the truth), without a problem banner
+
+
+def test_a_damaged_key_file_shows_when_the_page_opens(make_app: MakeApp, qtbot: QtBot) -> None:
+    import keyring
+    import keyring.backends.fail
+
+    keyring.set_keyring(keyring.backends.fail.Keyring())  # no keyring: the user-only file holds the key
+    app, _fake, _probe = make_app("active", tray=True)
+    secrets = app.ctx.paths.secrets_fallback_file
+    secrets.parent.mkdir(parents=True, exist_ok=True)
+    secrets.write_bytes(b"\x00garbage{{")
+    window = app.open_window("license")
+    page = window.license_page
+    qtbot.waitUntil(lambda: page.rows.value("state") == "Not activated")
+    note = page.rows.value("message") or ""
+    kept = list(secrets.parent.glob(secrets.name + ".damaged-*"))
+    assert len(kept) == 1 and kept[0].read_bytes() == b"\x00garbage{{" and str(kept[0]) in note
+    assert "damaged" in note and page.activate_button.isVisibleTo(page)
