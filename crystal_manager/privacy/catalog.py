@@ -472,6 +472,10 @@ SERVER_KEEPS: tuple[Kept, ...] = (
     Kept("A machine whose data you asked to delete: nothing (its entry and its events are deleted; with “all "
          "machines”, every machine's entry and every event of the license)", "deleted as soon as you ask",
          "your right to deletion"),
+    Kept("Recent activations (online or offline), access and deletion requests, each by a one-way digest of "
+         "the key it carried",
+         "deleted once older than the one-minute throttle window (at the next such request)",
+         "to slow down key guessing"),
     Kept("Failed attempts (unknown or malformed key) with the IP address they came from",
          "deleted at the next failed attempt once older than the one-minute throttle window",
          "to slow down key guessing"),

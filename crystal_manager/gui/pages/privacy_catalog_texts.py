@@ -101,6 +101,8 @@ TEXTS = (
     QT_TRANSLATE_NOOP('catalog', '90 days'),
     QT_TRANSLATE_NOOP('catalog', "A machine whose data you asked to delete: nothing (its entry and its events are deleted; with “all machines”, every machine's entry and every event of the license)"),
     QT_TRANSLATE_NOOP('catalog', 'deleted as soon as you ask'),
+    QT_TRANSLATE_NOOP('catalog', 'Recent activations (online or offline), access and deletion requests, each by a one-way digest of the key it carried'),
+    QT_TRANSLATE_NOOP('catalog', 'deleted once older than the one-minute throttle window (at the next such request)'),
     QT_TRANSLATE_NOOP('catalog', 'Failed attempts (unknown or malformed key) with the IP address they came from'),
     QT_TRANSLATE_NOOP('catalog', 'deleted at the next failed attempt once older than the one-minute throttle window'),
     QT_TRANSLATE_NOOP('catalog', 'Who We Are'),
