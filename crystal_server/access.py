@@ -19,13 +19,19 @@ NOT_LINKED = ("Failed attempts (an unknown or malformed key) are kept with the I
 
 
 def access_report(conn: sqlite3.Connection, license_id: str) -> dict[str, Any]:
-    """The license's row, every machine row and every event row, column by column as stored (events past
+    """The license's row, every machine row, every event row and the throttle's rows for its key, column by
+    column as stored (events past
     their declared 90 days are deleted first: a quiet server must not show, or keep, older ones)."""
     conn.execute("DELETE FROM events WHERE at < ?", (format_time(datetime.now(UTC) - EVENTS_KEPT),))
     license_row = conn.execute("SELECT * FROM licenses WHERE id = ?", (license_id,)).fetchone()
     machines = conn.execute("SELECT * FROM machines WHERE license_id = ? ORDER BY activated_at, id",
                             (license_id,)).fetchall()
     events = conn.execute("SELECT * FROM events WHERE license_id = ? ORDER BY id", (license_id,)).fetchall()
+    # The per-key throttle keeps the key's digest with each recent request: linked to the license, so shown.
+    digest = str(license_row["key_digest"]) if license_row is not None else ""
+    recent = conn.execute("SELECT * FROM throttle_events WHERE bucket = 'key' AND name = ? ORDER BY at",
+                          (digest,)).fetchall()
     return {"license": dict(license_row) if license_row is not None else {},
             "machines": [dict(row) for row in machines], "events": [dict(row) for row in events],
+            "recent_requests": [dict(row) for row in recent],
             "not_linked_to_the_license": NOT_LINKED}

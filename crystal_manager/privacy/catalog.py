@@ -237,6 +237,8 @@ _ACCESS = RequestType(
                                        "status, dates)."),
               ResponseField("machines", "Every machine row as stored (deactivated ones keep only id and dates)."),
               ResponseField("events", "Every event kept (90 days)."),
+              ResponseField("recent_requests", "The throttle's rows for this key (a digest and a time each; one "
+                                               "minute)."),
               ResponseField("not_linked_to_the_license", "What is kept but not by license (failed attempts).")),
     errors=("license_not_found", "invalid_key", "rate_limited"),
     signed_response=True,

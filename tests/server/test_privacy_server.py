@@ -104,6 +104,10 @@ def test_the_access_request_returns_exactly_what_is_stored_and_only_to_the_key_h
         conn.close()
     assert report["license"] == stored_license and report["machines"] == stored_machines
     assert report["events"] == stored_events and "IP address" in report["not_linked_to_the_license"]
+    # The per-key throttle rows carry the key's digest: linked to the license, so shown (the access request
+    # itself counts: the report is made after its own row is written).
+    assert report["recent_requests"] and all(r["name"] == stored_license["key_digest"]
+                                             for r in report["recent_requests"])
     # A well-formed key of no license gets a signed refusal, not someone else's data.
     with pytest.raises(KeyNotFound):
         alpha.vendor_report(generate_key())

@@ -161,6 +161,8 @@ def run_vendor(ctx: AppContext, args: argparse.Namespace) -> int:
                 f"activated {when_words(str(machine.get('activated_at') or ''))}, last seen "
                 f"{when_words(str(machine.get('last_seen_at') or ''))}")
     say(f"{len(report.get('events', []))} events kept (activations, checks, deactivations; 90 days).")
+    say(f"{len(report.get('recent_requests', []))} recent requests with your key (kept one minute, to slow down "
+        "key guessing).")
     say(str(report.get("not_linked_to_the_license", "")))
     return EXIT_OK
 

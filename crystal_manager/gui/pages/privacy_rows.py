@@ -251,6 +251,8 @@ def vendor_rows(report: dict[str, Any]) -> list[list[str]]:
                          .replace("%4", fmt_when(str(machine.get("last_seen_at") or "")))])
     rows.append([tr("Events"), tr("%1 kept (activations, checks, deactivations; 90 days)")
                  .replace("%1", str(len(report.get("events") or [])))])
+    rows.append([tr("Recent requests with your key"), tr("%1 (kept one minute, to slow down key guessing)")
+                 .replace("%1", str(len(report.get("recent_requests") or [])))])
     return rows
 
 
