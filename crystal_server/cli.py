@@ -77,10 +77,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # only once the socket is ours (callers wait for that line; --port 0 picks a free port).
     sock = listen_socket(args.host, args.port)
     scheme = "https" if args.tls_cert else "http"
+    # The refresher's first pass before "listening on": no client is served a timestamp that ran out while
+    # the server was stopped (nor races that pass).
+    stop = _start_refresher(data_dir, args)
     print(f"listening on {scheme}://{args.host}:{sock.getsockname()[1]}", flush=True)
     config = uvicorn.Config(create_app(data_dir), log_level=args.log_level, ssl_certfile=args.tls_cert,
                             ssl_keyfile=args.tls_key, access_log=False)
-    stop = _start_refresher(data_dir, args)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
@@ -137,7 +139,8 @@ def _start_refresher(data_dir: Path, args: argparse.Namespace) -> threading.Even
         def log(line: str) -> None:
             print(f"crystal-server: {line}", file=sys.stderr, flush=True)
 
-        threading.Thread(target=tuf_repo.keep_fresh, args=(repo, interval, stop, log),
+        tuf_repo.refresh_due(repo, min(interval, 5.0), log)
+        threading.Thread(target=tuf_repo.keep_fresh, args=(repo, interval, stop, log), kwargs={"wait_first": True},
                          name="timestamp-refresher", daemon=True).start()
     return stop
 

@@ -386,20 +386,28 @@ class TufRepository:
 
 
 def keep_fresh(repo: TufRepository, interval: float, stop: threading.Event,
-               log: Callable[[str], None]) -> None:
+               log: Callable[[str], None], *, wait_first: bool = False) -> None:
     """Until ``stop`` is set: every ``interval`` seconds, re-sign what is due (the timestamp when less
     than half its lifetime is left). Runs in the server's background thread; never raises (a failure
-    is logged and tried again: clients refuse an expired timestamp, so a stuck refresher fails closed)."""
+    is logged and tried again: clients refuse an expired timestamp, so a stuck refresher fails closed).
+    ``wait_first``: the first pass was already made (``refresh_due`` before the server listened)."""
+    if wait_first and stop.wait(interval):
+        return
     while True:
-        try:
-            with repo.locked(timeout=max(interval, 1.0)):
-                done = repo.refresh()
-            if done:
-                log(f"re-signed {', '.join(done)} (timestamp version {repo.load_timestamp().signed.version})")
-        except Exception as exc:  # any failure: log it, keep serving, try again
-            log(f"could not re-sign the update metadata: {exc}")
+        refresh_due(repo, interval, log)
         if stop.wait(interval):
             return
+
+
+def refresh_due(repo: TufRepository, lock_timeout: float, log: Callable[[str], None]) -> None:
+    """One pass of ``keep_fresh``: re-sign what is due; never raises (a failure is logged)."""
+    try:
+        with repo.locked(timeout=max(lock_timeout, 1.0)):
+            done = repo.refresh()
+        if done:
+            log(f"re-signed {', '.join(done)} (timestamp version {repo.load_timestamp().signed.version})")
+    except Exception as exc:  # any failure: log it, keep serving, try again
+        log(f"could not re-sign the update metadata: {exc}")
 
 
 def _fresh_root(signers: dict[str, Signer], lifetimes: Lifetimes, now: datetime) -> Metadata[Root]:
