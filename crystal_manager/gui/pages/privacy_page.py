@@ -135,8 +135,14 @@ class PrivacyPage(QWidget):
         others = QWidget()
         box = QVBoxLayout(others)
         box.setContentsMargins(0, 0, 0, 0)
-        box.addWidget(self.others_table, 1)
+        box.addWidget(self.others_table)
         box.addWidget(self.others_detail)
+        box.addStretch(1)
+        # A few rows: the list is as tall as they are, and the first one's explanation shows at once.
+        self.others_table.setCurrentCell(0, 0)
+        height = self.others_table.horizontalHeader().sizeHint().height() + 2 * self.others_table.frameWidth()
+        height += sum(self.others_table.rowHeight(r) for r in range(self.others_table.rowCount()))
+        self.others_table.setFixedHeight(height + 4)
         return others
 
     # -- facts in -------------------------------------------------------------------------------------
