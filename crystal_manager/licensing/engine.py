@@ -7,7 +7,6 @@ denial changes the license to revoked/expired. Secrets go to the secret store, n
 
 from __future__ import annotations
 
-import contextlib
 import random
 import threading
 from collections.abc import Callable, Mapping
@@ -33,16 +32,8 @@ from crystal_manager.licensing.errors import (
 )
 from crystal_manager.licensing.evaluate import Evaluation, evaluate
 from crystal_manager.licensing.fingerprint import MachineIdentity
-from crystal_manager.licensing.guard import (
-    Denial,
-    Guard,
-    copy_clock,
-    guard_time,
-    lease_terms_unverified,
-    load_guard,
-    merge_clock,
-    save_guard,
-)
+from crystal_manager.licensing.guard import copy_clock, lease_terms_unverified
+from crystal_manager.licensing.keeper import DEACTIVATED_NOTICE, GuardKeeper, strip
 from crystal_manager.licensing.keyformat import hint, normalize_key
 from crystal_manager.licensing.label import clean_label
 from crystal_manager.licensing.lease import verify_lease
@@ -50,18 +41,11 @@ from crystal_manager.licensing.record import LicenseRecord, load_record, save_re
 from crystal_manager.licensing.signatures import VerifiedAnswer, new_nonce, verify_answer
 from crystal_manager.net.errors import TransportError
 from crystal_manager.net.request import GatewayResponse, OutboundRequest, Trigger
-from crystal_manager.storage.secrets import SecretStoreError
-from crystal_protocol.lease import LeaseTerms
-from crystal_protocol.signing import format_time
 from crystal_protocol.wire import NONCE_HEADER
 
 KEY_SECRET = "license_key"  # noqa: S105 (the keyring entry name, not a secret)
 RETRY_AFTER_FAILURE = timedelta(hours=1)
 HIGH_WATER_SAVE_STEP = timedelta(minutes=10)
-DEACTIVATED_NOTICE = ("this machine was deactivated on the license (from another machine or by support); "
-                      "activate it again to use it here")
-DENIAL_WORDS = {"revoked": "the server says the license was revoked",
-                "expired": "the server says the subscription has ended"}
 
 
 class Sender(Protocol):
@@ -106,6 +90,7 @@ class LicensingEngine:
         self.cfg = config
         self._identity: MachineIdentity | None = None
         self._lock = threading.RLock()
+        self.guard = GuardKeeper(config.secrets, config.opened_secrets)
 
     # -- local state ------------------------------------------------------------------------------
     def identity(self) -> MachineIdentity:
@@ -122,42 +107,6 @@ class LicensingEngine:
         """Store the record."""
         save_record(self.cfg.state_file, record)
 
-    def guard_store(self, open_keyring: bool) -> machinekey.Secrets | None:
-        """The keyring for the guard copy: opened if ``open_keyring``, else only if already open."""
-        try:
-            if open_keyring:
-                return self.cfg.secrets()
-            return self.cfg.opened_secrets() if self.cfg.opened_secrets is not None else self.cfg.secrets()
-        except SecretStoreError:
-            return None  # a locked or broken keyring: the file copy alone decides (as before there was one)
-
-    def _load_guard(self, store: machinekey.Secrets | None) -> Guard | None:
-        try:
-            return load_guard(store) if store is not None else None
-        except SecretStoreError:
-            return None
-
-    def _save_guard(self, store: machinekey.Secrets | None, guard: Guard | None) -> None:
-        if store is None or guard is None:
-            return
-        with contextlib.suppress(SecretStoreError):  # the file copy is written anyway
-            save_guard(store, guard)
-
-    def _apply_denials(self, record: LicenseRecord, guard: Guard) -> bool:
-        """A stored lease that a remembered signed denial voids is removed (a restored or edited file)."""
-        terms = lease_terms_unverified(record.lease)
-        denial = guard.void(terms) if terms is not None else None
-        if denial is None:
-            return False
-        self._strip(record)
-        if denial.code == "deactivated":
-            record.denial = record.denial_message = None
-            record.notice = DEACTIVATED_NOTICE
-        else:
-            record.denial = denial.code
-            record.denial_message = record.denial_message or DENIAL_WORDS[denial.code]
-        return True
-
     def evaluate(self, record: LicenseRecord | None = None, *, open_keyring: bool = False) -> Evaluation:
         """The current state; also notes a set-back clock and moves the time mark (saved when it matters).
 
@@ -170,12 +119,11 @@ class LicensingEngine:
     def _evaluate(self, record: LicenseRecord | None, open_keyring: bool) -> Evaluation:
         record = record or self.load()
         now = self.cfg.now()
-        store = self.guard_store(open_keyring)
-        guard = self._load_guard(store)
+        store = self.guard.store(open_keyring)
+        guard = self.guard.load(store)
         changed = guard_changed = False
         if guard is not None:
-            changed = merge_clock(record, guard, now)
-            changed = self._apply_denials(record, guard) or changed
+            changed = self.guard.merge(record, guard, now)
         mark, seen = record.time("high_water"), record.time("high_water_seen_at")
         clock = read_clock(now, mark, seen)
         if clock.set_back and record.clock_set_back_at is None:
@@ -192,46 +140,13 @@ class LicensingEngine:
         if changed:
             self.save(record)
         if guard_changed:
-            self._save_guard(store, guard)
+            self.guard.save(store, guard)
         # The identity (hashing, OpenSSL) only when a lease is there to check it against.
         return evaluate(record, keys=self.cfg.keys, fingerprint=lambda: self.identity().fingerprint, now=now)
 
     def trusted_now(self, record: LicenseRecord) -> datetime:
         """Trusted time for ``record`` (the server's last signed time plus local time passed since)."""
         return read_clock(self.cfg.now(), record.time("high_water"), record.time("high_water_seen_at")).trusted_now
-
-    @staticmethod
-    def _strip(record: LicenseRecord) -> None:
-        """Delete the lease and what only it made true (a signed denial is final until the server says
-        otherwise)."""
-        record.lease = None
-        record.machine_id = None
-        record.next_check_at = None
-        record.pending_offline = None
-        record.offline_activation = False
-
-    def remember_denial(self, code: str, record: LicenseRecord, at: datetime) -> None:
-        """Put a signed denial of the record's lease into the keyring copy (before the lease is deleted)."""
-        terms = lease_terms_unverified(record.lease)
-        if terms is None:
-            return
-        store = self.guard_store(True)
-        guard = self._load_guard(store)
-        if guard is None:
-            return
-        guard.add(Denial(code=code, license_id=terms.license_id, machine_id=terms.machine_id,
-                         at=format_time(max(at, terms.issued))))
-        self._save_guard(store, guard)
-
-    def supersede(self, terms: LeaseTerms) -> None:
-        """A freshly signed lease (online or from an offline response) overrides remembered denials of it."""
-        store = self.guard_store(True)
-        guard = self._load_guard(store)
-        if guard is not None:
-            before = guard.to_text()
-            guard.supersede(terms)
-            if guard.to_text() != before:
-                self._save_guard(store, guard)
 
     # -- the wire ---------------------------------------------------------------------------------
     def claim(self, key: str, record: LicenseRecord | None = None, label: str | None = None, *,
@@ -307,20 +222,7 @@ class LicensingEngine:
         # Check again well before the lease runs out, however short the vendor made it.
         interval = min(self.cfg.check_interval, timedelta(seconds=terms.ttl_seconds) / 2)
         record.set_time("next_check_at", answer.signed_at + interval * random.uniform(0.9, 1.1))
-        store = self.guard_store(True)
-        guard = self._load_guard(store)
-        if guard is not None:
-            before = guard.to_text()
-            guard.set_back_at = None
-            guard.supersede(terms)  # a fresh signed lease overrides earlier denials of it
-            # The keyring copy of the mark is written when it is off by more than the save step (either way:
-            # a clock put right since moves the old pair's estimate), not at every answer.
-            mark, seen = guard_time(guard.high_water), guard_time(guard.seen_at)
-            estimate = read_clock(answer.received_at, mark, seen).trusted_now if mark else None
-            if estimate is None or abs(estimate - answer.signed_at) > HIGH_WATER_SAVE_STEP:
-                copy_clock(record, guard)
-            if guard.to_text() != before:
-                self._save_guard(store, guard)
+        self.guard.after_answer(record, terms, answer.signed_at, answer.received_at, HIGH_WATER_SAVE_STEP)
         return record
 
     # -- use cases ----------------------------------------------------------------------------------
@@ -403,13 +305,13 @@ class LicensingEngine:
         denied = record.lease
         terms = lease_terms_unverified(denied)
         record.denial_plan = terms.plan if terms is not None else record.denial_plan
-        self._strip(record)
+        strip(record)
         record.damaged_copy = None
         record.denial = code
         record.denial_message = self.cfg.describe(exc)
         record.set_time("denial_ended_at", _moment(exc.detail.get("expires_at")) if exc.code == "expired" else None)
         self.save(record)
-        self.remember_denial(code, LicenseRecord(lease=denied), signed_at)
+        self.guard.remember(code, denied, signed_at)
 
     def verify_if_due(self) -> Evaluation:
         """Verify if the next check is due (or the lease needs it); offline and denials are not raised."""
@@ -431,7 +333,7 @@ class LicensingEngine:
         deactivated in the keyring copy, so a restored file cannot bring it back."""
         with self._lock:
             record = self.load()
-            self.remember_denial("deactivated", record, at or self.trusted_now(record))
+            self.guard.remember("deactivated", record.lease, at or self.trusted_now(record))
             secrets = self.cfg.secrets()
             secrets.delete(KEY_SECRET)
             secrets.delete(machinekey.SECRET_NAME)

@@ -113,7 +113,7 @@ def install_response(engine: LicensingEngine, path: Path) -> Evaluation:
     fresh.last_attempt_ok = True
     fresh.next_check_at = format_time(terms.lease_expires)
     engine.save(fresh)
-    engine.supersede(terms)
+    engine.guard.supersede(terms)
     return engine.evaluate(fresh)
 
 

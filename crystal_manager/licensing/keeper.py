@@ -1,0 +1,129 @@
+"""How the engine uses the keyring copy (the guard, see guard.py): when it is read, merged into the record,
+and written. A locked or broken keyring never stops the license: the file copy alone then decides."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from crystal_manager.licensing import machinekey
+from crystal_manager.licensing.clock import read_clock
+from crystal_manager.licensing.guard import (
+    Denial,
+    Guard,
+    copy_clock,
+    guard_time,
+    lease_terms_unverified,
+    load_guard,
+    merge_clock,
+    save_guard,
+)
+from crystal_manager.licensing.record import LicenseRecord
+from crystal_manager.storage.secrets import SecretStoreError
+from crystal_protocol.lease import LeaseTerms
+from crystal_protocol.signing import format_time
+
+DEACTIVATED_NOTICE = ("this machine was deactivated on the license (from another machine or by support); "
+                      "activate it again to use it here")
+DENIAL_WORDS = {"revoked": "the server says the license was revoked",
+                "expired": "the server says the subscription has ended"}
+
+
+def strip(record: LicenseRecord) -> None:
+    """Delete the lease and what only it made true (a signed denial is final until the server says
+    otherwise)."""
+    record.lease = None
+    record.machine_id = None
+    record.next_check_at = None
+    record.pending_offline = None
+    record.offline_activation = False
+
+
+class GuardKeeper:
+    """Reads and writes the guard in the secret store beside the key."""
+
+    def __init__(self, secrets: Callable[[], machinekey.Secrets],
+                 opened: Callable[[], machinekey.Secrets | None] | None) -> None:
+        self._secrets = secrets
+        self._opened = opened
+
+    def store(self, open_keyring: bool) -> machinekey.Secrets | None:
+        """The secret store: opened if ``open_keyring`` (or no "already open" test was given), else only if
+        it is open already (the start of the GUI must not load the keyring for this)."""
+        try:
+            if open_keyring or self._opened is None:
+                return self._secrets()
+            return self._opened()
+        except SecretStoreError:
+            return None
+
+    @staticmethod
+    def load(store: machinekey.Secrets | None) -> Guard | None:
+        """The guard in ``store`` (None: no store, or it cannot be read)."""
+        try:
+            return load_guard(store) if store is not None else None
+        except SecretStoreError:
+            return None
+
+    @staticmethod
+    def save(store: machinekey.Secrets | None, guard: Guard | None) -> None:
+        """Write the guard (a failure is tolerated: the file copy is written anyway)."""
+        if store is None or guard is None:
+            return
+        with contextlib.suppress(SecretStoreError):
+            save_guard(store, guard)
+
+    @staticmethod
+    def merge(record: LicenseRecord, guard: Guard, now: datetime) -> bool:
+        """Make the record as strict as the guard: its time mark, its set-back note, and no lease that a
+        remembered signed denial voids (a restored or edited file). True if the record changed."""
+        changed = merge_clock(record, guard, now)
+        terms = lease_terms_unverified(record.lease)
+        denial = guard.void(terms) if terms is not None else None
+        if denial is None:
+            return changed
+        strip(record)
+        if denial.code == "deactivated":
+            record.denial = record.denial_message = None
+            record.notice = DEACTIVATED_NOTICE
+        else:
+            record.denial = denial.code
+            record.denial_message = record.denial_message or DENIAL_WORDS[denial.code]
+        return True
+
+    def remember(self, code: str, lease: dict[str, str] | None, at: datetime) -> None:
+        """Keep a signed denial of ``lease`` in the guard."""
+        terms = lease_terms_unverified(lease)
+        if terms is None:
+            return
+        store = self.store(True)
+        guard = self.load(store)
+        if guard is not None:
+            guard.add(Denial(code=code, license_id=terms.license_id, machine_id=terms.machine_id,
+                             at=format_time(max(at, terms.issued))))
+            self.save(store, guard)
+
+    def supersede(self, terms: LeaseTerms) -> None:
+        """A freshly signed lease (online or from an offline response) overrides remembered denials of it."""
+        self.after_answer(None, terms, None, None, timedelta(0))
+
+    def after_answer(self, record: LicenseRecord | None, terms: LeaseTerms, signed_at: datetime | None,
+                     received_at: datetime | None, step: timedelta) -> None:
+        """After a signed lease was accepted into ``record``: forget what it overrides, clear the set-back
+        note, and copy the time mark when the guard's is off by more than ``step`` (either way: a clock put
+        right since moves the old pair's estimate) — not at every answer."""
+        store = self.store(True)
+        guard = self.load(store)
+        if guard is None:
+            return
+        before = guard.to_text()
+        guard.supersede(terms)
+        if record is not None and signed_at is not None and received_at is not None:
+            guard.set_back_at = None
+            mark, seen = guard_time(guard.high_water), guard_time(guard.seen_at)
+            estimate = read_clock(received_at, mark, seen).trusted_now if mark else None
+            if estimate is None or abs(estimate - signed_at) > step:
+                copy_clock(record, guard)
+        if guard.to_text() != before:
+            self.save(store, guard)
