@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import io
 import json
 import random
@@ -323,7 +324,8 @@ def main() -> int:
     compare: dict[str, Any] = {"bundle_mb": args.compare_mb}
     for name, label in (("segments", "zstd_segments"), ("prefix", "zstd_whole_prefix"),
                         ("cli", "zstd_cli_patch_from"), ("bsdiff", "bsdiff4")):
-        if args.compare_mb == 0 or (name == "cli" and shutil.which("zstd") is None):
+        if args.compare_mb == 0 or (name == "cli" and shutil.which("zstd") is None) \
+                or (name == "bsdiff" and importlib.util.find_spec("bsdiff4") is None):  # not a dependency
             continue
         result = step(name, [str(cbase), str(cnew), str(folder / f"cmp-{name}"), args.level])
         compare[label] = {"patch_kb": round(result["size"] / 1e3, 1),
