@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -98,6 +99,7 @@ def test_privacy_page_after_a_real_session(theme: str, qtbot: QtBot, lic_ctx: Ap
         for word in JARGON:
             assert word not in visible_words(page), word
         assert "Last sent:" in page.summary.text() and "Next license check:" in page.summary.text()
+        assert re.search(r"\(in \d+ (hours|minutes|days)\)", page.may_send.next_check.text())
         stored = page.stored.table.rows()
         assert stored and not [row for row in stored if row[0] in ("settings", "data", "state", "cache", "logs")]
         assert "your license key" in page.stored.keyring.text() and key[-4:] not in page.stored.keyring.text()

@@ -205,6 +205,25 @@ def entry_html(catalog: Catalog, entry: dict[str, Any]) -> str:
             + escape(tr("Sent with it (select one to see why):")) + f"<ul>{headers}</ul>" + escape(where))
 
 
+def next_check_words(when: str) -> str:
+    """"1 Dec 2026, 05:59 (in 23 hours)": the next license check, with how far off it is."""
+    try:
+        moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
+    except ValueError:
+        return fmt_when(when)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    minutes = int((moment - datetime.now(UTC)).total_seconds() // 60)
+    if minutes <= 0:
+        ahead = tr("due now")
+    elif minutes < 90:
+        ahead = tr("in %1 minutes").replace("%1", str(max(1, minutes)))
+    elif minutes < 48 * 60:
+        ahead = tr("in %1 hours").replace("%1", str(round(minutes / 60)))
+    else:
+        ahead = tr("in %1 days").replace("%1", str(round(minutes / 1440)))
+    return f"{fmt_when(when)} ({ahead})"
+
+
 def summary_html(catalog: Catalog, entries: Sequence[dict[str, Any]], next_check: str | None = None) -> str:
     """The summary in plain words: how many things a license check sends and which, what updates send,
     the last request and the next license check."""
@@ -220,7 +239,7 @@ def summary_html(catalog: Catalog, entries: Sequence[dict[str, Any]], next_check
         last_words = tr("Nothing has been sent from this computer yet.")
     upcoming = ""
     if next_check:
-        upcoming = " " + tr("Next license check: %1.").replace("%1", fmt_when(next_check))
+        upcoming = " " + tr("Next license check: %1.").replace("%1", next_check_words(next_check))
     return ("<p><b>" + tr("This app sends only what it needs to check your license and to offer updates, and "
                           "only to the CrystalMe3D Pro server. It never sends your files, images or projects.")
             + "</b></p><p>" + tr("To check your license (about once a day) it sends %1 things:")

@@ -18,6 +18,7 @@ from crystal_manager.gui.pages.privacy_rows import (
     declaration_html,
     declared_fields,
     kept_rows,
+    next_check_words,
     storage_rows,
     vendor_rows,
 )
@@ -110,7 +111,7 @@ class MaySendTab(QWidget):
         if not activated:
             self.next_check.setText(tr("This computer is not activated: no license check is scheduled."))
         elif when:
-            self.next_check.setText(tr("Next license check: %1.").replace("%1", fmt_when(when)))
+            self.next_check.setText(tr("Next license check: %1.").replace("%1", next_check_words(when)))
         else:
             self.next_check.setText(tr("The next license check is due now."))
 
