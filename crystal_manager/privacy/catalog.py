@@ -296,7 +296,8 @@ REQUEST_TYPES: tuple[RequestType, ...] = (
         title="Update information (the signed list of versions)",
         purpose="Fetches the signed list of available versions. Only the file name is sent: no license key, "
                 "no machine ID, nothing about you or this computer.",
-        when="When checking for updates: daily if enabled, or when you press “Check for updates”.",
+        when="When checking for updates: daily if enabled (not while you have paused background checks), or "
+             "when you press “Check for updates”.",
         policy=("§4",),
         fields=(FieldSpec("name", "path", "timestamp.json", "Which signed metadata file to fetch.", "§4",
                           shape=_METADATA_NAME,
@@ -337,8 +338,9 @@ REQUEST_TYPES: tuple[RequestType, ...] = (
         path=LICENSE_PATHS["validate"],
         title="Re-validate the license",
         purpose="Checks that the license is still valid and renews the signed lease.",
-        when="About once a day (24 h with jitter) while the Manager runs, at start when a check is overdue, "
-             "and when you press “Verify now” or run `crystal-manager verify`.",
+        when="About once a day (24 h with jitter) while the Manager runs, at start when a check is overdue "
+             "(neither while you have paused background checks), and when you press “Verify now” or run "
+             "`crystal-manager verify`.",
         policy=("§2C", "§4", "§8"),
         fields=(_KEY, _FINGERPRINT, _FP_VERSION, _ENVIRONMENT, _OS, _PREVIOUS),
         response=_LEASE_ANSWER,
