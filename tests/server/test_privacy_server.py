@@ -188,6 +188,14 @@ def test_deletion_is_refused_without_the_key_and_deletes_nothing(
     assert post(reference_server.url, LICENSE_PATHS["delete"], {"key": lic.key, "scope": "everything"}) == 400
     assert [r["id"] for r in _rows(reference_server, "SELECT id FROM machines")] == [alpha.machine_id]
     assert _rows(reference_server, "SELECT * FROM events WHERE machine_id = ?", alpha.machine_id)
+    # Another license's key names alpha (by id, or by its code): nothing of alpha is deleted.
+    other = issue(reference_server.data_dir)
+    fingerprint = service(lic_ctx, name="alpha").engine.identity().fingerprint
+    for body in ({"key": other.key, "scope": "this_machine", "machine_id": alpha.machine_id},
+                 {"key": other.key, "scope": "this_machine", "fingerprint": fingerprint}):
+        assert post(reference_server.url, LICENSE_PATHS["delete"], body) == 200
+    assert [r["id"] for r in _rows(reference_server, "SELECT id FROM machines")] == [alpha.machine_id]
+    assert _rows(reference_server, "SELECT * FROM events WHERE machine_id = ?", alpha.machine_id)
 
 
 def test_a_quiet_server_still_deletes_what_is_past_its_declared_period(
