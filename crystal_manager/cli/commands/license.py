@@ -65,14 +65,15 @@ def register(subparsers: Any) -> None:
 
 
 def clock_words(offset_seconds: int) -> str:
-    """``this computer's clock is 10 minutes ahead of …`` for a clock off by ``offset_seconds``."""
+    """``at the last check this computer's clock was 10 minutes ahead of …`` (``offset_seconds`` off)."""
     size = abs(offset_seconds)
     amount = next(f"{round(size / unit)} {name}{'s' if round(size / unit) != 1 else ''}"
                   for unit, name in ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second"))
                   if size >= unit * 0.95 or unit == 1)
     side = "ahead of" if offset_seconds > 0 else "behind"
-    return (f"this computer's clock is {amount} {side} the licensing server's time. The license is not "
-            "affected (the dates shown are the server's); correct the clock to keep other programs right.")
+    return (f"at the last check this computer's clock was {amount} {side} the licensing server's time. The "
+            "license is not affected (the dates shown are the server's); correct the clock to keep other "
+            "programs right.")
 
 
 def license_lines(lic: LicenseStatus) -> list[str]:

@@ -149,8 +149,8 @@ class LicensePage(QWidget):
         side = tr("ahead of") if offset > 0 else tr("behind")
         self.clock_banner.show_text(
             tr("This computer's clock is wrong"),
-            tr("It is %1 %2 the licensing server's time. Your license is not affected and the dates shown are "
-               "the server's; set the clock right to keep other programs correct.")
+            tr("At the last check it was %1 %2 the licensing server's time. Your license is not affected and "
+               "the dates shown are the server's; set the clock right to keep other programs correct.")
             .replace("%1", amount).replace("%2", side))
 
     def _enable(self, *, activated: bool, known: bool, needs_key: bool = True) -> None:
