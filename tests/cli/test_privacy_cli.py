@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from crystal_manager.cli.exit_codes import EXIT_BAD_INPUT, EXIT_NOT_CONFIRMED
+from crystal_manager.cli.exit_codes import EXIT_BAD_INPUT, EXIT_NOT_CONFIRMED, EXIT_OFFLINE
 from crystal_manager.privacy.catalog import default_catalog
 from tests.cli.test_cli_basics import isolated_env, run_cli
 from tests.support.servers import ReferenceServer
@@ -113,6 +113,11 @@ def test_delete_local_frees_the_seat_then_deletes_every_file(reference_server: R
     assert cli("activate", lic.key).returncode == 0
     files_before = sorted(p for p in home.rglob("*") if p.is_file())
     assert any(p.name == "secrets.json" for p in files_before)  # the key, in the user-only file here
+    offline = cli("privacy", "delete-local", "--yes", server="http://127.0.0.1:9")  # the seat cannot be freed
+    assert offline.returncode == EXIT_OFFLINE and "Nothing was deleted" in offline.stderr
+    assert len(offline.stderr.strip().splitlines()) == 1
+    assert sorted(p for p in home.rglob("*") if p.is_file() and p.name != "ledger.jsonl") == \
+        sorted(p for p in files_before if p.name != "ledger.jsonl")  # (the attempt is in the log)
     refused = cli("privacy", "delete-local", input_text="yes\n")  # no terminal: only --yes confirms
     assert refused.returncode == EXIT_NOT_CONFIRMED and "Nothing was deleted" in refused.stderr
     assert "deactivated first" in refused.stdout

@@ -201,7 +201,19 @@ def run_delete_local(ctx: AppContext, args: argparse.Namespace) -> int:
                     "and CrystalMe3D Pro will need the license key again.")
     if not _confirmed(args, warning):
         return EXIT_NOT_CONFIRMED
-    done = delete_local(ctx)
+    try:
+        done = delete_local(ctx)
+    except Exception as exc:
+        if not (activated and is_activated(ctx)):
+            raise
+        # The seat could not be freed (offline, refused…): nothing was deleted, and the user must know.
+        from crystal_manager.cli.exit_codes import BY_OUTCOME
+        from crystal_manager.services.usertext import explain
+
+        text, outcome = explain(exc)
+        fail(f"{text} Nothing was deleted: the seat must be freed first (or deactivate offline with "
+             "crystal-manager deactivate --proof-file FILE).")
+        return BY_OUTCOME.get(outcome, EXIT_BAD_INPUT)
     if done.deactivated:
         say("Deactivated this computer: its seat is free.")
     say(f"Deleted {done.files} files ({done.bytes} bytes) and the keyring entries "
