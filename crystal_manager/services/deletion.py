@@ -20,6 +20,11 @@ from crystal_manager.services.license_service import LicenseService
 DELETED_NOTICE = "this computer's data was deleted at the vendor; activate again to use the license here"
 
 
+class SeatNotFreed(Exception):
+    """The seat could not be freed before a local deletion (offline, refused…); nothing was deleted. The
+    reason is the ``__cause__``."""
+
+
 @dataclass(frozen=True)
 class LocalDeletion:
     """What ``delete_local`` did."""
@@ -81,7 +86,10 @@ def delete_local(ctx: AppContext, service: LicenseService | None = None) -> Loca
     svc = _service(ctx, service)
     deactivated = False
     if is_activated(ctx, svc):
-        svc.deactivate()  # raises (offline, refused…) before anything is deleted
+        try:
+            svc.deactivate()
+        except Exception as exc:
+            raise SeatNotFreed(str(exc)) from exc  # before anything is deleted
         deactivated = True
     for name, _what in KEYRING_ENTRIES:
         ctx.secrets.delete(name)

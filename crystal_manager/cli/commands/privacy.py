@@ -189,7 +189,7 @@ def _confirmed(args: argparse.Namespace, warning: str) -> bool:
 
 def run_delete_local(ctx: AppContext, args: argparse.Namespace) -> int:
     """Free the seat (if held), then delete every file the Manager keeps and its keyring entries."""
-    from crystal_manager.services.deletion import app_folders, delete_local, is_activated
+    from crystal_manager.services.deletion import SeatNotFreed, app_folders, delete_local, is_activated
 
     activated = is_activated(ctx)
     folders = ", ".join(str(f) for f in app_folders(ctx))
@@ -203,14 +203,12 @@ def run_delete_local(ctx: AppContext, args: argparse.Namespace) -> int:
         return EXIT_NOT_CONFIRMED
     try:
         done = delete_local(ctx)
-    except Exception as exc:
-        if not (activated and is_activated(ctx)):
-            raise
+    except SeatNotFreed as exc:
         # The seat could not be freed (offline, refused…): nothing was deleted, and the user must know.
         from crystal_manager.cli.exit_codes import BY_OUTCOME
         from crystal_manager.services.usertext import explain
 
-        text, outcome = explain(exc)
+        text, outcome = explain(exc.__cause__ or exc)
         fail(f"{text} Nothing was deleted: the seat must be freed first (or deactivate offline with "
              "crystal-manager deactivate --proof-file FILE).")
         return BY_OUTCOME.get(outcome, EXIT_BAD_INPUT)

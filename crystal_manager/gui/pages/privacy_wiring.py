@@ -161,7 +161,7 @@ def _after_deletion(app: PrivacyHost, window: _Window, text: str) -> None:
 
 def delete_local(app: PrivacyHost, window: _Window) -> None:
     """Free the seat if held, then delete every local file and the keyring entries (in the background)."""
-    from crystal_manager.services.deletion import LocalDeletion
+    from crystal_manager.services.deletion import LocalDeletion, SeatNotFreed
     from crystal_manager.services.deletion import delete_local as run
 
     def done(result: LocalDeletion) -> None:
@@ -173,9 +173,15 @@ def delete_local(app: PrivacyHost, window: _Window) -> None:
         app.quit()
 
     service = _service(app)
-    run_in_background(window.privacy_page, lambda: run(app.ctx, service), on_success=done,
-                      on_failure=lambda exc: window.privacy_page.choices.result.setText(
-                          tr("Nothing was deleted: %1").replace("%1", explain(exc)[0])))
+    def failed(exc: BaseException) -> None:
+        if isinstance(exc, SeatNotFreed):  # before anything was deleted
+            words = tr("Nothing was deleted: the seat could not be freed. %1").replace(
+                "%1", explain(exc.__cause__ or exc)[0])
+        else:
+            words = tr("Deleting stopped: %1").replace("%1", explain(exc)[0])
+        window.privacy_page.choices.result.setText(words)
+
+    run_in_background(window.privacy_page, lambda: run(app.ctx, service), on_success=done, on_failure=failed)
 
 
 def request_deletion(app: PrivacyHost, window: _Window, every: bool) -> None:
