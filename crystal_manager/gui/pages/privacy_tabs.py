@@ -213,7 +213,7 @@ class ChoicesTab(QWidget):
         self.set_grace(None)
         self.delete_local = QPushButton(tr("&Delete all data on this computer…"))
         self.delete_local.clicked.connect(self._delete_local)
-        self.request = QPushButton(tr("Ask the vendor to &delete your data…"))
+        self.request = QPushButton(tr("Ask the &vendor to delete your data…"))
         self.request.clicked.connect(lambda: self._request(False))
         self.all_machines = QCheckBox(tr("Every computer on my license, not only this one"))
         self.result = wrapped()
