@@ -32,7 +32,7 @@ from crystal_protocol.messages import (
     read,
     required_names,
 )
-from crystal_protocol.wire import DENIAL_CODES, ERROR_CODES, LICENSE_PATHS
+from crystal_protocol.wire import DENIAL_CODES, ERROR_CODES, LICENSE_PATHS, ErrorCode
 
 FINGERPRINT = "v1:" + "3f" * 32
 #: A real value for every member name the licensing requests have (each fits the catalog's shape too).
@@ -141,7 +141,8 @@ def test_what_is_not_an_object_of_the_message_is_refused(data: object) -> None:
 def test_the_shared_definitions_agree() -> None:
     assert get_args(messages.Environment) == ENVIRONMENTS
     assert read(OfflineRequest, minimal(OfflineRequest)).format == OFFLINE_REQUEST_FORMAT
-    assert DENIAL_CODES.issubset(ERROR_CODES)
+    assert set(get_args(ErrorCode)) == set(ERROR_CODES) and set(ERROR_CODES) > DENIAL_CODES
+    assert {"license_not_found", "revoked", "expired", "seat_limit", "machine_not_found"} == DENIAL_CODES
     assert re.fullmatch(messages.FINGERPRINT_PATTERN, FINGERPRINT)
 
 
