@@ -229,10 +229,10 @@ class MessageProblem(ValueError):
     """A JSON value does not fit its message; the text names the member (never repeats its value)."""
 
 
-M = TypeVar("M", bound=Message)
+MessageT = TypeVar("MessageT", bound=Message)
 
 
-def read(message_type: type[M], data: object) -> M:
+def read(message_type: type[MessageT], data: object) -> MessageT:
     """``data`` (decoded JSON) as a ``message_type``; MessageProblem says which member is wrong."""
     try:
         return msgspec.convert(data, message_type)
@@ -250,7 +250,7 @@ def _without_value(text: str) -> str:
     return f"{what}{at}{where}"
 
 
-def body(message: Message) -> dict[str, Any]:
+def as_json(message: Message) -> dict[str, Any]:
     """The JSON object for ``message`` (absent optional members left out)."""
     built = msgspec.to_builtins(message)
     assert isinstance(built, dict)

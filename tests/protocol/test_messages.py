@@ -27,7 +27,7 @@ from crystal_protocol.messages import (
     Message,
     MessageProblem,
     OfflineRequest,
-    body,
+    as_json,
     member_names,
     read,
     required_names,
@@ -100,7 +100,7 @@ def test_what_the_catalog_lets_the_app_send_the_server_accepts(name: str, messag
 def test_a_body_leaves_out_absent_members_and_reads_back_the_same() -> None:
     request = ActivateRequest(key=REAL["key"], fingerprint=FINGERPRINT, fingerprint_version="v1",
                               environment="vm", os="Linux")
-    sent = body(request)
+    sent = as_json(request)
     assert sent == {"key": REAL["key"], "fingerprint": FINGERPRINT, "fingerprint_version": "v1",
                     "environment": "vm", "os": "Linux"}  # no label, no nulls
     assert read(ActivateRequest, sent) == request
