@@ -48,7 +48,8 @@ A lease is a signed document: `{"format": "crystal-signed-v1", "type": "lease", 
 JSON (sorted keys, no spaces) with: `license_id`, `machine_id`, `fingerprint` (the machine it is bound to),
 `key_hint` (last 4 characters), `plan`, `status` (active, trial, past_due, expired, revoked), `expires_at`,
 `renews_at`, `trial_ends_at`, `trial_days_left`, `seats_used`, `seats_total`, `entitlements` (e.g.
-`max_version`), `issued_at`, `ttl_seconds` (default 14 days; never past the subscription's end), `kid`.
+`max_version`), `issued_at`, `ttl_seconds` (14 days by default, set per license by the vendor with
+`crystal-server license create/update --lease-days N`; never past the subscription's end), `kid`.
 
 The lease is stored on the computer (no secrets in it) and re-verified on every read. Offline grace lasts
 until `issued_at + ttl_seconds`, measured on trusted time (the highest of the server's signed dates and
