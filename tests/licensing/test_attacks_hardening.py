@@ -1,0 +1,244 @@
+"""Attacks on the hardened licensing client (issue 9), tried as a user with full control of their disk and
+clock: replayed offline answers, restored files, a clock frozen for the app alone, the file fallback.
+
+Real parts only: the reference server as a child process, the real CLI in child processes (``Computer``:
+its own machine ID, the 0600 file fallback for secrets, libfaketime), the in-memory keyring backend for
+in-process services. A defence that holds is a passing test; a hole is ``xfail(strict=True)`` naming it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from crystal_manager.cli.demo_server import free_port
+from crystal_manager.cli.exit_codes import EXIT_DENIED, EXIT_OK
+from crystal_manager.licensing.errors import LicenseRevoked, LicensingOffline, OfflineFileError
+from crystal_manager.net.errors import TransportError
+from crystal_manager.services.context import AppContext
+from crystal_protocol.signing import parse_time
+from tests.licensing.computers import Computer, need_faketime
+from tests.support.keyring_memory import MemoryKeyring
+from tests.support.licensing import Clock, issue, server_cli, service
+from tests.support.servers import ReferenceServer
+
+NOT_ACTIVE = ("revoked", "expired", "not_activated", "locked")
+SERVICE = "CrystalMe3DProManager"
+
+
+def _answer(server: ReferenceServer, request: Path, response: Path) -> None:
+    proc = server_cli("license", "answer", str(server.data_dir), str(request), str(response))
+    assert proc.returncode == 0, proc.stderr
+
+
+def _offline_activation_kept(ctx: AppContext, server: ReferenceServer, tmp_path: Path,
+                             key: str) -> tuple[bytes, Path]:
+    """Activate offline and keep what a user would keep: license.json as it was while the request was pending,
+    and the signed response file."""
+    svc = service(ctx)
+    request, response = tmp_path / "request.json", tmp_path / "response.json"
+    svc.write_offline_request(key, request)
+    pending = ctx.paths.license_state_file.read_bytes()
+    _answer(server, request, response)
+    assert svc.install_offline_response(response).state == "active"
+    return pending, response
+
+
+def _reinstall(ctx: AppContext, pending: bytes, response: Path) -> str:
+    """Restore the pending license.json and install the kept response again; the state it leaves."""
+    ctx.paths.license_state_file.write_bytes(pending)
+    svc = service(ctx)
+    with contextlib.suppress(OfflineFileError):
+        svc.install_offline_response(response)
+    return svc.status().state
+
+
+@pytest.mark.xfail(strict=True, reason="HOLE: install_response() calls guard.supersede() for any validly signed "
+                   "response, so an old offline response replayed after a signed revocation deletes the "
+                   "remembered revocation and its (up to 90-day) lease is active again")
+def test_replayed_offline_response_does_not_lift_a_signed_revocation(
+        lic_ctx: AppContext, reference_server: ReferenceServer, tmp_path: Path) -> None:
+    lic = issue(reference_server.data_dir)
+    pending, response = _offline_activation_kept(lic_ctx, reference_server, tmp_path, lic.key)
+    svc = service(lic_ctx)
+    assert server_cli("license", "revoke", str(reference_server.data_dir), lic.license_id).returncode == 0
+    with pytest.raises(LicenseRevoked):
+        svc.verify()
+    assert svc.status().state == "revoked"
+    # Keyring untouched: only license.json restored and a kept file installed again.
+    assert _reinstall(lic_ctx, pending, response) in NOT_ACTIVE
+
+
+@pytest.mark.xfail(strict=True, reason="HOLE: a kept offline response installed again after an online "
+                   "deactivation supersedes the remembered deactivation of its machine; the seat is free "
+                   "on the server while this machine runs on for the response's 90-day lease")
+def test_replayed_offline_response_does_not_undo_an_online_deactivation(
+        lic_ctx: AppContext, reference_server: ReferenceServer, memory_keyring: MemoryKeyring,
+        tmp_path: Path) -> None:
+    lic = issue(reference_server.data_dir, seats=1)
+    pending, response = _offline_activation_kept(lic_ctx, reference_server, tmp_path, lic.key)
+    assert service(lic_ctx).deactivate().state == "not_activated"
+    assert not any(m["machine_id"] for m in json.loads(
+        server_cli("license", "show", str(reference_server.data_dir), lic.license_id, "--json").stdout)["machines"])
+    memory_keyring.store[(SERVICE, "license_key")] = lic.key  # the user's own key, typed back in
+    assert _reinstall(lic_ctx, pending, response) in NOT_ACTIVE
+
+
+def test_replayed_offline_response_of_another_request_is_refused_after_revocation(
+        lic_ctx: AppContext, reference_server: ReferenceServer, tmp_path: Path) -> None:
+    """Holds: without the pending record of its own request, a kept response is refused (nonce)."""
+    lic = issue(reference_server.data_dir)
+    _pending, response = _offline_activation_kept(lic_ctx, reference_server, tmp_path, lic.key)
+    svc = service(lic_ctx)
+    server_cli("license", "revoke", str(reference_server.data_dir), lic.license_id)
+    with pytest.raises(LicenseRevoked):
+        svc.verify()
+    svc.write_offline_request(lic.key, tmp_path / "new-request.json")
+    with pytest.raises(OfflineFileError, match="different request"):
+        svc.install_offline_response(response)
+    assert svc.status().state in NOT_ACTIVE
+
+
+def test_restoring_the_guard_entry_from_before_the_denial_is_caught_online(
+        lic_ctx: AppContext, reference_server: ReferenceServer, memory_keyring: MemoryKeyring) -> None:
+    """Holds (documented limit): restoring both copies from before a revocation runs offline only; the first
+    check denies again and both copies remember it."""
+    lic = issue(reference_server.data_dir)
+    svc = service(lic_ctx)
+    svc.activate(lic.key)
+    file_before = lic_ctx.paths.license_state_file.read_bytes()
+    guard_before = memory_keyring.store.get((SERVICE, "license_guard"))
+    server_cli("license", "revoke", str(reference_server.data_dir), lic.license_id)
+    with pytest.raises(LicenseRevoked):
+        svc.verify()
+    lic_ctx.paths.license_state_file.write_bytes(file_before)
+    if guard_before is None:
+        memory_keyring.store.pop((SERVICE, "license_guard"), None)
+    else:
+        memory_keyring.store[(SERVICE, "license_guard")] = guard_before
+    assert svc.status().state == "active"  # the documented limit: offline, until the next check
+    with pytest.raises(LicenseRevoked):
+        svc.verify()
+    assert svc.status().state == "revoked"
+    assert "revoked" in memory_keyring.store[(SERVICE, "license_guard")]
+
+
+@pytest.mark.parametrize("garbage", ["{{{", "[]", json.dumps({"v": 1, "denials": "x" * 100000})])
+def test_garbage_in_the_guard_entry_does_not_unlock_an_edited_file(
+        garbage: str, lic_ctx: AppContext, reference_server: ReferenceServer, memory_keyring: MemoryKeyring) -> None:
+    """Holds: a damaged guard entry counts as none, but the lease was deleted from the file, so editing the
+    denial away leaves nothing to run on."""
+    lic = issue(reference_server.data_dir)
+    svc = service(lic_ctx)
+    svc.activate(lic.key)
+    server_cli("license", "revoke", str(reference_server.data_dir), lic.license_id)
+    with pytest.raises(LicenseRevoked):
+        svc.verify()
+    memory_keyring.store[(SERVICE, "license_guard")] = garbage
+    path = lic_ctx.paths.license_state_file
+    data = json.loads(path.read_text())
+    data["denial"] = None
+    path.write_text(json.dumps(data))
+    assert svc.status().state in NOT_ACTIVE
+    assert svc.verify_if_due().state in NOT_ACTIVE
+
+
+@pytest.mark.xfail(strict=True, reason="HOLE (and docs/threat-model.md claims the opposite): a clock frozen for "
+                   "the app alone (libfaketime's absolute time, or the clock set to the same instant before "
+                   "every start) never advances trusted time and is never 'set back', so an offline lease "
+                   "never runs out; no second time source (boot id + CLOCK_BOOTTIME, app run time) is counted")
+def test_a_clock_frozen_for_the_app_alone_does_not_stretch_the_lease(
+        lic_ctx: AppContext, reference_server: ReferenceServer) -> None:
+    clock = Clock()
+    frozen = clock.value
+    lic = issue(reference_server.data_dir)
+    service(lic_ctx, clock=clock).activate(lic.key)
+    down = service(lic_ctx, clock=clock, url=f"http://127.0.0.1:{free_port()}")
+    # 30 days of use, one start a day, the app always seeing the same instant (what `faketime '<date>'`
+    # gives one program while the rest of the computer keeps the right time). Each start is a new process.
+    for _day in range(30):
+        clock.value = frozen
+        with pytest.raises((LicensingOffline, TransportError)):
+            down.verify()
+    status = down.status()
+    assert status.state == "locked" or status.clock_set_back
+
+
+def test_file_fallback_guard_survives_a_restored_license_file(tmp_path: Path,
+                                                              reference_server: ReferenceServer) -> None:
+    """Holds: no keyring (the 0600 secrets file), real CLI child: a restored license.json after a signed
+    revocation is still revoked, and the damaged-looking edits are not active either."""
+    lic = issue(reference_server.data_dir)
+    pc = Computer(tmp_path / "pc", "a" * 32, reference_server)
+    assert pc.run("activate", lic.key).returncode == EXIT_OK
+    before = pc.license_file.read_bytes()
+    server_cli("license", "revoke", str(reference_server.data_dir), lic.license_id)
+    assert pc.run("verify").returncode == EXIT_DENIED
+    guard = json.loads((pc.home / "state" / "secrets.json").read_text())["license_guard"]
+    assert "revoked" in guard
+    pc.license_file.write_bytes(before)
+    assert pc.status()["state"] == "revoked"
+    pc.license_file.unlink()
+    assert pc.status()["state"] in NOT_ACTIVE
+    pc.license_file.write_bytes(before)
+    assert pc.status()["state"] == "revoked"
+
+
+def test_restoring_the_whole_app_folder_is_caught_at_the_next_check(tmp_path: Path,
+                                                                     reference_server: ReferenceServer) -> None:
+    """Holds (documented limit of the file fallback): a whole-folder restore runs until the next check,
+    which denies again; nothing can make the online answer anything but 'revoked'."""
+    lic = issue(reference_server.data_dir)
+    pc = Computer(tmp_path / "pc", "b" * 32, reference_server)
+    assert pc.run("activate", lic.key).returncode == EXIT_OK
+    backup = tmp_path / "backup"
+    shutil.copytree(pc.home, backup)
+    server_cli("license", "revoke", str(reference_server.data_dir), lic.license_id)
+    assert pc.run("verify").returncode == EXIT_DENIED
+    shutil.rmtree(pc.home)
+    shutil.copytree(backup, pc.home)
+    assert pc.run("verify").returncode == EXIT_DENIED
+    assert pc.status()["state"] == "revoked"
+
+
+def test_clock_games_during_an_online_check_grant_nothing(tmp_path: Path,
+                                                          reference_server: ReferenceServer) -> None:
+    """Holds: re-validating under a clock ten years ahead, then putting it right, neither extends the lease
+    (the server's time dates it) nor gets a revoked license back."""
+    need_faketime()
+    spec = "+3650d"
+    lic = issue(reference_server.data_dir, seats=1)
+    pc = Computer(tmp_path / "pc", "c" * 32, reference_server)
+    assert pc.run("activate", lic.key).returncode == EXIT_OK
+    honest = pc.status()
+    pc.clock = spec
+    assert pc.run("verify").returncode == EXIT_OK
+    pc.clock = None
+    shown = pc.status()
+    assert shown["state"] == "active"
+    assert shown["lease_expires_at"] is not None and honest["lease_expires_at"] is not None
+    moved = parse_time(shown["lease_expires_at"]) - parse_time(honest["lease_expires_at"])
+    assert timedelta(0) <= moved < timedelta(minutes=5)  # only the seconds between the two checks
+    server_cli("license", "revoke", str(reference_server.data_dir), lic.license_id)
+    pc.clock = spec
+    assert pc.run("verify").returncode == EXIT_DENIED
+    pc.clock = None
+    assert pc.status()["state"] == "revoked"
+
+
+@pytest.mark.xfail(strict=True, reason="HOLE (fails closed on a paying user): a check made while the clock was "
+                   "years behind (dead CMOS battery), then the clock corrected by NTP, counts the correction as "
+                   "time passed: the lease shows locked offline until the next online check")
+def test_a_clock_corrected_forward_after_a_check_does_not_lock(tmp_path: Path,
+                                                              reference_server: ReferenceServer) -> None:
+    need_faketime()
+    lic = issue(reference_server.data_dir, seats=1)
+    pc = Computer(tmp_path / "pc", "d" * 32, reference_server, clock="-3650d")
+    assert pc.run("activate", lic.key).returncode == EXIT_OK
+    pc.clock = None  # the clock put right; status reads local state only
+    assert pc.status()["state"] == "active"
