@@ -1,0 +1,166 @@
+"""Attacks on seats and on the license admin CLI, tried as a malicious license holder against the real
+reference server (a child process over real sockets) and as a script author feeding the CLI bad input.
+
+A defence that holds is a passing test; a hole is ``xfail(strict=True)`` naming it.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+
+from crystal_manager.licensing.fingerprint import MachineFacts, identify
+from crystal_protocol.wire import LICENSE_PATHS, NONCE_HEADER
+from tests.support.licensing import issue, server_cli
+from tests.support.servers import ReferenceServer, admin_cli
+
+IDS = ("4" * 32, "5" * 32, "6" * 32)
+
+
+def _claim(machine_id: str, key: str, **extra: str) -> dict[str, Any]:
+    ident = identify(MachineFacts(machine_id=machine_id, environment="vm", os_family="Linux"))
+    return {"key": key, "fingerprint": ident.fingerprint, "fingerprint_version": ident.version,
+            "environment": ident.environment, "os": ident.os_family, **extra}
+
+
+def _post(server: ReferenceServer, path: str, body: dict[str, Any], nonce: str = "nonce-a1-attack") -> httpx.Response:
+    return httpx.post(server.url + path, json=body, headers={NONCE_HEADER: nonce}, timeout=10)
+
+
+def _show(server: ReferenceServer, license_id: str) -> dict[str, Any]:
+    proc = server_cli("license", "show", str(server.data_dir), license_id, "--json")
+    assert proc.returncode == 0, proc.stderr
+    info: dict[str, Any] = json.loads(proc.stdout)
+    return info
+
+
+def _as_version(claim: dict[str, Any], version: str, previous: str) -> dict[str, Any]:
+    """The claim re-labelled with a made-up fingerprint version, declaring ``previous`` as its old one."""
+    digest = claim["fingerprint"].split(":", 1)[1]
+    return {**claim, "fingerprint": f"{version}:{digest}", "fingerprint_version": version,
+            "previous_fingerprint": previous}
+
+
+@pytest.mark.xfail(strict=True, reason="HOLE: the server honours previous_fingerprint for ANY other version "
+                   "string (v0…v999, never issued by a client, downgrades too), so two machines that know each "
+                   "other's fingerprints (both are in license.json and the lease) pass one seat back and forth "
+                   "at every check and both hold current leases")
+def test_made_up_fingerprint_versions_do_not_share_one_seat(reference_server: ReferenceServer) -> None:
+    lic = issue(reference_server.data_dir, seats=1)
+    a, b = _claim(IDS[0], lic.key), _claim(IDS[1], lic.key)
+    assert _post(reference_server, LICENSE_PATHS["activate"], a).status_code == 200
+    leases = 0
+    for _round in range(3):
+        b_turn = _post(reference_server, LICENSE_PATHS["validate"], _as_version(b, "v9", a["fingerprint"]))
+        a_turn = _post(reference_server, LICENSE_PATHS["validate"],
+                       {**a, "previous_fingerprint": _as_version(b, "v9", "")["fingerprint"]})
+        leases += (b_turn.status_code == 200) + (a_turn.status_code == 200)
+    info = _show(reference_server, lic.license_id)
+    assert info["seats_used"] == 1
+    assert leases <= 3, f"{leases} leases handed out to two machines on one seat"
+
+
+def test_seat_ping_pong_by_version_is_at_least_listed(reference_server: ReferenceServer) -> None:
+    """Holds (partly): whatever the server lets through, each move is recorded where the vendor sees it."""
+    lic = issue(reference_server.data_dir, seats=1)
+    a, b = _claim(IDS[0], lic.key), _claim(IDS[1], lic.key)
+    assert _post(reference_server, LICENSE_PATHS["activate"], a).status_code == 200
+    moved = _post(reference_server, LICENSE_PATHS["validate"], _as_version(b, "v9", a["fingerprint"]))
+    back = _post(reference_server, LICENSE_PATHS["validate"],
+                 {**a, "previous_fingerprint": _as_version(b, "v9", "")["fingerprint"]})
+    granted = (moved.status_code == 200) + (back.status_code == 200)
+    assert len(_show(reference_server, lic.license_id)["seat_moves"]) == granted
+
+
+def test_racing_activations_of_different_machines_take_one_seat(reference_server: ReferenceServer) -> None:
+    """Holds: eight machines activating at the same moment on a 1-seat license: one wins, seven get the
+    seat-limit answer, one seat is used."""
+    lic = issue(reference_server.data_dir, seats=1)
+    claims = [_claim(f"{n:032x}", lic.key) for n in range(1, 9)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda c: _post(reference_server, LICENSE_PATHS["activate"], c), claims))
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [200] + [409] * 7
+    assert all(a.json()["error"]["code"] == "seat_limit" for a in answers if a.status_code == 409)
+    assert _show(reference_server, lic.license_id)["seats_used"] == 1
+
+
+def test_a_copied_fingerprint_field_with_another_version_label_moves_nothing(
+        reference_server: ReferenceServer) -> None:
+    """Holds: the version label must match the fingerprint; a real v1 fingerprint sent as 'v2' with the
+    holder's fingerprint declared as previous is still refused, or at least never yields a second seat."""
+    lic = issue(reference_server.data_dir, seats=1)
+    a, b = _claim(IDS[0], lic.key), _claim(IDS[1], lic.key)
+    assert _post(reference_server, LICENSE_PATHS["activate"], a).status_code == 200
+    thief = {**b, "fingerprint_version": "v2", "previous_fingerprint": a["fingerprint"]}
+    answer = _post(reference_server, LICENSE_PATHS["activate"], thief)
+    assert answer.status_code == 409 and answer.json()["error"]["code"] == "seat_limit"
+    assert _post(reference_server, LICENSE_PATHS["validate"], a).status_code == 200
+
+
+# -- the admin CLI with bad input: one line, a distinct exit code, one JSON object with --json ----------------
+
+def _create(server: ReferenceServer, *extra: str, child: bool = False) -> Any:
+    args = ("license", "create", str(server.data_dir), "--plan", "pro", "--seats", "1", "--expires", "never",
+            "--json", *extra)
+    return admin_cli(*args, env={} if child else None)
+
+
+@pytest.mark.parametrize("days", ["0", "-1", "0.01", "3650.001"])
+def test_lease_days_out_of_range_is_one_json_error(days: str, reference_server: ReferenceServer) -> None:
+    proc = _create(reference_server, f"--lease-days={days}")
+    assert proc.returncode == 2
+    assert json.loads(proc.stdout) == {"error": proc.stderr.strip().removeprefix("crystal-server: "),
+                                       "exit_code": 2}
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("days", ["0.0417", "3650"])
+def test_lease_days_at_the_bounds_reach_the_lease(days: str, reference_server: ReferenceServer) -> None:
+    proc = _create(reference_server, f"--lease-days={days}")
+    assert proc.returncode == 0, proc.stderr
+    made = json.loads(proc.stdout)
+    assert made["lease_seconds"] == round(float(days) * 86400)
+    answer = _post(reference_server, LICENSE_PATHS["activate"], _claim(IDS[2], made["key"]))
+    lease = json.loads(answer.json()["lease"]["payload"])
+    assert lease["ttl_seconds"] == made["lease_seconds"]
+
+
+@pytest.mark.xfail(strict=True, reason="HOLE: --lease-days nan / inf / -inf / 1e308 pass argparse's float() and crash "
+                   "round() in _lease_seconds: a traceback and exit 1, no JSON (check math.isfinite first)")
+@pytest.mark.parametrize("days", ["nan", "inf", "-inf", "1e308"])
+def test_non_finite_lease_days_is_one_json_error(days: str, reference_server: ReferenceServer) -> None:
+    proc = _create(reference_server, f"--lease-days={days}", child=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert json.loads(proc.stdout)["exit_code"] == 2
+
+
+@pytest.mark.xfail(strict=True, reason="HOLE: --seats 10**20 reaches SQLite: OverflowError traceback, exit 1 "
+                   "(bound --seats, e.g. 1..100000)")
+def test_huge_seat_count_is_one_json_error(reference_server: ReferenceServer) -> None:
+    proc = _create(reference_server, "--seats", "99999999999999999999", child=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert json.loads(proc.stdout)["exit_code"] == 2
+
+
+@pytest.mark.xfail(strict=True, reason="HOLE: argparse refusals (a non-number for --lease-days, a missing "
+                   "option) print usage on stderr and nothing on stdout even with --json: a script gets no "
+                   "JSON object (override ArgumentParser.error when --json is in argv)")
+def test_usage_errors_with_json_still_print_one_json_object(reference_server: ReferenceServer) -> None:
+    proc = _create(reference_server, "--lease-days=abc")
+    assert proc.returncode == 2
+    assert json.loads(proc.stdout)["exit_code"] == 2
+
+
+def test_unknown_license_and_bad_folder_are_json_errors_with_distinct_codes(
+        reference_server: ReferenceServer) -> None:
+    missing = server_cli("license", "show", str(reference_server.data_dir), "lic_0000000000000000", "--json")
+    assert missing.returncode == 3 and json.loads(missing.stdout)["exit_code"] == 3
+    folder = server_cli("license", "revoke", str(reference_server.data_dir / "nope"), "lic_x", "--json")
+    assert folder.returncode == 2 and json.loads(folder.stdout)["exit_code"] == 2
+    for proc in (missing, folder):
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
