@@ -171,7 +171,9 @@ class AccessAnswer(Message, frozen=True, kw_only=True):
     license: dict[str, Any]
     machines: list[dict[str, Any]]
     events: list[dict[str, Any]] = msgspec.field(default_factory=list)
-    not_linked_to_the_license: dict[str, Any] = msgspec.field(default_factory=dict)
+    recent_requests: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    #: What is kept but not by license (failed attempts), in words.
+    not_linked_to_the_license: str = ""
 
 
 class OfflineAnswer(Message, frozen=True, kw_only=True):

@@ -12,20 +12,26 @@ from typing import Any
 
 from crystal_protocol.lease import DEFAULT_TTL_SECONDS, LEASE_KIND, MIN_TTL_SECONDS, LeaseTerms
 from crystal_protocol.licensekey import generate_key, key_digest, key_hint
+from crystal_protocol.messages import ErrorBody
 from crystal_protocol.signing import format_time, make_document, parse_time
+from crystal_protocol.wire import ErrorCode
 from crystal_server.keys import SigningKey
 
 STORED_STATUSES = ("active", "past_due", "cancelled", "revoked")
 
 
 class Denied(Exception):
-    """A refusal the client is told about (signed): ``code`` from crystal_protocol.wire.ERROR_CODES."""
+    """A refusal the client is told about (signed): ``code`` from crystal_protocol.wire.ERROR_CODES, with the
+    details its code carries (the members of crystal_protocol.messages.ErrorBody)."""
 
-    def __init__(self, code: str, message: str, status: int = 403, **detail: Any) -> None:
+    def __init__(self, code: ErrorCode, message: str, status: int = 403, *, retry_after: int | None = None,
+                 seats_used: int | None = None, seats_total: int | None = None,
+                 expires_at: str | None = None) -> None:
         super().__init__(message)
-        self.code = code
+        self.code: ErrorCode = code
         self.status = status
-        self.detail = detail
+        self.error = ErrorBody(code=code, message=message, retry_after=retry_after, seats_used=seats_used,
+                               seats_total=seats_total, expires_at=expires_at)
 
 
 @dataclass(frozen=True)

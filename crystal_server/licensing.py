@@ -16,6 +16,21 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from crystal_protocol.licensekey import KeyProblem, key_digest
+from crystal_protocol.messages import (
+    AccessRequest,
+    ActivateRequest,
+    DeactivateAnswer,
+    DeactivateRequest,
+    ErrorAnswer,
+    LeaseAnswer,
+    MachinesRequest,
+    MessageProblem,
+    MessageT,
+    OfflineAnswer,
+    ValidateRequest,
+    as_json,
+    read,
+)
 from crystal_protocol.signing import (
     DATE_HEADER,
     DIGEST_HEADER,
@@ -98,9 +113,9 @@ class LicensingApi:
         return window
 
     def _error(self, request: Request, exc: Denied) -> Response:
-        body = {"error": {"code": exc.code, "message": str(exc), **exc.detail}}
-        retry = exc.detail.get("retry_after")
-        return signed_response(request, self.key, exc.status, body, {"Retry-After": str(retry)} if retry else None)
+        retry = exc.error.retry_after
+        return signed_response(request, self.key, exc.status, as_json(ErrorAnswer(error=exc.error)),
+                               {"Retry-After": str(retry)} if retry else None)
 
     def _parse(self, raw: bytes) -> dict[str, Any]:
         if len(raw) > MAX_BODY:
@@ -152,54 +167,55 @@ class LicensingApi:
             raise Denied("invalid_key", "the license key is malformed", 400)
         return licenses.by_digest(self.conn, digest)
 
-    def activate(self, body: dict[str, Any], now: datetime, digest: str | None) -> dict[str, Any]:
+    def activate(self, data: dict[str, Any], now: datetime, digest: str | None) -> dict[str, Any]:
         """POST activate."""
-        claim = machines.MachineClaim.from_json(body)
+        claim = machines.MachineClaim.of(parse(ActivateRequest, data))
         machine_id, lease = machines.activate(self.conn, now, self.lookup(digest), claim, self.key)
-        return {"machine_id": machine_id, "lease": lease}
+        return as_json(LeaseAnswer(machine_id=machine_id, lease=lease))
 
-    def validate(self, body: dict[str, Any], now: datetime, digest: str | None) -> dict[str, Any]:
+    def validate(self, data: dict[str, Any], now: datetime, digest: str | None) -> dict[str, Any]:
         """POST validate."""
-        claim = machines.MachineClaim.from_json(body)
+        claim = machines.MachineClaim.of(parse(ValidateRequest, data))
         machine_id, lease = machines.validate(self.conn, now, self.lookup(digest), claim, self.key)
-        return {"machine_id": machine_id, "lease": lease}
+        return as_json(LeaseAnswer(machine_id=machine_id, lease=lease))
 
-    def deactivate(self, body: dict[str, Any], now: datetime, digest: str | None) -> dict[str, Any]:
+    def deactivate(self, data: dict[str, Any], now: datetime, digest: str | None) -> dict[str, Any]:
         """POST deactivate: this machine (by its claim) or another by ``machine_id``."""
+        request = parse(DeactivateRequest, data)
         lic = self.lookup(digest)
-        target = body.get("machine_id")
-        claim = machines.MachineClaim.reference(body) if target is None else None
-        gone = machines.deactivate(self.conn, now, lic, claim, str(target) if target is not None else None)
+        claim = machines.MachineClaim.reference(request) if request.machine_id is None else None
+        gone = machines.deactivate(self.conn, now, lic, claim, request.machine_id)
         assert lic is not None
-        return {"deactivated": gone, "seats_used": licenses.active_machine_count(self.conn, lic.id),
-                "seats_total": lic.seats}
+        return as_json(DeactivateAnswer(deactivated=gone, seats_used=licenses.active_machine_count(self.conn, lic.id),
+                                     seats_total=lic.seats))
 
-    def listing(self, body: dict[str, Any], now: datetime, digest: str | None) -> dict[str, Any]:
+    def listing(self, data: dict[str, Any], now: datetime, digest: str | None) -> dict[str, Any]:
         """POST machines."""
-        fingerprint = body.get("fingerprint")
-        return machines.listing(self.conn, self.lookup(digest), fingerprint if isinstance(fingerprint, str) else None)
+        request = parse(MachinesRequest, data)
+        return machines.listing(self.conn, self.lookup(digest), request.fingerprint)
 
-    def access(self, body: dict[str, Any], now: datetime, digest: str | None) -> dict[str, Any]:
+    def access(self, data: dict[str, Any], now: datetime, digest: str | None) -> dict[str, Any]:
         """POST access: everything stored about the license of this key (the right of access, §9)."""
+        parse(AccessRequest, data)
         lic = self.lookup(digest)
         if lic is None:
             raise Denied("license_not_found", "no license has this key", 404)
         return access_report(self.conn, lic.id)
 
-    def offline(self, body: dict[str, Any], now: datetime, digest: str | None) -> dict[str, Any]:
+    def offline(self, data: dict[str, Any], now: datetime, digest: str | None) -> dict[str, Any]:
         """POST offline/answer: what a web portal calls with an uploaded request file and the key typed in.
 
         The request file is not secret (it carries only the key's digest), so the digest alone must not
         activate anything: the caller proves it holds the key itself.
         """
-        if not isinstance(body.get("key"), str):
+        if not isinstance(data.get("key"), str):
             raise Denied("bad_request", "the license key is required with an offline request", 400)
         if digest is None:
             raise Denied("invalid_key", "the license key is malformed", 400)
-        request = body.get("request")
-        if not isinstance(request, dict) or request.get("key_digest") != digest:
+        request = machines.read_offline_request(data.get("request"))
+        if request.key_digest != digest:
             raise Denied("bad_document", "the request file was not made with this license key", 400)
-        return {"response": machines.offline_answer(self.conn, now, request, self.key)}
+        return as_json(OfflineAnswer(response=machines.offline_answer(self.conn, now, data.get("request"), self.key)))
 
 
 def routes(data_dir: Path) -> list[Route]:
@@ -213,6 +229,14 @@ def routes(data_dir: Path) -> list[Route]:
         Route(LICENSE_PATHS["access"], api.endpoint(api.access, counts_key=True), methods=["POST"]),
         Route(LICENSE_PATHS["offline_answer"], api.endpoint(api.offline, counts_key=True), methods=["POST"]),
     ]
+
+
+def parse(message_type: type[MessageT], data: dict[str, Any]) -> MessageT:
+    """A request body as its message; Denied(bad_request) naming the member that does not fit."""
+    try:
+        return read(message_type, data)
+    except MessageProblem as exc:
+        raise Denied("bad_request", f"the request does not fit: {exc}", 400) from exc
 
 
 def _digest_of(body: dict[str, Any]) -> str | None:

@@ -10,7 +10,6 @@ Every function takes an open connection and runs in the caller's transaction.
 
 from __future__ import annotations
 
-import re
 import secrets
 import sqlite3
 from dataclasses import dataclass
@@ -20,20 +19,21 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from crystal_protocol.labels import MAX_MACHINE_LABEL, label_problem
-from crystal_protocol.lease import (
-    DEACTIVATION_PROOF_KIND,
-    ENVIRONMENTS,
-    OFFLINE_REQUEST_FORMAT,
-    OFFLINE_RESPONSE_KIND,
+from crystal_protocol.labels import label_problem
+from crystal_protocol.lease import DEACTIVATION_PROOF_KIND, OFFLINE_RESPONSE_KIND
+from crystal_protocol.messages import (
+    ActivateRequest,
+    DeactivateRequest,
+    MessageProblem,
+    OfflineRequest,
+    ValidateRequest,
+    read,
 )
 from crystal_protocol.signing import DocumentProblem, format_time, make_document, payload_of, split_document, unb64
 from crystal_server import licenses
 from crystal_server.keys import SigningKey
 from crystal_server.licenses import Denied, License
 
-_FINGERPRINT = re.compile(r"^v[0-9]{1,3}:[0-9a-f]{64}$")
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 OFFLINE_TTL_SECONDS = 90 * 86400
 #: A new machine taking a seat freed this recently counts as a seat move.
 MOVE_WINDOW_SECONDS = 30 * 86400
@@ -52,47 +52,33 @@ class MachineClaim:
     previous_fingerprint: str | None = None
 
     @classmethod
-    def from_json(cls, body: dict[str, Any]) -> MachineClaim:
-        """Validate a request body; Denied(bad_request) says which field is wrong."""
-        def text(name: str, pattern: re.Pattern[str] | None = None, *, optional: bool = False,
-                 limit: int = 100) -> str | None:
-            value = body.get(name)
-            if value is None and optional:
-                return None
-            if not isinstance(value, str) or len(value) > limit or (pattern and not pattern.match(value)):
-                raise Denied("bad_request", f"field {name!r} is missing or malformed", 400)
-            return value
-        # Older clients also send "components" (host, CPU… hashes): accepted, never read or stored.
-        environment = text("environment")
-        if environment not in ENVIRONMENTS:
-            raise Denied("bad_request", "field 'environment' must be physical, vm or container", 400)
-        label = (text("label", optional=True, limit=MAX_MACHINE_LABEL) or "").strip() or "Computer"
+    def of(cls, request: ActivateRequest | ValidateRequest | OfflineRequest) -> MachineClaim:
+        """The claim of a parsed request (crystal_protocol.messages did the formats); Denied(bad_request)
+        for what a format cannot say: a label with control characters, a public key of the wrong size."""
+        # Older clients also send "components" (host, CPU… hashes): dropped by the message, never stored.
+        label = ((request.label if not isinstance(request, ValidateRequest) else None) or "").strip() or "Computer"
         problem = label_problem(label)
         if problem:
             raise Denied("bad_request", f"field 'label': {problem}", 400)
-        public_key = text("machine_public_key", optional=True, limit=64)
+        public_key = request.machine_public_key if not isinstance(request, ValidateRequest) else None
         if public_key is not None:
             try:
                 if len(unb64(public_key)) != 32:
                     raise DocumentProblem("length")
             except DocumentProblem as exc:
                 raise Denied("bad_request", "field 'machine_public_key' must be a raw Ed25519 key", 400) from exc
-        return cls(fingerprint=str(text("fingerprint", _FINGERPRINT)),
-                   fingerprint_version=str(text("fingerprint_version", re.compile(r"^v[0-9]{1,3}$"))),
-                   environment=str(environment), os=str(text("os", limit=20)),
-                   label=label, public_key=public_key,
-                   previous_fingerprint=text("previous_fingerprint", _FINGERPRINT, optional=True))
+        return cls(fingerprint=request.fingerprint, fingerprint_version=request.fingerprint_version,
+                   environment=request.environment, os=request.os, label=label, public_key=public_key,
+                   previous_fingerprint=request.previous_fingerprint if not isinstance(request, OfflineRequest)
+                   else None)
 
     @classmethod
-    def reference(cls, body: dict[str, Any]) -> MachineClaim:
+    def reference(cls, request: DeactivateRequest) -> MachineClaim:
         """Only what names a machine (fingerprint, previous fingerprint): all a deactivation needs."""
-        fingerprint, previous = body.get("fingerprint"), body.get("previous_fingerprint")
-        if not isinstance(fingerprint, str) or not _FINGERPRINT.match(fingerprint):
-            raise Denied("bad_request", "field 'fingerprint' is missing or malformed", 400)
-        if previous is not None and (not isinstance(previous, str) or not _FINGERPRINT.match(previous)):
-            raise Denied("bad_request", "field 'previous_fingerprint' is malformed", 400)
-        return cls(fingerprint=fingerprint, fingerprint_version=fingerprint.split(":", 1)[0], environment="",
-                   os="", label="", previous_fingerprint=previous)
+        if request.fingerprint is None:
+            raise Denied("bad_request", "name the machine: its fingerprint or machine_id", 400)
+        return cls(fingerprint=request.fingerprint, fingerprint_version=request.fingerprint.split(":", 1)[0],
+                   environment="", os="", label="", previous_fingerprint=request.previous_fingerprint)
 
     @property
     def moved_from(self) -> str | None:
@@ -228,19 +214,22 @@ def listing(conn: sqlite3.Connection, lic: License | None, fingerprint: str | No
     return {"machines": machines, "seats_used": len(rows), "seats_total": lic.seats}
 
 
-def offline_answer(conn: sqlite3.Connection, now: datetime, request: Any, key: SigningKey) -> dict[str, str]:
-    """Turn an offline activation request into a signed response document."""
-    if not isinstance(request, dict) or request.get("format") != OFFLINE_REQUEST_FORMAT:
-        raise Denied("bad_document", "not an offline activation request", 400)
-    digest = request.get("key_digest")
-    nonce = request.get("request_nonce")
-    if not isinstance(digest, str) or not _DIGEST.match(digest) or not isinstance(nonce, str) or len(nonce) > 64:
-        raise Denied("bad_document", "the request's key digest or nonce is malformed", 400)
-    claim = MachineClaim.from_json(request)
-    machine_id, lease = activate(conn, now, licenses.by_digest(conn, digest), claim, key,
+def read_offline_request(data: object) -> OfflineRequest:
+    """An offline activation request file's content as its message; Denied(bad_document) when it is not one."""
+    try:
+        return read(OfflineRequest, data)
+    except MessageProblem as exc:
+        raise Denied("bad_document", f"not an offline activation request: {exc}", 400) from exc
+
+
+def offline_answer(conn: sqlite3.Connection, now: datetime, data: object, key: SigningKey) -> dict[str, str]:
+    """Turn an offline activation request file's content into a signed response document."""
+    request = read_offline_request(data)
+    claim = MachineClaim.of(request)
+    machine_id, lease = activate(conn, now, licenses.by_digest(conn, request.key_digest), claim, key,
                                  ttl_seconds=OFFLINE_TTL_SECONDS)
-    payload = {"request_nonce": nonce, "fingerprint": claim.fingerprint, "machine_id": machine_id, "lease": lease,
-               "issued_at": format_time(now)}
+    payload = {"request_nonce": request.request_nonce, "fingerprint": claim.fingerprint, "machine_id": machine_id,
+               "lease": lease, "issued_at": format_time(now)}
     return make_document(OFFLINE_RESPONSE_KIND, payload, key.kid, key.sign)
 
 
