@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from crystal_manager.licensing import machinekey
 from crystal_manager.licensing.clock import read_clock
@@ -41,7 +41,10 @@ from crystal_manager.licensing.record import LicenseRecord, load_record, save_re
 from crystal_manager.licensing.signatures import VerifiedAnswer, new_nonce, verify_answer
 from crystal_manager.net.errors import TransportError
 from crystal_manager.net.request import GatewayResponse, OutboundRequest, Trigger
-from crystal_protocol.wire import NONCE_HEADER
+from crystal_protocol.wire import DENIAL_CODES, NONCE_HEADER
+
+if TYPE_CHECKING:
+    from crystal_protocol.messages import Message, MessageT
 
 KEY_SECRET = "license_key"  # noqa: S105 (the keyring entry name, not a secret)
 RETRY_AFTER_FAILURE = timedelta(hours=1)
@@ -150,21 +153,32 @@ class LicensingEngine:
 
     # -- the wire ---------------------------------------------------------------------------------
     def claim(self, key: str, record: LicenseRecord | None = None, label: str | None = None, *,
-              kind: str = "license_activate") -> dict[str, Any]:
+              kind: str = "license_activate", public_key: str | None = None) -> dict[str, Any]:
         """The machine facts sent with a key (all hashed), and — on activation only — this machine's name
-        (``label``, else the configured default). A deactivation sends only what names the machine."""
+        (``label``, else the configured default) and public key. A deactivation sends only what names the
+        machine. The body is read back through its message (crystal_protocol.messages), so the app never
+        sends what the server would refuse as malformed."""
+        from crystal_protocol import messages  # msgspec: on the sending path only (decision 0018)
+
         ident = self.identity()
         body: dict[str, Any] = {"key": key, "fingerprint": ident.fingerprint}
         if kind != "license_deactivate":
             body.update(fingerprint_version=ident.version, environment=ident.environment, os=ident.os_family)
         if kind == "license_activate":
-            body["label"] = label or self.cfg.label
+            body.update(label=label or self.cfg.label, machine_public_key=public_key)
         previous = record.fingerprint if record is not None else None
         if previous and previous.split(":", 1)[0] != ident.fingerprint.split(":", 1)[0]:
             # The fingerprint method changed: send the old one so the seat moves. The server honours it
             # only across a version change (a copy of this file on another machine moves nothing).
             body["previous_fingerprint"] = previous
-        return body
+        message_types: dict[str, type[messages.Message]] = {
+            "license_activate": messages.ActivateRequest, "license_validate": messages.ValidateRequest,
+            "license_deactivate": messages.DeactivateRequest}
+        message_type = message_types[kind]
+        try:
+            return messages.as_json(messages.read(message_type, body))
+        except messages.MessageProblem as exc:
+            raise ProtocolMismatch(f"this computer's {kind} request does not fit the protocol: {exc}") from exc
 
     def call(self, kind: str, body: dict[str, Any], trigger: Trigger) -> VerifiedAnswer:
         """Send one request and return its verified answer; signed refusals become typed errors."""
@@ -174,17 +188,16 @@ class LicensingEngine:
         answer = verify_answer(response, nonce=nonce, keys=self.cfg.keys, now=self.cfg.now())
         if answer.status == 200:
             return answer
-        error = answer.data.get("error")
-        if not isinstance(error, dict):
-            raise MalformedAnswer(f"signed HTTP {answer.status} without an error description")
-        code, message = str(error.get("code")), str(error.get("message", ""))[:300]
-        if code in DENIALS:
-            denial = DENIALS[code](message, {k: v for k, v in error.items() if k not in ("code", "message")})
+        from crystal_protocol.messages import ErrorAnswer  # msgspec: on the sending path only (decision 0018)
+
+        error = self.read_answer(ErrorAnswer, answer, f"signed HTTP {answer.status} without an error description").error
+        code, message = error.code, error.message[:300]
+        if code in DENIAL_CODES:
+            denial = DENIALS[code](message, error.detail())
             denial.signed_at = answer.signed_at
             raise denial
         if code == "rate_limited":
-            retry = error.get("retry_after")
-            raise RateLimited(message, retry if isinstance(retry, int) else None)
+            raise RateLimited(message, error.retry_after)
         if code == "invalid_key":
             raise KeyFormatError("the server says this license key is malformed", "format")
         if answer.status >= 500:
@@ -194,15 +207,16 @@ class LicensingEngine:
     def _accept(self, answer: VerifiedAnswer, record: LicenseRecord, key: str) -> LicenseRecord:
         """Install the lease from a verified answer into the record. Every date decided here is the server's
         signed time (the answer is fresh: it echoes this request's nonce), whatever the local clock says."""
-        doc = answer.data.get("lease")
+        from crystal_protocol.messages import LeaseAnswer  # msgspec: on the sending path only (decision 0018)
+
+        doc = self.read_answer(LeaseAnswer, answer, "the answer carries no lease").lease
         try:
             terms = verify_lease(doc, keys=self.cfg.keys, fingerprint=self.identity().fingerprint,
                                  now=answer.signed_at)
         except LeaseInvalid as exc:
             raise MalformedAnswer(f"the server's lease did not verify: {exc}") from exc
-        assert isinstance(doc, dict)
         ident = self.identity()
-        record.lease = {str(k): str(v) for k, v in doc.items()}
+        record.lease = dict(doc)
         record.machine_id = terms.machine_id
         record.key_hint = hint(key)
         record.fingerprint, record.fingerprint_version = ident.fingerprint, ident.version
@@ -233,8 +247,8 @@ class LicensingEngine:
         label = clean_label(label)
         record = self.load()
         secrets = self.cfg.secrets()
-        body = self.claim(key, record, label)
-        body["machine_public_key"] = machinekey.public_b64(machinekey.load_or_create(secrets))
+        body = self.claim(key, record, label,
+                          public_key=machinekey.public_b64(machinekey.load_or_create(secrets)))
         answer = self.call("license_activate", body, trigger)
         with self._lock:
             record = self.load()
@@ -344,34 +358,55 @@ class LicensingEngine:
         """Deactivate this machine (frees the seat, removes lease and secrets) or another one by id."""
         record = self.load()
         key = self.stored_key()
+        from crystal_protocol import messages  # msgspec: on the sending path only (decision 0018)
+
         if machine_id is None or machine_id == record.machine_id:
             try:
-                data = self.call("license_deactivate", self.claim(key, record, kind="license_deactivate"),
-                                 trigger).data
+                answer = self.call("license_deactivate", self.claim(key, record, kind="license_deactivate"),
+                                   trigger)
+                data = self.checked(messages.DeactivateAnswer, answer, "the deactivation answer is incomplete")
             except MachineNotFound:
                 data = {"deactivated": record.machine_id}
             self.wipe(notice="this machine was deactivated; its seat is free")
             return data
-        return self.call("license_deactivate", {"key": key, "machine_id": machine_id}, trigger).data
+        return self.deactivate_with_key(key, machine_id, trigger)
 
     def deactivate_with_key(self, key: str, machine_id: str, trigger: Trigger = "user") -> dict[str, Any]:
         """Deactivate another machine using a key typed in (the "seat limit reached" case)."""
-        key = normalize_key(key)
-        return self.call("license_deactivate", {"key": key, "machine_id": machine_id}, trigger).data
+        from crystal_protocol import messages  # msgspec: on the sending path only (decision 0018)
+
+        request = messages.DeactivateRequest(key=normalize_key(key), machine_id=machine_id)
+        answer = self.call("license_deactivate", messages.as_json(request), trigger)
+        return self.checked(messages.DeactivateAnswer, answer, "the deactivation answer is incomplete")
 
     def vendor_report(self, key: str | None = None, trigger: Trigger = "user") -> dict[str, Any]:
         """Everything the vendor's server stores about the license of ``key`` (default: the stored key)."""
+        from crystal_protocol import messages  # msgspec: on the sending path only (decision 0018)
+
         key = normalize_key(key) if key is not None else self.stored_key()
-        data = self.call("license_access", {"key": key}, trigger).data
-        if not isinstance(data.get("license"), dict) or not isinstance(data.get("machines"), list):
-            raise MalformedAnswer("the vendor's report is missing its parts")
-        return data
+        answer = self.call("license_access", messages.as_json(messages.AccessRequest(key=key)), trigger)
+        return self.checked(messages.AccessAnswer, answer, "the vendor's report is missing its parts")
 
     def machines(self, key: str | None = None, trigger: Trigger = "user") -> dict[str, Any]:
         """The machines on the license of ``key`` (default: the stored key)."""
+        from crystal_protocol import messages  # msgspec: on the sending path only (decision 0018)
+
         key = normalize_key(key) if key is not None else self.stored_key()
-        data = self.call("license_machines", {"key": key, "fingerprint": self.identity().fingerprint},
-                         trigger).data
-        if not isinstance(data.get("machines"), list):
-            raise MalformedAnswer("the machine list is missing")
-        return data
+        request = messages.MachinesRequest(key=key, fingerprint=self.identity().fingerprint)
+        answer = self.call("license_machines", messages.as_json(request), trigger)
+        return self.checked(messages.MachinesAnswer, answer, "the machine list is missing")
+
+    @staticmethod
+    def read_answer(message_type: type[MessageT], answer: VerifiedAnswer, problem: str) -> MessageT:
+        """A verified answer's body as its message; MalformedAnswer(``problem``: what is wrong) otherwise."""
+        from crystal_protocol.messages import MessageProblem, read
+
+        try:
+            return read(message_type, answer.data)
+        except MessageProblem as exc:
+            raise MalformedAnswer(f"{problem} ({exc})") from exc
+
+    def checked(self, message_type: type[Message], answer: VerifiedAnswer, problem: str) -> dict[str, Any]:
+        """A verified answer's body, once it is known to fit its message (callers read it as JSON)."""
+        self.read_answer(message_type, answer, problem)
+        return answer.data

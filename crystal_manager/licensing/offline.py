@@ -41,12 +41,17 @@ def write_request(engine: LicensingEngine, key: str, path: Path) -> dict[str, An
     secrets = engine.cfg.secrets()
     public = machinekey.public_b64(machinekey.load_or_create(secrets))
     nonce = new_nonce()
-    content: dict[str, Any] = {
-        "format": OFFLINE_REQUEST_FORMAT, "key_digest": key_digest(key), "key_hint": hint(key),
-        "fingerprint": ident.fingerprint, "fingerprint_version": ident.version,
-        "environment": ident.environment, "os": ident.os_family,
-        "label": engine.cfg.label, "machine_public_key": public, "request_nonce": nonce,
-        "created_at": format_time(engine.cfg.now())}
+    from crystal_protocol.messages import MessageProblem, OfflineRequest, as_json, read  # decision 0018
+
+    try:  # read back through its message: the file is what the vendor's server accepts
+        content = as_json(read(OfflineRequest, {
+            "format": OFFLINE_REQUEST_FORMAT, "key_digest": key_digest(key), "key_hint": hint(key),
+            "fingerprint": ident.fingerprint, "fingerprint_version": ident.version,
+            "environment": ident.environment, "os": ident.os_family,
+            "label": engine.cfg.label, "machine_public_key": public, "request_nonce": nonce,
+            "created_at": format_time(engine.cfg.now())}))
+    except MessageProblem as exc:
+        raise OfflineFileError(f"this computer's request does not fit the file format: {exc}") from exc
     write_json_atomic(path, content, mode=0o644)
     secrets.set(KEY_SECRET, key)
     record = engine.load()
