@@ -10,6 +10,10 @@ EXIT_BAD_INPUT = 2
 EXIT_DENIED = 3
 EXIT_OFFLINE = 4
 EXIT_INTERRUPTED = 130  # ctrl-C (128 + SIGINT, as shells report it)
+#: The reader of stdout went away (``crystal-manager privacy log | head``): the command stops quietly, no
+#: message, with the code a shell reports for a tool killed by SIGPIPE (128 + 13) — what `cat` or `yes` give
+#: under ``set -o pipefail``; 0 would claim the whole output was delivered.
+EXIT_BROKEN_PIPE = 141
 #: The user did not confirm something that deletes data (no --yes, and "no" or no terminal to ask on).
 EXIT_NOT_CONFIRMED = 5
 

@@ -26,6 +26,11 @@ def fail(text: str) -> None:
     print(f"crystal-manager: {text}", file=sys.stderr)
 
 
+def notify(text: str) -> None:
+    """A one-line notice on stderr that is not an error (stdout stays clean for ``--json``)."""
+    print(f"crystal-manager: note: {text}", file=sys.stderr)
+
+
 def is_terminal() -> bool:
     """True when stderr is a terminal (progress bars are drawn only then)."""
     return sys.stderr.isatty()

@@ -43,6 +43,9 @@ class Settings:
         self.auto_check_updates = auto_check_updates  # the daily check (check_interval_hours) and download
         #: The Privacy page's "pause background checks": no scheduled license or update check at all.
         self.background_checks_paused = background_checks_paused
+        #: Set by :func:`load_settings` when it found the file damaged and moved it here (not saved: the
+        #: process that found the damage says so once, see :func:`damage_notice`).
+        self.damaged_copy: Path | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form written to disk (a copy: changing it changes nothing here)."""
@@ -60,12 +63,14 @@ class Settings:
 
 def load_settings(path: Path) -> Settings:
     """Read settings; a missing or corrupt file gives defaults (the corrupt file is kept aside)."""
+    damaged_copy: Path | None = None
     try:
         raw = read_json(path)
     except CorruptStateError:
-        path.replace(path.with_suffix(".corrupt.json"))
         raw = None
+        damaged_copy = _set_aside(path)
     settings = Settings()
+    settings.damaged_copy = damaged_copy
     if not isinstance(raw, dict):
         return settings
     defaults = Settings()
@@ -87,6 +92,27 @@ def load_settings(path: Path) -> Settings:
         elif isinstance(default, float) and isinstance(value, int | float) and value > 0:
             setattr(settings, name, float(value))
     return settings
+
+
+def _set_aside(path: Path) -> Path:
+    """Move a damaged settings file to ``settings.corrupt.json`` (``settings.corrupt-2.json`` … when an
+    earlier copy is there: a second damage never overwrites the first copy)."""
+    target, n = path.with_suffix(".corrupt.json"), 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.stem}.corrupt-{n}.json")
+    path.replace(target)
+    return target
+
+
+def damage_notice(settings: Settings) -> str | None:
+    """The one notice to show when these settings replaced a damaged file (None otherwise): said once, by
+    the process that found the damage (the damaged file is moved aside, so the next start is quiet)."""
+    if settings.damaged_copy is None:
+        return None
+    return ("Your settings file was damaged and could not be read, so the default settings are in use again "
+            f"(for example the stable update channel). Make your choices again; the damaged copy is kept "
+            f"for inspection as {settings.damaged_copy}.")
 
 
 def save_settings(path: Path, settings: Settings) -> None:

@@ -29,6 +29,11 @@ KNOWN_PLACES = (("updates/metadata/", "update information (the signed list of ve
                 ("updates/state.json", "the update state: last check, skipped versions, a pending download"),
                 ("lock", "a lock file (empty: it only keeps two programs from writing at once)"),
                 (".log", "the Manager's log (no key, no machine ID)"))
+#: Copies of damaged files the app set aside, by what their name starts with (the app's own files only).
+DAMAGED_COPIES = (("settings.corrupt", "a damaged copy of your settings, kept for inspection"),
+                  ("license.json.damaged-", "a damaged copy of the license record, kept for inspection"),
+                  ("secrets.json.damaged-", "a damaged copy of the file holding the license key, kept for "
+                                            "inspection (readable only by you)"))
 #: What the installed product's folder is, in words.
 PRODUCT_FILES = "CrystalMe3D Pro's installed versions"
 
@@ -60,7 +65,7 @@ def shown_texts(catalog: Catalog | None = None) -> list[str]:
         add(kept.what, kept.how_long)
     for title, lines in sections().values():
         add(title, " · ".join(lines))
-    add(*KNOWN_FILES.values(), *(what for _place, what in KNOWN_PLACES),
+    add(*KNOWN_FILES.values(), *(what for _place, what in KNOWN_PLACES), *(what for _s, what in DAMAGED_COPIES),
         *(what for _name, what in KEYRING_ENTRIES), PRODUCT_FILES, *FOLDER_ROLES)
     return found
 

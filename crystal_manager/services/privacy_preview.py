@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 from crystal_manager.privacy.catalog import NONCE_FIELD, FieldSpec, RequestType
 from crystal_manager.privacy.ledger import mask_secret
-from crystal_manager.privacy.texts import KEYRING_ENTRIES
 from crystal_manager.services.context import AppContext
+from crystal_manager.services.key_storage import key_storage
 from crystal_manager.services.license_service import LicenseService
 from crystal_manager.services.privacy_view import stored_files
 
@@ -91,5 +91,4 @@ def privacy_facts(ctx: AppContext, service: LicenseService | None = None) -> Pri
                           "cache": paths.cache_dir, "logs": paths.log_dir, "product": paths.install_root})
     return PrivacyFacts(values=values, next_check_at=status.next_check_at,
                         lease_expires_at=status.lease_expires_at if activated else None, activated=activated,
-                        files=files,
-                        keyring=[{"name": name, "what": what} for name, what in KEYRING_ENTRIES])
+                        files=files, keyring=key_storage(ctx, activated=activated).keyring)

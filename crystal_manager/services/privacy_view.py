@@ -16,7 +16,7 @@ from crystal_manager.privacy.catalog import (
     RequestType,
 )
 from crystal_manager.privacy.policy import section_title
-from crystal_manager.privacy.texts import KNOWN_FILES, KNOWN_PLACES, PRODUCT_FILES
+from crystal_manager.privacy.texts import DAMAGED_COPIES, KNOWN_FILES, KNOWN_PLACES, PRODUCT_FILES
 
 
 def _field_json(spec: FieldSpec) -> dict[str, Any]:
@@ -74,6 +74,9 @@ def entries_since(entries: list[dict[str, Any]], since: datetime | None) -> list
 def _file_words(relative: str, role: str) -> str:
     """What a file of the app is, in words: by its name, else by where it is, else its folder's role."""
     name = relative.rsplit("/", 1)[-1]
+    for start, what in DAMAGED_COPIES:  # before the names: "license.json.damaged-…" is no license record
+        if name.startswith(start):
+            return what
     base = name.split(".jsonl.")[0] + ".jsonl" if ".jsonl." in name and not name.endswith(".lock") else name
     if base in KNOWN_FILES:
         return KNOWN_FILES[base]

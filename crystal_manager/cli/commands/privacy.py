@@ -118,22 +118,27 @@ def run_clear(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def run_storage(ctx: AppContext, args: argparse.Namespace) -> int:
-    """List the app's files and name what the keyring holds (never its values)."""
-    from crystal_manager.privacy.texts import KEYRING_ENTRIES
+    """List the app's files and say where the license key is kept (keyring entries named, never shown; only
+    those that are really there)."""
+    from crystal_manager.services.key_storage import key_storage
+    from crystal_manager.services.license_rules import is_activated
+    from crystal_manager.services.license_service import LicenseService
     from crystal_manager.services.privacy_view import stored_files
 
+    activated = is_activated(LicenseService(ctx, secrets_in_status=False).status().state)
     paths = ctx.paths
     files = stored_files({"settings": paths.config_dir, "data": paths.data_dir, "state": paths.state_dir,
                           "cache": paths.cache_dir, "logs": paths.log_dir, "product": paths.install_root})
-    keyring = [{"name": name, "what": what} for name, what in KEYRING_ENTRIES]
+    store = key_storage(ctx, activated=activated)
     if args.json:
-        emit_json({"files": files, "keyring": keyring})
+        emit_json({"files": files, "keyring": store.keyring,
+                   "key_store": {"backend": store.backend, "file": store.file}})
         return EXIT_OK
     for item in files:
         say(f"{item['path']}  {item['bytes']} bytes  — {item['what']}")
     if not files:
         say("No files yet.")
-    say("In the keyring (named, never shown): " + "; ".join(f"{k['name']} ({k['what']})" for k in keyring))
+    say(store.words)
     return EXIT_OK
 
 

@@ -1,0 +1,66 @@
+"""The newcomer's walk (issue 10 findings 6, 9 to 11, 13, 14, 16, 18) through the real CLI process: what the
+words say must be what is really there."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from crystal_manager.cli.exit_codes import EXIT_BROKEN_PIPE, EXIT_OK
+from tests.cli.test_license_cli import Cli, one_line_error
+from tests.support.licensing import issue
+from tests.support.servers import ReferenceServer
+
+
+def _cli(tmp_path: Path, server: ReferenceServer) -> Cli:
+    home = tmp_path / "cli-home"
+    home.mkdir()
+    return Cli(home, server)
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path, reference_server: ReferenceServer) -> None:
+    cli = _cli(tmp_path, reference_server)
+    process = subprocess.Popen([sys.executable, "-m", "crystal_manager", "privacy", "catalog"], env=cli.env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # `| head` that has read enough: every write now meets a closed pipe
+    stderr = process.stderr.read()
+    assert process.wait(timeout=60) == EXIT_BROKEN_PIPE
+    assert stderr == b""
+
+
+def test_storage_names_no_keyring_entry_without_a_keyring(tmp_path: Path, reference_server: ReferenceServer) -> None:
+    cli = _cli(tmp_path, reference_server)  # no keyring: the user-only file holds the key
+    assert cli("activate", issue(reference_server.data_dir).key).returncode == EXIT_OK
+    report = json.loads(cli("privacy", "storage", "--json").stdout)
+    assert report["keyring"] == [] and report["key_store"]["backend"] == "file"
+    text = cli("privacy", "storage").stdout
+    assert "In the keyring" not in text and "No keyring on this computer" in text and "secrets.json" in text
+    secrets = next(cli.home.rglob("secrets.json"))
+    secrets.write_text("{{{ damaged")
+    cli("status")  # sets the damaged file aside
+    text = cli("privacy", "storage").stdout
+    assert "In the keyring" not in text and "no license key is stored here" in text
+    assert "a damaged copy of the file holding the license key, kept for inspection" in text
+    assert not any(line.endswith("— state") for line in text.splitlines())
+
+
+def test_damaged_settings_are_said_once_and_named_in_storage(tmp_path: Path,
+                                                            reference_server: ReferenceServer) -> None:
+    cli = _cli(tmp_path, reference_server)
+    settings = cli.home / "config" / "settings.json"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text('{"update_channel": "beta"')  # cut short
+    first = cli("status", "--json")
+    assert first.returncode == EXIT_OK and json.loads(first.stdout)  # stdout stays clean JSON
+    note = one_line_error(first)
+    assert "settings file was damaged" in note and "stable update channel" in note
+    assert "settings.corrupt.json" in note
+    again = cli("status")
+    assert "damaged" not in again.stderr  # said once
+    text = cli("privacy", "storage").stdout
+    assert "a damaged copy of your settings, kept for inspection" in text
+    assert os.path.exists(cli.home / "config" / "settings.corrupt.json")
