@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from crystal_manager.cli.exit_codes import EXIT_OK
 from crystal_manager.licensing.fingerprint import MachineFacts, identify
 from crystal_protocol.wire import LICENSE_PATHS, NONCE_HEADER
+from tests.licensing.computers import Computer, need_namespaces
 from tests.support.licensing import issue, server_cli
 from tests.support.servers import ReferenceServer, admin_cli
 
@@ -164,3 +167,25 @@ def test_unknown_license_and_bad_folder_are_json_errors_with_distinct_codes(
     assert folder.returncode == 2 and json.loads(folder.stdout)["exit_code"] == 2
     for proc in (missing, folder):
         assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_a_clone_declaring_the_holders_fingerprint_under_another_version_gets_nothing(
+        tmp_path: Path, reference_server: ReferenceServer) -> None:
+    """Holds with the real client: a cloned VM (its own machine ID) whose license.json is edited so that the
+    holder's fingerprint looks like another version gets nothing: the app's data catalog refuses to send a
+    previous fingerprint of a version it does not have, and the holder keeps its seat."""
+    need_namespaces()
+    lic = issue(reference_server.data_dir, seats=1)
+    holder, clone = (Computer(tmp_path / f"pc{n}", machine_id, reference_server) for n, machine_id in
+                     enumerate(IDS[:2]))
+    assert holder.run("activate", lic.key).returncode == EXIT_OK
+    holder.clone_into(clone)
+    record = json.loads(clone.license_file.read_text())
+    record["fingerprint"] = "v2:" + record["fingerprint"].split(":", 1)[1]
+    clone.license_file.write_text(json.dumps(record))
+    refused = clone.run("verify")  # the gateway will not even send a previous fingerprint of another form
+    assert refused.returncode != EXIT_OK and "not sent" in refused.stderr
+    assert clone.status()["state"] != "active"
+    assert holder.run("verify").returncode == EXIT_OK
+    info = _show(reference_server, lic.license_id)
+    assert info["seats_used"] == 1 and info["seat_moves"] == []
