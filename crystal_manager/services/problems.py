@@ -82,7 +82,7 @@ RETRYABLE = frozenset({ProblemKind.NETWORK, ProblemKind.TIMED_OUT, ProblemKind.P
                        ProblemKind.SERVER_TROUBLE, ProblemKind.RATE_LIMITED, ProblemKind.CANCELLED})
 
 _HEADLINES: dict[ProblemKind, str] = {
-    ProblemKind.TYPO: "the key has a typo",
+    ProblemKind.TYPO: "this key has a typo",
     ProblemKind.BAD_NAME: "the name for this computer cannot be used",
     ProblemKind.NETWORK: "the licensing server cannot be reached",
     ProblemKind.TIMED_OUT: "the licensing server did not answer in time",
@@ -121,7 +121,7 @@ _AFTER: dict[Action, str] = {
 }
 
 _NEXT: dict[ProblemKind, str] = {
-    ProblemKind.TYPO: "Compare the key with the one in your purchase e-mail.",
+    ProblemKind.TYPO: "Check it against your purchase e-mail.",
     ProblemKind.BAD_NAME: "Shorten the name or leave it empty.",
     ProblemKind.NETWORK: "Check the internet connection and try again.",
     ProblemKind.TIMED_OUT: "The server may be busy: try again in a few minutes.",
@@ -184,6 +184,8 @@ def kind_of(exc: BaseException) -> ProblemKind:
 
 def _detail(kind: ProblemKind, exc: BaseException) -> str:
     if kind in _LOCAL:
+        if isinstance(exc, lic.KeyFormatError) and exc.reason == "checksum":
+            return "Nothing was sent."  # the headline and the next step say it all (one wording)
         text = str(exc).strip() or "the key is not valid"
         return f"{text[:1].upper()}{text[1:]}. Nothing was sent."
     if kind is ProblemKind.CANCELLED:  # the request went out and cannot be called back

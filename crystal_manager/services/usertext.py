@@ -95,7 +95,17 @@ def _rate(exc: BaseException) -> tuple[str, Outcome]:
             + _UNCHANGED, Outcome.OFFLINE)
 
 
-register(lic.KeyFormatError, _fixed("Check the license key — nothing was sent: ", Outcome.BAD_INPUT))
+def _key_format(exc: BaseException) -> tuple[str, Outcome]:
+    from crystal_manager.services.key_words import TYPO_WORDS, key_error_words
+
+    assert isinstance(exc, lic.KeyFormatError)
+    words = key_error_words(exc)
+    if words == TYPO_WORDS:
+        return f"{TYPO_WORDS} (nothing was sent).", Outcome.BAD_INPUT
+    return f"Check the license key — nothing was sent: {words}", Outcome.BAD_INPUT
+
+
+register(lic.KeyFormatError, _key_format)
 register(lic.MachineLabelError, _fixed("Check the name for this computer — nothing was sent: ", Outcome.BAD_INPUT))
 register(lic.KeyNotFound, lambda exc: ("The server has no license with this key (a correctly typed key that "
                                        "does not exist). Check it against your purchase e-mail.", Outcome.DENIED))

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from crystal_manager.cli.exit_codes import EXIT_BROKEN_PIPE, EXIT_OK
+from crystal_manager.cli.exit_codes import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_OK
 from tests.cli.test_license_cli import Cli, one_line_error
 from tests.support.licensing import issue
 from tests.support.servers import ReferenceServer
@@ -64,3 +64,18 @@ def test_damaged_settings_are_said_once_and_named_in_storage(tmp_path: Path,
     text = cli("privacy", "storage").stdout
     assert "a damaged copy of your settings, kept for inspection" in text
     assert os.path.exists(cli.home / "config" / "settings.corrupt.json")
+
+
+def test_a_phrase_is_no_key_and_a_typo_has_one_wording(tmp_path: Path, reference_server: ReferenceServer) -> None:
+    cli = _cli(tmp_path, reference_server)
+    phrase = cli("activate", "hello world")
+    assert phrase.returncode == EXIT_BAD_INPUT
+    line = one_line_error(phrase)
+    assert "this doesn't look like a license key (they start with CM3D-)" in line and "characters" not in line
+    key = issue(reference_server.data_dir).key
+    swapped = key[:5] + key[6] + key[5] + key[7:]  # two characters swapped in the first group
+    typo = cli("activate", swapped)
+    assert typo.returncode == EXIT_BAD_INPUT
+    assert one_line_error(typo) == ("crystal-manager: This key has a typo — check it against your purchase e-mail "
+                                    "(nothing was sent).")
+    assert cli.ledger_kinds() == []

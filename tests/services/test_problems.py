@@ -15,7 +15,7 @@ from crystal_manager.storage.secrets import SecretStoreError
 # error, kind, headline (no action), a word the next step must contain
 TABLE: list[tuple[BaseException, ProblemKind, str, str]] = [
     (lic.KeyFormatError("the key has a typo: its last group does not match", "checksum"), ProblemKind.TYPO,
-     "The key has a typo", "purchase e-mail"),
+     "This key has a typo", "purchase e-mail"),
     (lic.MachineLabelError("name too long"), ProblemKind.BAD_NAME, "The name for this computer cannot be used",
      "Shorten"),
     (net.ConnectFailed("connection refused"), ProblemKind.NETWORK, "The licensing server cannot be reached",
@@ -114,3 +114,12 @@ def test_stopping_promises_nothing_about_the_outcome() -> None:
         problem = problem_for(Cancelled(), action)
         assert problem.next_step == "Try again when you are ready."
         assert "offline" not in problem.next_step and "still activated" not in problem.next_step
+
+
+def test_one_typo_wording_that_never_blames_the_last_group() -> None:
+    typo = lic.KeyFormatError("the key has a typo: its last group does not match the rest", "checksum")
+    problem = problem_for(typo, "activate")
+    words = [problem.headline, problem.detail, problem.next_step, explain(typo)[0]]
+    assert problem.headline == "Not activated: this key has a typo"
+    assert explain(typo)[0] == "This key has a typo — check it against your purchase e-mail (nothing was sent)."
+    assert not any("last group" in w or "does not match" in w for w in words)

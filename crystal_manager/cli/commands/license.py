@@ -133,6 +133,9 @@ def run_activate(ctx: AppContext, args: argparse.Namespace) -> int:
     if not args.key:
         fail("give a license key, e.g. crystal-manager activate CM3D-XXXXX-XXXXX-XXXXX-XXXXX")
         return EXIT_BAD_INPUT
+    from crystal_manager.services.key_words import checked_key
+
+    args.key = checked_key(args.key)  # "hello world" is no key at all: say so before anything else
     if args.request_file is not None:
         fields = service.write_offline_request(args.key, args.request_file)
         _preview(f"Wrote {args.request_file}. It contains exactly this (no secret; the key only as a digest):",
