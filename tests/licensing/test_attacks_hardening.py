@@ -319,3 +319,29 @@ def test_removing_only_the_guard_entry_from_the_secrets_file_is_caught_online(
     assert pc.run("verify").returncode == EXIT_DENIED
     assert pc.status()["state"] == "revoked"
     assert "revoked" in json.loads(secrets_file.read_text())["license_guard"]
+
+
+@pytest.mark.parametrize("kind", ["symlink to a victim file", "symlink to /dev/null", "huge but valid"])
+def test_odd_license_files_are_recovered_without_writing_through_them(
+        kind: str, lic_ctx: AppContext, reference_server: ReferenceServer, tmp_path: Path) -> None:
+    """Holds: a license.json that is a symlink (to another file, to /dev/null) or 64 MiB of padding is read
+    as damaged or as what it says, never written through, and the stored key recovers the license."""
+    lic = issue(reference_server.data_dir)
+    svc = service(lic_ctx)
+    machine_id = svc.activate(lic.key).machine_id
+    path = lic_ctx.paths.license_state_file
+    good = path.read_bytes()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("not yours to write")
+    path.unlink()
+    if kind == "symlink to a victim file":
+        path.symlink_to(victim)
+    elif kind == "symlink to /dev/null":
+        path.symlink_to("/dev/null")
+    else:
+        path.write_bytes(b" " * (64 << 20) + good)
+    assert svc.status().state in ("locked", "active")
+    recovered = svc.verify_if_due()
+    assert recovered.state == "active" and recovered.machine_id == machine_id
+    assert victim.read_text() == "not yours to write"
+    assert not path.is_symlink()
