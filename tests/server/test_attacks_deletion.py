@@ -26,6 +26,7 @@ from crystal_protocol.wire import LICENSE_PATHS
 from crystal_server import store
 from tests.support.keyring_memory import MemoryKeyring
 from tests.support.licensing import issue, service
+from tests.support.mitm import Exchange, Mitm, Tamper, mitm
 from tests.support.servers import ReferenceServer
 
 DELETE = LICENSE_PATHS["delete"]
@@ -406,3 +407,69 @@ def test_delete_local_keeps_the_managers_own_installed_versions(
     assert launcher is not None
     delete_local(lic_ctx, service(lic_ctx, name="alpha"))
     assert launcher.exists() and (root / "versions" / "1.0.0" / "crystal-manager").exists()
+
+
+# --- the app's side of the deletion request: forged answers, no network, spoofed addresses ---------------
+
+
+def _forge_deletion(mode: str) -> Tamper:
+    def tamper(proxy: Mitm, exchange: Exchange) -> Exchange:
+        if not exchange.path.endswith("/delete"):
+            return exchange
+        if mode == "edited":  # one byte of the signed answer changed
+            return exchange.with_answer(body=exchange.body.replace(b"still_kept", b"still_kepT"))
+        # The signed answer to an earlier request (another nonce) replayed in its place.
+        earlier = next(e for e in proxy.history if e.path.endswith("/access"))
+        return exchange.with_answer(status=earlier.status, headers=earlier.headers, body=earlier.body)
+    return tamper
+
+
+@pytest.mark.parametrize("mode", ["edited", "replayed"])
+def test_a_forged_deletion_answer_never_makes_the_app_forget_the_license(
+        reference_server: ReferenceServer, lic_ctx: AppContext, mode: str) -> None:
+    lic = issue(reference_server.data_dir)
+    service(lic_ctx, name="alpha").activate(lic.key)
+    with mitm(reference_server.url, _forge_deletion(mode)) as proxy:
+        through = service(lic_ctx, name="alpha", url=proxy.url)
+        through.vendor_report()
+        with pytest.raises(Exception, match=r".") as refused:
+            request_deletion(lic_ctx, service=through)
+    assert not isinstance(refused.value, AssertionError)
+    assert service(lic_ctx, name="alpha").engine.load().machine_id is not None  # still held here
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "HOLE: `crystal-server serve` runs uvicorn with its defaults, proxy_headers=True and "
+    "forwarded_allow_ips=127.0.0.1, so any client that reaches the server over loopback (a local user, or "
+    "everyone when a TCP-level TLS terminator such as stunnel runs on the same host) sets its own address "
+    "with X-Forwarded-For: a new address per request and the failed-attempt throttle never trips (the "
+    "stored 'IP address' is whatever the client wrote). Fix: uvicorn.Config(..., proxy_headers=False) "
+    "unless the vendor names trusted proxies (a server.json setting, passed as forwarded_allow_ips)."))
+def test_a_spoofed_forwarded_address_does_not_reset_the_throttle(reference_server: ReferenceServer) -> None:
+    parts = urlsplit(reference_server.url)
+    statuses: list[int] = []
+    for i in range(40):
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=20)
+        try:
+            conn.request("POST", DELETE, body=json.dumps({"key": generate_key(), "scope": "all_machines"}),
+                         headers={"Content-Type": "application/json", "X-Crystal-Nonce": f"spoof-nonce-{i:08d}",
+                                  "X-Forwarded-For": f"203.0.113.{i}", "X-Real-IP": f"198.51.100.{i}"})
+            statuses.append(conn.getresponse().status)
+        finally:
+            conn.close()
+    assert 429 in statuses and statuses[-1] == 429
+
+
+def test_request_deletion_offline_forgets_nothing(reference_server: ReferenceServer, tmp_path: Path) -> None:
+    from tests.cli.test_license_cli import Cli
+
+    home = tmp_path / "cli-home"
+    home.mkdir()
+    cli = Cli(home, reference_server)
+    lic = issue(reference_server.data_dir)
+    assert cli("activate", lic.key).returncode == 0
+    files = {p: p.read_bytes() for p in home.rglob("*") if p.is_file() and p.name != "ledger.jsonl"}
+    offline = cli("privacy", "request-deletion", "--yes", server="http://127.0.0.1:9")
+    assert offline.returncode != 0 and len(offline.stderr.strip().splitlines()) == 1
+    assert {p: p.read_bytes() for p in home.rglob("*") if p.is_file() and p.name != "ledger.jsonl"} == files
+    assert len(_rows(reference_server, "SELECT * FROM machines")) == 1
