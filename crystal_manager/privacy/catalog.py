@@ -164,8 +164,9 @@ _KEY = FieldSpec(
               plain_purpose='Says which license is being used.')
 _FINGERPRINT = FieldSpec(
     "fingerprint", "body", "v1:3f9ac0…e41b (64 hex digits)",
-    "Machine identifier: an HMAC-SHA256 of the operating system's machine ID with a product key. The raw "
-    "machine ID never leaves the computer, and this value cannot be linked with other products' IDs.",
+    "Machine identifier: a one-way code made from the operating system's machine ID and a key of this "
+    "product. The raw machine ID never leaves the computer, and this code cannot be linked with other "
+    "products' IDs.",
     "§2C", retention=_KEEP_WITH_LICENSE, shape=_FINGERPRINT_SHAPE,
               plain="a one-way code made from this computer's ID (never the ID itself)",
               plain_purpose='Recognises this computer on your license without revealing its ID: the code cannot be '
@@ -287,8 +288,8 @@ REQUEST_TYPES: tuple[RequestType, ...] = (
         method="GET",
         path=f"{API_PREFIX}/health",
         title="Server health check",
-        purpose="Checks that the licensing server is reachable, e.g. from the diagnostics in About.",
-        when="Only when you press “Test connection” or run `crystal-manager status --check-server`.",
+        purpose="Checks that the licensing server is reachable.",
+        when="Only when you run `crystal-manager status --check-server`; the app never sends it on its own.",
         policy=("§4",),
         response=(ResponseField("status", "\"ok\" when the server is up."),
                   ResponseField("protocol", "Protocol version the server speaks."),

@@ -121,18 +121,6 @@ def when_words(stamp: str) -> str:
     return moment.astimezone().strftime("%d %b %Y %H:%M").lstrip("0")
 
 
-def outcome_words(entry: dict[str, Any]) -> str:
-    """How a recorded request ended, in words (the CLI's; the Privacy page translates its own)."""
-    if entry.get("state") == "pending":
-        return "sent; no answer recorded (interrupted?)"
-    error, status = entry.get("error"), entry.get("status")
-    if error:
-        return f"no answer ({error})"
-    if isinstance(status, int) and status < 300:
-        return "answered"
-    return f"refused by the server (code {status})" if status else "no answer"
-
-
 def fields_in_words(catalog: Catalog, entry: dict[str, Any]) -> list[str]:
     """The data a recorded request carried, each named as the catalog names it for people, in its order."""
     request_type = catalog.get(str(entry.get("kind", "")))

@@ -11,7 +11,7 @@ from crystal_manager.services.context import AppContext
 from crystal_manager.storage.paths import installed_product_version as read_installed_version
 
 __all__ = ["AppStatus", "LicenseStatus", "ProfileStatus", "app_status", "installed_product_version",
-           "plan_name"]
+           "plan_name", "plan_words"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,12 @@ class AppStatus:
     def to_json(self) -> dict[str, Any]:
         """JSON form for ``status --json``."""
         return asdict(self)
+
+
+def plan_words(plan: object) -> str:
+    """A plan as people say it: ``pro`` -> "Pro plan" (the server's identifier is never shown raw)."""
+    name = plan_name(str(plan)) if plan else None
+    return f"{name} plan" if name else "plan unknown"
 
 
 def installed_product_version(ctx: AppContext) -> str | None:

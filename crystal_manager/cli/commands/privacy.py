@@ -83,7 +83,8 @@ def run_log(ctx: AppContext, args: argparse.Namespace) -> int:
         return EXIT_OK
     if not entries:
         say("Nothing has been sent.")
-    from crystal_manager.services.privacy_view import fields_in_words, outcome_words, when_words
+    from crystal_manager.services.privacy_view import fields_in_words, when_words
+    from crystal_manager.services.privacy_words import outcome_words
 
     for entry in entries:
         request_type = ctx.catalog.get(str(entry.get("kind", "")))
@@ -151,18 +152,21 @@ def run_vendor(ctx: AppContext, args: argparse.Namespace) -> int:
         emit_json(report)
         return EXIT_OK
     from crystal_manager.services.privacy_view import when_words
+    from crystal_manager.services.status import plan_words
 
     lic = report.get("license", {})
     status = {"active": "active", "past_due": "payment overdue", "cancelled": "cancelled",
               "revoked": "revoked"}.get(str(lic.get("status")), "status unknown")
-    say(f"The vendor holds your license ({lic.get('plan', '?')}, {lic.get('seats', '?')} seats, {status}), "
+    say(f"The vendor holds your license ({plan_words(lic.get('plan'))}, {lic.get('seats', '?')} seats, {status}), "
         f"stored as a digest of its key ending …{lic.get('key_hint', '')}.")
     for machine in report.get("machines", []):
         if machine.get("deactivated_at"):
             say(f"- a deactivated computer: only its number and dates are kept (deactivated "
                 f"{when_words(str(machine.get('deactivated_at')))})")
         else:
-            say(f"- computer \"{machine.get('label')}\": {machine.get('os')}, {machine.get('environment')}, "
+            kind = {"physical": "a physical computer", "vm": "a virtual machine", "container": "a container"}.get(
+                str(machine.get("environment")), "kind of computer unknown")
+            say(f"- computer \"{machine.get('label')}\": {machine.get('os')}, {kind}, "
                 f"activated {when_words(str(machine.get('activated_at') or ''))}, last seen "
                 f"{when_words(str(machine.get('last_seen_at') or ''))}")
     say(f"{len(report.get('events', []))} events kept (activations, checks, deactivations; 90 days).")

@@ -8,8 +8,8 @@ from PySide6.QtCore import QT_TRANSLATE_NOOP
 
 TEXTS = (
     QT_TRANSLATE_NOOP('catalog', 'Server health check'),
-    QT_TRANSLATE_NOOP('catalog', 'Checks that the licensing server is reachable, e.g. from the diagnostics in About.'),
-    QT_TRANSLATE_NOOP('catalog', 'Only when you press “Test connection” or run `crystal-manager status --check-server`.'),
+    QT_TRANSLATE_NOOP('catalog', 'Checks that the licensing server is reachable.'),
+    QT_TRANSLATE_NOOP('catalog', 'Only when you run `crystal-manager status --check-server`; the app never sends it on its own.'),
     QT_TRANSLATE_NOOP('catalog', 'a random one-time number'),
     QT_TRANSLATE_NOOP('catalog', 'Makes sure the answer was made for this very request (an old or forged answer is refused).'),
     QT_TRANSLATE_NOOP('catalog', 'not stored'),
@@ -57,7 +57,7 @@ TEXTS = (
     QT_TRANSLATE_NOOP('catalog', 'Only when you deactivate (`crystal-manager deactivate [--machine ID]` or “Deactivate”).'),
     QT_TRANSLATE_NOOP('catalog', 'which of your machines to deactivate'),
     QT_TRANSLATE_NOOP('catalog', 'Which machine on your license to deactivate (from the machine list).'),
-    QT_TRANSLATE_NOOP('catalog', "Machine identifier: an HMAC-SHA256 of the operating system's machine ID with a product key. The raw machine ID never leaves the computer, and this value cannot be linked with other products' IDs."),
+    QT_TRANSLATE_NOOP('catalog', "Machine identifier: a one-way code made from the operating system's machine ID and a key of this product. The raw machine ID never leaves the computer, and this code cannot be linked with other products' IDs."),
     QT_TRANSLATE_NOOP('catalog', 'List the machines on the license'),
     QT_TRANSLATE_NOOP('catalog', "Shows which computers use the license's seats, so you can free one."),
     QT_TRANSLATE_NOOP('catalog', 'Only when you open “Manage machines” or run `crystal-manager machines`.'),

@@ -1,0 +1,66 @@
+"""Plain words the privacy views share: how a recorded request ended (no class names or status codes),
+and what a request sends as a short deduplicated list (the Privacy page's summary, the Welcome text)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crystal_manager.privacy.catalog import Catalog, sent_in_words
+
+#: A transport failure as the ledger records it (the error's class name) -> what happened, in words.
+TRANSPORT_WORDS = {
+    "ConnectFailed": "the server could not be reached",
+    "TimedOut": "the server did not answer in time",
+    "TLSFailed": "no secure connection could be made (a proxy or TLS inspection may be in the way)",
+    "ProxyFailed": "the proxy did not let the request through",
+    "ResponseTooLarge": "the answer was far too large and was cut off",
+    "ProtocolFailed": "the answer was garbled on the way",
+}
+
+
+def status_words(status: int, kind: str = "") -> str:
+    """An HTTP status the server answered with, in words (never the number)."""
+    if status < 300:
+        return "answered"
+    if status == 404 and kind == "update_metadata":
+        return "answered: nothing newer"  # how the update check learns there is no newer signed list
+    if status == 404:
+        return "the server had no such file"
+    if status == 429:
+        return "the server asked to wait (too many attempts)"
+    if status >= 500:
+        return "the server had a problem"
+    return "refused by the server"
+
+
+def outcome_words(entry: dict[str, Any]) -> str:
+    """How a recorded request ended, in words."""
+    if entry.get("state") == "pending":
+        return "sent; no answer recorded (interrupted?)"
+    error, status = entry.get("error"), entry.get("status")
+    if error:
+        return TRANSPORT_WORDS.get(str(error), "no answer")
+    if isinstance(status, int):
+        return status_words(status, str(entry.get("kind", "")))
+    return "no answer"
+
+
+def _os_family_named_twice(words: list[str]) -> list[str]:
+    """Drop "and your operating system family" from the Manager's version when another item names it."""
+    tail = " and your operating system family"
+    kept: list[str] = []
+    for word in words:
+        others = [w for w in words if w is not word and "operating system family" in w]
+        kept.append(word[: -len(tail)] if word.endswith(tail) and others else word)
+    return kept
+
+
+def sends_items(catalog: Catalog, kind: str) -> list[str]:
+    """What a request of ``kind`` sends, each thing once (the count people read is the count of things)."""
+    request_type = catalog.get(kind)
+    return _os_family_named_twice(sent_in_words(request_type, catalog)) if request_type is not None else []
+
+
+def as_sentences(items: list[str]) -> list[str]:
+    """Each item as a short sentence of its own ("Your license key."), for a list people can scan."""
+    return [f"{item[:1].upper()}{item[1:]}." for item in items if item]

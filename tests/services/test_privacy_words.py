@@ -1,0 +1,63 @@
+"""The privacy views' words (issue 10, findings 7, 15, 16): no class names or status codes in the log, each
+thing sent named once, plain words in the catalog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from crystal_manager.privacy.catalog import default_catalog
+from crystal_manager.services.privacy_words import as_sentences, outcome_words, sends_items
+from crystal_manager.services.status import plan_words
+
+OUTCOMES: list[tuple[dict[str, Any], str]] = [
+    ({"state": "done", "error": "ConnectFailed"}, "the server could not be reached"),
+    ({"state": "done", "error": "TimedOut"}, "the server did not answer in time"),
+    ({"state": "done", "status": 404, "kind": "update_target"}, "the server had no such file"),
+    ({"state": "done", "status": 404, "kind": "update_metadata"}, "answered: nothing newer"),
+    ({"state": "done", "status": 200, "kind": "health"}, "answered"),
+    ({"state": "done", "status": 503, "kind": "license_validate"}, "the server had a problem"),
+    ({"state": "done", "status": 403, "kind": "license_validate"}, "refused by the server"),
+    ({"state": "pending"}, "sent; no answer recorded (interrupted?)"),
+]
+
+
+@pytest.mark.parametrize(("entry", "words"), OUTCOMES)
+def test_outcomes_in_plain_words(entry: dict[str, Any], words: str) -> None:
+    said = outcome_words(entry)
+    assert said == words
+    assert not any(c.isdigit() for c in said) and "Failed" not in said and "TimedOut" not in said
+
+
+@pytest.mark.parametrize("kind", [t.kind for t in default_catalog().types])
+def test_each_thing_sent_is_named_once(kind: str) -> None:
+    items = sends_items(default_catalog(), kind)
+    assert sum("operating system family" in item for item in items) <= 1, items
+    assert len(set(items)) == len(items)
+
+
+def test_a_license_check_names_the_os_family_once_and_still_the_managers_version() -> None:
+    items = sends_items(default_catalog(), "license_validate")
+    assert "the Manager's version" in items
+    assert any("operating system family" in item for item in items)
+
+
+def test_welcome_sentences_are_short_sentences() -> None:
+    sentences = as_sentences(sends_items(default_catalog(), "license_activate"))
+    assert len(sentences) > 2
+    assert all(s[0].isupper() and s.endswith(".") and ";" not in s for s in sentences)
+
+
+def test_plans_in_words() -> None:
+    assert plan_words("pro") == "Pro plan" and plan_words("studio_plus") == "Studio Plus plan"
+    assert plan_words(None) == "plan unknown"
+
+
+def test_catalog_words_promise_no_button_and_name_no_algorithm() -> None:
+    catalog = default_catalog()
+    health = catalog.get("health")
+    assert health is not None and "Test connection" not in health.when and "status --check-server" in health.when
+    for request_type in catalog.types:
+        for spec in request_type.fields:
+            assert "HMAC" not in spec.why and "SHA" not in spec.why, spec.name
