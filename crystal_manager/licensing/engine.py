@@ -174,7 +174,9 @@ class LicensingEngine:
         message_types: dict[str, type[messages.Message]] = {
             "license_activate": messages.ActivateRequest, "license_validate": messages.ValidateRequest,
             "license_deactivate": messages.DeactivateRequest}
-        message_type = message_types[kind]
+        message_type = message_types.get(kind)
+        if message_type is None:  # the machine facts for another request's preview (services/privacy_preview.py)
+            return body
         try:
             return messages.as_json(messages.read(message_type, body))
         except messages.MessageProblem as exc:
