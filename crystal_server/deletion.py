@@ -19,11 +19,11 @@ from typing import Any
 
 from starlette.routing import Route
 
+from crystal_protocol.messages import DeletionAnswer, DeletionRequest, as_json
 from crystal_protocol.signing import format_time
 from crystal_protocol.wire import LICENSE_PATHS
 from crystal_server.licenses import EVENTS_KEPT, Denied
 
-SCOPES = ("this_machine", "all_machines")
 STILL_KEPT = ("The license itself: a digest of its key (never the key), the key's last four characters, plan, "
               "seats, status and dates, as long as the license exists.",
               "Failed attempts (an unknown or malformed key) with the IP address they came from, not linked to "
@@ -37,44 +37,41 @@ def purge_expired(conn: sqlite3.Connection, now: datetime, throttle_seconds: flo
     conn.execute("DELETE FROM throttle_events WHERE at <= ?", (now.timestamp() - throttle_seconds,))
 
 
-def _targets(conn: sqlite3.Connection, license_id: str, body: dict[str, Any]) -> list[str]:
+def _targets(conn: sqlite3.Connection, license_id: str, request: DeletionRequest) -> list[str]:
     """The machines of this license the request names: by id (deactivated ones too), else the active one
     with this fingerprint."""
-    machine_id, fingerprint = body.get("machine_id"), body.get("fingerprint")
-    if isinstance(machine_id, str):
+    if request.machine_id is not None:
         rows = conn.execute("SELECT id FROM machines WHERE license_id = ? AND id = ?",
-                            (license_id, machine_id)).fetchall()
-    elif isinstance(fingerprint, str) and fingerprint:
+                            (license_id, request.machine_id)).fetchall()
+    elif request.fingerprint is not None:
         rows = conn.execute("SELECT id FROM machines WHERE license_id = ? AND fingerprint = ?",
-                            (license_id, fingerprint)).fetchall()
+                            (license_id, request.fingerprint)).fetchall()
     else:
         raise Denied("bad_request", "name the machine: its fingerprint or machine_id", 400)
     return [str(row["id"]) for row in rows]
 
 
-def delete_data(conn: sqlite3.Connection, license_id: str, digest: str, body: dict[str, Any]) -> dict[str, Any]:
+def delete_data(conn: sqlite3.Connection, license_id: str, digest: str, request: DeletionRequest) -> DeletionAnswer:
     """Delete this machine's (or every machine's) data of the license; say what went and what is kept."""
-    scope = body.get("scope", "this_machine")
-    if scope not in SCOPES:
-        raise Denied("bad_request", "field 'scope' must be this_machine or all_machines", 400)
-    if scope == "all_machines":
+    if request.scope == "all_machines":
         ids = [str(r["id"]) for r in conn.execute("SELECT id FROM machines WHERE license_id = ?", (license_id,))]
         events = conn.execute("DELETE FROM events WHERE license_id = ? OR machine_id IN (SELECT id FROM machines "
                               "WHERE license_id = ?)", (license_id, license_id)).rowcount
         conn.execute("DELETE FROM throttle_events WHERE bucket = 'key' AND name = ?", (digest,))
     else:
-        ids = _targets(conn, license_id, body)
+        ids = _targets(conn, license_id, request)
         events = 0
         for machine_id in ids:
             events += conn.execute("DELETE FROM events WHERE machine_id = ?", (machine_id,)).rowcount
     for machine_id in ids:
         conn.execute("DELETE FROM machines WHERE id = ?", (machine_id,))
-    return {"scope": scope, "deleted_machines": ids, "deleted_events": events, "still_kept": list(STILL_KEPT)}
+    return DeletionAnswer(scope=request.scope, deleted_machines=ids, deleted_events=events,
+                          still_kept=list(STILL_KEPT))
 
 
 def routes(data_dir: Path) -> list[Route]:
     """The deletion route, over its own handle on the licensing API (same database, key and throttle)."""
-    from crystal_server.licensing import LicensingApi, load_throttle
+    from crystal_server.licensing import LicensingApi, load_throttle, parse
 
     api = LicensingApi(data_dir)
     window = load_throttle(data_dir).window_seconds
@@ -83,7 +80,8 @@ def routes(data_dir: Path) -> list[Route]:
         lic = api.lookup(digest)
         if lic is None or digest is None:
             raise Denied("license_not_found", "no license has this key", 404)
+        request = parse(DeletionRequest, body)
         purge_expired(api.conn, now, window)
-        return delete_data(api.conn, lic.id, digest, body)
+        return as_json(delete_data(api.conn, lic.id, digest, request))
 
     return [Route(LICENSE_PATHS["delete"], api.endpoint(delete, counts_key=True), methods=["POST"])]

@@ -111,16 +111,15 @@ def request_deletion(ctx: AppContext, *, all_machines: bool = False,
     engine = _service(ctx, service).engine
     record = engine.load()
     key = engine.stored_key()
-    body: dict[str, Any] = {"key": key, "scope": "all_machines" if all_machines else "this_machine"}
-    if not all_machines:
-        if record.machine_id:
-            body["machine_id"] = record.machine_id
-        else:
-            body["fingerprint"] = engine.identity().fingerprint
-    data = engine.call("license_deletion", body, "user").data
-    if not isinstance(data.get("deleted_machines"), list) or not isinstance(data.get("still_kept"), list):
-        from crystal_manager.licensing.errors import MalformedAnswer
+    from crystal_protocol.messages import DeletionAnswer, DeletionRequest, as_json  # msgspec: decision 0018
 
-        raise MalformedAnswer("the vendor's answer to the deletion request is missing its parts")
+    if all_machines:
+        request = DeletionRequest(key=key, scope="all_machines")
+    elif record.machine_id:
+        request = DeletionRequest(key=key, scope="this_machine", machine_id=record.machine_id)
+    else:
+        request = DeletionRequest(key=key, scope="this_machine", fingerprint=engine.identity().fingerprint)
+    answer = engine.call("license_deletion", as_json(request), "user")
+    data = engine.checked(DeletionAnswer, answer, "the vendor's answer to the deletion request is missing its parts")
     engine.wipe(notice=DELETED_NOTICE)
     return data
