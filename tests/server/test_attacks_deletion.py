@@ -473,3 +473,22 @@ def test_request_deletion_offline_forgets_nothing(reference_server: ReferenceSer
     assert offline.returncode != 0 and len(offline.stderr.strip().splitlines()) == 1
     assert {p: p.read_bytes() for p in home.rglob("*") if p.is_file() and p.name != "ledger.jsonl"} == files
     assert len(_rows(reference_server, "SELECT * FROM machines")) == 1
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "HOLE: deleted rows stay readable in the server's database files: SQLite keeps the bytes of deleted "
+    "rows in free pages (secure_delete is off) and the WAL keeps the page images written before the "
+    "DELETE, so a copy or backup of server.sqlite3(-wal) still holds the machine's label, one-way code and "
+    "public key after a deletion the answer calls done. Fix: PRAGMA secure_delete = ON in store.connect(), "
+    "and PRAGMA wal_checkpoint(TRUNCATE) after a deletion (and after deactivation) commits."))
+def test_deleted_data_is_not_left_in_the_database_files(
+        reference_server: ReferenceServer, lic_ctx: AppContext) -> None:
+    lic = issue(reference_server.data_dir)
+    alpha_service = service(lic_ctx, name="alpha")
+    label = "Studio of Alice Quimby-Zanzibar"
+    alpha_service.activate(lic.key, label=label)
+    alpha_service.verify()
+    request_deletion(lic_ctx, service=alpha_service)
+    assert label not in _dump(reference_server)  # gone from every table, as the server sees it
+    raw = b"".join(p.read_bytes() for p in reference_server.data_dir.glob(f"{store.db_path(Path()).name}*"))
+    assert label.encode() not in raw
