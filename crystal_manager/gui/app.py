@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from crystal_manager.gui.instance_server import InstanceServer
     from crystal_manager.gui.license_api import LicenseApi, LicenseFacts
     from crystal_manager.gui.license_flow import LicenseFlow
+    from crystal_manager.gui.local_watch import LocalWatch
     from crystal_manager.gui.notifier import Notifier
     from crystal_manager.gui.problems import Problem
     from crystal_manager.gui.texts import MenuEntry
@@ -62,6 +63,7 @@ class TrayApp(QObject):
     quit_requested = Signal()
     view_changed = Signal(object)  # TrayView
     diagnostics_copied = Signal(str)
+    local_changed = Signal(object)  # frozenset of kinds (gui/local_watch.py): files changed, facts re-read
 
     def __init__(self, ctx: AppContext, *, api_factory: Callable[[AppContext], LicenseApi] = default_api,
                  instance: InstanceServer | None = None,
@@ -100,6 +102,7 @@ class TrayApp(QObject):
         self._first_update_check.timeout.connect(self._scheduled_update_check)
         self._first_facts = True
         self._last_status: LicenseStatus | None = None
+        self._watch: LocalWatch | None = None
         self.welcome: QObject | None = None
         self.quit_on_close = False  # --quit-on-close (the demo): closing the window ends the app, tray or not
 
@@ -195,6 +198,7 @@ class TrayApp(QObject):
                                   if self._window else None)
         self.license.privacy_requested.connect(lambda: self.open_window("privacy"))
         self.license.refresh()
+        self._watch_files()
         self._tray_timer.start()
         self._verify_timer.start()
         if args is not None and getattr(args, "show", None):
@@ -269,7 +273,33 @@ class TrayApp(QObject):
     def _reread_local_facts(self) -> None:
         self.license.refresh()
         if self._updates is not None and not self._updates.busy:
-            self._updates.refresh()
+            self._updates.refresh(reevaluate=True)
+
+    # -- following the files --------------------------------------------------------------------------
+    def _watch_files(self) -> None:
+        # Another process (the CLI, a second Manager) and this app's own actions change the same files:
+        # following the files keeps every page and the tray on what is stored now, whoever wrote it.
+        from crystal_manager.gui.local_watch import LocalWatch
+
+        self._watch = LocalWatch(self.ctx.paths, self)
+        self._watch.changed.connect(self._on_local_change)
+
+    def look_again(self) -> None:
+        """Compare the stored files with what is shown (the window was activated): cheap when nothing
+        changed, and it catches a change a platform's file watcher missed."""
+        if self._watch is not None:
+            self._watch.poll()
+
+    def _on_local_change(self, kinds: frozenset[str]) -> None:
+        from crystal_manager.gui.local_watch import LICENSE, LICENSE_FACTS, UPDATES
+
+        if LICENSE in kinds:
+            self.license.refresh()
+        license_moved = bool(kinds & {LICENSE, LICENSE_FACTS})
+        if (license_moved or UPDATES in kinds) and self._updates is not None and not self._updates.busy:
+            # The license decides what may be offered: the last check is decided again, without the network.
+            self._updates.refresh(reevaluate=license_moved)
+        self.local_changed.emit(kinds)
 
     def check_tray(self) -> None:
         """Follow the tray host: it may appear late in a session, or go away."""
@@ -348,6 +378,13 @@ class TrayApp(QObject):
         self._render()  # first: the bubble carries the tray's icon, which must already show the NEW state
         for notice in license_notices(old, facts.status, today=date.today()):
             self.notify(notice)
+        if old is not None and (old.state, old.lease_expires_at) != (facts.status.state,
+                                                                     facts.status.lease_expires_at):
+            # An activation, a verify or a deactivation changed what updates are allowed and what the
+            # Privacy page says is scheduled: those pages follow now, not at their next refresh.
+            from crystal_manager.gui.local_watch import LICENSE_FACTS
+
+            self._on_local_change(frozenset({LICENSE_FACTS}))
         if self._first_facts:
             self._first_facts = False
             if is_activated(facts.status.state):

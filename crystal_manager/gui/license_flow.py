@@ -63,8 +63,14 @@ class LicenseFlow(QObject):
         self._started += 1
         return self._started
 
-    def _set_facts(self, seq: int, facts: LicenseFacts) -> None:
-        if seq < self._shown:
+    def _set_facts(self, seq: int, facts: LicenseFacts, *, changed_state: bool = False) -> None:
+        # ``changed_state``: the result of an operation (verify, activate, deactivate) that wrote the
+        # license. It is the newest truth whenever it arrives — also after a read that started later but
+        # finished first (a damaged license.json re-validated in the background stayed "Locked" so) — and a
+        # read started before it finished is older than it.
+        if changed_state:
+            seq = self._next()
+        elif seq < self._shown:
             if facts.secrets is not None and self.facts is not None and self.facts.secrets is None:
                 self.facts = LicenseFacts(status=self.facts.status, secrets=facts.secrets)
                 self.facts_changed.emit(self.facts)
@@ -78,7 +84,7 @@ class LicenseFlow(QObject):
     def _status_handler(self, seq: int) -> Callable[[LicenseStatus], None]:
         def done(status: LicenseStatus) -> None:
             self.busy.emit("")
-            self._set_facts(seq, LicenseFacts(status=status, secrets=None))
+            self._set_facts(seq, LicenseFacts(status=status, secrets=None), changed_state=True)
 
         return done
 

@@ -163,12 +163,15 @@ class UpdateFlow(QObject):
         """An action runs (another one waits for it)."""
         return self.facts.activity is not Activity.IDLE and self.facts.status is not None
 
-    def refresh(self, *, then: str | None = None) -> None:
-        """Read the local state again (status and who signed the trusted metadata), in the background."""
+    def refresh(self, *, then: str | None = None, reevaluate: bool = False) -> None:
+        """Read the local state again (status and who signed the trusted metadata), in the background.
+        ``reevaluate``: the license changed, so the last check is first decided again (no network)."""
         flow = self
 
         def read() -> tuple[UpdateStatus, tuple[str, ...]]:
             api = flow.api()
+            if reevaluate:
+                api.reevaluate()
             return api.status(), api.signature_summary()
 
         def shown(value: tuple[UpdateStatus, tuple[str, ...]]) -> None:
@@ -347,15 +350,32 @@ class UpdateFlow(QObject):
             self._set(outcome=Outcome("installed", result.version, result.previous_version))
             self._notify("update_installed", result.version, once=False)
 
-    def rollback(self, parent: QWidget | None = None) -> QMessageBox | None:
-        """Ask, then go back to the previous version kept."""
+    def rollback(self, parent: QWidget | None = None) -> None:
+        """Ask, then go back to (or return to) the other version kept. The state is read afresh first: the
+        CLI or another Manager may have switched versions since the page was drawn, and the question must
+        name the versions as they are now. The answer is checked against the disk again before switching."""
+        if self.busy or self.facts.status is None:
+            return
+        flow = self
+
+        def fresh(status: UpdateStatus) -> None:
+            if self.busy:
+                return
+            changed = _pair(status) != _pair(self.facts.status)
+            if changed:
+                self._set(status=status)  # the page shows the versions as they are now, then asks
+            self._ask_rollback(parent, changed=changed)
+
+        run_in_background(self, lambda: flow.api().status(), on_success=fresh, on_failure=self._show_problem)
+
+    def _ask_rollback(self, parent: QWidget | None, *, changed: bool = False) -> QMessageBox | None:
         status = self.facts.status
         previous = status.previous_version if status is not None else None
-        if self.busy or previous is None:
+        if self.busy or previous is None or status is None:
             return None
         from crystal_manager.gui.dialogs.confirm import confirm
 
-        current = (status.installed_version if status is not None else None) or tr("the current version")
+        current = status.installed_version or tr("the current version")
         if self.facts.returning:
             text = tr("Return to CrystalMe3D Pro %1? Version %2 stays on this computer. You will see the change "
                       "the next time you start CrystalMe3D Pro.")
@@ -364,14 +384,28 @@ class UpdateFlow(QObject):
             text = tr("Go back to CrystalMe3D Pro %1? Version %2 stays on this computer, so you can return to it "
                       "later. You will see the change the next time you start CrystalMe3D Pro.")
             title, action = tr("Go back to the previous version"), tr("Go back to %1")
-        return confirm(parent, title=title, text=text.replace("%1", previous).replace("%2", current),
-                       action=action.replace("%1", previous), on_yes=self._do_rollback)
+        expected = _pair(status)
+        text = text.replace("%1", previous).replace("%2", current)
+        if changed:
+            text = tr("The versions on this computer changed since the page was shown (another program, such "
+                      "as crystal-manager in a terminal, switched them).") + "\n\n" + text
+        return confirm(parent, title=title, text=text,
+                       action=action.replace("%1", previous), on_yes=lambda: self._do_rollback(expected, parent))
 
-    def _do_rollback(self) -> None:
-        def back(result: InstallResult) -> None:
+    def _do_rollback(self, expected: tuple[str | None, str | None], parent: QWidget | None) -> None:
+        def body(api: UpdateApi, _report: Report) -> InstallResult | None:
+            # Switch only between the two versions the user agreed to; otherwise do nothing and ask again.
+            if _pair(api.status()) != expected:
+                return None
+            return api.rollback()
+
+        def back(result: InstallResult | None) -> None:
+            if result is None:
+                self._ask_rollback(parent, changed=True)  # switched meanwhile: the page shows it; ask anew
+                return
             self._set(outcome=Outcome("rolled_back", result.version, result.previous_version))
 
-        self._run("rollback", Activity.ROLLING_BACK, lambda api, _r: api.rollback(), back)
+        self._run("rollback", Activity.ROLLING_BACK, body, back)
 
     def skip(self, version: str) -> None:
         """Do not offer ``version`` again (refused for an important update)."""
@@ -404,6 +438,11 @@ class UpdateFlow(QObject):
 
         # Not through _run: the choice is saved while a download may be running, and must not end it.
         run_in_background(self, body, on_success=saved, on_failure=failed)
+
+
+def _pair(status: UpdateStatus | None) -> tuple[str | None, str | None]:
+    """The version in use and the one kept: what a rollback switches between."""
+    return (status.installed_version, status.previous_version) if status is not None else (None, None)
 
 
 def _never(_body: Callable[[BackgroundOp[T]], T]) -> Callable[[], T]:

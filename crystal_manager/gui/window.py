@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QListWidget, QMainWindow, QStackedWidget, QWidget
 
@@ -19,10 +19,12 @@ PAGES = ("license", "updates", "privacy", "settings", "about")
 
 
 class MainWindow(QMainWindow):
-    """Holds the pages. ``action`` carries menu action ids like the tray's; ``closed`` a real close."""
+    """Holds the pages. ``action`` carries menu action ids like the tray's; ``closed`` a real close;
+    ``activated`` the user came back to the window (the app compares the stored files then)."""
 
     action = Signal(str)
     closed = Signal()
+    activated = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -95,6 +97,12 @@ class MainWindow(QMainWindow):
         self.show()
         self.raise_()
         self.activateWindow()
+
+    def changeEvent(self, event: QEvent) -> None:  # Qt names it
+        """The window became the active one: say so (the user may have changed something elsewhere)."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.activated.emit()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # Qt names it
         """With a tray, closing hides; without one, closing ends the app (never an invisible process)."""

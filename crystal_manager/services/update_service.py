@@ -261,6 +261,11 @@ class UpdateService:
         discard(self.downloads_dir, _signed_file(record))
         delta.discard_for(self.downloads_dir, record.target_name, self.product)
 
+    def reevaluate(self) -> None:
+        """Decide the last check again with the license as it is now (no network): after an activation or a
+        deactivation — in this process or another — what may be offered changes."""
+        self._reevaluate()
+
     def _reevaluate(self) -> None:
         """After a skip or a channel change: decide again from the last check's signed facts (no network)."""
         state = self._state.load()

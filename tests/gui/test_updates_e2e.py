@@ -129,7 +129,8 @@ def test_check_download_pause_resume_install_and_go_back_through_the_page(
         save(app, "3-after-install")
 
         # Go back, after the confirmation.
-        page.rollback_button.click()
+        page.rollback_button.click()  # the versions are read afresh first (on the worker), then asked about
+        qtbot.waitUntil(lambda: isinstance(app.window().findChild(QMessageBox, "confirm"), QMessageBox))
         box = app.window().findChild(QMessageBox, "confirm")
         assert isinstance(box, QMessageBox) and box.isVisible()
         assert "Go back to CrystalMe3D Pro 1.2.0?" in box.text()

@@ -5,7 +5,7 @@ deletions. Everything that touches the disk, the keyring or the network runs off
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from crystal_manager.gui.pages.privacy_page import PrivacyPage
 from crystal_manager.gui.texts import tr
@@ -13,6 +13,9 @@ from crystal_manager.gui.worker import run_in_background
 from crystal_manager.services.context import AppContext
 from crystal_manager.services.license_service import LicenseService
 from crystal_manager.services.usertext import explain
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import SignalInstance
 
 
 class _LicenseFacts(Protocol):
@@ -30,6 +33,9 @@ class PrivacyHost(Protocol):
 
     @property
     def license(self) -> _LicenseFacts: ...
+
+    @property
+    def local_changed(self) -> SignalInstance: ...
 
     def quit(self) -> None: ...
 
@@ -51,6 +57,9 @@ def wire_privacy(app: PrivacyHost, page: PrivacyPage, say: Callable[[str], None]
     load_ledger(app, window)
     load_facts(app, window)
     watch_ledger(app, window)
+    # The next check, the lease and the stored files follow every change of the license, the updates or any
+    # stored file — this app's own activation as well as the CLI's.
+    app.local_changed.connect(lambda _kinds: load_facts(app, window))
     page.export_requested.connect(lambda path: export_privacy(app, window, path))
     page.clear_requested.connect(lambda: clear_privacy(app, window))
     page.vendor.vendor_requested.connect(lambda: ask_vendor(app, window))
