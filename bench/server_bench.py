@@ -40,7 +40,8 @@ GOAL_P99_MS = 50.0
 
 
 def claim(key: str) -> dict[str, str]:
-    """A validation body as the protocol defines it (fields of crystal_server.machines.MachineClaim)."""
+    """An activation body as the protocol defines it (crystal_protocol.messages.ActivateRequest); validation
+    takes the same members (its message drops the label)."""
     return {"key": key, "fingerprint": "v1:" + secrets.token_hex(32), "fingerprint_version": "v1",
             "environment": "physical", "os": "Linux", "label": "Bench machine"}
 
