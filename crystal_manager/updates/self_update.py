@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+import stat
 import subprocess
 import sys
 import tempfile
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crystal_manager.storage.paths import AppPaths
+from crystal_manager.updates.errors import InstallFailed, UpdateStateDamaged
 from crystal_manager.updates.layout import InstallRoot, Pointer
 
 #: The Manager's product name in release archives and signed target metadata.
@@ -35,6 +38,8 @@ MANAGER_PRODUCT = "crystal-manager"
 READY_ENV = "CRYSTAL_MANAGER_READY_FILE"
 EXECUTABLE = "crystal-manager.exe" if os.name == "nt" else "crystal-manager"
 START_TIMEOUT_S = 60.0
+#: After its ready report the new version must still be running this long (one that dies at once fails).
+READY_GRACE_S = 3.0
 
 
 def is_frozen() -> bool:
@@ -52,23 +57,51 @@ def executable(root: Path, version: str) -> Path:
     return InstallRoot(root).version_dir(version) / EXECUTABLE
 
 
+def _safe_owned(info: os.stat_result) -> bool:
+    """Ours, and nobody else may write it (no group/other write bit)."""
+    return info.st_uid == os.getuid() and not info.st_mode & 0o022
+
+
+def prepare_root(root: Path) -> None:
+    """Create the install root 0o755; a root of ours that others may write is made 0o755, one owned by
+    someone else is refused: whoever can write it can change the program the menu and autostart run."""
+    root.mkdir(parents=True, exist_ok=True, mode=0o755)
+    if os.name != "posix":
+        return
+    info = root.lstat()
+    if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid():
+        raise InstallFailed(f"{root} belongs to another user or is a link; the Manager does not install there")
+    if info.st_mode & 0o022:
+        os.chmod(root, stat.S_IMODE(info.st_mode) & ~0o022)
+
+
 def write_launcher(root: Path) -> Path | None:
     """Write ``root/crystal-manager``: a launcher that runs whatever version is current (POSIX only; the
-    .desktop entry and autostart point at it, so they never need rewriting after an update)."""
+    .desktop entry and autostart point at it, so they never need rewriting after an update). A launcher
+    that is a link, not ours, or writable by others is replaced (atomically, 0o755)."""
     if os.name != "posix":
         return None
     launcher = root / EXECUTABLE
     text = ('#!/bin/sh\n# CrystalMe3D Pro Manager: runs the current version (see current.json beside this file).\n'
             'exec "$(dirname "$(readlink -f "$0")")/current/crystal-manager" "$@"\n')
     try:
-        if launcher.is_file() and not launcher.is_symlink() and launcher.read_text(encoding="utf-8") == text:
+        info = launcher.lstat()
+        if stat.S_ISREG(info.st_mode) and _safe_owned(info) and info.st_mode & 0o111 \
+                and launcher.read_text(encoding="utf-8") == text:
             return launcher
     except (OSError, UnicodeDecodeError):
         pass
-    temp = root / f".{EXECUTABLE}.tmp"
-    temp.write_text(text, encoding="utf-8")
-    temp.chmod(0o755)
-    os.replace(temp, launcher)
+    # A fresh random name, created exclusively and never through a link: nothing planted is written to.
+    temp = root / f".{EXECUTABLE}-{secrets.token_hex(6)}.tmp"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o700)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            os.fchmod(handle.fileno(), 0o755)  # whatever the umask says
+        os.replace(temp, launcher)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
     return launcher
 
 
@@ -80,14 +113,47 @@ def has_display(environ: dict[str, str] | None = None) -> bool:
     return any(env.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
 
 
-def report_ready(version: str) -> None:
-    """Called by a newly started Manager once its tray is up: answers the start check, if one is waiting."""
-    path = os.environ.pop(READY_ENV, None)  # popped: programs this one starts must not answer for it
-    if not path:
+def _ready_roots() -> list[Path]:
+    """The install roots a start check of ours can wait in: the data folder's, and (frozen) the one this
+    program runs from (ROOT/versions/<v>/crystal-manager)."""
+    from crystal_manager.storage.paths import resolve_paths
+
+    roots = [manager_root(resolve_paths())]
+    if is_frozen():
+        roots.append(Path(sys.executable).resolve().parents[2])
+    return roots
+
+
+def _ready_path(path: Path, roots: list[Path]) -> bool:
+    """Whether ``path`` is ROOT/ready-*/ready for one of ``roots``, in a folder of ours only we can use."""
+    folder = path.parent
+    if path.name != "ready" or not folder.name.startswith("ready-"):
+        return False
+    try:
+        info = folder.lstat()
+        parent = folder.parent.resolve(strict=True)
+        allowed = {root.resolve() for root in roots if root.is_dir()}
+    except OSError:
+        return False
+    return (stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+            and parent in allowed)
+
+
+def report_ready(version: str, *, roots: list[Path] | None = None) -> None:
+    """Called by a newly started Manager once its tray is up: answers the start check, if one is waiting.
+    Only ROOT/ready-*/ready of the Manager's own install root is answered, as a new file (O_EXCL, never
+    through a link): a hostile ``$CRYSTAL_MANAGER_READY_FILE`` cannot make it overwrite anything."""
+    value = os.environ.pop(READY_ENV, None)  # popped: programs this one starts must not answer for it
+    if not value:
         return
-    # On failure the waiting side sees no answer and keeps the old version: fail closed.
+    # On any refusal or failure the waiting side sees no answer and keeps the old version: fail closed.
     with contextlib.suppress(OSError):
-        Path(path).write_text(version, encoding="utf-8")
+        path = Path(value)
+        if not path.is_absolute() or not _ready_path(path, _ready_roots() if roots is None else roots):
+            return
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(version)
 
 
 @dataclass(frozen=True)
@@ -100,9 +166,10 @@ class StartCheck:
 
 
 def start_new(root: Path, version: str, args: list[str], *, timeout: float = START_TIMEOUT_S,
-              environ: dict[str, str] | None = None) -> StartCheck:
+              grace: float = READY_GRACE_S, environ: dict[str, str] | None = None) -> StartCheck:
     """Start ``version`` with ``--replace`` (plus ``args``) and wait until it reports its tray is up, it
-    exits, or ``timeout`` passes. A new version that exits or stays silent is stopped and reported."""
+    exits, or ``timeout`` passes; after the report it must still run ``grace`` seconds later. A new
+    version that exits (before or right after its report) or stays silent is stopped and reported."""
     program = executable(root, version)
     with tempfile.TemporaryDirectory(prefix="ready-", dir=root) as folder:
         ready = Path(folder) / "ready"
@@ -117,7 +184,7 @@ def start_new(root: Path, version: str, args: list[str], *, timeout: float = STA
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if _said(ready) == version:
-                return StartCheck(True, "", process)
+                return _stays_up(process, version, grace)
             code = process.poll()
             if code is not None:
                 return StartCheck(False, f"version {version} stopped as it started (exit code {code})")
@@ -127,6 +194,16 @@ def start_new(root: Path, version: str, args: list[str], *, timeout: float = STA
         return StartCheck(False, f"version {version} did not finish starting within {timeout:g} s")
 
 
+def _stays_up(process: subprocess.Popen[bytes], version: str, grace: float) -> StartCheck:
+    """The ready report came: the version must still be running ``grace`` seconds later (one that says it
+    is up and dies at once would leave the user with no Manager: the old one has quit already)."""
+    try:
+        code = process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        return StartCheck(True, "", process)
+    return StartCheck(False, f"version {version} stopped right after starting (exit code {code})")
+
+
 def _said(ready: Path) -> str | None:
     try:
         return ready.read_text(encoding="utf-8").strip()
@@ -134,12 +211,24 @@ def _said(ready: Path) -> str | None:
         return None
 
 
-def put_back(root: Path, before: Pointer) -> None:
-    """Make the install root say what it said before a switch whose new version failed its start check.
+def put_back(root: Path, before: Pointer, failed: str) -> bool:
+    """Make the install root say what it said before a switch to ``failed``, whose start check failed —
+    only if it still names ``failed`` as current (compare and swap: a later install is never undone) and the
+    version to go back to is still complete (current.json never names a missing folder). True if done.
     The failed version's folder is left for the next install's clean-up (it may still be running)."""
     layout = InstallRoot(root)
-    layout.write_pointer(Pointer(current=before.current, previous=before.previous))
+    try:
+        now = layout.read_pointer()
+    except UpdateStateDamaged:
+        return False
+    if now.current != failed or now.switching is not None:
+        return False
+    if before.current is None or layout.manifest(before.current) is None:
+        return False
+    previous = before.previous if before.previous and layout.manifest(before.previous) else None
+    layout.write_pointer(Pointer(current=before.current, previous=previous))
     layout.point_link(before.current)
+    return True
 
 
 def restart(command: list[str]) -> None:

@@ -5,7 +5,7 @@ real reference server with ``crystal-server release publish --product crystal-ma
 The program is a small Python script that behaves as the Manager does at the points the self-update
 touches: ``--version`` prints ``crystal-manager V``; with no arguments it holds the real single-instance
 name (crystal_manager.gui.ipc) and quits when asked; ``--replace`` asks the running one to quit, takes the
-name and reports ready through ``$CRYSTAL_MANAGER_READY_FILE`` (crystal_manager.updates.self_update).
+name and reports ready with the real ``report_ready`` (crystal_manager.updates.self_update).
 Every start and quit is appended to ``$CRYSTAL_MANAGER_HOME/instances.log``.
 """
 
@@ -49,10 +49,8 @@ claimed = ipc.claim(name)
 if claimed is None:
     sys.exit(4)
 note("up")
-ready = os.environ.pop("CRYSTAL_MANAGER_READY_FILE", None)
-if ready:
-    with open(ready, "w") as f:
-        f.write(VERSION)
+from crystal_manager.updates.self_update import report_ready
+report_ready(VERSION)  # the real answer to the start check, with its checks of the path
 import socket
 server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, fileno=os.dup(claimed.sock.fileno()))
 while True:

@@ -4,8 +4,8 @@ file, two updates at once, a launcher others can write, a new version that says 
 
 Real parts: the reference server as a child process (``crystal-server release publish/yank``), frozen-like
 script bundles (tests/support/manager_bundles.py), the real install root on disk, real child processes for
-the new versions. A passing test is a defence that holds; ``xfail(strict=True, reason="HOLE: …")`` marks a
-hole and the fix suggested."""
+the new versions. Every test is a defence that holds (the holes attacker A2 marked xfail are fixed:
+decision 0013, threat model U27-U33)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ from crystal_manager.updates.errors import (
 from crystal_manager.updates.install import install_archive
 from crystal_manager.updates.layout import InstallRoot
 from crystal_manager.updates.self_update import READY_ENV, manager_root, report_ready, write_launcher
+from crystal_manager.updates.self_verify import record_verified
 from crystal_protocol.releases import current_platform
 from tests.support.manager_bundles import REPO, bundle_archive, manifest, program, publish_bundle
 from tests.support.product_archives import (
@@ -75,7 +76,9 @@ def instance_name(app_home: Path) -> Iterator[str]:
 
 
 def _first_install(root: Path, folder: Path, version: str) -> Path:
+    """Install as an earlier self-update did: the archive, then the record of what was verified."""
     install_archive(root, bundle_archive(folder, version), expect=None, product="crystal-manager")
+    record_verified(root, version)
     return root / "versions" / version / "crystal-manager"
 
 
@@ -261,12 +264,6 @@ def test_a_planted_current_folder_fails_the_update_cleanly(upd_ctx: AppContext, 
         assert os.readlink(root / "current") == "versions/1.1.0"
 
 
-@pytest.mark.xfail(strict=True, raises=UpdateStateDamaged, reason=(
-    "HOLE: a current.json naming a path (or anything not a version) blocks every Manager self-update and "
-    "rollback for good: update_self()/roll_back_self() read the pointer (read_pointer) before install's "
-    "recover() could set the damaged file aside, so UpdateStateDamaged is raised on every try although it "
-    "promises 'set aside, retry'. Fails closed (nothing outside is touched), but the Manager can no longer "
-    "receive its fixes. Fix: run install.recover(root) (under the updates lock) before reading `before`."))
 @pytest.mark.parametrize("pointer", [
     {"current": "../../../evil", "previous": None, "switching": None},
     {"current": "1.0.0", "previous": "/etc", "switching": None},
@@ -303,12 +300,6 @@ def test_a_launcher_replaced_by_a_link_is_rewritten_without_following_it(tmp_pat
     assert victim.read_text() == "#!/bin/sh\necho mine\n"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "HOLE: write_launcher() keeps a launcher whose text is right whatever its mode, and the install root is "
-    "never checked for group/world write: a launcher (or manager/ folder) others can write stays so after "
-    "an update, and another local user can rewrite the program the menu and autostart run. Fix: in "
-    "write_launcher, also require st_uid == getuid() and no group/other write bits (else rewrite it, 0o755); "
-    "create manager/ with mode 0o700/0o755 and refuse (or fix) a root writable by others."))
 def test_a_launcher_others_can_write_is_not_left_writable(upd_ctx: AppContext, reference_server: ReferenceServer,
                                                           tmp_path: Path) -> None:
     root = manager_root(upd_ctx.paths)
@@ -322,12 +313,6 @@ def test_a_launcher_others_can_write_is_not_left_writable(upd_ctx: AppContext, r
     assert stat.S_IMODE(os.stat(done.launcher).st_mode) & 0o022 == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "HOLE: a kept version is not checked against what was verified at install: roll_back_self only runs "
-    "its `--version`, so a previous version whose program was rewritten on disk (malware, another tool) "
-    "is made current and started with --replace. Low (needs write access to the user's data folder). Fix: "
-    "record the verified archive's tree digest (or the signed target hash and a manifest of file hashes) "
-    "in versions/<v>/.verified at install and check it before a rollback switches to it."))
 def test_a_tampered_rollback_target_is_refused(upd_ctx: AppContext, tmp_path: Path) -> None:
     root = manager_root(upd_ctx.paths)
     old = _first_install(root, tmp_path / "first", "1.0.0")
@@ -352,12 +337,6 @@ def test_a_rollback_target_whose_manifest_was_changed_is_refused(upd_ctx: AppCon
 # --- the ready file, the hand-over ------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "HOLE: report_ready() writes to whatever path $CRYSTAL_MANAGER_READY_FILE names, following links and "
-    "truncating an existing file: a Manager started with that variable pointing at e.g. ~/.bashrc "
-    "overwrites it with its version. Low (needs control of the environment). Fix: only answer a path "
-    "inside the Manager's own install root under a 'ready-*' folder, open it with O_CREAT|O_EXCL|"
-    "O_NOFOLLOW, and never write to an existing file."))
 def test_a_hostile_ready_file_path_overwrites_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     precious = tmp_path / "bashrc"
     precious.write_text("export PATH=$HOME/bin:$PATH\n")
@@ -372,13 +351,6 @@ def test_the_ready_variable_is_not_passed_on(tmp_path: Path, monkeypatch: pytest
     assert READY_ENV not in os.environ  # programs this one starts cannot answer for it
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "HOLE (U30): a new version that writes its ready file and dies at once passes the start check: "
-    "start_new() returns ok as soon as the file says the version, without looking whether the process is "
-    "still alive, so the old Manager has quit, the new one is gone, and nothing is restarted. Fix: after "
-    "the ready report, require the process to still run (and the single-instance name to be held, "
-    "ipc.is_listening) for a short grace period (a few seconds) before reporting ok; otherwise put back "
-    "and restart the old one."))
 def test_a_version_that_reports_ready_then_dies_is_rolled_back(
         upd_ctx: AppContext, reference_server: ReferenceServer, app_home: Path, tmp_path: Path,
         instance_name: str) -> None:
@@ -394,13 +366,6 @@ def test_a_version_that_reports_ready_then_dies_is_rolled_back(
     assert InstallRoot(root).read_pointer().current == "1.0.0"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "HOLE: the hand-over (start check, then put_back) runs outside the updates lock, so a second "
-    "`update self` installs a newer version meanwhile; when the first one's new version then fails its "
-    "start, put_back() writes the pointer it read before, undoing the second install — and the version it "
-    "points back at may have been pruned by the second install, leaving current.json naming a missing "
-    "folder. Fix: hold the UpdatesLock from download through the hand-over (start_new/put_back), or have "
-    "put_back compare-and-swap (only if the pointer still names the failed version)."))
 def test_two_self_updates_at_once_never_leave_a_pointer_to_a_missing_version(
         upd_ctx: AppContext, reference_server: ReferenceServer, app_home: Path, tmp_path: Path) -> None:
     root = manager_root(upd_ctx.paths)

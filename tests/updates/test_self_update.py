@@ -25,6 +25,7 @@ from crystal_manager.updates.errors import ArchiveRejected, HealthCheckFailed, N
 from crystal_manager.updates.install import install_archive
 from crystal_manager.updates.layout import InstallRoot
 from crystal_manager.updates.self_update import manager_root
+from crystal_manager.updates.self_verify import record_verified
 from tests.support.manager_bundles import bundle_archive, publish_bundle, unpack
 from tests.support.product_archives import build_release, release_info, tree_snapshot
 from tests.support.servers import ReferenceServer
@@ -67,6 +68,7 @@ def _first_install(root: Path, folder: Path, version: str) -> Path:
     """The running Manager already lives in its root (as after an earlier self-update)."""
     archive = bundle_archive(folder, version)
     install_archive(root, archive, expect=None, product="crystal-manager")
+    record_verified(root, version)  # as update_self does after the install
     return root / "versions" / version / "crystal-manager"
 
 
