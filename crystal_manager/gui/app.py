@@ -393,7 +393,8 @@ class TrayApp(QObject):
             self._start_updates()
 
     def _on_problem(self, problem: Problem) -> None:
-        self.error = problem.detail
+        # "Stop waiting" is no failure: the tray keeps showing the license as it stands (never a red warning).
+        self.error = None if problem.stopped else problem.detail
         self._render()
         if self._window is not None:
             self._window.license_page.set_problem(problem)

@@ -173,7 +173,7 @@ class LicenseFlow(QObject):
             return self.dialog
         from crystal_manager.gui.dialogs.activation import ActivationDialog
 
-        dialog = ActivationDialog(self.api, parent=parent)
+        dialog = ActivationDialog(self.api, parent=parent, server_url=self.ctx.profile.server_url)
         dialog.activated.connect(self._on_activated)
         dialog.privacy_requested.connect(self.privacy_requested.emit)
         self.dialog = dialog

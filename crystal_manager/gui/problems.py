@@ -28,6 +28,11 @@ class Problem:
         return self.kind in RETRYABLE
 
     @property
+    def stopped(self) -> bool:
+        """The user stopped waiting: shown as information, and the tray keeps the license's own state."""
+        return self.kind is ProblemKind.CANCELLED
+
+    @property
     def offers_machines(self) -> bool:
         """Freeing a seat solves it."""
         return self.kind is ProblemKind.SEAT_LIMIT

@@ -32,6 +32,7 @@ class Banner(QFrame):
 
     def __init__(self, level: str = "info", parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.level = level
         self.setObjectName("banner")
         self._headline = QLabel()
         bold = QFont(self._headline.font())
@@ -56,6 +57,7 @@ class Banner(QFrame):
 
     def set_level(self, level: str) -> None:
         """info, warning or error."""
+        self.level = level
         r, g, b = _BANNER_STYLE[level]
         solid = f"rgb({r}, {g}, {b})"
         # A light tint of the colour over the window's own background: readable in light and dark palettes.
@@ -76,7 +78,8 @@ class Banner(QFrame):
     def show_problem(self, problem: Problem, extra_html: str = "") -> None:
         """Show a failure: headline, advice, the facts."""
         body = f"{problem.advice}<br><small>{_escape(problem.detail)}</small>"
-        self.show_text(problem.headline, body + extra_html, "error")
+        # Stopping the wait is the user's choice, not a failure: no red, and the license is as it was.
+        self.show_text(problem.headline, body + extra_html, "info" if problem.stopped else "error")
 
     def text(self) -> str:
         """Headline and body as plain text (for tests and accessibility)."""

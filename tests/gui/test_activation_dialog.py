@@ -34,20 +34,32 @@ def test_typo_is_caught_locally_and_nothing_is_sent(dialog: tuple[ActivationDial
     dlg.key_edit.setText(KEY[:-1])
     assert dlg.format_note.text() == "Not a complete key yet."
     assert dlg.preview.rowCount() == 0
-    with qtbot.waitSignal(dlg.failed) as failed:
-        dlg.activate_button.click()
-    assert failed.args[0].headline == "The key has a typo"
-    assert dlg.banner.text().count("Nothing was sent") == 1  # said once, not in the advice and the facts
+    assert not dlg.activate_button.isEnabled()  # a key known to be wrong cannot be sent
     assert fake.calls == []  # no preview, no activation: nothing went anywhere
 
 
-def test_a_full_length_key_with_a_typo_is_called_a_typo(dialog: tuple[ActivationDialog, FakeLicenseService],
-                                                        qtbot: QtBot) -> None:
-    dlg, _fake = dialog
+def test_a_full_length_key_with_a_typo_is_called_a_typo_once_and_cannot_be_sent(
+        dialog: tuple[ActivationDialog, FakeLicenseService], qtbot: QtBot) -> None:
+    dlg, fake = dialog
     dlg.key_edit.setText(KEY[:-1] + ("A" if KEY[-1] != "A" else "B"))
-    assert "typo" in dlg.format_note.text() and "complete" not in dlg.format_note.text()
+    assert dlg.format_note.text() == "This key has a typo — check it against your purchase e-mail."
+    assert not dlg.activate_button.isEnabled()
+    assert not dlg.banner.isVisible()  # one message, not three wordings of it
     dlg.key_edit.setText(KEY[:-1] + "U")  # U never appears in a key
     assert "never appears" in dlg.format_note.text()
+    assert not dlg.activate_button.isEnabled()
+    assert fake.calls == []
+
+
+def test_preview_says_encrypted_only_over_https(qtbot: QtBot) -> None:
+    for url, encrypted in (("https://licensing.crystalme3dpro.com", True), ("http://127.0.0.1:8080", False)):
+        dlg = ActivationDialog(FakeLicenseService("not_activated"), server_url=url)
+        qtbot.addWidget(dlg)
+        dlg.show()
+        with qtbot.waitSignal(dlg.preview_shown):
+            dlg.key_edit.setText(KEY)
+        assert ("encrypted connection" in dlg.preview_intro.text()) is encrypted, dlg.preview_intro.text()
+        assert ("without encryption" in dlg.preview_intro.text()) is not encrypted
 
 
 def test_preview_is_shown_before_anything_is_sent(dialog: tuple[ActivationDialog, FakeLicenseService],

@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
+from crystal_manager.desktop.tray_state import TrayState
 from crystal_manager.gui.dialogs.machines import MachinesDialog
 from crystal_manager.licensing import errors as lic
 from crystal_manager.net import errors as net
@@ -160,6 +161,10 @@ def test_stop_waiting_for_a_hanging_verify(make_app: MakeApp, qtbot: QtBot) -> N
         page.stop_button.click()
     assert failed.args[0].headline == "Not verified: you stopped waiting"
     assert not page.stop_button.isVisibleTo(page) and page.verify_button.isEnabled()
+    # The user's own choice, with the license still Active: information, not a red failure, in the page
+    # and in the tray.
+    assert page.problem_banner.level == "info"
+    assert app.view().state is TrayState.ACTIVE
     with qtbot.waitSignal(app.license.facts_changed):
         gate.set()  # the late answer still shows (it is the truth), without a problem banner
 

@@ -31,6 +31,7 @@ from crystal_manager.gui.texts import core_words, status_line, tr
 from crystal_manager.gui.widgets import Banner, fit_to_screen
 from crystal_manager.gui.worker import run_in_background
 from crystal_manager.licensing.errors import KeyFormatError
+from crystal_manager.services.key_words import TYPO_WORDS
 from crystal_manager.services.license_rules import preview_words
 from crystal_manager.services.license_types import PreviewField
 from crystal_manager.services.problems import Cancelled
@@ -43,12 +44,20 @@ LABEL_SETTLE_MS = 300  # the preview follows the machine name once typing pauses
 
 def key_note(reason: str) -> str:
     """What the local check says about a key that is not valid: a full-length key with a wrong character or
-    check group has a typo; only a short one is "not complete yet" (the reasons: crystal_protocol.licensekey)."""
+    check group has a typo (said once, in the core's words, the same as the CLI's); only a short one is "not
+    complete yet" (the reasons: crystal_protocol.licensekey)."""
     if reason == "checksum":
-        return tr("This key has a typo: a character does not match. Check each one against your e-mail.")
+        return core_words(TYPO_WORDS) + "."
     if reason == "character":
         return tr("This key has a character that never appears in a license key.")
+    if reason == "not_a_key":
+        return tr("This doesn't look like a license key: keys start with CM3D-.")
     return tr("Not a complete key yet.")
+
+
+def uses_encryption(server_url: str) -> bool:
+    """The licensing server is reached over TLS (https): only then may the dialog say "encrypted"."""
+    return server_url.lower().startswith("https://")
 
 
 class ActivationDialog(QDialog):
@@ -59,9 +68,11 @@ class ActivationDialog(QDialog):
     preview_shown = Signal(list)  # list[PreviewField]
     privacy_requested = Signal()
 
-    def __init__(self, api: LicenseApi, parent: QWidget | None = None) -> None:
+    def __init__(self, api: LicenseApi, parent: QWidget | None = None, *, server_url: str | None = None) -> None:
+        """``server_url``: where the activation goes (the preview says "encrypted" only for https)."""
         super().__init__(parent)
         self._api = api
+        self._encrypted = server_url is None or uses_encryption(server_url)
         self._key: str | None = None  # the normalised key the preview belongs to
         self._shown_for: tuple[str, str | None] | None = None  # (key, label) of the preview on screen
         self._machines: MachinesDialog | None = None
@@ -204,11 +215,11 @@ class ActivationDialog(QDialog):
         return self.label_edit.text().strip() or None
 
     def _can_send(self) -> bool:
-        # Something typed; for a valid key, only once the preview on screen is exactly what would be sent
-        # (this key and this name). A typo may be "sent": Activate then explains it, and nothing goes out.
-        if not self.key_edit.text().strip():
+        # A valid key, and only once the preview on screen is exactly what would be sent (this key and this
+        # name). A key the local check knows is wrong cannot be sent: the note under it says why, once.
+        if not self.key_edit.text().strip() or self._key is None:
             return False
-        return self._key is None or self._shown_for == (self._key, self.machine_label())
+        return self._shown_for == (self._key, self.machine_label())
 
     def _update_activate(self) -> None:
         self.activate_button.setEnabled(self._can_send())
@@ -269,8 +280,13 @@ class ActivationDialog(QDialog):
         if updating:
             self.preview_intro.setText(tr("Updating what will be sent…"))
         elif shown:
-            self.preview_intro.setText(tr("Pressing Activate sends exactly this to the licensing server, over an "
-                                          "encrypted connection. Secrets are shown shortened."))
+            if self._encrypted:
+                words = tr("Pressing Activate sends exactly this to the licensing server, over an encrypted "
+                           "connection. Secrets are shown shortened.")
+            else:  # a test or local server over plain http: never claim encryption that is not there
+                words = tr("Pressing Activate sends exactly this to the licensing server. This server is "
+                           "reached without encryption (a local or test server). Secrets are shown shortened.")
+            self.preview_intro.setText(words)
         else:
             self.preview_intro.setText(tr("Type a valid key to see exactly what will be sent."))
 

@@ -12,7 +12,7 @@ from crystal_manager.gui.license_api import LicenseFacts
 from crystal_manager.gui.problems import Problem
 from crystal_manager.gui.texts import days, fmt_day, fmt_when, license_state_name, status_line, tr
 from crystal_manager.gui.widgets import Banner, FactRows, page_title
-from crystal_manager.services.license_rules import dates_for, is_activated, needs_activation
+from crystal_manager.services.license_rules import dates_for, has_ended, is_activated, needs_activation
 from crystal_manager.services.status import plan_name
 
 
@@ -33,7 +33,8 @@ class LicensePage(QWidget):
         self.rows = FactRows()
         for key, label in (("state", tr("State")), ("plan", tr("Plan")), ("renews", tr("Renews on")),
                            ("expires", tr("Ends on")), ("trial", tr("Trial")), ("grace", tr("Offline grace")),
-                           ("seats", tr("Seats")), ("verified", tr("Last verified")),
+                           ("seats", tr("Seats")), ("max_version", tr("Highest version")),
+                           ("offline_until", tr("Works offline until")), ("verified", tr("Last verified")),
                            ("next", tr("Next check")), ("key", tr("License key")),
                            ("message", tr("Note"))):
             self.rows.add(key, label)
@@ -94,8 +95,8 @@ class LicensePage(QWidget):
         self.summary.setText(status_line(view))
         rows = self.rows
         if lic is None:
-            for key in ("plan", "renews", "expires", "trial", "grace", "seats", "verified", "next", "key",
-                        "message"):
+            for key in ("plan", "renews", "expires", "trial", "grace", "seats", "max_version", "offline_until",
+                        "verified", "next", "key", "message"):
                 rows.set(key, None)
             rows.set("state", license_state_name(None))
             self.clock_banner.hide()
@@ -118,6 +119,11 @@ class LicensePage(QWidget):
             seats = tr("%1 of %2 in use").replace("%1", str(lic.seats_used if lic.seats_used is not None else "?")) \
                 .replace("%2", str(lic.seats_total))
         rows.set("seats", seats)
+        # As the CLI's status: the newest version this license may install, and how long it keeps working
+        # without reaching the licensing server (the signed lease), while it is activated and not ended.
+        rows.set("max_version", lic.max_version if is_activated(lic.state) else None)
+        rows.set("offline_until", fmt_when(lic.lease_expires_at)
+                 if lic.lease_expires_at and is_activated(lic.state) and not has_ended(lic.state) else None)
         rows.set("verified", fmt_when(when.last_verified_at) if when.last_verified_at else
                  (tr("never") if when.never_verified else None))
         rows.set("next", fmt_when(when.next_check_at) if when.next_check_at else None)
