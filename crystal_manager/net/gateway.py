@@ -45,7 +45,7 @@ from crystal_manager.net.request import (
     masked_headers,
     resolve,
 )
-from crystal_manager.net.retry import RETRYABLE_STATUS, retry_wait
+from crystal_manager.net.retry import RETRYABLE_STATUS, attempt_timeouts, retry_wait, within_budget
 from crystal_manager.privacy.catalog import Catalog, RequestType, default_catalog
 from crystal_manager.privacy.ledger import Ledger
 
@@ -77,6 +77,10 @@ class GatewayConfig:
     max_attempts: int = 3
     backoff_base: float = 0.5
     max_retry_wait: float = 10.0
+    #: The whole time a ``send()`` the user asked for (trigger "user") may take, every attempt and wait
+    #: included: a person at a terminal or a button is told within this much (scheduled checks keep the
+    #: full timeouts and retries; downloads have their own deadline).
+    user_budget: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,8 @@ class _Attempt:
     response: httpx.Response
     entry_id: str
     started: float
+    #: monotonic() by which the whole answer must have arrived (a user's budget), or None.
+    budget_end: float | None = None
 
 
 def wire_size(built: httpx.Request) -> int:
@@ -236,11 +242,19 @@ class Gateway:
                           max_attempts=cfg.max_attempts, backoff_base=cfg.backoff_base, max_wait=cfg.max_retry_wait)
 
     @contextmanager
-    def _open(self, request: OutboundRequest) -> Iterator[_Attempt]:
+    def _open(self, request: OutboundRequest, *, budget: float | None = None) -> Iterator[_Attempt]:
+        """Send with retries; ``budget``: the seconds a waiting person allows for all of it (None: no bound
+        besides the timeouts and attempts)."""
         request_type, built = self._build(request)
+        cfg = self.config
         attempt = 0
+        first = time.monotonic()
         while True:
             attempt += 1
+            if budget is not None:
+                connect, read = attempt_timeouts(time.monotonic() - first, budget, connect=cfg.connect_timeout,
+                                                 read=cfg.read_timeout)
+                built.extensions["timeout"] = httpx.Timeout(read, connect=connect).as_dict()
             entry_id = self._begin(request_type, request, built, attempt)
             started = time.monotonic()
             try:
@@ -249,6 +263,7 @@ class Gateway:
                 error = _translate(exc, self._host)
                 self._complete(entry_id, status=None, received=0, error=type(error).__name__, started=started)
                 wait = self._retry_wait(attempt, None) if request_type.idempotent else None
+                wait = within_budget(wait, time.monotonic() - first, budget)
                 if wait is None:
                     raise error from exc
                 self._sleep(wait)
@@ -257,7 +272,8 @@ class Gateway:
                 self._complete(entry_id, status=None, received=0, error=type(exc).__name__, started=started)
                 raise
             if response.status_code in RETRYABLE_STATUS and request_type.idempotent:
-                wait = self._retry_wait(attempt, response.headers)
+                wait = within_budget(self._retry_wait(attempt, response.headers), time.monotonic() - first,
+                                     budget)
                 if wait is not None:
                     response.close()
                     self._complete(entry_id, status=response.status_code, received=0, error=None,
@@ -265,7 +281,8 @@ class Gateway:
                     self._sleep(wait)
                     continue
             try:
-                yield _Attempt(request_type, built, response, entry_id, started)
+                yield _Attempt(request_type, built, response, entry_id, started,
+                               budget_end=None if budget is None else first + budget)
             finally:
                 response.close()
             return
@@ -313,9 +330,13 @@ class Gateway:
 
     def send(self, request: OutboundRequest, *, max_bytes: int = API_MAX_BYTES) -> GatewayResponse:
         """Send ``request`` and read the whole answer (at most ``max_bytes``, within the deadline)."""
-        with self._open(request) as sent:
+        budget = self.config.user_budget if request.trigger == "user" else None
+        with self._open(request, budget=budget) as sent:
             chunks: list[bytes] = []
-            self._read(sent, chunks.append, limit=max_bytes, deadline=self.config.deadline,
+            deadline = self.config.deadline
+            if sent.budget_end is not None:
+                deadline = min(deadline, max(0.1, sent.budget_end - sent.started))
+            self._read(sent, chunks.append, limit=max_bytes, deadline=deadline,
                        too_large=f"answer from {self._host} exceeds {max_bytes} bytes")
             response = sent.response
             return GatewayResponse(status=response.status_code,

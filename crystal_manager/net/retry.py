@@ -45,3 +45,24 @@ def retry_wait(attempt: int, retry_after: str | None, *, max_attempts: int, back
         return wait if wait is not None and wait <= max_wait else None
     backoff = backoff_base * (2 ** (attempt - 1))
     return float(min(max_wait, backoff * (0.5 + random.random())))
+
+
+#: The shortest attempt worth starting when a user is waiting: less than this is not another real try.
+MIN_ATTEMPT_SECONDS = 2.0
+
+
+def within_budget(wait: float | None, elapsed: float, budget: float | None) -> float | None:
+    """``wait`` if another attempt still fits in ``budget`` seconds (the whole time a person waits for an
+    answer, ``elapsed`` of it spent), else None: stop now and say why, rather than keep a person waiting
+    through every timeout and retry (3 attempts of a 20 s read timeout were ~62 s of silence)."""
+    if wait is None or budget is None:
+        return wait
+    return wait if elapsed + wait + MIN_ATTEMPT_SECONDS <= budget else None
+
+
+def attempt_timeouts(elapsed: float, budget: float | None, *, connect: float, read: float) -> tuple[float, float]:
+    """(connect, read) timeouts of the next attempt: the configured ones, cut to what is left of ``budget``."""
+    if budget is None:
+        return connect, read
+    left = max(0.1, budget - elapsed)
+    return min(connect, left), min(read, left)

@@ -9,7 +9,6 @@ welcome dialog and the CLI all ask here, so they can never disagree. Table-teste
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -110,20 +109,11 @@ def dates_for(lic: LicenseStatus) -> LicenseDates:
 
 
 def human_time(stamp: str | None) -> str | None:
-    """``2099-12-31T00:00:00Z`` → ``31 Dec 2099``; with a time of day when it has one (``25 Nov 2026 13:03
-    UTC``). For text output; ``--json`` keeps the raw value."""
-    if not stamp:
-        return None
-    try:
-        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return stamp
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    day = f"{moment.day} {moment.strftime('%b %Y')}"
-    if (moment.hour, moment.minute, moment.second) == (0, 0, 0):
-        return day
-    return f"{day} {moment.strftime('%H:%M')} UTC"
+    """``2099-12-31T00:00:00Z`` → ``31 Dec 2099``; with a time of day when it has one (``25 Nov 2026, 13:03
+    UTC``). For text output; ``--json`` keeps the raw value. (services.dates.date_words: one format.)"""
+    from crystal_manager.services.dates import date_words
+
+    return date_words(stamp, local=False) if stamp else None
 
 
 @dataclass(frozen=True)

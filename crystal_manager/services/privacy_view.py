@@ -113,12 +113,10 @@ def stored_files(folders: dict[str, Path]) -> list[dict[str, Any]]:
 
 
 def when_words(stamp: str) -> str:
-    """A ledger time as people read it, in local time ("30 Nov 2026 09:12"); the raw text if unreadable."""
-    try:
-        moment = parse_since(stamp)
-    except ValueError:
-        return stamp or "at an unknown time"
-    return moment.astimezone().strftime("%d %b %Y %H:%M").lstrip("0")
+    """A ledger time as people read it, in local time ("30 Nov 2026, 09:12"; services.dates: one format)."""
+    from crystal_manager.services.dates import date_words
+
+    return date_words(stamp, with_time=True, unknown="at an unknown time")
 
 
 def fields_in_words(catalog: Catalog, entry: dict[str, Any]) -> list[str]:

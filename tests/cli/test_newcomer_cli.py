@@ -79,3 +79,24 @@ def test_a_phrase_is_no_key_and_a_typo_has_one_wording(tmp_path: Path, reference
     assert one_line_error(typo) == ("crystal-manager: This key has a typo — check it against your purchase e-mail "
                                     "(nothing was sent).")
     assert cli.ledger_kinds() == []
+
+
+def test_a_hanging_server_is_given_up_on_within_the_budget_with_one_line(
+        tmp_path: Path, reference_server: ReferenceServer) -> None:
+    import re
+
+    from crystal_manager.cli.exit_codes import EXIT_OFFLINE
+    from tests.support.misbehaving import hang, misbehaving
+
+    cli = _cli(tmp_path, reference_server)
+    assert cli("activate", issue(reference_server.data_dir).key).returncode == EXIT_OK
+    with misbehaving(hang(120)) as server:
+        proc = cli("verify", server=server.url)
+    assert proc.returncode == EXIT_OFFLINE
+    line = one_line_error(proc)  # not a terminal: no spinner, one line
+    assert "did not answer in time" in line and "The license keeps working offline until " in line
+    # One attempt within the user's 20 s budget; before, 3 attempts of a 20 s read timeout (~62 s of silence).
+    assert cli.ledger_kinds().count("license_validate") == 1
+    status = cli("status").stdout
+    assert "Offline grace days left: " in status
+    assert re.search(r"Offline grace days left: \d+$", status, re.MULTILINE), status  # whole days, no "14.0"

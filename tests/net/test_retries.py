@@ -169,3 +169,14 @@ def test_the_backoff_grows_with_jitter_and_stops_at_the_last_attempt() -> None:
     assert wait(4) is None and wait(4, "0") is None  # the last attempt's answer is handed back
     assert wait(1, "10") == 10.0 and wait(1, "11") is None  # more than max_wait: not waited for
     assert wait(1, "Wed, 21 Oct 2015 07:27:35 GMT") == 5.0
+
+
+def test_a_waiting_person_gets_an_answer_within_the_budget() -> None:
+    from crystal_manager.net.retry import attempt_timeouts, within_budget
+
+    assert within_budget(0.5, elapsed=20.1, budget=20.0) is None  # a hanging first attempt used it all
+    assert within_budget(0.5, elapsed=1.0, budget=20.0) == 0.5  # a refused connection: time to try again
+    assert within_budget(0.5, elapsed=60.0, budget=None) == 0.5  # scheduled checks keep every retry
+    assert within_budget(None, elapsed=0.0, budget=20.0) is None
+    assert attempt_timeouts(15.0, 20.0, connect=10.0, read=20.0) == (5.0, 5.0)
+    assert attempt_timeouts(0.0, None, connect=10.0, read=20.0) == (10.0, 20.0)

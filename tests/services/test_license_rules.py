@@ -65,7 +65,7 @@ def test_an_end_date_shows_when_nothing_renews() -> None:
 
 
 @pytest.mark.parametrize(("stamp", "words"), [
-    ("2099-12-31T00:00:00Z", "31 Dec 2099"), ("2026-11-25T13:03:56Z", "25 Nov 2026 13:03 UTC"),
+    ("2099-12-31T00:00:00Z", "31 Dec 2099"), ("2026-11-25T13:03:56Z", "25 Nov 2026, 13:03 UTC"),
     (None, None), ("garbage", "garbage")])
 def test_times_for_people(stamp: str | None, words: str | None) -> None:
     assert human_time(stamp) == words

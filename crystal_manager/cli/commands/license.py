@@ -80,9 +80,10 @@ def license_lines(lic: LicenseStatus) -> list[str]:
     """The license facts as lines for people: the state in words, dates as days (raw values: ``--json``)."""
     lines = [f"License: {state_words(lic.state)}" + (f" ({plan_name(lic.plan)})" if lic.plan else "")]
     when = dates_for(lic)  # which dates apply in which state: the same rule as the License page
+    grace = None if when.grace_days_left is None else int(when.grace_days_left)  # whole days, as the tray
     facts = [("Key", f"…{lic.key_hint}" if lic.key_hint else None), ("Machine", lic.machine_id),
              ("Ends on", human_time(when.ends_at)), ("Renews on", human_time(when.renews_at)),
-             ("Trial days left", when.trial_days_left), ("Offline grace days left", when.grace_days_left),
+             ("Trial days left", when.trial_days_left), ("Offline grace days left", grace),
              ("Seats", f"{lic.seats_used}/{lic.seats_total}" if lic.seats_total is not None else None),
              ("Highest version", lic.max_version),
              ("Last verified", human_time(when.last_verified_at) or ("never" if when.never_verified else None)),
@@ -207,7 +208,25 @@ def run_machines(ctx: AppContext, args: argparse.Namespace) -> int:
 
 def run_verify(ctx: AppContext, args: argparse.Namespace) -> int:
     """verify [--json]."""
-    with waiting(WAITING, stopped=STOPPED.format(what="Not verified")):
-        status = LicenseService(ctx).verify()
+    service = LicenseService(ctx)
+    try:
+        with waiting(WAITING, stopped=STOPPED.format(what="Not verified")):
+            status = service.verify()
+    except Exception as exc:
+        from crystal_manager.cli.exit_codes import BY_OUTCOME, EXIT_OFFLINE
+        from crystal_manager.services.usertext import Outcome, explain
+
+        text, outcome = explain(exc)
+        if outcome is not Outcome.OFFLINE:
+            raise
+        fail(f"{text.rstrip('.')}. {offline_until_words(service.status())}".strip())
+        return BY_OUTCOME.get(outcome, EXIT_OFFLINE)
     _print_status(status, args.json)
     return EXIT_OK
+
+
+def offline_until_words(lic: LicenseStatus) -> str:
+    """After a check that could not reach the server: until when the license keeps working without one."""
+    if not is_activated(lic.state) or lic.state in ("expired", "revoked") or not lic.lease_expires_at:
+        return ""
+    return f"The license keeps working offline until {human_time(lic.lease_expires_at)}."

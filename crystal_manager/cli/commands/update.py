@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING, Any
 from crystal_manager.cli.exit_codes import EXIT_OK
 from crystal_manager.cli.output import emit_json, fail, is_terminal, progress, progress_done, say
 from crystal_manager.services.context import AppContext
+from crystal_manager.services.dates import date_words
 from crystal_manager.services.update_types import CheckResult, DownloadProgress, PendingDownload, Release, UpdateStatus
 
 if TYPE_CHECKING:
     from crystal_manager.services.update_service import UpdateService
 
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December")
 RESUME = "crystal-manager update download"
 _INTERRUPTED = 130
 
@@ -98,20 +97,6 @@ def plain_notes(text: str) -> list[str]:
     return lines
 
 
-def date_words(iso: str | None, *, with_time: bool = False) -> str:
-    """``2026-11-30T12:05:00Z`` → ``30 November 2026`` (``, 12:05 UTC`` with the time)."""
-    if not iso or len(iso) < 10:
-        return "never"
-    try:
-        year, month, day = int(iso[0:4]), int(iso[5:7]), int(iso[8:10])
-        text = f"{day} {_MONTHS[month - 1]} {year}"
-    except (ValueError, IndexError):
-        return iso
-    if with_time and len(iso) >= 16:
-        text += f", {iso[11:16]} UTC"
-    return text
-
-
 def _duration(seconds: float) -> str:
     if seconds < 60:
         return f"{max(1, round(seconds))} s"
@@ -159,7 +144,7 @@ def check_lines(result: CheckResult, manager_version: str, status: UpdateStatus 
              describe(result, manager_version)]
     shown = result.offer
     if shown is not None:
-        facts = [download_words(shown), f"released {date_words(shown.released_at)}"]
+        facts = [download_words(shown), f"released {date_words(shown.released_at, with_time=False)}"]
         if shown.critical:
             facts.append("critical: cannot be skipped")
         lines.append("  " + " · ".join(facts))
@@ -246,7 +231,7 @@ def status_lines(status: UpdateStatus, manager_version: str, interval_hours: flo
         found = describe(status.last_check, manager_version)
         if offer is not None and offer.version == kept:
             found = f"version {kept} is the newest, and it is on this computer."
-        lines.append(f"Last check: {date_words(status.last_check_at, with_time=True)} — {found}")
+        lines.append(f"Last check: {date_words(status.last_check_at, with_time=True, local=False)} — {found}")
     else:
         lines.append("Last check: never")
     pending = status.pending
