@@ -198,8 +198,8 @@ def for_platform(platform: str | None = None, environ: Mapping[str, str] | None 
 def in_words(entry: Autostart) -> str:
     """Where the login entry lives, in words for the Settings page (the path itself is its tooltip)."""
     if isinstance(entry, KeptWithAppFiles):
-        return ("This copy keeps all its files in its own folder (CRYSTAL_MANAGER_HOME), the login entry too, "
-                "so your desktop will not start it at login.")
+        return ("This copy keeps all its files in one folder of its own (set when it was started), the login "
+                "entry too, so your desktop will not start it at login.")
     if isinstance(entry, RunKey):
         return "When this is on, Windows starts it when you log in (your user's startup programs)."
     if isinstance(entry, LaunchAgent):

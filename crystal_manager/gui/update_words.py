@@ -110,7 +110,12 @@ def download_size_words(offer: Release, status: UpdateStatus | None = None) -> s
     if status is not None and status.delta_note and pending is not None and pending.version == offer.version:
         # The service's sentence is "Took the full download because <reason>."; the row keeps the reason.
         reason = status.delta_note.removeprefix("Took the full download because ").rstrip(".")
-        text = tr("%1 — full download, because %2").replace("%1", fmt_size(offer.size)).replace("%2", reason)
+        # On a line of its own (a long reason wraps instead of running off the page), and said so it cannot
+        # be read against "Installed: X": a patch needs the downloaded file of X, not the installed program.
+        reason = reason.replace(" download the patch applies to ", " download file that the patch is made "
+                                "from ")
+        text = (tr("%1 — full download") + "\n" + tr("Not a patch: %2. The installed version is not affected."))\
+            .replace("%1", fmt_size(offer.size)).replace("%2", reason)
     return text
 
 
@@ -151,10 +156,17 @@ def signature_line(facts: UpdatesFacts) -> str | None:
     keys = facts.signed_by or (facts.check.signed_by if facts.check is not None else ())
     if not keys:
         return None
-    ids = ", ".join(short_key_id(k) for k in keys)
-    text = tr("Verified: signed by the vendor's key (id %1)") if len(keys) == 1 else \
-        tr("Verified: signed by the vendor's keys (ids %1)")
-    return "✓ " + text.replace("%1", ids)
+    # The key ids are technical details: signature_details() gives them for the row's tooltip.
+    return "✓ " + (tr("Verified: signed by the vendor's key") if len(keys) == 1 else
+                   tr("Verified: signed by the vendor's keys"))
+
+
+def signature_details(facts: UpdatesFacts) -> str | None:
+    """Technical details of the signature check: the ids of the keys that signed (None without them)."""
+    keys = facts.signed_by or (facts.check.signed_by if facts.check is not None else ())
+    if facts.unverified or not keys:
+        return None
+    return tr("Technical details: key id %1").replace("%1", ", ".join(short_key_id(k) for k in keys))
 
 
 def outcome_words(outcome: Outcome) -> tuple[str, str, str]:

@@ -114,13 +114,19 @@ class FactRows(QWidget):
         self._values[key] = value
         self._labels[key] = name
 
-    def set(self, key: str, value: str | None) -> None:
-        """Show ``value`` in row ``key``; None hides the row."""
+    def set(self, key: str, value: str | None, *, details: str | None = None) -> None:
+        """Show ``value`` in row ``key``; None hides the row. ``details``: technical details for those who
+        want them (shown on hover), never in the row's words."""
         shown = value is not None
+        self._values[key].setToolTip(details or "")
         self._values[key].setText(value or "")
         self._values[key].setAccessibleDescription(value or "")
         self._values[key].setVisible(shown)
         self._labels[key].setVisible(shown)
+
+    def details(self, key: str) -> str:
+        """The technical details of row ``key`` (its tooltip; empty when none)."""
+        return self._values[key].toolTip()
 
     def value(self, key: str) -> str | None:
         """The shown text of row ``key`` (None when hidden)."""

@@ -89,7 +89,9 @@ def test_with_crystal_manager_home_the_entry_stays_under_it(tmp_path: Path) -> N
     apply(True, entry, ARGV)
     assert entry.is_enabled() and Path(entry.location).is_relative_to(tmp_path / "app")
     assert not (tmp_path / "user").exists()  # nothing outside the app's home
-    assert "will not start it at login" in autostart.in_words(entry)
+    words = autostart.in_words(entry)
+    assert "will not start it at login" in words
+    assert "CRYSTAL_MANAGER_HOME" not in words  # an environment variable's name is no word for people
     apply(False, entry)
     assert not entry.is_enabled()
 

@@ -185,3 +185,7 @@ def test_a_damaged_key_file_shows_when_the_page_opens(make_app: MakeApp, qtbot: 
     kept = list(secrets.parent.glob(secrets.name + ".damaged-*"))
     assert len(kept) == 1 and kept[0].read_bytes() == b"\x00garbage{{" and str(kept[0]) in note
     assert "damaged" in note and page.activate_button.isVisibleTo(page)
+    # Nothing beside "Not activated" claims a seat, a key or a key file in use, nor speaks in permission bits.
+    assert page.rows.value("seats") is None and page.rows.value("key") is None
+    banner = page.secrets_banner.text()
+    assert "is kept in a file" not in banner and "0600" not in banner, banner

@@ -82,7 +82,9 @@ def test_check_download_pause_resume_install_and_go_back_through_the_page(
         assert page.headline.text() == "CrystalMe3D Pro 1.2.0 is available"
         keys = targets_key_ids(reference_server.data_dir)
         assert page.rows.value("signature") == "✓ Verified: signed by the vendor's key" \
-            f"{'s (ids' if len(keys) > 1 else ' (id'} {', '.join(k[:8] + '…' for k in keys)})"
+            + ("s" if len(keys) > 1 else "")  # in words; the key ids are technical details, on hover
+        assert page.rows.details("signature") == \
+            f"Technical details: key id {', '.join(k[:8] + '…' for k in keys)}"
         assert app.view().state is TrayState.UPDATE_AVAILABLE
         assert "Download update 1.2.0" in menu_texts(app)
         click_and_wait(qtbot, app, page.download_button, "download")

@@ -136,7 +136,8 @@ def test_up_to_date(page: UpdatesPage) -> None:
     assert page.headline.text() == "You have the latest version"
     assert page.detail.text() == "CrystalMe3D Pro 1.2.0 is the newest version on the Stable channel."
     assert page.last_checked.text() == "Last checked: 5 minutes ago"
-    assert page.rows.value("signature") == ("✓ Verified: signed by the vendor's keys (ids 1a2b3c4d…, 9f8e7d6c…)")
+    assert page.rows.value("signature") == "✓ Verified: signed by the vendor's keys"
+    assert page.rows.details("signature") == "Technical details: key id 1a2b3c4d…, 9f8e7d6c…"
     assert not visible(page.notes) and not visible(page.notes_title)
     assert buttons(page) == {"check": True}
 

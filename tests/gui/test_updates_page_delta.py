@@ -54,5 +54,24 @@ def test_without_a_patch_the_full_size(page: UpdatesPage) -> None:
     done = PendingDownload(version="1.3.0", target_name=full.target_name, received=full.size, total=full.size,
                            complete=True)
     page.set_facts(facts(full, pending=done, note=note), now=NOW)
-    assert page.rows.value("size") == "48.2 MB — full download, because the kept copy of 1.2.0 changed on disk"
+    assert page.rows.value("size") == ("48.2 MB — full download\nNot a patch: the kept copy of 1.2.0 changed on "
+                                       "disk. The installed version is not affected.")
     save_png(page, "full-size-with-reason", OUTPUT / "gui-updates")
+
+
+def test_the_reason_for_a_full_download_does_not_contradict_the_installed_version(page: UpdatesPage) -> None:
+    # The service's reason when the 1.1.0 download was deleted: read next to "Installed: 1.1.0" it seemed to
+    # say the installed 1.1.0 was gone, and it ran off the page's edge.
+    full = Release(**{**OFFER.__dict__, "download_size": OFFER.size, "delta_from": None})
+    note = ("Took the full download because the 1.2.0 download the patch applies to is no longer kept on this "
+            "computer.")
+    done = PendingDownload(version="1.3.0", target_name=full.target_name, received=full.size, total=full.size,
+                           complete=True)
+    page.resize(900 - 160, 580)
+    page.set_facts(facts(full, pending=done, note=note), now=NOW)
+    words = page.rows.value("size") or ""
+    assert "download file that the patch is made from is no longer kept" in words
+    assert "The installed version is not affected." in words
+    label = page.rows._values["size"]  # noqa: SLF001 - the label on screen: wrapped, never cut off
+    assert label.wordWrap() and label.sizeHint().width() <= page.width()
+    save_png(page, "full-size-base-deleted", OUTPUT / "gui-updates")

@@ -16,7 +16,9 @@ def test_the_welcome_names_everything_an_activation_sends(qtbot: QtBot) -> None:
     activate = catalog.get("license_activate")
     assert activate is not None
     words = sent_in_words(activate, catalog)
-    assert all(word in text for word in words)
+    assert all(word[1:] in text for word in words)
+    # Readable: one item per datum under a lead-in line, not one run-on sentence.
+    assert text.count("<li>") == len(words) and "; and" not in text
     # Every datum an activation carries (beyond HTTP's own machinery) is in the list.
     assert {spec.name for spec in activate.fields if not spec.plain} == set()
     assert "your license key" in words and "a random one-time number" in words

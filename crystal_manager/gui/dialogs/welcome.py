@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 from PySide6.QtCore import Signal, SignalInstance
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
@@ -9,15 +11,24 @@ from crystal_manager.gui.texts import tr
 from crystal_manager.gui.widgets import page_title
 
 
-def activation_in_words() -> str:
+def activation_in_words() -> list[str]:
     """What an activation sends, in plain words, from the data catalog (so the welcome cannot drift)."""
     from crystal_manager.privacy.catalog import default_catalog, sent_in_words
 
     catalog = default_catalog()
     request_type = catalog.get("license_activate")
     assert request_type is not None
-    words = sent_in_words(request_type, catalog)
-    return "; ".join(words[:-1]) + tr("; and ") + words[-1]
+    return sent_in_words(request_type, catalog)
+
+
+def sends_html(words: list[str]) -> str:
+    """The catalog's words as a short list under one lead-in line, then what is never sent (one run-on
+    sentence of ten lines before)."""
+    items = "".join(f"<li>{escape(word[:1].upper() + word[1:], quote=False)}</li>" for word in words)
+    return (escape(tr("To check the license it sends the CrystalMe3D Pro server:"))
+            + f"<ul style='margin-top:2px; margin-bottom:2px'>{items}</ul>"
+            + escape(tr("Never your files, images or projects.")) + " "
+            + '<a href="privacy">' + escape(tr("See exactly what is sent")) + "</a>")
 
 
 class WelcomeDialog(QDialog):
@@ -32,9 +43,7 @@ class WelcomeDialog(QDialog):
         body = QLabel(tr("CrystalMe3D Pro Manager keeps your CrystalMe3D Pro license active and shows its "
                          "status from the system tray."))
         body.setWordWrap(True)
-        self.sends = QLabel(tr('To check the license it sends %1 to the CrystalMe3D Pro server — never your '
-                               'files, images or projects (<a href="privacy">see exactly what is sent</a>).')
-                            .replace("%1", activation_in_words()))
+        self.sends = QLabel(sends_html(activation_in_words()))
         self.sends.setWordWrap(True)
         self.sends.setAccessibleName(tr("What the app sends"))
         self.sends.linkActivated.connect(lambda _link: self._go(self.privacy_requested))

@@ -16,6 +16,13 @@ from crystal_manager.services.license_rules import dates_for, has_ended, is_acti
 from crystal_manager.services.status import plan_name
 
 
+def fallback_file(backend_name: str) -> str:
+    """The key file's path from the store's description ("file PATH (mode 0600)"): the sentence around it
+    already says only the user can read it, in words instead of a permission number."""
+    name = backend_name.removeprefix("file ")
+    return name.removesuffix(" (mode 0600)")
+
+
 class LicensePage(QWidget):
     """Renders :class:`LicenseFacts`; its buttons only emit requests."""
 
@@ -118,7 +125,9 @@ class LicensePage(QWidget):
         if lic.seats_total is not None:
             seats = tr("%1 of %2 in use").replace("%1", str(lic.seats_used if lic.seats_used is not None else "?")) \
                 .replace("%2", str(lic.seats_total))
-        rows.set("seats", seats)
+        # Seats and the key belong to an activated computer: after the key was lost (a damaged key file)
+        # the state says "Not activated", and nothing beside it may claim a seat or a key is here.
+        rows.set("seats", seats if is_activated(lic.state) else None)
         # As the CLI's status: the newest version this license may install, and how long it keeps working
         # without reaching the licensing server (the signed lease), while it is activated and not ended.
         rows.set("max_version", lic.max_version if is_activated(lic.state) else None)
@@ -127,17 +136,22 @@ class LicensePage(QWidget):
         rows.set("verified", fmt_when(when.last_verified_at) if when.last_verified_at else
                  (tr("never") if when.never_verified else None))
         rows.set("next", fmt_when(when.next_check_at) if when.next_check_at else None)
-        rows.set("key", tr("ending in %1").replace("%1", lic.key_hint) if lic.key_hint else None)
+        rows.set("key", tr("ending in %1").replace("%1", lic.key_hint)
+                 if lic.key_hint and is_activated(lic.state) else None)
         # The note is the stored reason; when the problem banner already says it, once is enough.
         shown = self._problem.detail if self._problem is not None else None
         rows.set("message", lic.message[:1].upper() + lic.message[1:] if lic.message and lic.message != shown
                  else None)
         if facts is not None and facts.secrets is not None and facts.secrets.is_fallback:
+            where = fallback_file(facts.secrets.name)
+            words = (tr("The license key is kept in a file that only your user account can read: %1. ")
+                     if is_activated(lic.state) else
+                     tr("When you activate, the license key will be kept in a file that only your user account "
+                        "can read: %1. "))
             self.secrets_banner.show_text(
                 tr("No system keyring found"),
-                tr("The license key is kept in a file that only your user account can read: %1. "
-                   "Install and unlock a keyring (for example GNOME Keyring or KWallet) to keep it encrypted.")
-                .replace("%1", facts.secrets.name))
+                (words + tr("Install and unlock a keyring (for example GNOME Keyring or KWallet) to keep it "
+                            "encrypted.")).replace("%1", where))
         else:
             self.secrets_banner.hide()
         self._show_clock(lic.clock_offset_seconds if lic.clock_wrong else None)

@@ -51,7 +51,20 @@ def result_words(entry: dict[str, Any]) -> str:
         return tr("answered")
     if status == 404 and entry.get("kind") == "update_metadata":
         return tr("answered: nothing newer")  # how the update check learns there is no newer signed list
-    return tr("refused by the server (%1)").replace("%1", str(status)) if status else tr("no answer")
+    return refusal_words(status) if isinstance(status, int) else tr("no answer")
+
+
+def refusal_words(status: int) -> str:
+    """A refusal by the server in words (the log keeps the number)."""
+    if status == 429:
+        return tr("refused by the server: too many requests, it asked to wait")
+    if status in (401, 403):
+        return tr("refused by the server: not allowed")
+    if status == 404:
+        return tr("refused by the server: not found")
+    if status >= 500:
+        return tr("not answered: the server had a problem")
+    return tr("refused by the server")
 
 
 def policy_title(section: str) -> str:
@@ -202,7 +215,8 @@ def entry_html(catalog: Catalog, entry: dict[str, Any]) -> str:
         .replace("%2", str(entry.get("bytes_sent", 0))).replace("%3", str(entry.get("bytes_received", 0)))
     return (f"<b>{escape(title_of(catalog, kind))}</b> — {escape(fmt_when(str(entry.get('ts') or '')))}<br>"
             + escape(tr("Data:")) + (f"<ul>{data}</ul>" if data else " " + escape(tr("nothing about you")) + "<br>")
-            + escape(tr("Sent with it (select one to see why):")) + f"<ul>{headers}</ul>" + escape(where))
+            + escape(tr("Technical details sent with it, as every program on the web sends them (select one to "
+                        "see why):")) + f"<ul>{headers}</ul>" + escape(where))
 
 
 def next_check_words(when: str) -> str:

@@ -25,6 +25,7 @@ from crystal_manager.gui.texts import channel_name, fmt_ago, fmt_release_day, tr
 from crystal_manager.gui.update_api import Activity, Outcome, UpdatesFacts
 from crystal_manager.gui.update_manager_box import ManagerUpdateBox
 from crystal_manager.gui.update_words import (
+    signature_details,
     download_size_words,
     headline,
     outcome_words,
@@ -256,7 +257,7 @@ class UpdatesPage(QWidget):
         rows.set("available", _available(offer, status.channel if status else "stable") if offer else None)
         rows.set("size", download_size_words(offer, status) if offer else None)
         rows.set("released", fmt_release_day(offer.released_at) if offer else None)
-        rows.set("signature", signature_line(facts))
+        rows.set("signature", signature_line(facts), details=signature_details(facts))
         self._render_progress(facts)
         described = offer or (check.newest if check is not None and not facts.unverified else None)
         self.notes_title.setText(tr("What's new in %1").replace("%1", described.version) if described else "")
