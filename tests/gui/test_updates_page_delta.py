@@ -72,6 +72,6 @@ def test_the_reason_for_a_full_download_does_not_contradict_the_installed_versio
     words = page.rows.value("size") or ""
     assert "download file that the patch is made from is no longer kept" in words
     assert "The installed version is not affected." in words
-    label = page.rows._values["size"]  # noqa: SLF001 - the label on screen: wrapped, never cut off
+    label = page.rows._values["size"]  # the label on screen: wrapped, never cut off
     assert label.wordWrap() and label.sizeHint().width() <= page.width()
     save_png(page, "full-size-base-deleted", OUTPUT / "gui-updates")

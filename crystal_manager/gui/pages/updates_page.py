@@ -25,11 +25,11 @@ from crystal_manager.gui.texts import channel_name, fmt_ago, fmt_release_day, tr
 from crystal_manager.gui.update_api import Activity, Outcome, UpdatesFacts
 from crystal_manager.gui.update_manager_box import ManagerUpdateBox
 from crystal_manager.gui.update_words import (
-    signature_details,
     download_size_words,
     headline,
     outcome_words,
     progress_line,
+    signature_details,
     signature_line,
 )
 from crystal_manager.gui.widgets import Banner, FactRows, page_title
