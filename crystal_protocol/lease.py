@@ -16,6 +16,11 @@ STATUSES = ("active", "trial", "past_due", "expired", "revoked")
 DEFAULT_TTL_SECONDS = 14 * 86400
 MIN_TTL_SECONDS = 3600
 ENVIRONMENTS = ("physical", "vm", "container")
+#: The fingerprint methods a server knows, oldest first. A seat moves to a new fingerprint (declaring its
+#: previous one) only from an older to a newer method of this list: never to a made-up or an older one, so
+#: two machines cannot pass one seat back and forth by relabelling their fingerprints. "v2" names the next
+#: method (no client sends it yet); a move to it can happen once per machine, never back.
+FINGERPRINT_VERSIONS = ("v1", "v2")
 
 
 def _opt_str(data: dict[str, Any], name: str) -> str | None:

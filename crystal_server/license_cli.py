@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import math
 import sqlite3
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from crystal_protocol.lease import MIN_TTL_SECONDS
 from crystal_protocol.licensekey import KeyProblem, key_digest
@@ -42,10 +44,43 @@ def _lease_seconds(days: float | None) -> int | None:
     """``--lease-days N`` in seconds (None: not given)."""
     if days is None:
         return None
+    if not math.isfinite(days) or abs(days) > 1e6:  # round() of nan/inf raises; 1e308 days overflows nothing useful
+        raise LicenseCliError(f"--lease-days must be a number of days between {MIN_TTL_SECONDS / 86400:.3f} "
+                              "(one hour) and 3650")
     seconds = round(days * 86400)
     if not MIN_TTL_SECONDS <= seconds <= 3650 * 86400:
         raise LicenseCliError(f"--lease-days must be between {MIN_TTL_SECONDS / 86400:.3f} (one hour) and 3650")
     return seconds
+
+
+#: Seats a license may have (SQLite's integers end at 2**63; no shop sells more than this to one customer).
+MAX_SEATS = 100_000
+
+
+def _seats(seats: int, least: int) -> int:
+    """``--seats N`` checked against ``least``..MAX_SEATS."""
+    if not least <= seats <= MAX_SEATS:
+        raise LicenseCliError(f"--seats must be at least {least} and at most {MAX_SEATS}")
+    return seats
+
+
+class JsonUsageParser(argparse.ArgumentParser):
+    """A parser whose usage errors are also one JSON object on stdout when ``--json`` was given (a script
+    reading stdout gets ``{"error", "exit_code"}`` for a non-number or a missing option as for any refusal)."""
+
+    _json_wanted = False
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """Note whether ``--json`` is among the arguments, then parse as usual."""
+        words = list(sys.argv[1:] if args is None else args)
+        self._json_wanted = "--json" in words
+        return super().parse_known_args(words, namespace)
+
+    def error(self, message: str) -> NoReturn:
+        """Usage on stderr as argparse does; with --json also the JSON object; exit code 2 (usage)."""
+        if self._json_wanted:
+            print(json.dumps({"error": f"{self.prog}: {message}", "exit_code": 2}, sort_keys=True))
+        super().error(message)
 
 
 def _out(args: argparse.Namespace, data: dict[str, Any], *lines: str) -> int:
@@ -102,8 +137,7 @@ def _describe(conn: sqlite3.Connection, lic: License) -> dict[str, Any]:
 @_json_errors
 def cmd_create(args: argparse.Namespace) -> int:
     """Create a license and print its key (shown this once; the server keeps only a digest)."""
-    if args.seats < 1:
-        raise LicenseCliError("--seats must be at least 1")
+    _seats(args.seats, 1)
     lease = _lease_seconds(args.lease_days)
     conn = _open(args.dir)
     key, lic = licenses.create(conn, datetime.now(UTC), plan=args.plan, seats=args.seats,
@@ -147,9 +181,7 @@ def cmd_update(args: argparse.Namespace) -> int:
     if args.plan:
         changes["plan"] = args.plan
     if args.seats is not None:
-        if args.seats < 0:
-            raise LicenseCliError("--seats cannot be negative")
-        changes["seats"] = args.seats
+        changes["seats"] = _seats(args.seats, 0)
     if args.status:
         changes["status"] = args.status
     if args.expires:
@@ -218,7 +250,7 @@ def cmd_import_proof(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """Add ``license`` and its subcommands (each takes --json: one JSON object on stdout)."""
     lic = sub.add_parser("license", help="create, show, change, revoke licenses; answer offline requests")
-    verbs = lic.add_subparsers(dest="license_command", required=True)
+    verbs = lic.add_subparsers(dest="license_command", required=True, parser_class=JsonUsageParser)
 
     def verb(name: str, func: Callable[[argparse.Namespace], int], text: str) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = verbs.add_parser(name, help=text)

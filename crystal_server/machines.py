@@ -20,7 +20,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from crystal_protocol.labels import label_problem
-from crystal_protocol.lease import DEACTIVATION_PROOF_KIND, OFFLINE_RESPONSE_KIND
+from crystal_protocol.lease import DEACTIVATION_PROOF_KIND, FINGERPRINT_VERSIONS, OFFLINE_RESPONSE_KIND
 from crystal_protocol.messages import (
     ActivateRequest,
     DeactivateRequest,
@@ -60,6 +60,8 @@ class MachineClaim:
         problem = label_problem(label)
         if problem:
             raise Denied("bad_request", f"field 'label': {problem}", 400)
+        if request.fingerprint.split(":", 1)[0] != request.fingerprint_version:
+            raise Denied("bad_request", "field 'fingerprint_version' does not match the fingerprint", 400)
         public_key = request.machine_public_key if not isinstance(request, ValidateRequest) else None
         if public_key is not None:
             try:
@@ -82,12 +84,16 @@ class MachineClaim:
 
     @property
     def moved_from(self) -> str | None:
-        """The previous fingerprint, honoured only after a change of the fingerprint's version (a clone of
-        a machine's files on another machine with the same method must not take over its seat)."""
+        """The previous fingerprint, honoured only after a change of the fingerprint's version from an older
+        to a newer known method (crystal_protocol.lease.FINGERPRINT_VERSIONS): a clone of a machine's files
+        with the same method, a made-up version or a downgrade must not take over its seat."""
         previous = self.previous_fingerprint
-        if previous is None or previous.split(":", 1)[0] == self.fingerprint.split(":", 1)[0]:
+        if previous is None:
             return None
-        return previous
+        old, new = previous.split(":", 1)[0], self.fingerprint.split(":", 1)[0]
+        if old not in FINGERPRINT_VERSIONS or new not in FINGERPRINT_VERSIONS:
+            return None
+        return previous if FINGERPRINT_VERSIONS.index(old) < FINGERPRINT_VERSIONS.index(new) else None
 
 
 def _active(conn: sqlite3.Connection, license_id: str) -> list[sqlite3.Row]:

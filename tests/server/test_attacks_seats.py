@@ -48,11 +48,9 @@ def _as_version(claim: dict[str, Any], version: str, previous: str) -> dict[str,
             "previous_fingerprint": previous}
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: the server honours previous_fingerprint for ANY other version "
-                   "string (v0…v999, never issued by a client, downgrades too), so two machines that know each "
-                   "other's fingerprints (both are in license.json and the lease) pass one seat back and forth "
-                   "at every check and both hold current leases")
 def test_made_up_fingerprint_versions_do_not_share_one_seat(reference_server: ReferenceServer) -> None:
+    """Fixed: previous_fingerprint is honoured only from an older to a newer known fingerprint version
+    (crystal_protocol.lease.FINGERPRINT_VERSIONS); a made-up "v9" or a downgrade moves nothing."""
     lic = issue(reference_server.data_dir, seats=1)
     a, b = _claim(IDS[0], lic.key), _claim(IDS[1], lic.key)
     assert _post(reference_server, LICENSE_PATHS["activate"], a).status_code == 200
@@ -67,16 +65,34 @@ def test_made_up_fingerprint_versions_do_not_share_one_seat(reference_server: Re
     assert leases <= 3, f"{leases} leases handed out to two machines on one seat"
 
 
+def test_a_seat_moves_to_a_newer_version_once_and_never_back(reference_server: ReferenceServer) -> None:
+    """Fixed: the one legitimate move (v1 -> v2, a known newer method) happens once; a downgrade back to v1
+    declaring the v2 fingerprint as its previous one moves nothing, and a version label that is not the
+    fingerprint's own prefix is refused as malformed."""
+    lic = issue(reference_server.data_dir, seats=1)
+    a, b = _claim(IDS[0], lic.key), _claim(IDS[1], lic.key)
+    assert _post(reference_server, LICENSE_PATHS["activate"], a).status_code == 200
+    b2 = _as_version(b, "v2", a["fingerprint"])
+    assert _post(reference_server, LICENSE_PATHS["validate"], b2).status_code == 200
+    back = _post(reference_server, LICENSE_PATHS["validate"], {**a, "previous_fingerprint": b2["fingerprint"]})
+    assert back.status_code != 200
+    lying = _post(reference_server, LICENSE_PATHS["validate"], {**b2, "fingerprint_version": "v1"})
+    assert lying.status_code == 400 and lying.json()["error"]["code"] == "bad_request"
+    assert len(_show(reference_server, lic.license_id)["seat_moves"]) == 1
+
+
 def test_seat_ping_pong_by_version_is_at_least_listed(reference_server: ReferenceServer) -> None:
-    """Holds (partly): whatever the server lets through, each move is recorded where the vendor sees it."""
+    """Holds: whatever the server lets through is recorded where the vendor sees it, and since the fix
+    nothing gets through."""
     lic = issue(reference_server.data_dir, seats=1)
     a, b = _claim(IDS[0], lic.key), _claim(IDS[1], lic.key)
     assert _post(reference_server, LICENSE_PATHS["activate"], a).status_code == 200
     moved = _post(reference_server, LICENSE_PATHS["validate"], _as_version(b, "v9", a["fingerprint"]))
     back = _post(reference_server, LICENSE_PATHS["validate"],
                  {**a, "previous_fingerprint": _as_version(b, "v9", "")["fingerprint"]})
-    granted = (moved.status_code == 200) + (back.status_code == 200)
-    assert len(_show(reference_server, lic.license_id)["seat_moves"]) == granted
+    # Since the fix a made-up version moves nothing: b is refused, a keeps its own seat, no move is listed.
+    assert moved.status_code != 200 and back.status_code == 200
+    assert _show(reference_server, lic.license_id)["seat_moves"] == []
 
 
 def test_racing_activations_of_different_machines_take_one_seat(reference_server: ReferenceServer) -> None:
@@ -101,7 +117,8 @@ def test_a_copied_fingerprint_field_with_another_version_label_moves_nothing(
     assert _post(reference_server, LICENSE_PATHS["activate"], a).status_code == 200
     thief = {**b, "fingerprint_version": "v2", "previous_fingerprint": a["fingerprint"]}
     answer = _post(reference_server, LICENSE_PATHS["activate"], thief)
-    assert answer.status_code == 409 and answer.json()["error"]["code"] == "seat_limit"
+    # Refused before any seat is looked at: the version label is not the fingerprint's own prefix.
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "bad_request"
     assert _post(reference_server, LICENSE_PATHS["validate"], a).status_code == 200
 
 
@@ -133,30 +150,30 @@ def test_lease_days_at_the_bounds_reach_the_lease(days: str, reference_server: R
     assert lease["ttl_seconds"] == made["lease_seconds"]
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: --lease-days nan / inf / -inf / 1e308 pass argparse's float() and crash "
-                   "round() in _lease_seconds: a traceback and exit 1, no JSON (check math.isfinite first)")
 @pytest.mark.parametrize("days", ["nan", "inf", "-inf", "1e308"])
 def test_non_finite_lease_days_is_one_json_error(days: str, reference_server: ReferenceServer) -> None:
+    """Fixed: nan / inf / -inf / 1e308 are refused by _lease_seconds (math.isfinite) as one JSON error."""
     proc = _create(reference_server, f"--lease-days={days}", child=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert json.loads(proc.stdout)["exit_code"] == 2
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: --seats 10**20 reaches SQLite: OverflowError traceback, exit 1 "
-                   "(bound --seats, e.g. 1..100000)")
 def test_huge_seat_count_is_one_json_error(reference_server: ReferenceServer) -> None:
+    """Fixed: --seats is bounded (1..100000 on create) before it reaches SQLite."""
     proc = _create(reference_server, "--seats", "99999999999999999999", child=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert json.loads(proc.stdout)["exit_code"] == 2
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: argparse refusals (a non-number for --lease-days, a missing "
-                   "option) print usage on stderr and nothing on stdout even with --json: a script gets no "
-                   "JSON object (override ArgumentParser.error when --json is in argv)")
-def test_usage_errors_with_json_still_print_one_json_object(reference_server: ReferenceServer) -> None:
-    proc = _create(reference_server, "--lease-days=abc")
+@pytest.mark.parametrize("extra", [("--lease-days=abc",), ("--seats", "x"), ("--plan",)])
+def test_usage_errors_with_json_still_print_one_json_object(extra: tuple[str, ...],
+                                                            reference_server: ReferenceServer) -> None:
+    """Fixed: argparse refusals (a non-number, an option without its value) also print one JSON object
+    with --json (license_cli.JsonUsageParser), exit code 2."""
+    proc = _create(reference_server, *extra)
     assert proc.returncode == 2
-    assert json.loads(proc.stdout)["exit_code"] == 2
+    error = json.loads(proc.stdout)
+    assert error["exit_code"] == 2 and isinstance(error["error"], str) and error["error"]
 
 
 def test_unknown_license_and_bad_folder_are_json_errors_with_distinct_codes(
