@@ -6,9 +6,16 @@ a detected clock set-back, and the signed denials seen (revoked, expired, deacti
 lease of a revoked license or of a deactivated machine is void. When the file and this copy disagree, the
 stricter wins: the later trusted time, a set-back noted in either, every denial in either.
 
-A denial voids the leases it covers: "deactivated" every lease of that machine (machine ids are never
-reused); "revoked"/"expired" every lease of that license issued at or before the denial's signed time (a
-lease issued after a reinstatement is newer and stays valid).
+A denial voids the leases it covers that were issued at or before its signed time: "deactivated" those of
+that machine, "revoked"/"expired" those of that license (a lease issued after a reinstatement, or after the
+machine was activated again, is newer and stays valid). A lease from an offline response supersedes
+(deletes) only the denials signed strictly before it was issued, and one that a denial voids is refused: an
+old response installed a second time lifts nothing (decision 0014). An online answer echoes this request's
+nonce, so it is newer than every denial held and supersedes them all.
+
+The guard also keeps the nonce of the pending offline request, so a response is installed only for the
+request this computer really wrote (not for one whose nonce was typed back into license.json), and the sum
+of the local clock's backward steps since the last server answer: many small steps count like one big one.
 """
 
 from __future__ import annotations
@@ -37,13 +44,14 @@ class Denial:
     at: str
 
     def voids(self, terms: LeaseTerms) -> bool:
-        """True if this denial makes the lease ``terms`` void."""
-        if self.code == "deactivated":
-            return self.machine_id == terms.machine_id
+        """True if this denial makes the lease ``terms`` void: it is about that lease's license (or machine)
+        and the lease was issued at or before the denial was signed (unreadable time: void)."""
+        if not _covers(terms, self):
+            return False
         try:
-            return self.license_id == terms.license_id and terms.issued <= parse_time(self.at)
+            return terms.issued <= parse_time(self.at)
         except DocumentProblem:
-            return self.license_id == terms.license_id
+            return True
 
 
 @dataclass
@@ -54,6 +62,10 @@ class Guard:
     seen_at: str | None = None
     set_back_at: str | None = None
     denials: list[Denial] = field(default_factory=list)
+    #: The nonce of the offline request written last (None: none pending).
+    pending: str | None = None
+    #: Seconds the local clock stepped back since the last server answer (each step's ``behind``).
+    back_seconds: float = 0.0
 
     def void(self, terms: LeaseTerms) -> Denial | None:
         """The denial that voids ``terms``, if any."""
@@ -65,17 +77,19 @@ class Guard:
                         if (d.code, d.license_id, d.machine_id) != (denial.code, denial.license_id, denial.machine_id)]
         self.denials = ([*self.denials, denial])[-MAX_DENIALS:]
 
-    def supersede(self, terms: LeaseTerms) -> None:
-        """Forget what a fresh signed lease overrides: its license's revocation or expiry, and a deactivation
-        of its machine (a deactivation proof never imported, then this machine activated again)."""
-        self.denials = [d for d in self.denials
-                        if not (d.code != "deactivated" and d.license_id == terms.license_id)
-                        and not (d.code == "deactivated" and d.machine_id == terms.machine_id)]
+    def supersede(self, terms: LeaseTerms, *, fresh: bool = False) -> None:
+        """Forget what a signed lease overrides: its license's revocation or expiry, and a deactivation of
+        its machine — only those signed strictly before the lease was issued (a lease older than a denial,
+        shown again, overrides nothing). ``fresh``: the lease came in an online answer to this computer's
+        own one-time nonce, sent after every denial it holds, so it overrides them all (even one signed in
+        the same second)."""
+        self.denials = [d for d in self.denials if not (_covers(terms, d) and (fresh or _before(d, terms)))]
 
     def to_text(self) -> str:
         """The keyring entry's text."""
         return json.dumps({"v": 1, "high_water": self.high_water, "seen_at": self.seen_at,
-                           "set_back_at": self.set_back_at,
+                           "set_back_at": self.set_back_at, "pending": self.pending,
+                           "back_seconds": self.back_seconds,
                            "denials": [d.__dict__ for d in self.denials]}, sort_keys=True)
 
     @classmethod
@@ -100,8 +114,28 @@ class Guard:
                 machine = item.get("machine_id")
                 denials.append(Denial(code=str(item["code"]), license_id=str(item["license_id"]),
                                       machine_id=machine if isinstance(machine, str) else None, at=str(item["at"])))
+        back = data.get("back_seconds")
+        back_seconds = float(back) if isinstance(back, int | float) and 0 <= back < 1e10 else 0.0
+        pending = data.get("pending")
         return cls(high_water=opt("high_water"), seen_at=opt("seen_at"), set_back_at=opt("set_back_at"),
-                   denials=denials[-MAX_DENIALS:])
+                   denials=denials[-MAX_DENIALS:], back_seconds=back_seconds,
+                   pending=pending if isinstance(pending, str) and len(pending) <= 100 else None)
+
+
+def _covers(terms: LeaseTerms, denial: Denial) -> bool:
+    """True if ``denial`` is about the lease ``terms`` (its license's revocation/expiry, its machine's
+    deactivation)."""
+    if denial.code == "deactivated":
+        return denial.machine_id == terms.machine_id
+    return denial.license_id == terms.license_id
+
+
+def _before(denial: Denial, terms: LeaseTerms) -> bool:
+    """True if ``denial`` was signed strictly before ``terms`` was issued (an unreadable time: not before)."""
+    try:
+        return parse_time(denial.at) < terms.issued
+    except DocumentProblem:
+        return False
 
 
 def load_guard(store: Secrets) -> Guard:
@@ -144,7 +178,19 @@ def merge_clock(record: Any, guard: Guard, now: datetime) -> bool:
 
 
 def copy_clock(record: Any, guard: Guard) -> bool:
-    """Make ``guard`` hold the record's mark and set-back note; True if it changed."""
+    """Make ``guard`` hold the record's mark and set-back note; True if it changed.
+
+    A record whose local reading (``high_water_seen_at``) is earlier than the guard's saw the clock step
+    back: the step (as far as it went behind trusted time too, see clock.read_clock) is added to the guard's
+    running sum, and a sum past clock.TAMPER_THRESHOLD is a set-back even if no single step was — a clock
+    stepped back 59 minutes every hour is caught after the second step."""
+    from crystal_manager.licensing.clock import TAMPER_THRESHOLD, read_clock
+
+    seen, old_mark, old_seen = _time(record.high_water_seen_at), _time(guard.high_water), _time(guard.seen_at)
+    if seen is not None and old_mark is not None and old_seen is not None and seen < old_seen:
+        guard.back_seconds += read_clock(seen, old_mark, old_seen).behind.total_seconds()
+        if guard.back_seconds > TAMPER_THRESHOLD.total_seconds() and not record.clock_set_back_at:
+            record.clock_set_back_at = record.high_water_seen_at  # the record is saved at its next change
     new = (record.high_water, record.high_water_seen_at, record.clock_set_back_at or guard.set_back_at)
     if new == (guard.high_water, guard.seen_at, guard.set_back_at):
         return False

@@ -105,8 +105,28 @@ class GuardKeeper:
             self.save(store, guard)
 
     def supersede(self, terms: LeaseTerms) -> None:
-        """A freshly signed lease (online or from an offline response) overrides remembered denials of it."""
+        """A signed lease (online or from an offline response) overrides remembered denials of it signed
+        before it was issued; the offline request it answers is no longer pending."""
         self.after_answer(None, terms, None, None, timedelta(0))
+
+    def voided(self, terms: LeaseTerms) -> Denial | None:
+        """The remembered denial that makes ``terms`` void (None: none, or no readable keyring copy)."""
+        guard = self.load(self.store(True))
+        return guard.void(terms) if guard is not None else None
+
+    def note_pending(self, nonce: str) -> None:
+        """Keep the nonce of the offline request just written beside the key (the file copy can be edited)."""
+        store = self.store(True)
+        guard = self.load(store)
+        if guard is not None:
+            guard.pending = nonce
+            self.save(store, guard)
+
+    def pending_matches(self, nonce: object) -> bool:
+        """True if ``nonce`` is the offline request this computer wrote last (or no keyring copy can be
+        read: the file copy alone then decides, as everywhere)."""
+        guard = self.load(self.store(True))
+        return guard is None or (guard.pending is not None and guard.pending == nonce)
 
     def after_answer(self, record: LicenseRecord | None, terms: LeaseTerms, signed_at: datetime | None,
                      received_at: datetime | None, step: timedelta) -> None:
@@ -118,9 +138,11 @@ class GuardKeeper:
         if guard is None:
             return
         before = guard.to_text()
-        guard.supersede(terms)
+        guard.supersede(terms, fresh=record is not None)  # record: an online answer (see Guard.supersede)
+        guard.pending = None
         if record is not None and signed_at is not None and received_at is not None:
             guard.set_back_at = None
+            guard.back_seconds = 0.0  # the server's time again: earlier backward steps no longer matter
             mark, seen = guard_time(guard.high_water), guard_time(guard.seen_at)
             estimate = read_clock(received_at, mark, seen).trusted_now if mark else None
             if estimate is None or abs(estimate - signed_at) > step:

@@ -32,6 +32,11 @@ from crystal_protocol.signing import (
 )
 
 MAX_FILE_BYTES = 256 * 1024
+_VOID_WORDS = {
+    "revoked": "this response is older than the server's word that the license was revoked; it cannot be used",
+    "expired": "this response is older than the server's word that the subscription ended; it cannot be used",
+    "deactivated": "this response is older than this computer's deactivation; write a new request file",
+}
 
 
 def write_request(engine: LicensingEngine, key: str, path: Path) -> dict[str, Any]:
@@ -57,6 +62,7 @@ def write_request(engine: LicensingEngine, key: str, path: Path) -> dict[str, An
     record = engine.load()
     record.pending_offline = {"nonce": nonce, "fingerprint": ident.fingerprint, "key_hint": hint(key)}
     engine.save(record)
+    engine.guard.note_pending(nonce)  # the keyring copy too: license.json can be edited
     return content
 
 
@@ -91,6 +97,9 @@ def install_response(engine: LicensingEngine, path: Path) -> Evaluation:
         raise OfflineFileError(f"not a response file: {exc}") from exc
     if payload.get("request_nonce") != pending.get("nonce"):
         raise OfflineFileError("this response answers a different request file (an older one or another machine's)")
+    if not engine.guard.pending_matches(pending.get("nonce")):  # a pending request typed back into license.json
+        raise OfflineFileError("this response answers a request file this computer no longer waits for; "
+                               "write a new request file")
     fingerprint = engine.identity().fingerprint
     if payload.get("fingerprint") != fingerprint:
         raise OfflineFileError("this response is for another machine")
@@ -105,6 +114,9 @@ def install_response(engine: LicensingEngine, path: Path) -> Evaluation:
         terms = verify_lease(payload.get("lease"), keys=engine.cfg.keys, fingerprint=fingerprint, now=trusted)
     except LeaseInvalid as exc:
         raise OfflineFileError(f"the lease in the response is not acceptable: {exc}") from exc
+    denial = engine.guard.voided(terms)
+    if denial is not None:  # an old response shown again after a signed denial of its lease lifts nothing
+        raise OfflineFileError(_VOID_WORDS.get(denial.code, _VOID_WORDS["revoked"]))
     key = engine.stored_key()
     lease = payload["lease"]
     fresh = LicenseRecord(clock_set_back_at=record.clock_set_back_at)

@@ -14,7 +14,7 @@ from typing import Any
 
 from crystal_manager.licensing import offline
 from crystal_manager.licensing.clock import CLOCK_WARNING
-from crystal_manager.licensing.engine import EngineConfig, LicensingEngine, Sender
+from crystal_manager.licensing.engine import KEY_SECRET, EngineConfig, LicensingEngine, Sender
 from crystal_manager.licensing.evaluate import Evaluation
 from crystal_manager.licensing.fingerprint import (
     MachineFacts,
@@ -47,6 +47,23 @@ def _shown(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}: {str(v)[:8]}…" for k, v in value.items())
     return str(value)
+
+
+#: A lease is worth nothing without the key it was issued for (state "locked" until activated again).
+KEY_MISSING = "the license key is missing from this computer — activate again"
+USABLE = ("active", "trial", "offline_grace")
+
+
+def _key_missing(store: Any) -> bool:
+    """True if ``store`` (an open secret store) can be read and holds no license key. A stored lease
+    without its key fails closed: the scheduled check cannot ask the server about it, so a restored
+    license.json with the key deleted would otherwise run unchecked until its lease ends."""
+    from crystal_manager.storage.secrets import SecretStoreError
+
+    try:
+        return store is not None and not store.get(KEY_SECRET)
+    except SecretStoreError:
+        return False  # a locked keyring: the file copy alone decides, as everywhere
 
 
 def _preview(specs: tuple[FieldSpec, ...], values: dict[str, Any]) -> list[PreviewField]:
@@ -87,8 +104,11 @@ class LicenseService:
         show_terms = terms is not None and ev.state not in ("not_activated",)
         # After a signed denial the stored lease's dates are out of date (it may still say "renews 2099").
         dated = terms is not None and not record.denial
+        state, message = ev.state, ev.message
+        if state in USABLE and record.lease is not None and _key_missing(store):
+            state, message = "locked", KEY_MISSING
         return LicenseStatus(
-            state=ev.state,
+            state=state,
             plan=terms.plan if show_terms and terms else (record.denial_plan if record.denial else None),
             expires_at=terms.expires_at if dated and terms else record.denial_ended_at,
             renews_at=terms.renews_at if dated and terms else None,
@@ -99,7 +119,7 @@ class LicenseService:
             last_verified_at=record.last_verified_at,
             next_check_at=record.next_check_at if record.lease else None,
             key_hint=record.key_hint,
-            message=ev.message,
+            message=message,
             machine_id=record.machine_id,
             lease_expires_at=format_time(terms.lease_expires) if terms else None,
             max_version=terms.entitlements.get("max_version") if terms else None,

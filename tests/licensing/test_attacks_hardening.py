@@ -58,11 +58,10 @@ def _reinstall(ctx: AppContext, pending: bytes, response: Path) -> str:
     return svc.status().state
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: install_response() calls guard.supersede() for any validly signed "
-                   "response, so an old offline response replayed after a signed revocation deletes the "
-                   "remembered revocation and its (up to 90-day) lease is active again")
 def test_replayed_offline_response_does_not_lift_a_signed_revocation(
         lic_ctx: AppContext, reference_server: ReferenceServer, tmp_path: Path) -> None:
+    """Fixed: a lease that a remembered signed denial voids is refused (offline.install_response:
+    guard.void), and supersede drops only denials signed before the lease was issued."""
     lic = issue(reference_server.data_dir)
     pending, response = _offline_activation_kept(lic_ctx, reference_server, tmp_path, lic.key)
     svc = service(lic_ctx)
@@ -74,12 +73,11 @@ def test_replayed_offline_response_does_not_lift_a_signed_revocation(
     assert _reinstall(lic_ctx, pending, response) in NOT_ACTIVE
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: a kept offline response installed again after an online "
-                   "deactivation supersedes the remembered deactivation of its machine; the seat is free "
-                   "on the server while this machine runs on for the response's 90-day lease")
 def test_replayed_offline_response_does_not_undo_an_online_deactivation(
         lic_ctx: AppContext, reference_server: ReferenceServer, memory_keyring: MemoryKeyring,
         tmp_path: Path) -> None:
+    """Fixed: the remembered deactivation voids the old response's lease (issued before it); the
+    response is refused and the freed seat stays free."""
     lic = issue(reference_server.data_dir, seats=1)
     pending, response = _offline_activation_kept(lic_ctx, reference_server, tmp_path, lic.key)
     assert service(lic_ctx).deactivate().state == "not_activated"
@@ -89,11 +87,10 @@ def test_replayed_offline_response_does_not_undo_an_online_deactivation(
     assert _reinstall(lic_ctx, pending, response) in NOT_ACTIVE
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: the pending request's nonce is read from license.json and the "
-                   "response file states it in clear, so no kept copy is needed: writing pending_offline by hand "
-                   "re-installs any old response of this machine after a signed revocation")
 def test_a_hand_written_pending_request_does_not_reinstall_an_old_response(
         lic_ctx: AppContext, reference_server: ReferenceServer, tmp_path: Path) -> None:
+    """Fixed: the pending nonce is kept in the keyring copy as well (a hand-written pending record does
+    not match it), and the revocation voids the old lease anyway."""
     lic = issue(reference_server.data_dir)
     _pending, response = _offline_activation_kept(lic_ctx, reference_server, tmp_path, lic.key)
     svc = service(lic_ctx)
@@ -263,10 +260,9 @@ def test_a_clock_corrected_forward_after_a_check_does_not_lock(tmp_path: Path,
     assert pc.status()["state"] == "active"
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: set-back detection looks at one step only (> 1 h); a clock stepped "
-                   "back 59 minutes every hour (a cron job) is never flagged and, sampled every 3 hours, adds "
-                   "only the clock's forward drift since the last sample: a 14-day lease lasts weeks offline")
 def test_a_saw_tooth_clock_does_not_stretch_the_lease(lic_ctx: AppContext, reference_server: ReferenceServer) -> None:
+    """Fixed: the keyring copy sums the clock's backward steps since the last server answer; past one hour
+    in total the clock counts as set back (guard.copy_clock), however small each step."""
     clock = Clock()
     start = clock.value
     lic = issue(reference_server.data_dir)
@@ -373,12 +369,14 @@ def test_a_restore_without_the_guard_is_denied_at_the_scheduled_check(
     assert service(lic_ctx, clock=clock).verify_if_due().state == "revoked"
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: with the key deleted from the keyring as well, verify() raises "
-                   "NotActivated, verify_if_due() swallows it and returns the restored lease as active: the "
-                   "scheduled check never asks the server, so 'must stay offline' costs nothing and the revoked "
-                   "license runs online until the old lease ends")
 def test_a_restore_without_the_guard_and_the_key_is_not_active_online(
         lic_ctx: AppContext, reference_server: ReferenceServer, memory_keyring: MemoryKeyring) -> None:
+    """Fixed: a stored lease with no stored key fails closed (locked, "activate again"), so the scheduled
+    check that cannot ask the server does not leave the restored lease running."""
     clock = Clock()
     _revoked_then_restored(lic_ctx, reference_server, memory_keyring, clock, drop_key=True)
-    assert service(lic_ctx, clock=clock).verify_if_due().state != "active"
+    svc = service(lic_ctx, clock=clock)
+    checked = svc.verify_if_due()
+    assert checked.state == "locked" and checked.message is not None and "activate again" in checked.message
+    assert svc.status().state == "locked"
+
