@@ -38,13 +38,15 @@ from crystal_manager.updates.errors import (
     HealthCheckFailed,
     InstallFailed,
     NoUpdateOffered,
+    UpdateBusy,
     UpdateError,
     UpdateStateDamaged,
 )
 from crystal_manager.updates.install import install_archive
 from crystal_manager.updates.layout import InstallRoot
-from crystal_manager.updates.self_update import READY_ENV, manager_root, report_ready, write_launcher
-from crystal_manager.updates.self_verify import record_verified
+from crystal_manager.updates.lock import UpdatesLock
+from crystal_manager.updates.self_update import READY_ENV, manager_root, put_back, report_ready, write_launcher
+from crystal_manager.updates.self_verify import KeptVersionChanged, record_verified
 from crystal_protocol.releases import current_platform
 from tests.support.manager_bundles import REPO, bundle_archive, manifest, program, publish_bundle
 from tests.support.product_archives import (
@@ -396,3 +398,133 @@ def test_two_self_updates_at_once_never_leave_a_pointer_to_a_missing_version(
     current = layout.read_pointer().current
     assert current is not None and layout.manifest(current) is not None, current
     assert second_error is not None or current == "1.2.0"
+
+
+# --- more of the same holes, from other sides ----------------------------------------------------------------
+
+
+def test_put_back_never_undoes_a_later_install_nor_names_a_missing_version(tmp_path: Path) -> None:
+    root = tmp_path / "manager"
+    _first_install(root, tmp_path / "first", "1.0.0")
+    before = InstallRoot(root).read_pointer()
+    _first_install(root, tmp_path / "second", "1.1.0")
+    _first_install(root, tmp_path / "third", "1.2.0")  # another update landed meanwhile; 1.0.0 pruned
+    assert not (root / "versions" / "1.0.0").exists()
+    assert put_back(root, before, "1.1.0") is False  # 1.1.0 is no longer current: nothing is undone
+    assert put_back(root, before, "1.2.0") is False  # the version to go back to is gone: never named
+    pointer = InstallRoot(root).read_pointer()
+    assert (pointer.current, os.readlink(root / "current")) == ("1.2.0", "versions/1.2.0")
+
+
+def test_a_second_self_update_is_refused_while_one_runs(upd_ctx: AppContext, reference_server: ReferenceServer,
+                                                        tmp_path: Path) -> None:
+    root = manager_root(upd_ctx.paths)
+    _first_install(root, tmp_path / "first", "1.0.0")
+    publish_bundle(reference_server, "1.1.0")
+    service = manager_update_service(upd_ctx, running_version="1.0.0")
+    with UpdatesLock(service.folder / "self-update.lock"):  # as a first `update self` holds it
+        with pytest.raises(UpdateBusy):
+            update_self(manager_update_service(upd_ctx, running_version="1.0.0"), start=False)
+        with pytest.raises(UpdateBusy):
+            roll_back_self(manager_update_service(upd_ctx, running_version="1.0.0"), start=False)
+    assert InstallRoot(root).read_pointer().current == "1.0.0"
+
+
+def test_an_install_root_others_can_write_is_closed_by_the_next_update(
+        upd_ctx: AppContext, reference_server: ReferenceServer, tmp_path: Path) -> None:
+    root = manager_root(upd_ctx.paths)
+    _first_install(root, tmp_path / "first", "1.0.0")
+    root.chmod(0o777)
+    publish_bundle(reference_server, "1.1.0")
+    update_self(manager_update_service(upd_ctx, running_version="1.0.0"), start=False)
+    assert stat.S_IMODE(root.stat().st_mode) & 0o022 == 0
+
+
+def test_a_launcher_of_the_right_text_but_writable_by_others_is_replaced(tmp_path: Path) -> None:
+    root = tmp_path / "manager"
+    root.mkdir()
+    launcher = write_launcher(root)
+    assert launcher is not None
+    launcher.chmod(0o666)
+    inode = launcher.stat().st_ino
+    again = write_launcher(root)
+    assert again is not None
+    info = again.lstat()
+    assert stat.S_IMODE(info.st_mode) == 0o755 and info.st_ino != inode  # a new file, not a chmod of theirs
+    assert list(root.glob(".crystal-manager*")) == []
+
+
+def _ready_folder(root: Path) -> Path:
+    folder = root / "ready-test"
+    folder.mkdir(mode=0o700, parents=True)
+    return folder
+
+
+@pytest.mark.parametrize("place", ["outside-root", "open-folder", "existing-file", "link"])
+def test_a_ready_file_path_that_is_not_a_fresh_file_in_our_ready_folder_is_not_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, place: str) -> None:
+    root = tmp_path / "manager"
+    precious = tmp_path / "precious"
+    precious.write_text("mine\n")
+    if place == "outside-root":
+        path = _ready_folder(tmp_path / "elsewhere") / "ready"
+    elif place == "open-folder":
+        folder = _ready_folder(root)
+        folder.chmod(0o777)
+        path = folder / "ready"
+    elif place == "existing-file":
+        path = _ready_folder(root) / "ready"
+        path.write_text("mine\n")
+        precious = path
+    else:
+        path = _ready_folder(root) / "ready"
+        path.symlink_to(precious)
+    monkeypatch.setenv(READY_ENV, str(path))
+    report_ready("9.9.9", roots=[root])
+    assert precious.read_text() == "mine\n"
+    assert place in ("existing-file", "link") or not path.exists()
+
+
+def test_the_ready_file_is_written_in_our_own_ready_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "manager"
+    path = _ready_folder(root) / "ready"
+    monkeypatch.setenv(READY_ENV, str(path))
+    report_ready("1.1.0", roots=[root])
+    assert path.read_text() == "1.1.0"  # the refusals above are not a report_ready that never writes
+
+
+def test_a_kept_version_without_a_record_of_its_install_is_not_rolled_back_to(upd_ctx: AppContext,
+                                                                              tmp_path: Path) -> None:
+    root = manager_root(upd_ctx.paths)
+    _first_install(root, tmp_path / "first", "1.0.0")
+    _first_install(root, tmp_path / "second", "1.1.0")
+    (root / "verified" / "1.0.0.json").unlink()
+    with pytest.raises(KeptVersionChanged, match="changed on this computer"):
+        roll_back_self(manager_update_service(upd_ctx, running_version="1.1.0"), start=False)
+    assert InstallRoot(root).read_pointer().current == "1.1.0"
+
+
+@pytest.mark.parametrize("change", ["added-file", "mode", "link"])
+def test_a_kept_version_with_any_change_in_its_folder_is_not_rolled_back_to(
+        upd_ctx: AppContext, tmp_path: Path, change: str) -> None:
+    root = manager_root(upd_ctx.paths)
+    _first_install(root, tmp_path / "first", "1.0.0")
+    _first_install(root, tmp_path / "second", "1.1.0")
+    old = root / "versions" / "1.0.0"
+    if change == "added-file":
+        (old / "sitecustomize.py").write_text("import os\n")
+    elif change == "mode":
+        (old / "product.json").chmod(0o755)
+    else:
+        (old / "lib").symlink_to(tmp_path)
+    with pytest.raises(KeptVersionChanged):
+        roll_back_self(manager_update_service(upd_ctx, running_version="1.1.0"), start=False)
+    assert InstallRoot(root).read_pointer().current == "1.1.0"
+
+
+def test_an_untouched_kept_version_is_rolled_back_to(upd_ctx: AppContext, tmp_path: Path) -> None:
+    root = manager_root(upd_ctx.paths)
+    _first_install(root, tmp_path / "first", "1.0.0")
+    _first_install(root, tmp_path / "second", "1.1.0")
+    done = roll_back_self(manager_update_service(upd_ctx, running_version="1.1.0"), start=False)
+    assert done.version == "1.0.0" and InstallRoot(root).read_pointer().current == "1.0.0"

@@ -310,3 +310,17 @@ def test_a_yanked_manager_release_is_no_longer_offered(upd_ctx: AppContext,
     assert service.check().offer is None
     with pytest.raises(NoUpdateOffered):
         update_self(service, start=False)
+
+
+def test_cli_refuses_a_rollback_to_a_changed_version_in_plain_words(reference_server: ReferenceServer,
+                                                                     app_home: Path, tmp_path: Path) -> None:
+    root = manager_root(resolve_paths())
+    _first_install(root, tmp_path / "first", "1.0.0")
+    _first_install(root, tmp_path / "second", "1.1.0")
+    (root / "versions" / "1.0.0" / "crystal-manager").write_text("#!/bin/sh\necho crystal-manager 1.0.0\n")
+    proc = _frozen_cli(reference_server, "update", "self", "--rollback", "--no-start")
+    assert proc.returncode == 3, proc.stderr
+    line = proc.stderr.strip()
+    assert line.startswith("crystal-manager: Cannot go back: the kept version 1.0.0 was changed on this computer")
+    assert line.endswith("nothing was changed.") and line.count("\n") == 0
+    assert InstallRoot(root).read_pointer().current == "1.1.0"

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from crystal_manager.cli.exit_codes import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK
+from crystal_manager.cli.exit_codes import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_INTERNAL, EXIT_OK
 from crystal_manager.cli.output import emit_json, fail, say
 from crystal_manager.services.context import AppContext
 
@@ -90,7 +90,8 @@ def _check(service: Any, args: argparse.Namespace) -> int:
 
 def _update(service: Any, args: argparse.Namespace, *, start: bool) -> int:
     from crystal_manager.services.manager_update import roll_back_self, update_self
-    from crystal_manager.updates.errors import HealthCheckFailed, NoUpdateOffered
+    from crystal_manager.updates.errors import HealthCheckFailed, NoUpdateOffered, UpdateBusy
+    from crystal_manager.updates.self_verify import KeptVersionChanged
 
     restart_old = [sys.executable, *_start_args(args)] if args.restart_old else None
     try:
@@ -108,6 +109,17 @@ def _update(service: Any, args: argparse.Namespace, *, start: bool) -> int:
         else:
             fail(text)
         return EXIT_BAD_INPUT
+    except (KeptVersionChanged, UpdateBusy) as exc:
+        # Manager words (the shared ones name CrystalMe3D Pro): a refused rollback or a second self-update.
+        busy = isinstance(exc, UpdateBusy)
+        text = (f"{'Not now' if busy else 'Cannot go back'}: {exc}. This Manager ({service.running_version}) "
+                "stays; nothing was changed.")
+        if args.json:
+            emit_json({"updated": False, "version": None, "running_version": service.running_version,
+                       "reason": "busy" if busy else "changed", "message": text})
+        else:
+            fail(text)
+        return EXIT_DENIED
     except HealthCheckFailed as exc:
         text = (f"CrystalMe3D Pro Manager {exc.version or 'update'} did not start correctly, so this Manager "
                 f"({service.running_version}) stays; nothing else changed. Try again later; if it happens again, "
