@@ -142,9 +142,9 @@ class UpdateService:
         full = next((c for c in candidates if offer is not None and c.target_name == offer.target_name), None)
         if offer is None or full is None or full.sha256 is None:
             return result
-        plan = self._patch_plan(candidates, full.target_name, full.length, full.sha256)[0]
+        plan, why = self._patch_plan(candidates, full.target_name, full.length, full.sha256)
         offer = replace(offer, download_size=plan.signed.length if plan else offer.size,
-                        delta_from=plan.info.from_version if plan else None)
+                        delta_from=plan.info.from_version if plan else None, full_reason=None if plan else why or None)
         return replace(result, offer=offer)
 
     def _patch_plan(self, candidates: list[Candidate], name: str, length: int,

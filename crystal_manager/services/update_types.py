@@ -23,6 +23,9 @@ class Release:
     #: version, else the full ``size``. None: not worked out (read it as ``size``).
     download_size: int | None = None
     delta_from: str | None = None  # the installed version the patch applies to; None: the full download
+    #: Why the full file is downloaded and not a patch, in words ("no patch from 1.1.0 is published"); None
+    #: when a patch applies or it was not worked out.
+    full_reason: str | None = None
 
 
 @dataclass(frozen=True)

@@ -120,7 +120,9 @@ def choose(targets: Iterable[tuple[str, int, str | None, Any]], *, full_name: st
         return None, f"the patch from {installed} is not much smaller than the full download"
     base = find_base(folder, product, installed, platform)
     if base is None:
-        return None, f"this computer no longer has the files of {installed} that the patch applies to"
+        # The patch applies to the release file of the installed version (its exact bytes), not to the
+        # installed program: a version installed without the Manager's download has no such file kept.
+        return None, f"the patch applies to the {installed} download, which is not kept on this computer"
     return PatchPlan(info=found.info, signed=found.signed, base=base), ""
 
 
@@ -162,7 +164,8 @@ def _base_tar(plan: PatchPlan, folder: Path) -> tuple[Path, bool]:
                 found = _hash_into(raw, None, info.from_tar_length)
                 path, is_temp = plan.base, False
     except FileNotFoundError:
-        raise PatchFailed(f"this computer no longer has the files of {info.from_version}") from None
+        raise PatchFailed(f"the {info.from_version} download the patch applies to is no longer kept on this "
+                          "computer") from None
     except (OSError, EOFError, ValueError) as exc:  # gzip/zstd errors on a damaged file are OSError/ValueError
         (folder / f".base-{info.from_tar_sha256}.tar.tmp").unlink(missing_ok=True)
         plan.base.unlink(missing_ok=True)

@@ -87,7 +87,7 @@ def test_choose_takes_the_signed_patch_from_the_installed_version(made: dict[str
     assert isinstance(kept, Path)
     kept.unlink()
     assert choose(_targets(info, patch), installed="1.1.0", **facts)[1] == (  # type: ignore[arg-type]
-        "this computer no longer has the files of 1.1.0 that the patch applies to")
+        "the patch applies to the 1.1.0 download, which is not kept on this computer")
 
 
 def test_apply_yields_the_signed_release(made: dict[str, object]) -> None:
@@ -121,7 +121,7 @@ def test_a_base_changed_on_disk_is_refused_and_deleted(made: dict[str, object]) 
 
 def test_a_missing_base_is_refused(made: dict[str, object]) -> None:
     Path(str(made["kept"])).unlink()
-    _refused(made, "no longer has the files of 1.1.0", base_kept=False)
+    _refused(made, "1.1.0 download the patch applies to is no longer kept", base_kept=False)
 
 
 @pytest.mark.parametrize("where", ["frame", "header", "magic"])

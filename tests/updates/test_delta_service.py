@@ -147,7 +147,9 @@ def test_base_missing(on_110: Home) -> None:
         kept.unlink()
     offer = on_110.svc.check().offer
     assert offer is not None and offer.delta_from is None and offer.download_size == offer.size
-    _ends_full(on_110, "no longer has the files of 1.1.0")
+    # 1.1.0 is installed: the words name what is missing, the kept 1.1.0 download (issue 10, finding 9)
+    assert offer.full_reason == "the patch applies to the 1.1.0 download, which is not kept on this computer"
+    _ends_full(on_110, "the patch applies to the 1.1.0 download, which is not kept")
 
 
 def test_base_modified(on_110: Home) -> None:
@@ -275,4 +277,4 @@ def test_cli_check_json_says_delta_and_download_size(tmp_path: Path, reference_s
     assert (found["delta"], found["download_size"]) == (False, found["size"])
     cli("update", "download", "--json")
     status = cli("update", "status", "--json")
-    assert str(status["delta_note"]).startswith("Took the full download because this computer no longer has")
+    assert str(status["delta_note"]).startswith("Took the full download because the patch applies to the 1.1.0 download")

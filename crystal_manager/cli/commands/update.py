@@ -78,10 +78,13 @@ def size_words(count: int) -> str:
 
 
 def download_words(release: Release) -> str:
-    """What will be downloaded: "210.3 KB (a patch from 1.1.0; the full download is 25.9 MB)" or "25.9 MB"."""
+    """What will be downloaded and why: "210.3 KB (a patch from 1.1.0; the full download is 25.9 MB)" or
+    "25.9 MB (the full file: no patch from 1.1.0 is published)"."""
     if release.delta_from and release.download_size:
         return (f"{size_words(release.download_size)} (a patch from {release.delta_from}; the full download is "
                 f"{size_words(release.size)})")
+    if release.full_reason:
+        return f"{size_words(release.size)} (the full file: {release.full_reason})"
     return size_words(release.size)
 
 
@@ -315,15 +318,34 @@ def run_download(ctx: AppContext, args: argparse.Namespace) -> int:
             "needed to be fetched.")
         say("Install it with: crystal-manager update install")
     else:
-        say(f"Downloaded version {pending.version} ({size_words(pending.total)}); it is complete and signed by the "
-            "vendor.")
+        say(f"Downloaded version {pending.version}: {how_downloaded(service.status(), pending.version)}; it is "
+            "complete and signed by the vendor.")
         say("Install it with: crystal-manager update install")
     return EXIT_OK
+
+
+def how_downloaded(status: UpdateStatus, version: str) -> str:
+    """Whether a finished download was a patch or the full file, and why the full file (README promise)."""
+    if status.delta_note:  # "Took the full download because <reason>."
+        reason = status.delta_note.removeprefix("Took the full download because ").rstrip(".")
+        size = status.pending.total if status.pending is not None else None
+        return f"the full file{f' ({size_words(size)})' if size else ''}, because {reason}"
+    offer = status.last_check.offer if status.last_check is not None else None
+    if offer is not None and offer.version == version and offer.delta_from and offer.download_size:
+        return (f"a signed patch from {offer.delta_from} ({size_words(offer.download_size)} instead of the full "
+                f"{size_words(offer.size)})")
+    if offer is not None and offer.version == version:
+        return f"the full file ({size_words(offer.size)})" + (f", because {offer.full_reason}"
+                                                               if offer.full_reason else "")
+    return "the full file"
 
 
 def run_install(ctx: AppContext, args: argparse.Namespace) -> int:
     """update install [--at-next-start]."""
     service = _service(ctx)
+    if (done := nothing_to_install(service.status())) is not None:
+        say(done)  # not an error, and no circle back to "update download"
+        return EXIT_OK
     result = service.install(at_next_start=args.at_next_start)
     if result.takes_effect == "next_manager_start":
         say(f"Version {result.version} will be installed the next time CrystalMe3D Pro Manager starts.")
@@ -333,6 +355,26 @@ def run_install(ctx: AppContext, args: argparse.Namespace) -> int:
     if result.previous_version:
         say(f"Version {result.previous_version} is kept: go back with crystal-manager update rollback")
     return EXIT_OK
+
+
+def nothing_to_install(status: UpdateStatus) -> str | None:
+    """Words when there is nothing to install because the installed version is already the newest known
+    (None: a download is waiting, or a newer version must be downloaded first — install says so)."""
+    if status.pending is not None or status.install_at_next_start or status.installed_version is None:
+        return None
+    check = status.last_check
+    offer = check.offer if check is not None else None
+    from crystal_protocol.releases import ReleaseFormatError, Version
+
+    try:
+        if offer is not None and Version.parse(offer.version) > Version.parse(status.installed_version):
+            return None
+    except ReleaseFormatError:
+        return None  # let install say what it finds
+    when = f" at the last check ({date_words(status.last_check_at, with_time=True, local=False)})" \
+        if status.last_check_at else ""
+    return (f"Nothing to install: CrystalMe3D Pro {status.installed_version} is installed and is the newest "
+            f"version{when}. Look again with: crystal-manager update check")
 
 
 def run_rollback(ctx: AppContext, args: argparse.Namespace) -> int:
