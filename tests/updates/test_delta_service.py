@@ -277,4 +277,5 @@ def test_cli_check_json_says_delta_and_download_size(tmp_path: Path, reference_s
     assert (found["delta"], found["download_size"]) == (False, found["size"])
     cli("update", "download", "--json")
     status = cli("update", "status", "--json")
-    assert str(status["delta_note"]).startswith("Took the full download because the patch applies to the 1.1.0 download")
+    assert str(status["delta_note"]).startswith(
+        "Took the full download because the patch applies to the 1.1.0 download")
