@@ -84,10 +84,11 @@ def create_app(data_dir: Path) -> Starlette:
         Route(f"{API_PREFIX}/updates/metadata/{{name}}", metadata, methods=["GET"]),
         Route(f"{API_PREFIX}/updates/targets/{{name}}", target, methods=["GET"]),
     ]
+    from crystal_server.deletion import routes as deletion_routes
+    from crystal_server.licensing import LicensingApi
     from crystal_server.licensing import routes as licensing_routes
 
-    routes += licensing_routes(data_dir)
-    from crystal_server.deletion import routes as deletion_routes
-
-    routes += deletion_routes(data_dir)
+    api = LicensingApi(data_dir)  # one throttle: failures on any licensing route count on every other
+    routes += licensing_routes(data_dir, api)
+    routes += deletion_routes(api)
     return Starlette(routes=routes)

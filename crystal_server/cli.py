@@ -82,7 +82,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     stop = _start_refresher(data_dir, args)
     print(f"listening on {scheme}://{args.host}:{sock.getsockname()[1]}", flush=True)
     config = uvicorn.Config(create_app(data_dir), log_level=args.log_level, ssl_certfile=args.tls_cert,
-                            ssl_keyfile=args.tls_key, access_log=False)
+                            ssl_keyfile=args.tls_key, access_log=False,
+                            # uvicorn's default believes X-Forwarded-For from 127.0.0.1: anyone reaching the
+                            # server over loopback would choose the address the failed-attempt throttle counts.
+                            proxy_headers=bool(args.trusted_proxy),
+                            forwarded_allow_ips=",".join(args.trusted_proxy) or None)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
@@ -161,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert")
     serve.add_argument("--tls-key")
     serve.add_argument("--log-level", default="warning")
+    serve.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDR",
+                       help="a reverse proxy whose X-Forwarded-For header is believed (repeatable; default: none, "
+                            "the address is the connection's own)")
     serve.add_argument("--timestamp-refresh-seconds", type=float, metavar="SECONDS",
                        help=f"how often to check the update timestamp's expiry (default 300, or ${REFRESH_ENV}; "
                             "0: never re-sign)")

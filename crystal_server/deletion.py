@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.routing import Route
 
@@ -23,6 +22,9 @@ from crystal_protocol.messages import DeletionAnswer, DeletionRequest, as_json
 from crystal_protocol.signing import format_time
 from crystal_protocol.wire import LICENSE_PATHS
 from crystal_server.licenses import EVENTS_KEPT, Denied
+
+if TYPE_CHECKING:
+    from crystal_server.licensing import LicensingApi
 
 STILL_KEPT = ("The license itself: a digest of its key (never the key), the key's last four characters, plan, "
               "seats, status and dates, as long as the license exists.",
@@ -51,6 +53,13 @@ def _targets(conn: sqlite3.Connection, license_id: str, request: DeletionRequest
     return [str(row["id"]) for row in rows]
 
 
+def _scrub_mentions(conn: sqlite3.Connection, machine_id: str) -> None:
+    """Remove a deleted machine's id from the events of other machines that name it (a seat that moved
+    from it: ``seat_moved``'s ``from_machine``); the other machine's event itself stays, it is theirs."""
+    conn.execute("UPDATE events SET detail = json_remove(detail, '$.from_machine') WHERE json_valid(detail) "
+                 "AND json_extract(detail, '$.from_machine') = ?", (machine_id,))
+
+
 def delete_data(conn: sqlite3.Connection, license_id: str, digest: str, request: DeletionRequest) -> DeletionAnswer:
     """Delete this machine's (or every machine's) data of the license; say what went and what is kept."""
     if request.scope == "all_machines":
@@ -65,16 +74,17 @@ def delete_data(conn: sqlite3.Connection, license_id: str, digest: str, request:
             events += conn.execute("DELETE FROM events WHERE machine_id = ?", (machine_id,)).rowcount
     for machine_id in ids:
         conn.execute("DELETE FROM machines WHERE id = ?", (machine_id,))
+        _scrub_mentions(conn, machine_id)
     return DeletionAnswer(scope=request.scope, deleted_machines=ids, deleted_events=events,
                           still_kept=list(STILL_KEPT))
 
 
-def routes(data_dir: Path) -> list[Route]:
-    """The deletion route, over its own handle on the licensing API (same database, key and throttle)."""
-    from crystal_server.licensing import LicensingApi, load_throttle, parse
+def routes(api: LicensingApi) -> list[Route]:
+    """The deletion route, over the licensing routes' own API (same database, key and throttle: failures
+    counted on any licensing route count here too). The WAL is emptied after each deletion."""
+    from crystal_server.licensing import parse
 
-    api = LicensingApi(data_dir)
-    window = load_throttle(data_dir).window_seconds
+    window = api.failures.seconds
 
     def delete(body: dict[str, Any], now: datetime, digest: str | None) -> dict[str, Any]:
         lic = api.lookup(digest)
@@ -84,4 +94,4 @@ def routes(data_dir: Path) -> list[Route]:
         purge_expired(api.conn, now, window)
         return as_json(delete_data(api.conn, lic.id, digest, request))
 
-    return [Route(LICENSE_PATHS["delete"], api.endpoint(delete, counts_key=True), methods=["POST"])]
+    return [Route(LICENSE_PATHS["delete"], api.endpoint(delete, counts_key=True, forgets=True), methods=["POST"])]

@@ -138,8 +138,10 @@ class LicensingApi:
                 raise Denied("rate_limited", "too many attempts with this key", 429, retry_after=wait)
             self.per_key.add(digest)
 
-    def endpoint(self, handler: Handler, *, counts_key: bool = False) -> Callable[[Request], Awaitable[Response]]:
-        """Wrap a handler: throttle, parse, run in one transaction, sign the answer."""
+    def endpoint(self, handler: Handler, *, counts_key: bool = False,
+                 forgets: bool = False) -> Callable[[Request], Awaitable[Response]]:
+        """Wrap a handler: throttle, parse, run in one transaction, sign the answer. ``forgets``: the handler
+        deletes data, so the WAL is checkpointed after it (no page image of the deleted rows stays there)."""
         async def run(request: Request) -> Response:
             address = request.client.host if request.client else "?"
             raw = await request.body()
@@ -154,6 +156,8 @@ class LicensingApi:
                 except BaseException:
                     self.conn.execute("ROLLBACK")
                     raise
+                if forgets:
+                    store.checkpoint(self.conn)
                 return signed_response(request, self.key, 200, result)
             except Denied as exc:
                 if exc.code in ("license_not_found", "invalid_key"):
@@ -218,13 +222,13 @@ class LicensingApi:
         return as_json(OfflineAnswer(response=machines.offline_answer(self.conn, now, data.get("request"), self.key)))
 
 
-def routes(data_dir: Path) -> list[Route]:
-    """The licensing routes for a server folder."""
-    api = LicensingApi(data_dir)
+def routes(data_dir: Path, api: LicensingApi | None = None) -> list[Route]:
+    """The licensing routes for a server folder (over ``api`` when given: one throttle for every route)."""
+    api = api if api is not None else LicensingApi(data_dir)
     return [
         Route(LICENSE_PATHS["activate"], api.endpoint(api.activate, counts_key=True), methods=["POST"]),
         Route(LICENSE_PATHS["validate"], api.endpoint(api.validate), methods=["POST"]),
-        Route(LICENSE_PATHS["deactivate"], api.endpoint(api.deactivate), methods=["POST"]),
+        Route(LICENSE_PATHS["deactivate"], api.endpoint(api.deactivate, forgets=True), methods=["POST"]),
         Route(LICENSE_PATHS["machines"], api.endpoint(api.listing), methods=["POST"]),
         Route(LICENSE_PATHS["access"], api.endpoint(api.access, counts_key=True), methods=["POST"]),
         Route(LICENSE_PATHS["offline_answer"], api.endpoint(api.offline, counts_key=True), methods=["POST"]),

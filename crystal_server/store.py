@@ -70,9 +70,15 @@ def connect(data_dir: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(db_path(data_dir), timeout=10.0, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA secure_delete = ON")  # deleted rows are overwritten, not left in free pages
     conn.execute("PRAGMA journal_mode = WAL")
     migrate(conn)
     return conn
+
+
+def checkpoint(conn: sqlite3.Connection) -> None:
+    """Copy the WAL into the database and empty it, so the page images of deleted rows leave the WAL too."""
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
 
 def migrate(conn: sqlite3.Connection) -> None:
