@@ -354,7 +354,8 @@ class LicensingEngine:
             secrets.delete(KEY_SECRET)
             secrets.delete(machinekey.SECRET_NAME)
             self.save(LicenseRecord(high_water=record.high_water, high_water_seen_at=record.high_water_seen_at,
-                                    clock_set_back_at=record.clock_set_back_at, notice=notice))
+                                    clock_set_back_at=record.clock_set_back_at, notice=notice,
+                                    last_machine_id=record.machine_id or record.last_machine_id))
 
     def deactivate(self, machine_id: str | None = None, trigger: Trigger = "user") -> dict[str, Any]:
         """Deactivate this machine (frees the seat, removes lease and secrets) or another one by id."""

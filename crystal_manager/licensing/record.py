@@ -46,6 +46,7 @@ class LicenseRecord:
     notice: str | None = None
     clock_offset_seconds: int | None = None  # local clock minus the server's signed time, at the last answer
     damaged_copy: str | None = None  # the copy of a damaged file, until the license is recovered
+    last_machine_id: str | None = None  # kept after a deactivation: "delete this computer's data" names it
     version: int = field(default=RECORD_VERSION)
 
     def time(self, name: str) -> datetime | None:

@@ -17,10 +17,15 @@ KNOWN_FILES = {"settings.json": "your settings", "ledger.jsonl": "the privacy lo
                "license.json": "the license record: the signed lease, no key",
                "secrets.json": "the license key and this computer's private key — only where no keyring "
                                "exists; readable only by you",
-               "manager.log": "the Manager's log (no key, no machine ID)"}
+               "manager.log": "the Manager's log (no key, no machine ID)",
+               ".crystal-manager": "an empty mark: the Manager made this folder (deleting your data empties "
+                                   "only such folders)"}
 #: What the app keeps in the operating system's keyring: named here, never shown.
 KEYRING_ENTRIES = (("license_key", "your license key"),
-                   ("machine_key", "this computer's private key (signs an offline deactivation proof)"))
+                   ("machine_key", "this computer's private key (signs an offline deactivation proof)"),
+                   ("license_guard", "a copy of the license's trusted time and of the vendor's signed refusals "
+                                     "(license and computer IDs), so a restored old license file grants "
+                                     "nothing"))
 
 
 #: Files known by where they are (a part of their path), in words; checked in this order.

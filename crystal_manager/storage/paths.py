@@ -10,6 +10,8 @@ from typing import NamedTuple
 APP_NAME = "CrystalMe3DProManager"
 APP_AUTHOR = "CrystalMe3DPro"
 HOME_ENV = "CRYSTAL_MANAGER_HOME"
+#: The file that marks a folder the Manager created (services/deletion.py empties only such folders).
+MARKER = ".crystal-manager"
 
 
 class AppPaths(NamedTuple):
@@ -46,7 +48,10 @@ class AppPaths(NamedTuple):
     def ensure(self) -> AppPaths:
         """Create every folder (user-only permissions) and return self."""
         for folder in (self.config_dir, self.data_dir, self.state_dir, self.cache_dir, self.log_dir):
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not folder.is_dir():
+                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+                # Made by the Manager: "delete my data" may empty it; a folder it found is never emptied.
+                (folder / MARKER).touch(mode=0o600)
         return self
 
 

@@ -44,6 +44,8 @@ def register(subparsers: Any) -> None:
     remote.add_argument("--all-machines", action="store_true",
                         help="delete the data of every computer on your license (they all stop working "
                              "until activated again)")
+    remote.add_argument("--key", metavar="KEY", help="your license key, when it is no longer stored here "
+                                                      "(after a deactivation)")
     remote.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     remote.set_defaults(handler=run_request_deletion)
 
@@ -204,7 +206,9 @@ def run_delete_local(ctx: AppContext, args: argparse.Namespace) -> int:
     folders = ", ".join(str(f) for f in app_folders(ctx))
     warning = ("This deletes everything the Manager keeps on this computer (" + folders + "): settings, the "
                "privacy log, the license record, downloaded updates, logs, and the license key and this "
-               "computer's key in the keyring.")
+               "computer's keys in the keyring. Only the Manager's own files: in a folder it did not make, "
+               "other files stay. The installed programs stay (CrystalMe3D Pro and the Manager itself; "
+               "uninstall removes them).")
     if activated:
         warning += (" This computer is activated: it is deactivated first (its seat is freed at the vendor), "
                     "and CrystalMe3D Pro will need the license key again.")
@@ -225,8 +229,14 @@ def run_delete_local(ctx: AppContext, args: argparse.Namespace) -> int:
         say("Deactivated this computer: its seat is free.")
     say(f"Deleted {done.files} files ({done.bytes} bytes) and the keyring entries "
         + ", ".join(done.keyring) + ".")
-    if done.kept_product is not None:
-        say(f"Kept CrystalMe3D Pro's installed versions in {done.kept_product} (uninstall removes them).")
+    for kept in done.kept:
+        what = "CrystalMe3D Pro's installed versions" if kept == done.kept_product else "the Manager's own program"
+        say(f"Kept {what} in {kept} (uninstall removes them).")
+    for folder in done.linked:
+        say(f"Not deleted: {folder} is a link to another folder; nothing in that folder was touched.")
+    if done.left:
+        say(f"Left {len(done.left)} items that are not the Manager's (the folder was not made by it), e.g. "
+            f"{done.left[0]}.")
     return EXIT_OK
 
 
@@ -243,10 +253,20 @@ def run_request_deletion(ctx: AppContext, args: argparse.Namespace) -> int:
                    "here; activate again to use it. The license itself is kept.")
     if not _confirmed(args, warning):
         return EXIT_NOT_CONFIRMED
-    data = request_deletion(ctx, all_machines=args.all_machines)
+    from crystal_manager.licensing.errors import NotActivated
+
+    try:
+        data = request_deletion(ctx, all_machines=args.all_machines, key=args.key)
+    except NotActivated:
+        fail("The license key is no longer stored on this computer: add --key KEY (from your purchase "
+             "e-mail). Nothing was sent.")
+        return EXIT_BAD_INPUT
     count = len(data["deleted_machines"])
-    say(f"The vendor deleted the data of {count} computer{'s' if count != 1 else ''} and "
-        f"{data.get('deleted_events', 0)} events.")
+    if count == 0:
+        say("The vendor found no data of this computer to delete (nothing was deleted).")
+    else:
+        say(f"The vendor deleted the data of {count} computer{'s' if count != 1 else ''} and "
+            f"{data.get('deleted_events', 0)} events.")
     for line in data["still_kept"]:
         say(f"Still kept: {line}")
     return EXIT_OK
