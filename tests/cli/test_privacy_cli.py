@@ -158,3 +158,32 @@ def test_request_deletion_asks_the_vendor_and_forgets_the_license(reference_serv
     again = cli("privacy", "request-deletion", "--yes")
     assert again.returncode != 0 and len(again.stderr.strip().splitlines()) == 1
     assert cli.ledger_kinds()[-1] == "license_deletion" and len(cli.ledger_kinds()) == 2
+
+
+def test_request_deletion_after_a_deactivation_takes_the_key_and_names_the_last_machine(
+        reference_server: ReferenceServer, tmp_path: Path) -> None:
+    from tests.cli.test_license_cli import Cli
+    from tests.support.licensing import issue
+
+    home = tmp_path / "cli-home"
+    home.mkdir()
+    cli = Cli(home, reference_server)
+    lic = issue(reference_server.data_dir)
+    assert cli("activate", lic.key).returncode == 0
+    assert cli("deactivate").returncode == 0
+    [machine] = _machines(reference_server)  # its id and dates stay as the seat history
+    assert machine["deactivated_at"]
+    sent = len(cli.ledger_kinds())
+    no_key = cli("privacy", "request-deletion", "--yes")  # the key left with the deactivation
+    assert no_key.returncode == EXIT_BAD_INPUT and "--key" in no_key.stderr
+    assert len(no_key.stderr.strip().splitlines()) == 1 and len(cli.ledger_kinds()) == sent  # nothing sent
+    done = cli("privacy", "request-deletion", "--yes", "--key", lic.key)
+    assert done.returncode == 0, done.stderr
+    assert "deleted the data of 1 computer" in done.stdout
+    assert _machines(reference_server) == []
+    entry = json.loads(cli("privacy", "log", "--json").stdout)[-1]
+    assert entry["kind"] == "license_deletion" and set(entry["fields"]) == {"key", "scope", "machine_id"}
+    # Asked again: the vendor has nothing of this computer any more, and the words say so.
+    again = cli("privacy", "request-deletion", "--yes", "--key", lic.key)
+    assert again.returncode == 0, again.stderr
+    assert "nothing was deleted" in again.stdout and "deleted the data of" not in again.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -215,3 +216,40 @@ def test_a_quiet_server_still_deletes_what_is_past_its_declared_period(
     assert post(reference_server.url, LICENSE_PATHS["delete"], {"key": lic.key, "scope": "this_machine",
                                                                 "machine_id": "m_00"}) == 200
     assert _rows(reference_server, "SELECT * FROM throttle_events WHERE name = '203.0.113.9'") == []
+
+
+def test_a_named_trusted_proxy_s_forwarded_address_is_the_one_throttled(tmp_path: Path) -> None:
+    """`serve --trusted-proxy ADDR`: behind the vendor's own proxy each client's forwarded address counts
+    on its own (without the option the header is ignored: tests/server/test_attacks_deletion.py)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.servers import init_server_dir
+
+    data_dir = init_server_dir(tmp_path / "srv")
+    proc = subprocess.Popen([sys.executable, "-m", "crystal_server", "serve", str(data_dir), "--port", "0",
+                             "--trusted-proxy", "127.0.0.1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=dict(os.environ))
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        assert line.startswith("listening on "), line
+        parts = urlsplit(line.removeprefix("listening on "))
+
+        def attempt(i: int, forwarded: str) -> int:
+            conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=20)
+            try:
+                conn.request("POST", LICENSE_PATHS["access"], body=json.dumps({"key": generate_key()}),
+                             headers={"Content-Type": "application/json", "X-Crystal-Nonce": f"proxy-nonce-{i:08d}",
+                                      "X-Forwarded-For": forwarded})
+                return conn.getresponse().status
+            finally:
+                conn.close()
+
+        one_client = [attempt(i, "203.0.113.7") for i in range(40)]
+        assert 429 in one_client  # the forwarded address is throttled…
+        assert attempt(99, "203.0.113.8") == 404  # …and another client behind the proxy is not
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
