@@ -108,7 +108,7 @@ def test_demo_headless_walks_through(tmp_path: Path) -> None:
     proc = run_cli("demo", "--headless", env=isolated_env(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Reference server running at http://127.0.0.1:" in proc.stdout
-    assert "Server reachable: ok" in proc.stdout
+    assert "Server reachable: yes" in proc.stdout and "protocol" not in proc.stdout
     assert proc.stdout.splitlines()[0].startswith("Demo license key (for Activate…): CM3D-")  # the key first
 
 

@@ -39,6 +39,8 @@ def test_storage_names_no_keyring_entry_without_a_keyring(tmp_path: Path, refere
     assert report["keyring"] == [] and report["key_store"]["backend"] == "file"
     text = cli("privacy", "storage").stdout
     assert "In the keyring" not in text and "No keyring on this computer" in text and "secrets.json" in text
+    status = cli("status").stdout
+    assert "the license key is kept in " in status and "(mode 0600)" not in status
     secrets = next(cli.home.rglob("secrets.json"))
     secrets.write_text("{{{ damaged")
     cli("status")  # sets the damaged file aside
@@ -92,6 +94,10 @@ def test_a_hanging_server_is_given_up_on_within_the_budget_with_one_line(
     assert cli("activate", issue(reference_server.data_dir).key).returncode == EXIT_OK
     with misbehaving(hang(120)) as server:
         proc = cli("verify", server=server.url)
+        checked = cli("status", "--check-server", server=server.url)
+    assert checked.returncode == EXIT_OFFLINE and "License: " in checked.stdout  # local facts, then the problem
+    assert "did not answer in time" in one_line_error(checked)
+    assert cli.ledger_kinds().count("health") == 1
     assert proc.returncode == EXIT_OFFLINE
     line = one_line_error(proc)  # not a terminal: no spinner, one line
     assert "did not answer in time" in line and "The license keeps working offline until " in line

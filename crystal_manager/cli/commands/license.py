@@ -97,7 +97,12 @@ def license_lines(lic: LicenseStatus) -> list[str]:
     if lic.clock_wrong and lic.clock_offset_seconds is not None:
         lines.append(f"  Warning: {clock_words(lic.clock_offset_seconds)}")
     if lic.secrets_fallback:
-        lines.append(f"  Note: no system keyring; secrets are in a file only you can read ({lic.secrets_backend})")
+        where = (lic.secrets_backend or "").removeprefix("file ").removesuffix(" (mode 0600)")
+        if is_activated(lic.state):  # where the key is; with no key stored there is nothing to point at
+            lines.append(f"  Note: no system keyring; the license key is kept in {where}, a file only you can read")
+        else:
+            lines.append("  Note: no system keyring on this computer; a license key would be kept in a file only "
+                         "you can read")
     elif is_activated(lic.state) and (kept := keyring_words(lic.secrets_backend, lic.secrets_fallback)):
         lines.append(f"  License key kept in {kept}")
     if lic.message:

@@ -65,7 +65,8 @@ def run(ctx: AppContext, args: argparse.Namespace) -> int:
         for line in render_text(status):
             say(line)
         if problem is None and server is not None:
-            say(f"Server reachable: {server['status']} (protocol {server['protocol']})")
+            say("Server reachable: yes" if server["status"] == "ok" else "Server reachable: it answered, but not as "
+                "expected")
     if problem is not None:
         fail(problem)
     return code
