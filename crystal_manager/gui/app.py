@@ -284,6 +284,12 @@ class TrayApp(QObject):
         self._watch = LocalWatch(self.ctx.paths, self)
         self._watch.changed.connect(self._on_local_change)
 
+    def follow_files(self, on: bool) -> None:
+        """Stop (or start again) following the stored files: while "Delete everything here" runs, a read
+        of the license state in between could write part of it back."""
+        if self._watch is not None:
+            self._watch.suspended = not on
+
     def look_again(self) -> None:
         """Compare the stored files with what is shown (the window was activated): cheap when nothing
         changed, and it catches a change a platform's file watcher missed."""

@@ -79,12 +79,17 @@ class LocalWatch(QObject):
             self._watcher.addPaths(missing)
 
     def _soon(self, _path: str) -> None:
-        self._quiet.start()
+        if not self.suspended:
+            self._quiet.start()
+
+    suspended = False  # set while the app deletes its own files: reading them back then could re-create some
 
     def poll(self) -> frozenset[str]:
         """Compare the files with what was last seen now (also called when the window is activated: a
         platform whose watcher misses a change still shows the truth once the user looks); emit and return
         what changed."""
+        if self.suspended:
+            return frozenset()
         self._add_paths()
         kinds: set[str] = set()
         for path, kind in self._files.items():

@@ -31,3 +31,19 @@ def test_header_values_are_labelled_technical_details(qtbot: QtBot) -> None:
     html = entry_html(default_catalog(), entry())
     assert "Technical details sent with it" in html
     assert html.index("Technical details") < html.index("application/json")
+
+
+def test_the_selected_request_stays_selected_when_a_new_one_arrives(qtbot: QtBot) -> None:
+    from crystal_manager.gui.pages.privacy_page import PrivacyPage
+
+    page = PrivacyPage()
+    qtbot.addWidget(page)
+    page.set_catalog(default_catalog())
+    first = entry(id="a", kind="license_activate", ts="2026-11-30T05:00:00Z")
+    second = entry(id="b", kind="license_validate", ts="2026-11-30T05:01:00Z")
+    page.set_ledger([first, second])
+    page.ledger_table.setCurrentCell(1, 0)  # newest first: row 1 is the activation
+    assert "Activate" in page.detail.text()
+    page.set_ledger([first, second, entry(id="c", kind="update_metadata", ts="2026-11-30T05:02:00Z")])
+    assert page.ledger_table.currentRow() == 2  # the same request, one row further down
+    assert "Activate" in page.detail.text()

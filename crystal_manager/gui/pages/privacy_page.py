@@ -74,12 +74,15 @@ class PrivacyPage(QWidget):
             if 0 <= row < len(DISCLOSURES) else None)
         self.catalog_table = self.may_send.table
         self.tabs = QTabWidget()
-        self.tabs.addTab(self._ledger_tab(), tr("What was sent"))
-        self.tabs.addTab(self.may_send, tr("What may be sent"))
-        self.tabs.addTab(self.stored, tr("Stored on this computer"))
-        self.tabs.addTab(self.vendor, tr("What the vendor holds"))
-        self.tabs.addTab(self._others_tab(), tr("Everything else"))
-        self.tabs.addTab(self.choices, tr("Your choices"))
+        # Short names, so all six tabs show at the window's default width (900 px) without scroll arrows;
+        # the full name is each tab's tooltip.
+        for tab, name, full in ((self._ledger_tab(), tr("Sent"), tr("What was sent")),
+                                (self.may_send, tr("May be sent"), tr("What may be sent")),
+                                (self.stored, tr("Stored here"), tr("Stored on this computer")),
+                                (self.vendor, tr("At the vendor"), tr("What the vendor holds")),
+                                (self._others_tab(), tr("Other"), tr("Everything else that leaves this computer")),
+                                (self.choices, tr("Your choices"), tr("Your choices"))):
+            self.tabs.setTabToolTip(self.tabs.addTab(tab, name), full)
         # In a scroll area: at 200 % on a 1366x768 screen the page has 683x384 points; it scrolls rather
         # than squeezing the tables to nothing.
         inner = QWidget()
@@ -183,9 +186,24 @@ class PrivacyPage(QWidget):
 
     def _show_entries(self) -> None:
         shown = filtered(self._all, self.kind_filter.currentData(), self.period_filter.currentData())
+        # The request the user is reading stays selected when new ones arrive (they come in at the top, so
+        # the same row number would now be another request).
+        row = self.ledger_table.currentRow()
+        picked = self._entries[row].get("id") if 0 <= row < len(self._entries) else None
         self._entries = list(reversed(shown))
-        self.ledger_table.set_rows(ledger_rows(shown, self._catalog))
-        self.detail.setText(tr("Select a request to see exactly what it sent.") if shown else "")
+        table = self.ledger_table
+        table.blockSignals(True)
+        table.set_rows(ledger_rows(shown, self._catalog))
+        again = next((i for i, e in enumerate(self._entries) if picked is not None and e.get("id") == picked), -1)
+        if again >= 0:
+            table.setCurrentCell(again, 0)
+        else:
+            table.clearSelection()
+        table.blockSignals(False)
+        if again >= 0:
+            self._show_detail(again)
+        else:
+            self.detail.setText(tr("Select a request to see exactly what it sent.") if shown else "")
         total = len(self._all)
         if not total:
             note = tr("Nothing has been sent yet.")

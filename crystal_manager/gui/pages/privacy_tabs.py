@@ -8,7 +8,7 @@ from html import escape
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QShowEvent
+from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from crystal_manager.gui.pages.privacy_rows import (
@@ -28,28 +28,103 @@ from crystal_manager.privacy.catalog import Catalog
 
 
 class FullTable(PlainTable):
-    """A plain table whose columns are as wide as their widest text: nothing is cut off; a table wider
-    than the page scrolls sideways instead."""
+    """A plain table that fits the page's width: columns as wide as their text while they fit; when the
+    text is wider than the page the widest column takes what is left and its text wraps (paths wrap at
+    their slashes), so nothing is cut off and nothing needs a sideways scroll."""
+
+    MIN_COLUMN = 90  # px: a squeezed column still reads as words
 
     def __init__(self, headers: Sequence[str], *, name: str, parent: QWidget | None = None) -> None:
         super().__init__(headers, name=name, parent=parent)
         # Measure every row, not only those on screen (a hidden tab has none on screen).
         self.verticalHeader().setResizeContentsPrecision(-1)
         self.horizontalHeader().setResizeContentsPrecision(-1)
+        self.horizontalHeader().setStretchLastSection(False)
+        self.setWordWrap(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
     def set_rows(self, rows: Sequence[Sequence[str]]) -> None:
-        """Replace the content and fit every column to it."""
-        super().set_rows(rows)
-        self.resizeColumnsToContents()
+        """Replace the content and fit the columns to it and to the page."""
+        super().set_rows([[breakable(text) for text in row] for row in rows])
+        for r, row in enumerate(rows):  # the tooltip keeps the text exactly (a path to copy)
+            for c, text in enumerate(row):
+                item = self.item(r, c)
+                if item is not None:
+                    item.setToolTip(text)
+        self.fit()
+
+    def fit(self) -> None:
+        """Columns as wide as their text (and header) while they fit the visible width; else the widest are
+        cut down to a common width and wrap; the last column fills any room left."""
+        header = self.horizontalHeader()
+        count = self.columnCount()
+        if count == 0:
+            return
+        wanted = [max(self.sizeHintForColumn(c), header.sectionSizeHint(c)) for c in range(count)]
+        room = self.viewport().width() if self.isVisible() else max(self.viewport().width(), sum(wanted))
+        widths = capped(wanted, room, self.MIN_COLUMN)
+        if sum(widths) < room:
+            widths[-1] += room - sum(widths)
+        for c, width in enumerate(widths):
+            self.setColumnWidth(c, width)
+        self.resizeRowsToContents()
 
     def showEvent(self, event: QShowEvent) -> None:
-        """Fit again when shown: fonts and styles are final only then."""
+        """Fit again when shown: fonts, styles and the width are final only then."""
         super().showEvent(event)
-        self.resizeColumnsToContents()
+        self.fit()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """The page's width changed: fit again."""
+        super().resizeEvent(event)
+        self.fit()
 
     def cut_off_columns(self) -> list[int]:
-        """Columns narrower than their content (tests: none may be)."""
-        return [c for c in range(self.columnCount()) if self.columnWidth(c) < self.sizeHintForColumn(c)]
+        """Columns whose text does not fit even wrapped (tests: none may be)."""
+        cut = []
+        for c in range(self.columnCount()):
+            if self.columnWidth(c) >= self.sizeHintForColumn(c):
+                continue
+            for r in range(self.rowCount()):
+                item = self.item(r, c)
+                if item is None:
+                    continue
+                needed = self.fontMetrics().boundingRect(0, 0, self.columnWidth(c) - 8, 10_000,
+                                                         int(Qt.TextFlag.TextWordWrap), item.text()).height()
+                if needed > self.rowHeight(r):
+                    cut.append(c)
+                    break
+        return cut
+
+
+def breakable(text: str) -> str:
+    """Text that may wrap where it has no spaces: a path after each slash, a long code (a fingerprint)
+    every 16 characters — a zero-width space there; the tooltip and ``rows()`` keep the text exactly."""
+    if ("/" in text or "\\" in text) and " " not in text:
+        parts = text.replace("\\", "/").split("/") if "/" not in text else text.split("/")
+        sep = "/" if "/" in text else "\\"
+        return (sep + "\u200b").join(_chunked(part) if len(part) > 16 else part for part in parts)
+    return " ".join(_chunked(word) if len(word) > 24 else word for word in text.split(" "))
+
+
+def capped(wanted: Sequence[int], room: int, least: int) -> list[int]:
+    """Column widths that fit ``room``: the widest columns are cut down to one common cap (never below
+    ``least``), the narrow ones keep what they want."""
+    if sum(wanted) <= room:
+        return list(wanted)
+    order = sorted(wanted)
+    cap = least
+    for i, width in enumerate(order):  # the largest cap with sum(min(w, cap)) <= room
+        rest = len(order) - i
+        candidate = (room - sum(order[:i])) // rest
+        if candidate < width:
+            cap = max(least, candidate)
+            break
+    return [min(width, cap) for width in wanted]
+
+
+def _chunked(word: str) -> str:
+    return "\u200b".join(word[i:i + 16] for i in range(0, len(word), 16))
 
 
 def wrapped(text: str = "", *, rich: bool = False) -> QLabel:

@@ -39,6 +39,8 @@ class PrivacyHost(Protocol):
 
     def quit(self) -> None: ...
 
+    def follow_files(self, on: bool) -> None: ...
+
 
 class _Window:
     """The page and where to say a one-line result (the window's status bar)."""
@@ -182,7 +184,9 @@ def delete_local(app: PrivacyHost, window: _Window) -> None:
         app.quit()
 
     service = _service(app)
+
     def failed(exc: BaseException) -> None:
+        app.follow_files(True)
         if isinstance(exc, SeatNotFreed):  # before anything was deleted
             words = tr("Nothing was deleted: the seat could not be freed. %1").replace(
                 "%1", explain(exc.__cause__ or exc)[0])
@@ -190,6 +194,7 @@ def delete_local(app: PrivacyHost, window: _Window) -> None:
             words = tr("Deleting stopped: %1").replace("%1", explain(exc)[0])
         window.privacy_page.choices.result.setText(words)
 
+    app.follow_files(False)  # nothing re-reads (and so re-writes) the license files while they are deleted
     run_in_background(window.privacy_page, lambda: run(app.ctx, service), on_success=done, on_failure=failed)
 
 

@@ -39,5 +39,6 @@ class PlainTable(QTableWidget):
         out: list[list[str]] = []
         for r in range(self.rowCount()):
             items = [self.item(r, c) for c in range(self.columnCount())]
-            out.append([item.text() if item is not None else "" for item in items])
+            # Without the zero-width spaces that let a path wrap (privacy_tabs.breakable): the text itself.
+            out.append([item.text().replace("\u200b", "") if item is not None else "" for item in items])
         return out
