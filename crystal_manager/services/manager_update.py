@@ -55,12 +55,14 @@ def _one_self_update(service: UpdateService) -> Iterator[None]:
 
 def update_self(service: UpdateService, *, start: bool, start_args: list[str] | None = None,
                 restart_old: list[str] | None = None, timeout: float = self_update.START_TIMEOUT_S,
-                progress: Callable[[DownloadProgress], None] | None = None) -> SelfUpdateResult:
+                progress: Callable[[DownloadProgress], None] | None = None,
+                holds_name: Callable[[], bool] | None = None) -> SelfUpdateResult:
     """Download, verify and install the offered Manager release, then (``start``) start it with
     ``--replace`` and wait for its tray. Raises the update errors of :class:`UpdateService` (UpdateBusy while
     another self-update runs), and HealthCheckFailed when the new version fails ``--version`` or its start:
     then the running version is current again (and, with ``restart_old``, started again: the new one may
-    already have replaced it)."""
+    already have replaced it). ``holds_name`` probes the single-instance name (the GUI layer has it): the
+    new version must answer on it after its ready report."""
     with _one_self_update(service):
         service.download(progress=progress)
         root = service.install_root
@@ -69,12 +71,12 @@ def update_self(service: UpdateService, *, start: bool, start_args: list[str] | 
         # What was verified, as it is on disk now: a later rollback to it checks it is still exactly this.
         self_verify.record_verified(root, installed.version)
         return _hand_over(service, before, installed.version, start=start, start_args=start_args,
-                          restart_old=restart_old, timeout=timeout)
+                          restart_old=restart_old, timeout=timeout, holds_name=holds_name)
 
 
 def roll_back_self(service: UpdateService, *, start: bool, start_args: list[str] | None = None,
-                   restart_old: list[str] | None = None,
-                   timeout: float = self_update.START_TIMEOUT_S) -> SelfUpdateResult:
+                   restart_old: list[str] | None = None, timeout: float = self_update.START_TIMEOUT_S,
+                   holds_name: Callable[[], bool] | None = None) -> SelfUpdateResult:
     """Go back to the previous Manager version kept in the install root (its files checked against what was
     verified at its install — KeptVersionChanged if they differ — and ``--version`` run), then hand over to
     it as :func:`update_self` does. NothingToRollBack when none is kept."""
@@ -84,11 +86,12 @@ def roll_back_self(service: UpdateService, *, start: bool, start_args: list[str]
             self_verify.check_verified(service.install_root, before.previous)
         result = service.rollback()
         return _hand_over(service, before, result.version, start=start, start_args=start_args,
-                          restart_old=restart_old, timeout=timeout)
+                          restart_old=restart_old, timeout=timeout, holds_name=holds_name)
 
 
 def _hand_over(service: UpdateService, before: Pointer, version: str, *, start: bool,
-               start_args: list[str] | None, restart_old: list[str] | None, timeout: float) -> SelfUpdateResult:
+               start_args: list[str] | None, restart_old: list[str] | None, timeout: float,
+               holds_name: Callable[[], bool] | None) -> SelfUpdateResult:
     """``version`` is current now: write the launcher, then (``start``) start it with ``--replace`` and wait
     for its ready report (and that it still runs a moment later); if not, put ``before`` back (only if
     ``version`` is still current) and restart the old Manager."""
@@ -97,7 +100,7 @@ def _hand_over(service: UpdateService, before: Pointer, version: str, *, start: 
     launcher = self_update.write_launcher(root)
     if not start:
         return SelfUpdateResult(version, running, False, str(launcher) if launcher else None)
-    check = self_update.start_new(root, version, start_args or [], timeout=timeout)
+    check = self_update.start_new(root, version, start_args or [], timeout=timeout, holds_name=holds_name)
     if not check.ok:
         put_back = self_update.put_back(root, before, version)
         if restart_old:

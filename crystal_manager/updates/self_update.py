@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,10 +167,12 @@ class StartCheck:
 
 
 def start_new(root: Path, version: str, args: list[str], *, timeout: float = START_TIMEOUT_S,
-              grace: float = READY_GRACE_S, environ: dict[str, str] | None = None) -> StartCheck:
+              grace: float = READY_GRACE_S, holds_name: Callable[[], bool] | None = None,
+              environ: dict[str, str] | None = None) -> StartCheck:
     """Start ``version`` with ``--replace`` (plus ``args``) and wait until it reports its tray is up, it
-    exits, or ``timeout`` passes; after the report it must still run ``grace`` seconds later. A new
-    version that exits (before or right after its report) or stays silent is stopped and reported."""
+    exits, or ``timeout`` passes; after the report it must still run ``grace`` seconds later (and, with
+    ``holds_name``, answer on the single-instance name then). A new version that exits (before or right
+    after its report), stays silent or does not answer is stopped and reported."""
     program = executable(root, version)
     with tempfile.TemporaryDirectory(prefix="ready-", dir=root) as folder:
         ready = Path(folder) / "ready"
@@ -184,7 +187,7 @@ def start_new(root: Path, version: str, args: list[str], *, timeout: float = STA
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if _said(ready) == version:
-                return _stays_up(process, version, grace)
+                return _stays_up(process, version, grace, holds_name)
             code = process.poll()
             if code is not None:
                 return StartCheck(False, f"version {version} stopped as it started (exit code {code})")
@@ -194,13 +197,19 @@ def start_new(root: Path, version: str, args: list[str], *, timeout: float = STA
         return StartCheck(False, f"version {version} did not finish starting within {timeout:g} s")
 
 
-def _stays_up(process: subprocess.Popen[bytes], version: str, grace: float) -> StartCheck:
+def _stays_up(process: subprocess.Popen[bytes], version: str, grace: float,
+              holds_name: Callable[[], bool] | None) -> StartCheck:
     """The ready report came: the version must still be running ``grace`` seconds later (one that says it
-    is up and dies at once would leave the user with no Manager: the old one has quit already)."""
+    is up and dies at once would leave the user with no Manager: the old one has quit already), and hold
+    the single-instance name when the caller can probe it (else a second Manager could start beside it)."""
     try:
         code = process.wait(timeout=grace)
     except subprocess.TimeoutExpired:
-        return StartCheck(True, "", process)
+        if holds_name is None or holds_name():
+            return StartCheck(True, "", process)
+        process.kill()  # up but unreachable: stopped, so the old one can take the name again
+        process.wait()
+        return StartCheck(False, f"version {version} started but does not answer")
     return StartCheck(False, f"version {version} stopped right after starting (exit code {code})")
 
 

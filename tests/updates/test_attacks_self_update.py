@@ -117,6 +117,9 @@ ready = os.environ.pop("CRYSTAL_MANAGER_READY_FILE", None)
 if ready:
     with open(ready, "w") as f:
         f.write(VERSION)
+if {mode!r} == "unnamed":
+    note("ready without the name")
+    time.sleep(120)
 note("ready then died")
 sys.exit(5)
 '''
@@ -528,3 +531,19 @@ def test_an_untouched_kept_version_is_rolled_back_to(upd_ctx: AppContext, tmp_pa
     _first_install(root, tmp_path / "second", "1.1.0")
     done = roll_back_self(manager_update_service(upd_ctx, running_version="1.1.0"), start=False)
     assert done.version == "1.0.0" and InstallRoot(root).read_pointer().current == "1.0.0"
+
+
+def test_a_version_that_reports_ready_but_never_takes_the_name_is_stopped_and_rolled_back(
+        upd_ctx: AppContext, reference_server: ReferenceServer, app_home: Path, tmp_path: Path,
+        instance_name: str) -> None:
+    root = manager_root(upd_ctx.paths)
+    old_program = _first_install(root, tmp_path / "first", "1.0.0")
+    subprocess.Popen([str(old_program)], env=dict(os.environ), stdin=subprocess.DEVNULL)
+    _wait_for(lambda: ipc.is_listening(instance_name))
+    code, err = _publish_archive(reference_server, _custom_bundle(tmp_path / "c", "1.1.0", "unnamed"), "1.1.0")
+    assert code == 0, err
+    with pytest.raises(HealthCheckFailed, match="does not answer"):
+        update_self(manager_update_service(upd_ctx, running_version="1.0.0"), start=True,
+                    restart_old=[str(old_program)], timeout=20, holds_name=lambda: ipc.is_listening(instance_name))
+    assert InstallRoot(root).read_pointer().current == "1.0.0"
+    _wait_for(lambda: ipc.is_listening(instance_name))  # the old one is back and holds the name

@@ -324,3 +324,17 @@ def test_cli_refuses_a_rollback_to_a_changed_version_in_plain_words(reference_se
     assert line.startswith("crystal-manager: Cannot go back: the kept version 1.0.0 was changed on this computer")
     assert line.endswith("nothing was changed.") and line.count("\n") == 0
     assert InstallRoot(root).read_pointer().current == "1.1.0"
+
+
+def test_cli_hands_over_to_the_new_version_which_then_holds_the_name(reference_server: ReferenceServer,
+                                                                      app_home: Path, instance_name: str) -> None:
+    from crystal_manager import __version__
+    from crystal_protocol.releases import Version
+
+    v = Version.parse(__version__)
+    newer = f"{v.major}.{v.minor + 1}.0"
+    publish_bundle(reference_server, newer)
+    done = _frozen_cli(reference_server, "update", "self", "--json")  # QT_QPA_PLATFORM is set: a start
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["started"] is True
+    assert ipc.is_listening(instance_name) and _log(app_home) == [f"{newer} up"]

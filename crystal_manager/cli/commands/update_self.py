@@ -89,14 +89,17 @@ def _check(service: Any, args: argparse.Namespace) -> int:
 
 
 def _update(service: Any, args: argparse.Namespace, *, start: bool) -> int:
+    from crystal_manager.gui import ipc  # socket code only on POSIX (no Qt): is the new Manager reachable?
     from crystal_manager.services.manager_update import roll_back_self, update_self
     from crystal_manager.updates.errors import HealthCheckFailed, NoUpdateOffered, UpdateBusy
     from crystal_manager.updates.self_verify import KeptVersionChanged
 
     restart_old = [sys.executable, *_start_args(args)] if args.restart_old else None
+    name = ipc.server_name(service.ctx.paths)
     try:
         act = roll_back_self if args.rollback else update_self
-        done = act(service, start=start, start_args=_start_args(args), restart_old=restart_old)
+        done = act(service, start=start, start_args=_start_args(args), restart_old=restart_old,
+                   holds_name=lambda: ipc.is_listening(name))
     except NoUpdateOffered:
         # Not the product's words ("CrystalMe3D Pro is up to date"): this is about the Manager.
         newest = service.status().installed_version or service.running_version
