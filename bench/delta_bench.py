@@ -205,7 +205,7 @@ def _run_step(name: str, args: list[str]) -> dict[str, Any]:
         result["seconds"] = time.perf_counter() - started
         return result
     elif name == "bsdiff":
-        import bsdiff4  # type: ignore[import-untyped]  # measured only; not a dependency
+        import bsdiff4  # type: ignore[import-untyped,import-not-found,unused-ignore]  # measured only; not a dependency
 
         patch = bsdiff4.diff(Path(args[0]).read_bytes(), Path(args[1]).read_bytes())
         result["size"] = len(patch)
