@@ -120,5 +120,9 @@ def check_key_store(ctx: AppContext, lic: LicenseStatus) -> LicenseStatus:
                 f"{copies[-1]}")
     else:
         what = f"the license key is missing from {path}"
-    return replace(lic, state="not_activated", plan=None,
-                   message=f"{what}. Activate again with your key: this computer keeps its seat")
+    ending = f" (the one ending in {lic.key_hint})" if lic.key_hint else ""
+    # Not activated here any more: no seats or key shown as if in use (they would contradict the state); the
+    # message names the key to type again.
+    return replace(lic, state="not_activated", plan=None, seats_used=None, seats_total=None, key_hint=None,
+                   max_version=None,
+                   message=f"{what}. Activate again with your key{ending}: this computer keeps its seat")

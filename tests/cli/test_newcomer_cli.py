@@ -43,7 +43,10 @@ def test_storage_names_no_keyring_entry_without_a_keyring(tmp_path: Path, refere
     assert "the license key is kept in " in status and "(mode 0600)" not in status
     secrets = next(cli.home.rglob("secrets.json"))
     secrets.write_text("{{{ damaged")
-    cli("status")  # sets the damaged file aside
+    status = cli("status").stdout  # sets the damaged file aside and says so
+    assert "License: Not activated" in status or "not activated" in status.lower()
+    assert "Seats:" not in status and "Key: …" not in status, status  # nothing shown as if still in use
+    assert "Activate again with your key (the one ending in " in status
     text = cli("privacy", "storage").stdout
     assert "In the keyring" not in text and "no license key is stored here" in text
     assert "a damaged copy of the file holding the license key, kept for inspection" in text
