@@ -108,6 +108,14 @@ def dates_for(lic: LicenseStatus) -> LicenseDates:
     )
 
 
+def offline_until_words(state: str | None, lease_expires_at: str | None) -> str:
+    """After a check that could not reach the server: until when the license keeps working without one
+    ("The license keeps working offline until 14 Dec 2026, 05:39 UTC."); empty when that does not apply."""
+    if not is_activated(state) or has_ended(state) or not lease_expires_at:
+        return ""
+    return f"The license keeps working offline until {human_time(lease_expires_at)}."
+
+
 def human_time(stamp: str | None) -> str | None:
     """``2099-12-31T00:00:00Z`` → ``31 Dec 2099``; with a time of day when it has one (``25 Nov 2026, 13:03
     UTC``). For text output; ``--json`` keeps the raw value. (services.dates.date_words: one format.)"""

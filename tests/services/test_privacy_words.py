@@ -3,6 +3,7 @@ thing sent named once, plain words in the catalog."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -61,3 +62,31 @@ def test_catalog_words_promise_no_button_and_name_no_algorithm() -> None:
     for request_type in catalog.types:
         for spec in request_type.fields:
             assert "HMAC" not in spec.why and "SHA" not in spec.why, spec.name
+
+
+def test_damaged_copies_are_named_in_words(tmp_path: Path) -> None:
+    from crystal_manager.services.privacy_view import stored_files
+
+    for name in ("settings.corrupt.json", "settings.corrupt-2.json", "license.json.damaged-20261130T050000Z",
+                 "secrets.json.damaged-20261130T050000Z", "license.json"):
+        (tmp_path / name).write_text("{")
+    words = {Path(f["path"]).name: f["what"] for f in stored_files({"state": tmp_path})}
+    assert words["settings.corrupt.json"] == words["settings.corrupt-2.json"] == \
+        "a damaged copy of your settings, kept for inspection"
+    assert words["license.json.damaged-20261130T050000Z"] == "a damaged copy of the license record, kept for inspection"
+    assert words["secrets.json.damaged-20261130T050000Z"].startswith(
+        "a damaged copy of the file holding the license key")
+    assert words["license.json"].startswith("the license record")
+
+
+@pytest.mark.parametrize(("state", "lease", "words"), [
+    ("offline_grace", "2026-12-14T05:39:00Z", "The license keeps working offline until 14 Dec 2026, 05:39 UTC."),
+    ("active", "2026-12-14T00:00:00Z", "The license keeps working offline until 14 Dec 2026."),
+    ("not_activated", "2026-12-14T05:39:00Z", ""),
+    ("revoked", "2026-12-14T05:39:00Z", ""),
+    ("active", None, ""),
+])
+def test_offline_until_words(state: str, lease: str | None, words: str) -> None:
+    from crystal_manager.services.license_rules import offline_until_words
+
+    assert offline_until_words(state, lease) == words

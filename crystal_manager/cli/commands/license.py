@@ -224,14 +224,11 @@ def run_verify(ctx: AppContext, args: argparse.Namespace) -> int:
         text, outcome = explain(exc)
         if outcome is not Outcome.OFFLINE:
             raise
-        fail(f"{text.rstrip('.')}. {offline_until_words(service.status())}".strip())
+        from crystal_manager.services.license_rules import offline_until_words
+
+        now = service.status()
+        fail(f"{text.rstrip('.')}. {offline_until_words(now.state, now.lease_expires_at)}".strip())
         return BY_OUTCOME.get(outcome, EXIT_OFFLINE)
     _print_status(status, args.json)
     return EXIT_OK
 
-
-def offline_until_words(lic: LicenseStatus) -> str:
-    """After a check that could not reach the server: until when the license keeps working without one."""
-    if not is_activated(lic.state) or lic.state in ("expired", "revoked") or not lic.lease_expires_at:
-        return ""
-    return f"The license keeps working offline until {human_time(lic.lease_expires_at)}."
