@@ -86,7 +86,7 @@ def is_own_folder(folder: Path) -> bool:
     the per-OS folders named after the app. A folder ``CRYSTAL_MANAGER_HOME`` points into that existed
     before (say, the user's own ``data``) is not: only the Manager's own files are deleted there."""
     marker = folder / MARKER
-    return (marker.is_file() and not marker.is_symlink()) or APP_NAME in folder.parts
+    return (marker.is_file() and not marker.is_symlink()) or APP_NAME in (folder.name, folder.parent.name)
 
 
 def _is_own_entry(path: Path) -> bool:
