@@ -155,7 +155,8 @@ def _translate(exc: httpx.HTTPError, host: str) -> TransportError:
         # "[Errno 111] Connection refused" → "connection refused": the number means nothing to people.
         reason = re.sub(r"^\[Errno -?\d+\]\s*", "", str(exc)) or type(exc).__name__
         return ConnectFailed(f"cannot reach {host}: {reason[:1].lower()}{reason[1:]}")
-    return ProtocolFailed(f"{host} broke the connection: {exc}")
+    reason = re.sub(r"^\[Errno -?\d+\]\s*", "", str(exc))  # the errno means nothing to people
+    return ProtocolFailed(f"{host} broke the connection" + (f": {reason[:1].lower()}{reason[1:]}" if reason else ""))
 
 
 class Gateway:

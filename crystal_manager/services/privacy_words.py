@@ -14,7 +14,7 @@ TRANSPORT_WORDS = {
     "TLSFailed": "no secure connection could be made (a proxy or TLS inspection may be in the way)",
     "ProxyFailed": "the proxy did not let the request through",
     "ResponseTooLarge": "the answer was far too large and was cut off",
-    "ProtocolFailed": "the answer was garbled on the way",
+    "ProtocolFailed": "the connection broke before the answer was complete",
 }
 
 

@@ -180,3 +180,12 @@ def test_a_waiting_person_gets_an_answer_within_the_budget() -> None:
     assert within_budget(None, elapsed=0.0, budget=20.0) is None
     assert attempt_timeouts(15.0, 20.0, connect=10.0, read=20.0) == (5.0, 5.0)
     assert attempt_timeouts(0.0, None, connect=10.0, read=20.0) == (10.0, 20.0)
+
+
+def test_a_reset_connection_is_said_without_an_errno() -> None:
+    import httpx
+
+    from crystal_manager.net.gateway import _translate
+
+    error = _translate(httpx.ReadError("[Errno 104] Connection reset by peer"), "127.0.0.1")
+    assert str(error) == "127.0.0.1 broke the connection: connection reset by peer"
