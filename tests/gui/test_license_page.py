@@ -189,3 +189,28 @@ def test_a_damaged_key_file_shows_when_the_page_opens(make_app: MakeApp, qtbot: 
     assert page.rows.value("seats") is None and page.rows.value("key") is None
     banner = page.secrets_banner.text()
     assert "is kept in a file" not in banner and "0600" not in banner, banner
+
+
+def test_a_check_that_answers_after_a_later_read_still_shows(make_app: MakeApp, qtbot: QtBot) -> None:
+    # A damaged license.json shows "Locked"; the app's own check re-validates it, but a read of the local
+    # state that started later and finished first used to win: the page and the tray stayed "Locked".
+    import threading
+
+    from tests.support.fake_license import STATES
+
+    app, fake, page = page_for(make_app, "active", qtbot)
+    app.follow_files(False)  # this is about the order of answers alone, not about the file watch
+    qtbot.waitUntil(lambda: "verify_if_due" in fake.calls)  # the check at start has answered "Active"
+    fake.current = STATES["locked"]
+    with qtbot.waitSignal(app.license.facts_changed):
+        app.license.refresh()
+    assert page.rows.value("state") == "Locked"
+    gate = fake.gates["verify"] = threading.Event()
+    page.verify_button.click()
+    with qtbot.waitSignal(app.license.facts_changed):
+        app.license.refresh()  # started after the check, answers before it: still "Locked"
+    assert page.rows.value("state") == "Locked"
+    fake.current = STATES["active"]
+    gate.set()
+    qtbot.waitUntil(lambda: page.rows.value("state") == "Active")
+    assert app.view().state is TrayState.ACTIVE
