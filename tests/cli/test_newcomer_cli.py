@@ -37,6 +37,7 @@ def test_storage_names_no_keyring_entry_without_a_keyring(tmp_path: Path, refere
     assert cli("activate", issue(reference_server.data_dir).key).returncode == EXIT_OK
     report = json.loads(cli("privacy", "storage", "--json").stdout)
     assert report["keyring"] == [] and report["key_store"]["backend"] == "file"
+    assert "license_key" in report["key_store"]["holds"]
     text = cli("privacy", "storage").stdout
     assert "In the keyring" not in text and "No keyring on this computer" in text and "secrets.json" in text
     status = cli("status").stdout

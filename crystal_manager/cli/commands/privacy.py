@@ -135,7 +135,8 @@ def run_storage(ctx: AppContext, args: argparse.Namespace) -> int:
     store = key_storage(ctx, activated=activated)
     if args.json:
         emit_json({"files": files, "keyring": store.keyring,
-                   "key_store": {"backend": store.backend, "file": store.file}})
+                   "key_store": {"backend": store.backend, "file": store.file,
+                                 "holds": [entry["name"] for entry in store.entries]}})
         return EXIT_OK
     for item in files:
         say(f"{item['path']}  {item['bytes']} bytes  — {item['what']}")
