@@ -7,6 +7,7 @@ they block on the network and on the disk, so the GUI calls them through its bac
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,10 +158,14 @@ def delete_local(ctx: AppContext, service: LicenseService | None = None) -> Loca
         if folder.is_symlink():
             linked.append(folder)  # emptying it would empty the folder it points to
         elif folder.is_dir():
-            _empty(folder, keep, is_own_folder(folder), tally)
+            own = is_own_folder(folder)
+            _empty(folder, keep, own, tally)
             marker = folder / MARKER
             if marker.is_file() or marker.is_symlink():
                 tally.delete(marker)  # last: until here a retry still knows the folder is the Manager's
+            if own:
+                with contextlib.suppress(OSError):  # not empty: it holds a kept program
+                    folder.rmdir()
     return LocalDeletion(deactivated=deactivated, files=tally.files, bytes=tally.bytes,
                          keyring=tuple(name for name, _ in KEYRING_ENTRIES),
                          kept_product=keep[0] if keep[0].exists() else None,

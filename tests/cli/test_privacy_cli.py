@@ -187,3 +187,28 @@ def test_request_deletion_after_a_deactivation_takes_the_key_and_names_the_last_
     again = cli("privacy", "request-deletion", "--yes", "--key", lic.key)
     assert again.returncode == 0, again.stderr
     assert "nothing was deleted" in again.stdout and "deleted the data of" not in again.stdout
+
+
+def test_delete_local_says_what_it_left_and_never_enters_a_linked_folder(reference_server: ReferenceServer,
+                                                                          tmp_path: Path) -> None:
+    from tests.cli.test_license_cli import Cli
+    from tests.support.licensing import issue
+
+    home = tmp_path / "cli-home"
+    (home / "data").mkdir(parents=True)  # a folder the Manager finds, with the user's own file in it
+    (home / "data" / "thesis.docx").write_text("years of work")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "holiday.jpg").write_bytes(b"\xff\xd8")
+    (home / "cache").symlink_to(photos, target_is_directory=True)
+    cli = Cli(home, reference_server)
+    lic = issue(reference_server.data_dir)
+    assert cli("activate", lic.key).returncode == 0
+    assert (home / "data" / "ledger.jsonl").exists() and (home / "state" / ".crystal-manager").exists()
+    assert not (home / "data" / ".crystal-manager").exists()  # found, not made: never marked
+    done = cli("privacy", "delete-local", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "Left 1 items that are not the Manager's" in done.stdout and "thesis.docx" in done.stdout
+    assert f"{home / 'cache'} is a link to another folder" in done.stdout
+    assert sorted(p.name for p in home.rglob("*")) == ["cache", "data", "thesis.docx"]  # the rest went
+    assert (photos / "holiday.jpg").read_bytes() == b"\xff\xd8"
