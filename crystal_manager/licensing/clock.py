@@ -16,8 +16,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 TAMPER_THRESHOLD = timedelta(hours=1)
+#: The wall clock and the time since boot may drift apart this much before the boot time is believed (NTP
+#: slews and small steps stay under it; a frozen or stepped clock soon does not).
+BOOT_SLACK = timedelta(minutes=10)
+BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
+UPTIME_FILE = Path("/proc/uptime")
+
+
+@dataclass(frozen=True)
+class BootReading:
+    """Which boot this is and the seconds since it began (suspend included)."""
+
+    boot_id: str
+    uptime: float
+
+
+def read_boot() -> BootReading | None:
+    """This boot's id and time since boot from /proc (None where there is no /proc: other systems)."""
+    try:
+        boot_id = BOOT_ID_FILE.read_text(encoding="ascii").strip()
+        uptime = float(UPTIME_FILE.read_text(encoding="ascii").split()[0])
+    except (OSError, ValueError, IndexError, UnicodeDecodeError):
+        return None
+    return BootReading(boot_id[:40], uptime) if boot_id and uptime >= 0 else None
 #: A local clock further than this from the server's time earns a warning (never a refusal).
 CLOCK_WARNING = timedelta(minutes=5)
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from crystal_manager.licensing.clock import TAMPER_THRESHOLD, BootReading, read_clock, stricter
 from crystal_manager.licensing.machinekey import Secrets
 from crystal_protocol.lease import LeaseTerms
 from crystal_protocol.signing import DocumentProblem, parse_time
@@ -66,6 +67,11 @@ class Guard:
     pending: str | None = None
     #: Seconds the local clock stepped back since the last server answer (each step's ``behind``).
     back_seconds: float = 0.0
+    #: The boot id and seconds since boot when ``seen_at`` was read (clock.BootReading; None: unknown).
+    boot_id: str | None = None
+    boot_at: float | None = None
+    #: This process's boot reading, set when the guard is loaded (never stored).
+    now_boot: BootReading | None = field(default=None, compare=False)
 
     def void(self, terms: LeaseTerms) -> Denial | None:
         """The denial that voids ``terms``, if any."""
@@ -89,7 +95,7 @@ class Guard:
         """The keyring entry's text."""
         return json.dumps({"v": 1, "high_water": self.high_water, "seen_at": self.seen_at,
                            "set_back_at": self.set_back_at, "pending": self.pending,
-                           "back_seconds": self.back_seconds,
+                           "back_seconds": self.back_seconds, "boot_id": self.boot_id, "boot_at": self.boot_at,
                            "denials": [d.__dict__ for d in self.denials]}, sort_keys=True)
 
     @classmethod
@@ -117,8 +123,10 @@ class Guard:
         back = data.get("back_seconds")
         back_seconds = float(back) if isinstance(back, int | float) and 0 <= back < 1e10 else 0.0
         pending = data.get("pending")
+        boot_at = data.get("boot_at")
         return cls(high_water=opt("high_water"), seen_at=opt("seen_at"), set_back_at=opt("set_back_at"),
-                   denials=denials[-MAX_DENIALS:], back_seconds=back_seconds,
+                   denials=denials[-MAX_DENIALS:], back_seconds=back_seconds, boot_id=opt("boot_id"),
+                   boot_at=float(boot_at) if isinstance(boot_at, int | float) and 0 <= boot_at < 1e12 else None,
                    pending=pending if isinstance(pending, str) and len(pending) <= 100 else None)
 
 
@@ -162,8 +170,6 @@ def lease_terms_unverified(lease: dict[str, str] | None) -> LeaseTerms | None:
 
 def merge_clock(record: Any, guard: Guard, now: datetime) -> bool:
     """Make ``record`` (a LicenseRecord) at least as strict as ``guard`` about time; True if it changed."""
-    from crystal_manager.licensing.clock import stricter
-
     changed = False
     mark, seen = stricter(now, (record.time("high_water"), record.time("high_water_seen_at")),
                           (_time(guard.high_water), _time(guard.seen_at)))
@@ -184,13 +190,14 @@ def copy_clock(record: Any, guard: Guard) -> bool:
     back: the step (as far as it went behind trusted time too, see clock.read_clock) is added to the guard's
     running sum, and a sum past clock.TAMPER_THRESHOLD is a set-back even if no single step was — a clock
     stepped back 59 minutes every hour is caught after the second step."""
-    from crystal_manager.licensing.clock import TAMPER_THRESHOLD, read_clock
-
     seen, old_mark, old_seen = _time(record.high_water_seen_at), _time(guard.high_water), _time(guard.seen_at)
     if seen is not None and old_mark is not None and old_seen is not None and seen < old_seen:
         guard.back_seconds += read_clock(seen, old_mark, old_seen).behind.total_seconds()
         if guard.back_seconds > TAMPER_THRESHOLD.total_seconds() and not record.clock_set_back_at:
             record.clock_set_back_at = record.high_water_seen_at  # the record is saved at its next change
+    if record.high_water_seen_at != guard.seen_at:  # a new local reading: the boot reading goes with it
+        guard.boot_id, guard.boot_at = ((guard.now_boot.boot_id, guard.now_boot.uptime) if guard.now_boot
+                                        else (None, None))
     new = (record.high_water, record.high_water_seen_at, record.clock_set_back_at or guard.set_back_at)
     if new == (guard.high_water, guard.seen_at, guard.set_back_at):
         return False

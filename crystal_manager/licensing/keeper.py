@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from crystal_manager.licensing import machinekey
-from crystal_manager.licensing.clock import read_clock
+from crystal_manager.licensing.clock import BOOT_SLACK, TAMPER_THRESHOLD, BootReading, read_boot, read_clock
 from crystal_manager.licensing.guard import (
     Denial,
     Guard,
@@ -40,13 +40,61 @@ def strip(record: LicenseRecord) -> None:
     record.offline_activation = False
 
 
+def by_boot_time(record: LicenseRecord, guard: Guard, now: datetime) -> bool:
+    """Count the time since boot as what elapsed since the guard's local reading (clock.py); True if the
+    record changed.
+
+    Same boot: when the wall clock strayed from the boot time by more than BOOT_SLACK (frozen, stepped
+    back, or corrected forward), the reading is re-expressed on today's wall clock (``seen_at`` = now minus
+    the time since it), in the guard and — if it is the same reading — in the record, so trusted time is
+    the mark plus the boot time elapsed; a wall clock over an hour behind that is set back. Another boot:
+    a wall clock not past the last reading is set back, and the reading starts again from this boot.
+    """
+    reading, mark, seen = guard.now_boot, guard_time(guard.high_water), guard_time(guard.seen_at)
+    if reading is None or mark is None or seen is None or guard.boot_id is None or guard.boot_at is None:
+        return False
+    changed = False
+    if guard.boot_id != reading.boot_id:
+        if now < seen + timedelta(seconds=1):  # not past the last reading (stored to the second)
+            changed = _set_back(record, guard, now)
+        trusted = read_clock(now, mark, seen).trusted_now
+        guard.high_water, guard.seen_at = format_time(trusted), format_time(now)
+        guard.boot_id, guard.boot_at = reading.boot_id, reading.uptime
+        return changed
+    elapsed = timedelta(seconds=reading.uptime - guard.boot_at)
+    if elapsed < timedelta(0):  # the same boot gone back in time: a restored snapshot of a virtual machine
+        return _set_back(record, guard, now)
+    if abs(now - (seen + elapsed)) <= BOOT_SLACK:
+        return False
+    healed = format_time(now - elapsed)
+    if record.high_water_seen_at == guard.seen_at and record.high_water == guard.high_water:
+        record.high_water_seen_at = healed
+        changed = True
+    guard.seen_at = healed
+    if mark + elapsed - now > TAMPER_THRESHOLD:  # the wall clock lags boot time: frozen or set back
+        changed = _set_back(record, guard, now) or changed
+    return changed
+
+
+def _set_back(record: LicenseRecord, guard: Guard, now: datetime) -> bool:
+    """Note a set-back clock in both copies; True if the record changed."""
+    guard.set_back_at = guard.set_back_at or format_time(now)
+    if record.clock_set_back_at:
+        return False
+    record.set_time("clock_set_back_at", now)
+    return True
+
+
 class GuardKeeper:
     """Reads and writes the guard in the secret store beside the key."""
 
     def __init__(self, secrets: Callable[[], machinekey.Secrets],
-                 opened: Callable[[], machinekey.Secrets | None] | None) -> None:
+                 opened: Callable[[], machinekey.Secrets | None] | None,
+                 boot: Callable[[], BootReading | None] = read_boot) -> None:
         self._secrets = secrets
         self._opened = opened
+        #: The second time source (clock.read_boot; a seam like the engine's ``now``).
+        self.boot = boot
 
     def store(self, open_keyring: bool) -> machinekey.Secrets | None:
         """The secret store: opened if ``open_keyring`` (or no "already open" test was given), else only if
@@ -58,13 +106,15 @@ class GuardKeeper:
         except SecretStoreError:
             return None
 
-    @staticmethod
-    def load(store: machinekey.Secrets | None) -> Guard | None:
-        """The guard in ``store`` (None: no store, or it cannot be read)."""
+    def load(self, store: machinekey.Secrets | None) -> Guard | None:
+        """The guard in ``store`` (None: no store, or it cannot be read), with this moment's boot reading."""
         try:
-            return load_guard(store) if store is not None else None
+            guard = load_guard(store) if store is not None else None
         except SecretStoreError:
             return None
+        if guard is not None:
+            guard.now_boot = self.boot()
+        return guard
 
     @staticmethod
     def save(store: machinekey.Secrets | None, guard: Guard | None) -> None:
@@ -74,11 +124,12 @@ class GuardKeeper:
         with contextlib.suppress(SecretStoreError):
             save_guard(store, guard)
 
-    @staticmethod
-    def merge(record: LicenseRecord, guard: Guard, now: datetime) -> bool:
-        """Make the record as strict as the guard: its time mark, its set-back note, and no lease that a
-        remembered signed denial voids (a restored or edited file). True if the record changed."""
-        changed = merge_clock(record, guard, now)
+    def merge(self, record: LicenseRecord, guard: Guard, now: datetime) -> bool:
+        """Make the record as strict as the guard: its time mark (counted on boot time within one boot), its
+        set-back note, and no lease that a remembered signed denial voids (a restored or edited file). True
+        if the record changed."""
+        changed = by_boot_time(record, guard, now)
+        changed = merge_clock(record, guard, now) or changed
         terms = lease_terms_unverified(record.lease)
         denial = guard.void(terms) if terms is not None else None
         if denial is None:

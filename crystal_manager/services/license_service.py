@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from crystal_manager.licensing import offline
-from crystal_manager.licensing.clock import CLOCK_WARNING
+from crystal_manager.licensing.clock import CLOCK_WARNING, BootReading, read_boot
 from crystal_manager.licensing.engine import KEY_SECRET, EngineConfig, LicensingEngine, Sender
 from crystal_manager.licensing.evaluate import Evaluation
 from crystal_manager.licensing.fingerprint import (
@@ -54,6 +54,10 @@ KEY_MISSING = "the license key is missing from this computer — activate again"
 USABLE = ("active", "trial", "offline_grace")
 
 
+def _no_boot() -> BootReading | None:
+    return None
+
+
 def _key_missing(store: Any) -> bool:
     """True if ``store`` (an open secret store) can be read and holds no license key. A stored lease
     without its key fails closed: the scheduled check cannot ask the server about it, so a restored
@@ -77,7 +81,8 @@ class LicenseService:
     def __init__(self, ctx: AppContext, *, gateway: Sender | None = None,
                  now: Callable[[], datetime] | None = None,
                  machine: Callable[[], MachineFacts] | None = None, label: str | None = None,
-                 secrets_in_status: bool = True) -> None:
+                 secrets_in_status: bool = True,
+                 boot: Callable[[], BootReading | None] | None = None) -> None:
         # secrets_in_status: a status opens the keyring to say where secrets are kept (the CLI's status
         # shows it). The GUI passes False: its start must not load keyring (~10 MiB with its imports) for
         # that; it reports the backend once the store is open, and its License page asks for it itself.
@@ -95,6 +100,9 @@ class LicenseService:
             check_interval=timedelta(hours=ctx.settings.check_interval_hours), describe=_describe,
             label=clean_label(label) or f"{os_family()} computer",
             opened_secrets=None if secrets_in_status else (lambda: ctx.opened_secrets)))
+        # The second time source goes with the clock (licensing/clock.py): a test that injects its own
+        # ``now`` injects its boot readings too, or has none (boot time would disagree with its clock).
+        self.engine.guard.boot = boot or (read_boot if now is None else _no_boot)
 
     def _status(self, ev: Evaluation) -> LicenseStatus:
         record = self.engine.load()

@@ -24,7 +24,7 @@ from crystal_manager.services.context import AppContext
 from crystal_protocol.signing import parse_time
 from tests.licensing.computers import Computer, need_faketime
 from tests.support.keyring_memory import MemoryKeyring
-from tests.support.licensing import Clock, issue, server_cli, service
+from tests.support.licensing import BootClock, Clock, issue, server_cli, service
 from tests.support.servers import ReferenceServer
 
 NOT_ACTIVE = ("revoked", "expired", "not_activated", "locked")
@@ -164,25 +164,38 @@ def test_garbage_in_the_guard_entry_does_not_unlock_an_edited_file(
     assert svc.verify_if_due().state in NOT_ACTIVE
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE (and docs/threat-model.md claims the opposite): a clock frozen for "
-                   "the app alone (libfaketime's absolute time, or the clock set to the same instant before "
-                   "every start) never advances trusted time and is never 'set back', so an offline lease "
-                   "never runs out; no second time source (boot id + CLOCK_BOOTTIME, app run time) is counted")
 def test_a_clock_frozen_for_the_app_alone_does_not_stretch_the_lease(
         lic_ctx: AppContext, reference_server: ReferenceServer) -> None:
-    clock = Clock()
+    """Fixed: within one boot the time since boot (read from /proc, which libfaketime does not fake) is
+    the time elapsed; the model: the injected wall clock frozen, the injected boot clock running on."""
+    clock, boot = Clock(), BootClock()
     frozen = clock.value
     lic = issue(reference_server.data_dir)
-    service(lic_ctx, clock=clock).activate(lic.key)
-    down = service(lic_ctx, clock=clock, url=f"http://127.0.0.1:{free_port()}")
+    service(lic_ctx, clock=clock, boot=boot).activate(lic.key)
     # 30 days of use, one start a day, the app always seeing the same instant (what `faketime '<date>'`
-    # gives one program while the rest of the computer keeps the right time). Each start is a new process.
+    # gives one program while the rest of the computer keeps the right time). Each start is a new service.
     for _day in range(30):
         clock.value = frozen
+        boot.advance(days=1)
+        down = service(lic_ctx, clock=clock, boot=boot, url=f"http://127.0.0.1:{free_port()}")
         with pytest.raises((LicensingOffline, TransportError)):
             down.verify()
+        down.status()  # what a start shows
     status = down.status()
-    assert status.state == "locked" or status.clock_set_back
+    assert status.state == "locked" and status.clock_set_back
+
+
+def test_a_clock_frozen_across_reboots_is_set_back(lic_ctx: AppContext, reference_server: ReferenceServer) -> None:
+    """Fixed: across boots only the wall clock is left; one that is not past the last reading counts as
+    set back (the clock set to the same instant before every start)."""
+    clock, boot = Clock(), BootClock(boot_id="boot-one")
+    frozen = clock.value
+    lic = issue(reference_server.data_dir)
+    service(lic_ctx, clock=clock, boot=boot).activate(lic.key)
+    assert service(lic_ctx, clock=clock, boot=boot).status().clock_set_back is False
+    rebooted = BootClock(boot_id="boot-two", uptime=60.0)
+    clock.value = frozen
+    assert service(lic_ctx, clock=clock, boot=rebooted).status().clock_set_back
 
 
 def test_file_fallback_guard_survives_a_restored_license_file(tmp_path: Path,
@@ -247,11 +260,9 @@ def test_clock_games_during_an_online_check_grant_nothing(tmp_path: Path,
     assert pc.status()["state"] == "revoked"
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE (fails closed on a paying user): a check made while the clock was "
-                   "years behind (dead CMOS battery), then the clock corrected by NTP, counts the correction as "
-                   "time passed: the lease shows locked offline until the next online check")
 def test_a_clock_corrected_forward_after_a_check_does_not_lock(tmp_path: Path,
                                                               reference_server: ReferenceServer) -> None:
+    """Fixed (Linux): within one boot the time since boot, not the corrected wall clock, is what elapsed."""
     need_faketime()
     lic = issue(reference_server.data_dir, seats=1)
     pc = Computer(tmp_path / "pc", "d" * 32, reference_server, clock="-3650d")

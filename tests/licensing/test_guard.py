@@ -124,3 +124,44 @@ def test_damaged_license_file_through_the_cli(tmp_path: Path, reference_server: 
     again = pc.run("verify")  # no key typed: the stored one is used
     assert again.returncode == EXIT_OK, again.stderr
     assert pc.status()["state"] == "active"
+
+
+def test_the_guard_keeps_its_new_fields_and_refuses_odd_ones() -> None:
+    from crystal_manager.licensing.guard import Guard
+
+    kept = Guard(high_water="2026-01-01T00:00:00Z", seen_at="2026-01-01T00:00:00Z", pending="n" * 22,
+                 back_seconds=120.0, boot_id="b" * 36, boot_at=55.5)
+    assert Guard.from_text(kept.to_text()) == kept
+    odd = json.dumps({"v": 1, "pending": "x" * 500, "back_seconds": -5, "boot_at": "soon", "boot_id": 7})
+    assert Guard.from_text(odd) == Guard()
+
+
+def test_with_a_boot_clock_the_lease_still_ends_when_both_clocks_agree(
+        lic_ctx: AppContext, reference_server: ReferenceServer) -> None:
+    """The boot source changes nothing for an honest clock: 15 days on both, offline, is locked."""
+    from tests.support.licensing import BootClock
+
+    clock, boot = Clock(), BootClock()
+    lic = issue(reference_server.data_dir)
+    service(lic_ctx, clock=clock, boot=boot).activate(lic.key)
+    clock.advance(days=15)
+    boot.advance(days=15)
+    assert service(lic_ctx, clock=clock, boot=boot).status().state == "locked"
+
+
+def test_a_wall_clock_jumping_forward_within_one_boot_ages_nothing(
+        lic_ctx: AppContext, reference_server: ReferenceServer) -> None:
+    """The wall clock jumps 20 days ahead while one hour passes since boot: the lease has 14 days less an
+    hour left, not none, and the jump is no set-back; a drift under ten minutes is left alone."""
+    from tests.support.licensing import BootClock
+
+    clock, boot = Clock(), BootClock()
+    lic = issue(reference_server.data_dir)
+    first = service(lic_ctx, clock=clock, boot=boot).activate(lic.key)
+    assert first.lease_expires_at is not None
+    clock.advance(days=20)
+    boot.advance(hours=1)
+    after = service(lic_ctx, clock=clock, boot=boot).status()
+    assert after.state == "active" and not after.clock_set_back
+    clock.advance(minutes=5)  # NTP-sized drift against boot time: not re-expressed, counted as it is
+    assert service(lic_ctx, clock=clock, boot=boot).status().state == "active"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from crystal_manager.licensing.clock import BootReading
 from crystal_manager.licensing.fingerprint import MachineFacts
 from crystal_manager.net.gateway import Gateway, GatewayConfig
 from crystal_manager.services.context import AppContext
@@ -58,6 +59,20 @@ def machine(name: str, *, machine_id: str | None = None,
     return lambda: facts
 
 
+class BootClock:
+    """A settable boot-time source for the ``boot`` seam (clock.read_boot's model): one boot id, seconds
+    since boot that only move when the test moves them."""
+
+    def __init__(self, boot_id: str = "0f3c2a1e-test-boot", uptime: float = 1000.0) -> None:
+        self.boot_id, self.uptime = boot_id, uptime
+
+    def __call__(self) -> BootReading:
+        return BootReading(self.boot_id, self.uptime)
+
+    def advance(self, **delta: float) -> None:
+        self.uptime += timedelta(**delta).total_seconds()
+
+
 class Clock:
     """A settable clock for the ``now`` seam; starts at real time."""
 
@@ -80,13 +95,14 @@ def context(home: Path, profile_file: Path, url: str) -> AppContext:
 
 def service(ctx: AppContext, *, name: str = "alpha", clock: Callable[[], datetime] | None = None,
             url: str | None = None, facts: Callable[[], MachineFacts] | None = None,
-            config: GatewayConfig | None = None, ca_file: Path | None = None) -> LicenseService:
+            config: GatewayConfig | None = None, ca_file: Path | None = None,
+            boot: Callable[[], BootReading | None] | None = None) -> LicenseService:
     """A LicenseService for one fixed machine, talking to ``url`` (default: the profile's server)."""
     gateway = None
     if url is not None or config is not None:
         gateway = Gateway(base_url=url or ctx.profile.server_url, ledger=ctx.ledger, catalog=ctx.catalog,
                           ca_file=ca_file or ctx.profile.tls_ca_file, config=config or FAST, sleep=lambda _s: None)
-    return LicenseService(ctx, gateway=gateway, now=clock, machine=facts or machine(name))
+    return LicenseService(ctx, gateway=gateway, now=clock, machine=facts or machine(name), boot=boot)
 
 
 def context_at(root: Path, profile_file: Path, url: str) -> AppContext:
