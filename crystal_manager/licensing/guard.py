@@ -72,6 +72,8 @@ class Guard:
     boot_at: float | None = None
     #: This process's boot reading, set when the guard is loaded (never stored).
     now_boot: BootReading | None = field(default=None, compare=False)
+    #: Changed since it was loaded in a way copy_clock must save (the boot-time re-expression; never stored).
+    dirty: bool = field(default=False, compare=False)
 
     def void(self, terms: LeaseTerms) -> Denial | None:
         """The denial that voids ``terms``, if any."""
@@ -199,8 +201,9 @@ def copy_clock(record: Any, guard: Guard) -> bool:
         guard.boot_id, guard.boot_at = ((guard.now_boot.boot_id, guard.now_boot.uptime) if guard.now_boot
                                         else (None, None))
     new = (record.high_water, record.high_water_seen_at, record.clock_set_back_at or guard.set_back_at)
+    dirty, guard.dirty = guard.dirty, False
     if new == (guard.high_water, guard.seen_at, guard.set_back_at):
-        return False
+        return dirty
     guard.high_water, guard.seen_at, guard.set_back_at = new
     return True
 

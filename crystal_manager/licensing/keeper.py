@@ -47,30 +47,31 @@ def by_boot_time(record: LicenseRecord, guard: Guard, now: datetime) -> bool:
     Same boot: when the wall clock strayed from the boot time by more than BOOT_SLACK (frozen, stepped
     back, or corrected forward), the reading is re-expressed on today's wall clock (``seen_at`` = now minus
     the time since it), in the guard and — if it is the same reading — in the record, so trusted time is
-    the mark plus the boot time elapsed; a wall clock over an hour behind that is set back. Another boot:
-    a wall clock not past the last reading is set back, and the reading starts again from this boot.
+    the mark plus the boot time elapsed; a wall clock over an hour behind that is set back. Another boot
+    (or this one gone back in time: a virtual machine restored from a snapshot): a wall clock not past the
+    last reading is set back, and the reading starts again from here (trusted time never goes back).
     """
     reading, mark, seen = guard.now_boot, guard_time(guard.high_water), guard_time(guard.seen_at)
     if reading is None or mark is None or seen is None or guard.boot_id is None or guard.boot_at is None:
         return False
     changed = False
-    if guard.boot_id != reading.boot_id:
+    elapsed = timedelta(seconds=reading.uptime - guard.boot_at)
+    # Another boot, or this boot gone back in time (a virtual machine restored from a snapshot): only the
+    # wall clock is left; the reading starts again from here.
+    if guard.boot_id != reading.boot_id or elapsed < timedelta(0):
         if now < seen + timedelta(seconds=1):  # not past the last reading (stored to the second)
             changed = _set_back(record, guard, now)
         trusted = read_clock(now, mark, seen).trusted_now
         guard.high_water, guard.seen_at = format_time(trusted), format_time(now)
-        guard.boot_id, guard.boot_at = reading.boot_id, reading.uptime
+        guard.boot_id, guard.boot_at, guard.dirty = reading.boot_id, reading.uptime, True
         return changed
-    elapsed = timedelta(seconds=reading.uptime - guard.boot_at)
-    if elapsed < timedelta(0):  # the same boot gone back in time: a restored snapshot of a virtual machine
-        return _set_back(record, guard, now)
     if abs(now - (seen + elapsed)) <= BOOT_SLACK:
         return False
     healed = format_time(now - elapsed)
     if record.high_water_seen_at == guard.seen_at and record.high_water == guard.high_water:
         record.high_water_seen_at = healed
         changed = True
-    guard.seen_at = healed
+    guard.seen_at, guard.dirty = healed, True
     if mark + elapsed - now > TAMPER_THRESHOLD:  # the wall clock lags boot time: frozen or set back
         changed = _set_back(record, guard, now) or changed
     return changed

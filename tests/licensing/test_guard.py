@@ -165,3 +165,22 @@ def test_a_wall_clock_jumping_forward_within_one_boot_ages_nothing(
     assert after.state == "active" and not after.clock_set_back
     clock.advance(minutes=5)  # NTP-sized drift against boot time: not re-expressed, counted as it is
     assert service(lic_ctx, clock=clock, boot=boot).status().state == "active"
+
+
+
+def test_the_same_boot_gone_back_in_time_does_not_turn_trusted_time_back(
+        lic_ctx: AppContext, reference_server: ReferenceServer) -> None:
+    """A virtual machine restored from a snapshot (the same boot id, less time since boot than last seen)
+    with its wall clock put right: the reading starts again, trusted time does not go back."""
+    from tests.support.licensing import BootClock
+
+    clock, boot = Clock(), BootClock(uptime=5000.0)
+    lic = issue(reference_server.data_dir)
+    service(lic_ctx, clock=clock, boot=boot).activate(lic.key)
+    clock.advance(days=2)
+    boot.advance(days=2)
+    assert service(lic_ctx, clock=clock, boot=boot).status().clock_set_back is False
+    clock.advance(hours=1)
+    restored = service(lic_ctx, clock=clock, boot=BootClock(uptime=5000.0))  # the snapshot's boot time
+    assert restored.engine.evaluate(open_keyring=True).trusted_now >= clock.value - timedelta(minutes=1)
+    assert restored.status().clock_set_back is False
