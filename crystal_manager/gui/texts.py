@@ -3,10 +3,10 @@ translation (English is the source language); no decisions are made here."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import NamedTuple
 
-from PySide6.QtCore import QT_TR_NOOP, QDate, QDateTime, QLocale, QTimeZone
+from PySide6.QtCore import QT_TR_NOOP, QDateTime, QLocale
 
 from crystal_manager.desktop.tray_state import TrayState, TrayView
 from crystal_manager.gui.first_tray import app_name, starting_line
@@ -24,23 +24,20 @@ def core_words(text: str) -> str:
 
 
 def fmt_day(day: date) -> str:
-    """``20 Mar 2027`` in the user's locale."""
-    return QLocale().toString(QDate(day.year, day.month, day.day), "d MMM yyyy")
+    """``20 Mar 2027``: the one date format of the CLI and the GUI (services.dates.date_words)."""
+    from crystal_manager.services.dates import date_words
+
+    return date_words(datetime(day.year, day.month, day.day, tzinfo=UTC), with_time=False)
 
 
 def fmt_when(iso: str | None) -> str:
-    """An ISO timestamp in local time, ``20 Mar 2027, 14:05``; a dash when unknown."""
+    """An ISO timestamp in local time, ``20 Mar 2027, 14:05`` (services.dates.date_words, as the CLI
+    writes it); a dash when unknown."""
     if not iso:
         return "—"
-    try:
-        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except ValueError:
-        return iso
-    if moment.tzinfo is None:
-        qdt = QDateTime.fromSecsSinceEpoch(int(moment.timestamp()))
-    else:
-        qdt = QDateTime.fromSecsSinceEpoch(int(moment.timestamp()), QTimeZone.utc()).toLocalTime()
-    return QLocale().toString(qdt, "d MMM yyyy, HH:mm")
+    from crystal_manager.services.dates import date_words
+
+    return date_words(iso, with_time=True, local=True)
 
 
 def days(n: int) -> str:

@@ -94,8 +94,7 @@ def test_online_journey(start_app: Callable[[Clock], TrayApp], reference_server:
 
     good = issue(reference_server.data_dir, plan="pro", seats=3, expires="2099-01-01")
     dialog.key_edit.setText(good.key[:-1] + ("A" if good.key[-1] != "A" else "B"))
-    with qtbot.waitSignal(dialog.failed):
-        dialog.activate_button.click()
+    assert not dialog.activate_button.isEnabled()  # the note under the key says why; nothing can be sent
     shot(dialog, "activation-typo")
 
     unknown = generate_key()

@@ -9,7 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QResizeEvent, QShowEvent
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QStyle, QVBoxLayout, QWidget
 
 from crystal_manager.gui.pages.privacy_rows import (
     catalog_rows,
@@ -61,7 +61,13 @@ class FullTable(PlainTable):
         if count == 0:
             return
         wanted = [max(self.sizeHintForColumn(c), header.sectionSizeHint(c)) for c in range(count)]
-        room = self.viewport().width() if self.isVisible() else max(self.viewport().width(), sum(wanted))
+        room = self.viewport().width()
+        if not self.verticalScrollBar().isVisible():
+            # Leave room for the scroll bar that wrapped rows may bring: its coming narrows the view without
+            # resizing the table (no resizeEvent), and the last column would then be cut off.
+            room -= self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        if not self.isVisible():
+            room = max(room, sum(wanted))
         widths = capped(wanted, room, self.MIN_COLUMN)
         if sum(widths) < room:
             widths[-1] += room - sum(widths)
