@@ -119,6 +119,7 @@ def test_go_back_acts_on_the_versions_read_at_click_time_and_asks_again_if_they_
     save(app.window(), "updates-asked-again", OUT)
     again = confirm_box(app)
     assert again is not None
+    save(again, "question-asked-again", OUT)
     yes = next(b for b in again.findChildren(QPushButton) if b.text() == "Go back to 1.2.0")
     with qtbot.waitSignal(app.updates.done, timeout=30_000, check_params_cb=lambda name: name == "rollback"):
         yes.click()
