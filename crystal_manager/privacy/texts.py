@@ -23,9 +23,10 @@ KNOWN_FILES = {"settings.json": "your settings", "ledger.jsonl": "the privacy lo
 #: What the app keeps in the operating system's keyring: named here, never shown.
 KEYRING_ENTRIES = (("license_key", "your license key"),
                    ("machine_key", "this computer's private key (signs an offline deactivation proof)"),
-                   ("license_guard", "a copy of the license's trusted time and of the vendor's signed refusals "
-                                     "(license and computer IDs), so a restored old license file grants "
-                                     "nothing"))
+                   ("license_guard", "a copy of the license's trusted time (with this start-up's ID and the "
+                                     "time since start-up), the vendor's signed refusals (license and "
+                                     "computer IDs) and a pending offline request's number, so a "
+                                     "restored old license file grants nothing; never sent"))
 
 
 #: Files known by where they are (a part of their path), in words; checked in this order.
