@@ -101,8 +101,20 @@ def run_in_background(parent: QObject | None, op: Callable[[], T], *,
         handle.progressed.connect(on_progress)
     _RUNNING.add(handle)
     handle.finished.connect(lambda: _RUNNING.discard(handle))
-    QThreadPool.globalInstance().start(_Task(handle))
+    _pool().start(_Task(handle))
     return handle
+
+
+# The operations wait on the network and the disk, not the CPU: Qt's default of one thread per core (two
+# here) let two requests to a hanging server hold back every local read, and the window showed old facts.
+MIN_THREADS = 8
+
+
+def _pool() -> QThreadPool:
+    pool = QThreadPool.globalInstance()
+    if pool.maxThreadCount() < MIN_THREADS:
+        pool.setMaxThreadCount(MIN_THREADS)
+    return pool
 
 
 def _log_failure(exc: BaseException) -> None:

@@ -9,7 +9,7 @@ from PySide6.QtCore import QThread
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from crystal_manager.gui.worker import BackgroundOp, run_in_background
+from crystal_manager.gui.worker import MIN_THREADS, BackgroundOp, run_in_background, wait_for_all
 
 
 def test_result_arrives_on_the_gui_thread(qtbot: QtBot) -> None:
@@ -66,3 +66,19 @@ def test_base_exceptions_are_reported_too(qtbot: QtBot, exc: BaseException) -> N
     with qtbot.waitSignal(handle.failed) as blocker:
         pass
     assert blocker.args == [exc]
+
+
+def test_operations_stuck_on_the_network_do_not_hold_back_a_local_read(qtbot: QtBot) -> None:
+    """Requests hanging on a silent server (Qt's default pool has one thread per core: two here) must not
+    keep a quick local read waiting: the window would show old facts until they time out."""
+    release = threading.Event()
+    for _ in range(MIN_THREADS - 1):
+        run_in_background(None, lambda: release.wait(30))
+    try:
+        quick = run_in_background(None, lambda: "read")
+        with qtbot.waitSignal(quick.finished, timeout=5000):
+            pass
+        assert quick.result == "read"
+    finally:
+        release.set()
+        assert wait_for_all(5000)
