@@ -52,7 +52,10 @@ def parse_key(text: str) -> str:
     if not kept:
         raise KeyProblem("empty", "no license key was entered")
     joined = "".join(c for _, c in kept)
-    if joined.startswith(PREFIX) and len(kept) > KEY_CHARS:
+    # A key's body may itself start with the prefix's letters, so a full-length input is kept as is; any
+    # other length cannot be a key either way, and the prefix is dropped so the count below says how many
+    # characters follow it ("CM3D-AAAAA" has 5, not 9).
+    if joined.startswith(PREFIX) and len(kept) != KEY_CHARS:
         kept = kept[len(PREFIX):]
     chars: list[str] = []
     for position, typed in kept:
