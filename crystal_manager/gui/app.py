@@ -341,6 +341,9 @@ class TrayApp(QObject):
             self.updates.confirm_install(self.open_window("updates"))
         elif action == "activate":
             self.license.open_activation(self.open_window("license"))
+        elif action == "verify":  # the tray's way out of Locked: the page shows the answer
+            self.open_window("license")
+            self.license.verify_now()
         elif action == "quit":
             self.quit()
 

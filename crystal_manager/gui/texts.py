@@ -11,7 +11,7 @@ from PySide6.QtCore import QT_TR_NOOP, QDateTime, QLocale
 from crystal_manager.desktop.tray_state import TrayState, TrayView
 from crystal_manager.gui.first_tray import app_name, starting_line
 from crystal_manager.gui.first_tray import tr as _tr
-from crystal_manager.services.license_rules import needs_activation
+from crystal_manager.services.license_rules import needs_activation, offers_activate
 
 tr = _tr  # the one tr() lives in first_tray (the lightest module); the pages import it from here
 
@@ -148,7 +148,11 @@ def menu_entries(view: TrayView, *, product_version: str | None, manager_version
     entries.append(MenuEntry(versions_line(product_version, manager_version), None))
     entries.append(MenuEntry("-", "-"))
     if view.state is TrayState.LOCKED and needs_activation(view.license_state):
-        entries.append(MenuEntry(tr("Activate…"), "activate"))
+        # Locked with its key here: asking the server again unlocks it; a new key is for the other states.
+        if offers_activate(view.license_state):
+            entries.append(MenuEntry(tr("Activate…"), "activate"))
+        else:
+            entries.append(MenuEntry(tr("Verify now"), "verify"))
     if update is not None:
         entries.append(update)
     entries += [

@@ -76,6 +76,11 @@ class MainWindow(QMainWindow):
                 action.setShortcut(QKeySequence(keys))
             action.triggered.connect(lambda _checked=False, a=action_id: self.action.emit(a))
             menu.addAction(action)
+            if action_id == "activate":
+                # As on the License page: no "Activate…" while a license runs here (or only needs a check).
+                action.setVisible(self.license_page.activate_button.isVisibleTo(self.license_page))
+                self.license_page.activate_offered.connect(action.setVisible)
+                self.activate_action = action
         for index, key in enumerate(PAGES, start=1):
             jump = QAction(self)
             jump.setShortcut(QKeySequence(f"Ctrl+{index}"))

@@ -67,6 +67,18 @@ def is_activated(state: str | None) -> bool:
     return state is not None and state != "not_activated"
 
 
+def offers_activate(state: str | None) -> bool:
+    """True when entering a key is the way forward: not activated, expired or revoked. A locked license
+    still has its key here; asking the server again (Verify now) is what unlocks it, not a new key."""
+    return state in {"not_activated", "expired", "revoked"}
+
+
+def offers_machine_actions(state: str | None) -> bool:
+    """True when the machine list and deactivating make sense: an activated, unlocked license (while
+    locked the server has first to confirm the license, so only Verify now is offered)."""
+    return is_activated(state) and state != "locked"
+
+
 def has_ended(state: str | None) -> bool:
     """True when a signed answer ended the license (expired or revoked)."""
     return state in ENDED_STATES

@@ -45,9 +45,18 @@ def test_facts_for_each_state(make_app: MakeApp, qtbot: QtBot, state: str, rows:
             assert shown is None, key
         else:
             assert shown is not None and shown.startswith(expected), (key, shown)
-    needs_key = state in ("not_activated", "expired", "revoked", "locked")
+    # A locked license keeps its key here: Verify now (first, the default) unlocks it, not a new key.
+    needs_key = state in ("not_activated", "expired", "revoked")
     assert page.activate_button.isVisibleTo(page) == needs_key
-    assert page.verify_button.isEnabled() == (state != "not_activated")
+    assert page.verify_button.isVisibleTo(page) == (state != "not_activated")
+    assert page.verify_button.isDefault() == (state != "not_activated")
+    machine_actions = state not in ("not_activated", "locked")
+    assert page.machines_button.isVisibleTo(page) == machine_actions
+    assert page.deactivate_button.isVisibleTo(page) == machine_actions
+    # The window's menu offers "Activate…" exactly when the page does (not while the license runs).
+    window = page.window()
+    assert window.activate_action.isVisible() == needs_key
+    assert page.busy.isHidden()  # no empty progress line above the buttons while nothing runs
 
 
 def test_grace_countdown_is_visible(make_app: MakeApp, qtbot: QtBot) -> None:

@@ -43,8 +43,10 @@ def test_state_icon_tooltip_and_menu(make_app: MakeApp, state: str) -> None:
     assert menu[0] == line
     assert menu[1].startswith("CrystalMe3D Pro not installed · Manager ")
     actions = ["Open CrystalMe3D Pro Manager", "Check for updates", "Privacy…", "Quit"]
-    if state in ("not_activated", "expired", "revoked", "locked"):  # revoked too: another key is the way out
+    if state in ("not_activated", "expired", "revoked"):  # revoked too: another key is the way out
         actions.insert(0, "Activate…")
+    if state == "locked":  # the key is here: asking the server again is the way out, not another key
+        actions.insert(0, "Verify now")
     assert menu[2:] == actions
     assert not app.tray.menu.actions()[0].isEnabled()  # the status line is information, not an action
 
@@ -96,6 +98,16 @@ def test_left_click_opens_window_and_menu_actions_route(make_app: MakeApp) -> No
     assert app.window().current_page() == "privacy"
     by_text["Check for updates"].trigger()
     assert app.window().current_page() == "updates"
+
+
+def test_locked_tray_offers_verify_now_and_it_asks_the_server(make_app: MakeApp, qtbot: QtBot) -> None:
+    app, fake, _probe = make_app("locked")
+    assert app.tray is not None
+    by_text = {a.text(): a for a in app.tray.menu.actions()}
+    assert "Activate…" not in by_text  # the key is still here: a new one is not what unlocks it
+    by_text["Verify now"].trigger()
+    assert app.window().current_page() == "license"
+    qtbot.waitUntil(lambda: "verify" in fake.calls)
 
 
 def test_quit_from_tray_menu(make_app: MakeApp, qtbot: QtBot) -> None:

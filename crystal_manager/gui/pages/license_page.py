@@ -12,7 +12,13 @@ from crystal_manager.gui.license_api import LicenseFacts
 from crystal_manager.gui.problems import Problem
 from crystal_manager.gui.texts import days, fmt_day, fmt_when, license_state_name, status_line, tr
 from crystal_manager.gui.widgets import Banner, FactRows, page_title
-from crystal_manager.services.license_rules import dates_for, has_ended, is_activated, needs_activation
+from crystal_manager.services.license_rules import (
+    dates_for,
+    has_ended,
+    is_activated,
+    offers_activate,
+    offers_machine_actions,
+)
 from crystal_manager.services.status import plan_name
 
 
@@ -31,6 +37,7 @@ class LicensePage(QWidget):
     deactivate_requested = Signal()
     machines_requested = Signal()
     stop_requested = Signal()
+    activate_offered = Signal(bool)  # the window's menu shows "Activate…" exactly when this page does
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -51,6 +58,7 @@ class LicensePage(QWidget):
         self.problem_banner.body.setOpenExternalLinks(True)  # "Open your account page" on an ended subscription
         self.busy = QLabel()
         self.busy.setAccessibleName(tr("Progress"))
+        self.busy.hide()  # an empty label still takes a line: a gap above the buttons while nothing runs
         self.stop_button = self._button(tr("&Stop waiting"), self.stop_requested,
                                         tr("Stop waiting for the licensing server's answer"))
         self.stop_button.hide()
@@ -63,7 +71,8 @@ class LicensePage(QWidget):
         self.deactivate_button = self._button(tr("&Deactivate this machine…"), self.deactivate_requested,
                                               tr("Free this machine's seat and remove the license from it"))
         buttons = QHBoxLayout()
-        for button in (self.activate_button, self.verify_button, self.machines_button, self.deactivate_button):
+        # Verify now first: it is the one action that helps in every activated state (and unlocks a locked one).
+        for button in (self.verify_button, self.activate_button, self.machines_button, self.deactivate_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
@@ -107,7 +116,7 @@ class LicensePage(QWidget):
                 rows.set(key, None)
             rows.set("state", license_state_name(None))
             self.clock_banner.hide()
-            self._enable(activated=False, known=False)
+            self._enable(None)
             return
         rows.set("state", license_state_name(lic.state))
         rows.set("plan", plan_name(lic.plan))
@@ -155,7 +164,7 @@ class LicensePage(QWidget):
         else:
             self.secrets_banner.hide()
         self._show_clock(lic.clock_offset_seconds if lic.clock_wrong else None)
-        self._enable(activated=is_activated(lic.state), known=True, needs_key=needs_activation(lic.state))
+        self._enable(lic.state)
 
     def _show_clock(self, offset: int | None) -> None:
         """A warning when this computer's clock is off by more than a few minutes (the license still works)."""
@@ -173,12 +182,22 @@ class LicensePage(QWidget):
                "the dates shown are the server's; set the clock right to keep other programs correct.")
             .replace("%1", amount).replace("%2", side))
 
-    def _enable(self, *, activated: bool, known: bool, needs_key: bool = True) -> None:
+    def _enable(self, state: str | None) -> None:
+        """Offer only what fits the state (the rules live in services.license_rules; None: not read yet)."""
         idle = not self._busy
-        self.activate_button.setVisible(needs_key or not known)
+        known = state is not None
+        offer_key = not known or offers_activate(state)
+        self.activate_button.setVisible(offer_key)
         self.activate_button.setEnabled(known and idle)
-        for button in (self.verify_button, self.machines_button, self.deactivate_button):
-            button.setEnabled(activated and idle)
+        self.verify_button.setVisible(is_activated(state))
+        self.verify_button.setEnabled(idle)
+        for button in (self.machines_button, self.deactivate_button):
+            button.setVisible(offers_machine_actions(state))
+            button.setEnabled(idle)
+        # The default (Enter) is the way forward: Verify now while a key is here, else Activate.
+        self.verify_button.setDefault(is_activated(state))
+        self.activate_button.setDefault(not is_activated(state))
+        self.activate_offered.emit(known and offer_key)
 
     def set_busy(self, text: str | None) -> None:
         """Show what is running (None: idle); buttons wait meanwhile."""
