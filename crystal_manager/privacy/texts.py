@@ -22,7 +22,7 @@ KNOWN_FILES = {"settings.json": "your settings", "ledger.jsonl": "the privacy lo
                                    "only such folders)"}
 #: What the app keeps in the operating system's keyring: named here, never shown.
 KEYRING_ENTRIES = (("license_key", "your license key"),
-                   ("machine_key", "this computer's private key (signs an offline deactivation proof)"),
+                   ("machine_key", "this computer's private key, which signs an offline deactivation proof"),
                    ("license_guard", "a copy of the license's trusted time (with this start-up's ID and the "
                                      "time since start-up), the vendor's signed refusals (license and "
                                      "computer IDs) and a pending offline request's number, so a "

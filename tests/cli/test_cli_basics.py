@@ -56,7 +56,9 @@ def test_status_with_dev_profile_and_server_check(reference_server: ReferenceSer
 
 def test_text_status_says_profile_is_not_production(reference_server: ReferenceServer, tmp_path: Path) -> None:
     proc = run_cli("--profile", str(reference_server.profile_file), "status", env=isolated_env(tmp_path))
-    assert "NOT production" in proc.stdout
+    # plain words: whose server it is, no "profile"/"production" (finding 13)
+    assert "Server: a test server (not the vendor's)" in proc.stdout, proc.stdout
+    assert "production" not in proc.stdout.lower() and "Profile:" not in proc.stdout
 
 
 def test_bad_profile_is_one_line_and_exit_2(tmp_path: Path) -> None:

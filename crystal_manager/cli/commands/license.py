@@ -81,7 +81,7 @@ def license_lines(lic: LicenseStatus) -> list[str]:
     lines = [f"License: {state_words(lic.state)}" + (f" ({plan_name(lic.plan)})" if lic.plan else "")]
     when = dates_for(lic)  # which dates apply in which state: the same rule as the License page
     grace = None if when.grace_days_left is None else int(when.grace_days_left)  # whole days, as the tray
-    facts = [("Key", f"…{lic.key_hint}" if lic.key_hint else None), ("Machine", lic.machine_id),
+    facts = [("Key", f"…{lic.key_hint}" if lic.key_hint else None),
              ("Ends on", human_time(when.ends_at)), ("Renews on", human_time(when.renews_at)),
              ("Trial days left", when.trial_days_left), ("Offline grace days left", grace),
              ("Seats", f"{lic.seats_used}/{lic.seats_total}" if lic.seats_total is not None else None),
@@ -186,12 +186,18 @@ def run_deactivate(ctx: AppContext, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def system_words(os_name: str | None, environment: str | None) -> str:
+    """"Linux (in a container)": the system and, when not a physical computer, what it runs in."""
+    inside = {"container": "in a container", "vm": "in a virtual machine"}.get(environment or "")
+    return f"{os_name or 'unknown system'} ({inside})" if inside else (os_name or "")
+
+
 def machine_lines(listing: MachineList) -> list[str]:
     """The machine list for people."""
     lines = [f"Seats used: {listing.seats_used} of {listing.seats_total}"]
     for m in listing.machines:
         mark = "  (this machine)" if m.is_this_machine else ""
-        lines.append(f"  {m.machine_id}  {m.label}  {m.os or ''} {m.environment or ''}  activated "
+        lines.append(f"  {m.machine_id}  {m.label}  {system_words(m.os, m.environment)}  activated "
                      f"{human_time(m.activated_at)}  last seen {human_time(m.last_seen_at) or '-'}{mark}")
     return lines
 

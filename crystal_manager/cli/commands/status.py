@@ -32,9 +32,9 @@ def render_text(status: AppStatus) -> list[str]:
         f"CrystalMe3D Pro: {status.product_version or 'not installed'}",
         *license_lines(lic),
     ]
-    if not profile.production:
-        lines.append(f"Profile: {profile.name} (NOT production) from {profile.source}")
-    lines.append(f"Server: {profile.server_url}")
+    # "profile"/"production" are our words, not the user's: say whose server it is (the name is in --json)
+    whose = "" if profile.production else "a test server (not the vendor's), "
+    lines.append(f"Server: {whose}{profile.server_url}")
     return lines
 
 
