@@ -101,6 +101,10 @@ def test_the_daily_check_downloads_in_the_background_and_says_so(env: UpdatesEnv
     assert {e["trigger"] for e in env.ctx.ledger.entries() if e["kind"].startswith("update_")} == {"scheduled"}
     assert "Install update 1.2.0…" in menu_texts(app)
     assert app.view().state is TrayState.UPDATE_AVAILABLE
+    # The switch that made this happen says so (not only "check"): the words match what just happened.
+    switch = app.open_window("updates").updates_page.auto_check
+    assert switch.isChecked() and "download" in switch.text().lower()
+    assert "installed until you choose" in switch.toolTip()
 
 
 def test_cancel_while_running_and_while_paused_deletes_the_partial_file(

@@ -189,9 +189,11 @@ class UpdatesPage(QWidget):
         self.channel.currentIndexChanged.connect(self._channel_picked)
         channel_label = QLabel(tr("C&hannel:"))
         channel_label.setBuddy(self.channel)
-        self.auto_check = QCheckBox(tr("Check for updates &automatically every day"))
-        self.auto_check.setToolTip(tr("Checks once a day and downloads an update in the background; "
-                                      "nothing is installed without you"))
+        # The switch says all it does: the daily check also downloads what it finds (so an update is ready
+        # when you want it); installing always waits for you. Off: nothing is checked or downloaded unasked.
+        self.auto_check = QCheckBox(tr("Check for updates and &download them automatically"))
+        self.auto_check.setToolTip(tr("Once a day the Manager checks for a newer version and downloads it in the "
+                                      "background. Nothing is installed until you choose to install it."))
         self.auto_check.toggled.connect(self.auto_check_changed.emit)
         channel_row = QHBoxLayout()
         channel_row.addWidget(channel_label)
