@@ -15,6 +15,7 @@ from typing import Any
 from crystal_manager.licensing import offline
 from crystal_manager.licensing.clock import CLOCK_WARNING, BootReading, read_boot
 from crystal_manager.licensing.engine import KEY_SECRET, EngineConfig, LicensingEngine, Sender
+from crystal_manager.licensing.errors import MachineNotFound
 from crystal_manager.licensing.evaluate import Evaluation
 from crystal_manager.licensing.fingerprint import (
     MachineFacts,
@@ -172,14 +173,20 @@ class LicenseService:
 
     def verify(self, *, trigger: Trigger = "user") -> LicenseStatus:
         """Re-validate with the server now (offline problems and denials are raised after being recorded)."""
-        return self._status(self.engine.verify(trigger))
+        try:
+            return self._status(self.engine.verify(trigger))
+        except MachineNotFound as exc:  # asked about this computer: it was freed elsewhere, not "that machine"
+            raise _this_computer_gone(exc) from exc
 
     def verify_if_due(self) -> LicenseStatus:
         """Re-validate if the next check is due (scheduled trigger); else return local status. Nothing is
         sent while the user has paused background checks (Privacy page): the lease then runs its course."""
         if self.ctx.settings.background_checks_paused:
             return self.status()
-        return self._status(self.engine.verify_if_due())
+        try:
+            return self._status(self.engine.verify_if_due())
+        except MachineNotFound as exc:
+            raise _this_computer_gone(exc) from exc
 
     def deactivate(self, machine_id: str | None = None) -> LicenseStatus:
         """Deactivate this machine (None) or another machine on the license."""
@@ -230,3 +237,12 @@ class LicenseService:
     def install_offline_response(self, path: Path) -> LicenseStatus:
         """Install a signed offline response file."""
         return self._status(offline.install_response(self.engine, path))
+
+
+def _this_computer_gone(exc: MachineNotFound) -> MachineNotFound:
+    """The same signed denial, as the kind that says "this computer" (words in services.usertext)."""
+    from crystal_manager.services.usertext import ThisComputerDeactivated
+
+    gone = ThisComputerDeactivated(str(exc), exc.detail)
+    gone.signed_at = exc.signed_at
+    return gone

@@ -24,6 +24,8 @@ def status_words(status: int, kind: str = "") -> str:
         return "answered"
     if status == 404 and kind == "update_metadata":
         return "answered: nothing newer"  # how the update check learns there is no newer signed list
+    if status == 404 and kind.startswith("license_"):  # a signed licensing denial, not a missing file
+        return "refused: the license or this computer is not on the server's list"
     if status == 404:
         return "the server had no such file"
     if status == 429:

@@ -15,7 +15,7 @@ from typing import Literal
 
 from crystal_manager.licensing import errors as lic
 from crystal_manager.net import errors as net
-from crystal_manager.services.usertext import ACCOUNT_URL, explain
+from crystal_manager.services.usertext import ACCOUNT_URL, ThisComputerDeactivated, explain
 from crystal_manager.storage.atomic import StorageError
 from crystal_manager.storage.secrets import SecretStoreError
 
@@ -40,6 +40,7 @@ class ProblemKind(Enum):
     REVOKED = "revoked"
     NOT_FOUND = "not_found"
     MACHINE_GONE = "machine_gone"
+    DEACTIVATED_ELSEWHERE = "deactivated_elsewhere"
     NOT_ACTIVATED = "not_activated"
     DENIED = "denied"
     OFFLINE_FILE = "offline_file"
@@ -69,6 +70,7 @@ _ORDER: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Probl
     (lic.SubscriptionExpired, ProblemKind.EXPIRED),
     (lic.LicenseRevoked, ProblemKind.REVOKED),
     (lic.KeyNotFound, ProblemKind.NOT_FOUND),
+    (ThisComputerDeactivated, ProblemKind.DEACTIVATED_ELSEWHERE),
     (lic.MachineNotFound, ProblemKind.MACHINE_GONE),
     (lic.LicenseDenied, ProblemKind.DENIED),
     (lic.NotActivated, ProblemKind.NOT_ACTIVATED),
@@ -97,6 +99,7 @@ _HEADLINES: dict[ProblemKind, str] = {
     ProblemKind.REVOKED: "this license was revoked",
     ProblemKind.NOT_FOUND: "no license has this key",
     ProblemKind.MACHINE_GONE: "that machine is not on the license",
+    ProblemKind.DEACTIVATED_ELSEWHERE: "this computer was deactivated (from another computer or by support)",
     ProblemKind.NOT_ACTIVATED: "this computer is not activated",
     ProblemKind.DENIED: "the licensing server refused",
     ProblemKind.OFFLINE_FILE: "the offline file cannot be used",
@@ -137,6 +140,7 @@ _NEXT: dict[ProblemKind, str] = {
     ProblemKind.REVOKED: "Contact CrystalMe3D Pro support if you think this is a mistake.",
     ProblemKind.NOT_FOUND: "Check the key; it may belong to another product or account.",
     ProblemKind.MACHINE_GONE: "Open the machine list again to see the machines on the license now.",
+    ProblemKind.DEACTIVATED_ELSEWHERE: "Activate it again to use it here.",
     ProblemKind.NOT_ACTIVATED: "Activate this computer first.",
     ProblemKind.DENIED: "Contact CrystalMe3D Pro support.",
     ProblemKind.OFFLINE_FILE: "Ask the vendor for a new file made for this computer.",

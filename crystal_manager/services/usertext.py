@@ -16,6 +16,15 @@ from crystal_manager.storage.atomic import StorageError
 from crystal_manager.storage.secrets import SecretStoreError
 from crystal_manager.updates import errors as upd
 
+#: What the server's "not on the license" means when this computer itself asked (verification).
+DEACTIVATED_ELSEWHERE_WORDS = ("This computer was deactivated (from another computer or by support): activate it "
+                               "again to use it here.")
+
+
+class ThisComputerDeactivated(lic.MachineNotFound):
+    """The server no longer has *this* computer on the license (freed from another computer or by support);
+    raised by verification, where "that machine" would be the wrong words."""
+
 
 class Outcome(Enum):
     """What kind of failure it was; each has its own exit code."""
@@ -115,6 +124,7 @@ register(lic.SubscriptionExpired, _expired)
 register(lic.SeatLimitReached, _seats)
 register(lic.MachineNotFound, lambda exc: ("That machine is not activated on this license (it may already have "
                                            "been deactivated).", Outcome.DENIED))
+register(ThisComputerDeactivated, lambda exc: (DEACTIVATED_ELSEWHERE_WORDS, Outcome.DENIED))
 register(lic.LicenseDenied, _fixed("The server refused: ", Outcome.DENIED))
 register(lic.LicensingOffline, _fixed("No usable answer from the licensing server: ", Outcome.OFFLINE))
 register(lic.UntrustedAnswer, lambda exc: (

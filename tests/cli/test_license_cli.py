@@ -229,3 +229,22 @@ def test_machine_name_shows_in_the_machine_list_and_a_bad_one_sends_nothing(
     assert done.returncode == EXIT_OK, done.stderr
     listing = json.loads(cli("machines", "--json").stdout)
     assert [m["label"] for m in listing["machines"]] == ["Studio workstation"]
+
+
+def test_this_computer_freed_elsewhere_says_so(cli: Cli, reference_server: ReferenceServer, tmp_path: Path) -> None:
+    """Finding 8: a seat freed from another computer is "this computer was deactivated", not "that machine"."""
+    lic = issue(reference_server.data_dir)
+    assert cli("activate", lic.key).returncode == EXIT_OK
+    this_id = json.loads(cli("status", "--json").stdout)["license"]["machine_id"]
+    other = service(context_at(tmp_path / "other", reference_server.profile_file, reference_server.url),
+                    name="beta")
+    other.deactivate_with_key(lic.key, this_id)
+    proc = cli("verify")
+    line = one_line_error(proc)
+    assert proc.returncode == EXIT_DENIED
+    assert "This computer was deactivated (from another computer or by support): activate it again" in line, line
+    assert "That machine" not in line
+    from crystal_manager.services.privacy_words import outcome_words
+
+    last = Ledger(cli.home / "data" / "ledger.jsonl").entries()[-1]
+    assert last["kind"] == "license_validate" and "no such file" not in outcome_words(last)

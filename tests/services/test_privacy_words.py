@@ -90,3 +90,14 @@ def test_offline_until_words(state: str, lease: str | None, words: str) -> None:
     from crystal_manager.services.license_rules import offline_until_words
 
     assert offline_until_words(state, lease) == words
+
+
+@pytest.mark.parametrize(("kind", "words"), [
+    ("license_validate", "refused: the license or this computer is not on the server's list"),
+    ("license_deactivate", "refused: the license or this computer is not on the server's list"),
+    ("update_metadata", "answered: nothing newer"),
+    ("update_download", "the server had no such file"),
+])
+def test_not_found_words_by_kind(kind: str, words: str) -> None:
+    """Finding 8: a licensing denial is not "the server had no such file"."""
+    assert outcome_words({"kind": kind, "state": "done", "status": 404}) == words

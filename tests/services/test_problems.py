@@ -123,3 +123,13 @@ def test_one_typo_wording_that_never_blames_the_last_group() -> None:
     assert problem.headline == "Not activated: this key has a typo"
     assert explain(typo)[0] == "This key has a typo — check it against your purchase e-mail (nothing was sent)."
     assert not any("last group" in w or "does not match" in w for w in words)
+
+
+def test_this_computer_deactivated_elsewhere_words() -> None:
+    """Finding 8: verification told "not on the license" is about this computer, with its own next step."""
+    from crystal_manager.services.usertext import ThisComputerDeactivated
+
+    found = problem_for(ThisComputerDeactivated("this machine is not activated on the license"), "verify")
+    assert found.kind is ProblemKind.DEACTIVATED_ELSEWHERE
+    assert "this computer was deactivated" in found.headline and found.next_step == "Activate it again to use it here."
+    assert "That machine" not in found.detail
