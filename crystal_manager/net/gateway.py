@@ -227,11 +227,15 @@ class Gateway:
                                    f"log ({exc.strerror or exc}); not sent") from exc
 
     def _complete(self, entry_id: str, *, status: int | None, received: int, error: str | None,
-                  started: float) -> None:
-        """Write the outcome of a pending entry."""
+                  started: float, nothing_sent: bool = False) -> None:
+        """Write the outcome of a pending entry; ``nothing_sent``: the request never left (no connection), so
+        the bytes the pending entry was about to send are corrected to 0."""
+        outcome: dict[str, object] = {"status": status, "error": error, "bytes_received": received,
+                                      "duration_ms": round((time.monotonic() - started) * 1000)}
+        if nothing_sent:
+            outcome["bytes_sent"] = 0
         try:
-            self.ledger.complete(entry_id, {"status": status, "error": error, "bytes_received": received,
-                                            "duration_ms": round((time.monotonic() - started) * 1000)})
+            self.ledger.complete(entry_id, outcome)
         except OSError:
             # The request is already recorded (as pending): an unwritable outcome must not lose the answer.
             return
@@ -262,7 +266,10 @@ class Gateway:
                 response = self._client.send(built, stream=True)
             except httpx.HTTPError as exc:
                 error = _translate(exc, self._host)
-                self._complete(entry_id, status=None, received=0, error=type(error).__name__, started=started)
+                # No connection (refused, unreachable, connect timeout, failed TLS handshake): the request's
+                # bytes never went out, and the log must not say they did.
+                self._complete(entry_id, status=None, received=0, error=type(error).__name__, started=started,
+                               nothing_sent=isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)))
                 wait = self._retry_wait(attempt, None) if request_type.idempotent else None
                 wait = within_budget(wait, time.monotonic() - first, budget)
                 if wait is None:

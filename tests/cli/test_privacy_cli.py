@@ -212,3 +212,18 @@ def test_delete_local_says_what_it_left_and_never_enters_a_linked_folder(referen
     assert f"{home / 'cache'} is a link to another folder" in done.stdout
     assert sorted(p.name for p in home.rglob("*")) == ["cache", "data", "thesis.docx"]  # the rest went
     assert (photos / "holiday.jpg").read_bytes() == b"\xff\xd8"
+
+
+def test_log_of_a_refused_connection_says_nothing_was_sent(reference_server: ReferenceServer,
+                                                          tmp_path: Path) -> None:
+    """Finding 7: a closed port is "nothing sent", each retry named as a try, never "466 bytes sent"."""
+    from crystal_manager.cli.demo_server import free_port
+
+    env = isolated_env(tmp_path)
+    run_cli("--profile", str(reference_server.profile_file), "--server", f"http://127.0.0.1:{free_port()}",
+            "status", "--check-server", env=env)
+    text = run_cli("privacy", "log", env=env).stdout
+    lines = [line for line in text.splitlines() if "could not be reached" in line]
+    assert lines, text
+    assert all("nothing sent" in line and "bytes sent" not in line for line in lines), text
+    assert "(try 2)" in text

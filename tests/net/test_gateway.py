@@ -86,6 +86,8 @@ def test_server_down_is_connect_failed_after_retries(tmp_path: Path) -> None:
     entries = gateway.ledger.entries()
     assert [e["attempt"] for e in entries] == [1, 2, 3]
     assert all(e["error"] == "ConnectFailed" and e["status"] is None for e in entries)
+    # finding 7: a refused connection sent nothing, and the log says 0 bytes (the pending entry said more)
+    assert [e["bytes_sent"] for e in entries] == [0, 0, 0]
 
 
 def test_timeout(tmp_path: Path) -> None:

@@ -93,7 +93,7 @@ def run_log(ctx: AppContext, args: argparse.Namespace) -> int:
         title = request_type.title if request_type is not None else str(entry.get("kind", "?"))
         who = "you asked" if entry.get("trigger") == "user" else "automatic"
         say(f"{when_words(str(entry.get('ts', '')))}  {title} ({who}) to {entry.get('host', '?')}: "
-            f"{outcome_words(entry)}; {entry.get('bytes_sent', 0)} bytes sent")
+            f"{outcome_words(entry)}; {sent_words(entry)}")
         data = fields_in_words(ctx.catalog, entry)
         say("    sent: " + ("; ".join(data) if data else "nothing about you"))
     return EXIT_OK
@@ -271,3 +271,11 @@ def run_request_deletion(ctx: AppContext, args: argparse.Namespace) -> int:
     for line in data["still_kept"]:
         say(f"Still kept: {line}")
     return EXIT_OK
+
+
+def sent_words(entry: dict[str, Any]) -> str:
+    """How much went out, and which try it was: "nothing sent (try 2)" when no connection was made."""
+    sent = entry.get("bytes_sent", 0)
+    attempt = entry.get("attempt")
+    tried = f" (try {attempt})" if isinstance(attempt, int) and attempt > 1 else ""
+    return (f"{sent} bytes sent" if sent else "nothing sent") + tried
