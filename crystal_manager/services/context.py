@@ -77,9 +77,10 @@ class AppContext:
         """The keyring layer (created on first use; imports keyring)."""
         with self._lock:
             if self._secrets is None:
-                from crystal_manager.storage.secrets import open_secret_store
+                from crystal_manager.storage.secrets import keyring_service, open_secret_store
 
-                self._secrets = open_secret_store(self.paths.secrets_fallback_file)
+                self._secrets = open_secret_store(self.paths.secrets_fallback_file,
+                                                  keyring_service(self.paths.home_root))
             return self._secrets
 
     @property

@@ -20,6 +20,7 @@ from crystal_manager.services.context import AppContext
 from crystal_manager.services.license_service import LicenseService
 from crystal_manager.storage.logfile import LOG_NAME
 from crystal_manager.storage.paths import APP_NAME, MARKER
+from crystal_manager.storage.secrets import SecretStoreError
 
 #: What the local license record says after the vendor deleted this computer's data.
 DELETED_NOTICE = "this computer's data was deleted at the vendor; activate again to use the license here"
@@ -132,6 +133,23 @@ def _empty(folder: Path, keep: tuple[Path, ...], own: bool, tally: _Tally) -> No
             tally.left.append(path)
 
 
+def _delete_keyring_entries(ctx: AppContext) -> tuple[str, ...]:
+    """Delete the Manager's keyring entries; the names of those that were there. Without a keyring (the
+    user-only file holds the secrets, deleted with the other files) there are none, and none are named."""
+    store = ctx.secrets
+    removed: list[str] = []
+    for name, _what in KEYRING_ENTRIES:
+        if not store.is_fallback:
+            try:
+                present = store.get(name) is not None
+            except SecretStoreError:
+                present = True  # unreadable (locked?): the delete below says whether it can go
+            if present:
+                removed.append(name)
+        store.delete(name)
+    return tuple(removed)
+
+
 def delete_local(ctx: AppContext, service: LicenseService | None = None) -> LocalDeletion:
     """Free this computer's seat if it may hold one (over the network; if that fails nothing is deleted),
     then delete the Manager's files and its keyring entries. Only the Manager's own: in a folder it did not
@@ -148,8 +166,7 @@ def delete_local(ctx: AppContext, service: LicenseService | None = None) -> Loca
             raise SeatNotFreed(str(exc)) from exc  # before anything is deleted
         else:
             deactivated = True
-    for name, _what in KEYRING_ENTRIES:
-        ctx.secrets.delete(name)
+    removed = _delete_keyring_entries(ctx)
     ctx.close()  # the gateway's connections; the ledger is a file like the others
     keep = kept_programs(ctx)
     tally = _Tally()
@@ -167,7 +184,7 @@ def delete_local(ctx: AppContext, service: LicenseService | None = None) -> Loca
                 with contextlib.suppress(OSError):  # not empty: it holds a kept program
                     folder.rmdir()
     return LocalDeletion(deactivated=deactivated, files=tally.files, bytes=tally.bytes,
-                         keyring=tuple(name for name, _ in KEYRING_ENTRIES),
+                         keyring=removed,
                          kept_product=keep[0] if keep[0].exists() else None,
                          kept=tuple(k for k in keep if k.exists()), left=tuple(tally.left), linked=tuple(linked))
 

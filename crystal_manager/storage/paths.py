@@ -24,6 +24,9 @@ class AppPaths(NamedTuple):
     cache_dir: Path
     log_dir: Path
     install_root: Path
+    #: The ``CRYSTAL_MANAGER_HOME`` folder when one is set (None: the per-OS folders): each such home is a
+    #: copy of the app with its own keyring entries (storage.secrets.keyring_service).
+    home_root: Path | None = None
 
     @property
     def settings_file(self) -> Path:
@@ -68,6 +71,7 @@ def resolve_paths(environ: dict[str, str] | None = None) -> AppPaths:
             cache_dir=root / "cache",
             log_dir=root / "logs",
             install_root=root / "product",
+            home_root=root,
         )
     if _is_linux():
         return _xdg_paths(env)

@@ -19,6 +19,17 @@ from crystal_manager.storage.atomic import CorruptStateError, read_json, write_j
 SERVICE_NAME = "CrystalMe3DProManager"
 
 
+def keyring_service(home_root: Path | None) -> str:
+    """The keyring's service name for this copy of the app: the plain name for the per-OS folders; with
+    ``CRYSTAL_MANAGER_HOME`` set, the name plus a hash of that folder, so a throwaway home never reads,
+    overwrites or deletes the real home's license key (and so never frees its seat)."""
+    if home_root is None:
+        return SERVICE_NAME
+    import hashlib
+
+    return f"{SERVICE_NAME}-{hashlib.sha256(str(home_root).encode()).hexdigest()[:12]}"
+
+
 class SecretBackend(Protocol):
     """What :class:`SecretStore` needs from a backend."""
 
@@ -41,21 +52,22 @@ class SecretStoreError(Exception):
 
 
 class _KeyringBackend:
-    def __init__(self, kr: Any) -> None:
+    def __init__(self, kr: Any, service: str = SERVICE_NAME) -> None:
         self._kr = kr
+        self._service = service
 
     def get(self, name: str) -> str | None:
-        value = self._kr.get_password(SERVICE_NAME, name)
+        value = self._kr.get_password(self._service, name)
         return value if isinstance(value, str) else None
 
     def set(self, name: str, value: str) -> None:
-        self._kr.set_password(SERVICE_NAME, name, value)
+        self._kr.set_password(self._service, name, value)
 
     def delete(self, name: str) -> None:
         import keyring.errors
 
         with contextlib.suppress(keyring.errors.PasswordDeleteError):
-            self._kr.delete_password(SERVICE_NAME, name)
+            self._kr.delete_password(self._service, name)
 
 
 class FileBackend:
@@ -151,8 +163,9 @@ class SecretStore:
             raise SecretStoreError(f"keyring delete failed: {exc}") from exc
 
 
-def open_secret_store(fallback_file: Path) -> SecretStore:
-    """Pick the best keyring backend (``PYTHON_KEYRING_BACKEND`` is honoured), else the 0600 file."""
+def open_secret_store(fallback_file: Path, service: str = SERVICE_NAME) -> SecretStore:
+    """Pick the best keyring backend (``PYTHON_KEYRING_BACKEND`` is honoured), else the 0600 file;
+    ``service``: the keyring's service name (:func:`keyring_service`)."""
     import keyring
     import keyring.backends.fail
 
@@ -162,7 +175,7 @@ def open_secret_store(fallback_file: Path) -> SecretStore:
     if usable:
         name = type(kr).__module__ + "." + type(kr).__name__
         encrypted = "keyrings.alt" not in name and "PlaintextKeyring" not in name
-        return SecretStore(_KeyringBackend(kr), BackendInfo(name=name, encrypted=encrypted, is_fallback=False))
+        return SecretStore(_KeyringBackend(kr, service), BackendInfo(name=name, encrypted=encrypted, is_fallback=False))
     info = BackendInfo(name=f"file {fallback_file} (mode 0600)", encrypted=False, is_fallback=True)
     return SecretStore(FileBackend(fallback_file), info)
 

@@ -228,8 +228,11 @@ def run_delete_local(ctx: AppContext, args: argparse.Namespace) -> int:
         return BY_OUTCOME.get(outcome, EXIT_BAD_INPUT)
     if done.deactivated:
         say("Deactivated this computer: its seat is free.")
-    say(f"Deleted {done.files} files ({done.bytes} bytes) and the keyring entries "
-        + ", ".join(done.keyring) + ".")
+    if done.keyring:
+        say(f"Deleted {done.files} files ({done.bytes} bytes) and the keyring entries "
+            + ", ".join(done.keyring) + ".")
+    else:  # no keyring in use (or nothing in it): never claim entries that were not there
+        say(f"Deleted {done.files} files ({done.bytes} bytes); there were no keyring entries to delete.")
     for kept in done.kept:
         what = "CrystalMe3D Pro's installed versions" if kept == done.kept_product else "the Manager's own program"
         say(f"Kept {what} in {kept} (uninstall removes them).")
