@@ -95,3 +95,34 @@ def test_a_spinner_on_a_terminal(tmp_path: Path, reference_server: ReferenceServ
     shown = (first + more + rest).decode(errors="replace")
     assert "\r" in shown and "Waiting for the licensing server…" in shown
     assert shown.rstrip().endswith("nothing was changed on this computer.")
+
+
+def _spinner_for(args: list[str], tmp_path: Path, reference_server: ReferenceServer, words: str) -> str:
+    """Run ``args`` against a server that never answers, on a terminal; what stderr showed until ctrl-C."""
+    with misbehaving(hang(60)) as server:
+        parent, child = pty.openpty()
+        process = subprocess.Popen([sys.executable, "-m", "crystal_manager", *args],
+                                   env=_env(tmp_path / "home", reference_server, server.url),
+                                   stdout=subprocess.PIPE, stderr=child, text=True)
+        os.close(child)
+        try:
+            first = _read_until(parent, b"ctrl-C to stop", time.monotonic() + 30)
+            process.send_signal(signal.SIGINT)
+            rest = _read_until(parent, b"stopped waiting", time.monotonic() + 30)
+            process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            os.close(parent)
+    shown = (first + rest).decode(errors="replace")
+    assert words in shown, shown
+    return shown
+
+
+def test_update_check_shows_the_spinner(tmp_path: Path, reference_server: ReferenceServer) -> None:
+    """Finding 11: `update check` on a silent server says it is waiting, as the licensing verbs do."""
+    _spinner_for(["update", "check"], tmp_path, reference_server, "Waiting for the update server…")
+
+
+def test_status_check_server_shows_the_spinner(tmp_path: Path, reference_server: ReferenceServer) -> None:
+    _spinner_for(["status", "--check-server"], tmp_path, reference_server, "Waiting for the server…")

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from crystal_manager.cli.exit_codes import EXIT_OK
-from crystal_manager.cli.output import emit_json, fail, is_terminal, progress, progress_done, say
+from crystal_manager.cli.output import emit_json, fail, is_terminal, progress, progress_done, say, waiting
 from crystal_manager.services.context import AppContext
 from crystal_manager.services.dates import date_words
 from crystal_manager.services.update_types import CheckResult, DownloadProgress, PendingDownload, Release, UpdateStatus
@@ -264,7 +264,10 @@ def run_check(ctx: AppContext, args: argparse.Namespace) -> int:
     from crystal_manager import __version__
 
     service = _service(ctx)
-    result = service.check()
+    # a silent server must not look like a hung command: the same spinner as the licensing verbs
+    with waiting("Waiting for the update server…",
+                 stopped="Not checked: you stopped waiting for the update server; nothing was changed."):
+        result = service.check()
     _warn(service)
     if args.json:
         emit_json(check_json(result, __version__))
