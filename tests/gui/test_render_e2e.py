@@ -135,8 +135,11 @@ def test_online_journey(start_app: Callable[[Clock], TrayApp], reference_server:
     verify(qtbot, app, "active", fails=False)
     shot(app.window(), "license-active")
     page.machines_button.click()
-    machines = app.window().findChild(MachinesDialog)
-    assert isinstance(machines, MachinesDialog)
+    # The window also holds the machine list opened from the activation dialog above (closed, not yet
+    # deleted): take the one open now, whichever findChild would meet first.
+    shown = [found for found in app.window().findChildren(MachinesDialog) if found.isVisible()]
+    assert len(shown) == 1
+    machines = shown[0]
     qtbot.waitUntil(lambda: machines.table.rowCount() == 2)
     shot(machines, "machines")
     machines.close()
