@@ -243,3 +243,22 @@ def test_progress_words_show_speed_and_time_left_once_measured() -> None:
     going = progress_words(DownloadProgress("1.2.0", 24_106_500, 48_213_000, 5_200_000.0, 4.6))
     assert going == "[############            ]  50%  24.1 MB of 48.2 MB  5.2 MB/s  about 5 s left"
 
+
+
+def test_after_a_rollback_every_verb_names_the_one_switch_back(cli: Cli, reference_server: ReferenceServer) -> None:
+    """Finding 5: with 1.1.0 kept after going back to 1.0.0, install, download and check all say the same
+    one command (never "download it first" ↔ "install it" in a circle)."""
+    activate(cli, reference_server)
+    publish(reference_server, "1.0.0")
+    assert cli("update", "download").returncode == EXIT_OK
+    assert cli("update", "install").returncode == EXIT_OK
+    publish(reference_server, "1.1.0")
+    assert cli("update", "download").returncode == EXIT_OK
+    assert cli("update", "install").returncode == EXIT_OK
+    assert cli("update", "rollback").returncode == EXIT_OK
+    switch = "Version 1.1.0 is already on this computer: switch to it with crystal-manager update rollback"
+    for verb in ("install", "download", "check", "install"):
+        proc = cli("update", verb)
+        assert proc.returncode == EXIT_OK, (verb, proc.stderr)
+        assert switch in proc.stdout, (verb, proc.stdout)
+        assert "update install" not in proc.stdout and "download" not in proc.stdout.lower(), (verb, proc.stdout)

@@ -299,9 +299,38 @@ class _Bar:
             self.drawn = False
 
 
+def kept_newer(status: UpdateStatus) -> str | None:
+    """The newer version kept on this computer after a rollback, when it is the one to go to (nothing is
+    downloaded and no still newer version was offered): one switch away, so install and download must say
+    "rollback" rather than send people round between them. None otherwise."""
+    prev, installed = status.previous_version, status.installed_version
+    if prev is None or installed is None or status.pending is not None:
+        return None
+    from crystal_protocol.releases import ReleaseFormatError, Version
+
+    offer = status.last_check.offer if status.last_check is not None else None
+    try:
+        if Version.parse(prev) <= Version.parse(installed):
+            return None
+        if offer is not None and Version.parse(offer.version) > Version.parse(prev):
+            return None  # something newer than the kept version is offered: that one is downloaded
+    except ReleaseFormatError:
+        return None
+    return prev
+
+
+def _switch_back(status: UpdateStatus) -> str | None:
+    """The one next step when the newer version is kept here (see :func:`kept_newer`)."""
+    version = kept_newer(status)
+    return _on_this_computer(version, status) if version is not None else None
+
+
 def run_download(ctx: AppContext, args: argparse.Namespace) -> int:
     """update download [--json]: Ctrl-C pauses (the bytes so far are kept)."""
     service = _service(ctx)
+    if not args.json and (switch := _switch_back(service.status())) is not None:
+        say(switch)  # nothing to fetch: the newer version is on this computer
+        return EXIT_OK
     bar = _Bar()
     try:
         pending = service.download(progress=bar)
@@ -346,6 +375,9 @@ def how_downloaded(status: UpdateStatus, version: str) -> str:
 def run_install(ctx: AppContext, args: argparse.Namespace) -> int:
     """update install [--at-next-start]."""
     service = _service(ctx)
+    if (switch := _switch_back(service.status())) is not None:
+        say(switch)  # after a rollback: the newer version is kept, one switch away (not "download it first")
+        return EXIT_OK
     if (done := nothing_to_install(service.status())) is not None:
         say(done)  # not an error, and no circle back to "update download"
         return EXIT_OK
