@@ -394,6 +394,12 @@ class TrayApp(QObject):
             from crystal_manager.gui.local_watch import LICENSE_FACTS
 
             self._on_local_change(frozenset({LICENSE_FACTS}))
+        if (old is not None and old.state != "locked" and facts.status.state == "locked"
+                and not self._first_facts):
+            # Locked while running (a damaged license file, a lease run out): the page promises a check with
+            # the stored key, so ask now through the start's path (it sends nothing while checks are
+            # paused). Only on the change into Locked: a check that fails leaves it locked, and no loop.
+            self.license.verify_if_due()
         if self._first_facts:
             self._first_facts = False
             if is_activated(facts.status.state):

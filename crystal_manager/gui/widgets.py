@@ -123,6 +123,10 @@ class FactRows(QWidget):
         self._values[key].setAccessibleDescription(value or "")
         self._values[key].setVisible(shown)
         self._labels[key].setVisible(shown)
+        # The layout's row too: a row whose widgets are merely hidden keeps its spacing, and a page with
+        # many empty rows (a license activated from the terminal) showed a blank gap above its buttons.
+        self._form.setRowVisible(self._values[key], shown)
+        self._form.invalidate()  # the form's cached height (it wraps words) must follow the rows shown now
 
     def details(self, key: str) -> str:
         """The technical details of row ``key`` (its tooltip; empty when none)."""

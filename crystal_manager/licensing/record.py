@@ -7,13 +7,15 @@ was damaged so the licensing core can recover with the stored key instead of ask
 
 from __future__ import annotations
 
-import shutil
+import json
+import os
+import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crystal_manager.storage.atomic import CorruptStateError, read_json, write_json_atomic
+from crystal_manager.storage.atomic import StorageError, write_json_atomic
 from crystal_protocol.signing import DocumentProblem, format_time, parse_time
 
 RECORD_VERSION = 1
@@ -99,25 +101,52 @@ class LicenseRecord:
         return record, damaged
 
 
-def _keep_copy(path: Path) -> Path:
-    """Copy a damaged file aside (never overwriting an earlier copy)."""
+def _keep_copy(path: Path, content: bytes) -> Path:
+    """Copy a damaged file aside (never overwriting an earlier copy). Idempotent: two readers that both find
+    the same damage (the window and the tray, the app and a CLI) leave one copy, not "…Z" and "…Z-2" — a
+    copy with the same content is that copy, and each name is taken atomically (a link, never replaced)."""
+    for earlier in sorted(path.parent.glob(f"{path.name}.damaged-*")):
+        try:
+            if earlier.read_bytes() == content:
+                return earlier
+        except OSError:  # a copy being removed meanwhile (a deletion): not ours to reuse
+            continue
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    aside = path.with_name(f"{path.name}.damaged-{stamp}")
-    n = 1
-    while aside.exists():
-        n += 1
-        aside = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
-    shutil.copy2(path, aside)
-    return aside
+    # Written whole under a private name first, then linked to its name: a reader that finds the name
+    # taken sees the complete copy (never a half-written one it would take for other content).
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".copy", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        n = 1
+        while True:
+            aside = path.with_name(f"{path.name}.damaged-{stamp}" + (f"-{n}" if n > 1 else ""))
+            try:
+                os.link(tmp, aside)
+                return aside
+            except FileExistsError:
+                if aside.read_bytes() == content:  # another reader copied this very damage a moment ago
+                    return aside
+                n += 1
+    finally:
+        os.unlink(tmp)
 
 
 def load_record(path: Path) -> LicenseRecord:
     """The stored record; a fresh one if absent. A damaged file is copied aside and what it held that could
     be read is kept; ``damaged_copy`` and ``notice`` say what happened (the file itself is repaired at the
     next save)."""
+    # The bytes judged damaged are the bytes copied: another reader may repair the file in between, and
+    # its repaired content is no damage to keep.
     try:
-        data = read_json(path)
-    except CorruptStateError:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return LicenseRecord()
+    except OSError as exc:
+        raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         data, damaged = None, ["the whole file (it is not readable data)"]
     else:
         if data is None:
@@ -127,7 +156,7 @@ def load_record(path: Path) -> LicenseRecord:
             return record
     if data is None:
         record = LicenseRecord()
-    aside = _keep_copy(path)
+    aside = _keep_copy(path, raw)
     record.damaged_copy = aside.name
     what = ", ".join(damaged[:6])
     record.notice = (f"the license file was damaged ({what}); a copy was kept as {aside.name}. The license "
