@@ -1,0 +1,60 @@
+"""shiboken6 6.12.0 on Python 3.11 loses a reference to None on every Qt call answering None (a
+``void`` method); after enough calls Python stops with "Fatal Python error: none_dealloc" (the GUI died
+while the Privacy page refreshed its tables). crystal_manager.gui makes None, True and False immortal as
+Python 3.12 does (gui/refcount_guard.py). Each case runs in a child process, since a crash ends it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.support.apps import gui_child_env
+
+# The Privacy page's refresh pattern (PlainTable.set_rows: setRowCount, setItem, setToolTip, resize), repeated
+# more often than None has references, in a child that prints how many references a call takes first.
+CHILD = r"""
+import sys
+if sys.argv[1] == "guarded":
+    import crystal_manager.gui  # noqa: F401  (the guard runs on import)
+from PySide6.QtWidgets import QApplication, QTableWidget, QTableWidgetItem
+app = QApplication([])
+table = QTableWidget(0, 2)
+before = sys.getrefcount(None)
+for _ in range(100):
+    table.setRowCount(2)  # a void method: answers None
+print("lost", before - sys.getrefcount(None), flush=True)
+rounds = min(sys.getrefcount(None), 100_000) // 4 + 100  # enough to use up None's references (unguarded)
+for _ in range(rounds):  # as PlainTable.set_rows refreshes a Privacy table
+    table.setRowCount(2)
+    for r in range(2):
+        for c in range(2):
+            item = QTableWidgetItem("text")
+            item.setToolTip("text")
+            table.setItem(r, c, item)
+    table.resizeColumnsToContents()
+print("survived", flush=True)
+"""
+
+
+def run_child(mode: str) -> subprocess.CompletedProcess[str]:
+    """The refresh loop in a child process, with or without crystal_manager.gui imported first."""
+    return subprocess.run([sys.executable, "-X", "faulthandler", "-c", CHILD, mode], env=gui_child_env(),
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_the_table_refresh_loop_survives_with_the_guard() -> None:
+    guarded = run_child("guarded")
+    assert guarded.returncode == 0, guarded.stderr[-2000:]
+    assert "survived" in guarded.stdout
+    assert "none_dealloc" not in guarded.stderr and "bool_dealloc" not in guarded.stderr
+
+
+def test_without_the_guard_the_binding_that_loses_references_crashes() -> None:
+    """Shows the guard is what helps: where the binding loses references, the same loop crashes without it
+    (a binding that does not lose any needs no guard, and the loop survives)."""
+    bare = run_child("bare")
+    lost = int(next(line.split()[1] for line in bare.stdout.splitlines() if line.startswith("lost")))
+    if lost > 0:
+        assert bare.returncode != 0 and "none_dealloc" in bare.stderr, (bare.returncode, bare.stderr[-2000:])
+    else:
+        assert bare.returncode == 0 and "survived" in bare.stdout, bare.stderr[-2000:]
