@@ -63,6 +63,23 @@ def sends_items(catalog: Catalog, kind: str) -> list[str]:
     return _os_family_named_twice(sent_in_words(request_type, catalog)) if request_type is not None else []
 
 
+#: The request a "license check" is (about once a day); what the Welcome and the Privacy page both list.
+LICENSE_CHECK_KIND = "license_validate"
+
+
+def license_check_items(catalog: Catalog) -> list[str]:
+    """What a license check sends: the ONE list the Welcome ("To check the license it sends…") and the
+    Privacy page's summary ("it sends N things") both show, so the list and the count cannot differ (the
+    activation sends two more: the machine's name and a key's public half, said where activation is)."""
+    return sends_items(catalog, LICENSE_CHECK_KIND)
+
+
+def activation_extra_items(catalog: Catalog) -> list[str]:
+    """What an activation sends beyond a license check (for the activation dialog's own list)."""
+    check = set(license_check_items(catalog))
+    return [item for item in sends_items(catalog, "license_activate") if item not in check]
+
+
 def as_sentences(items: list[str]) -> list[str]:
     """Each item as a short sentence of its own ("Your license key."), for a list people can scan."""
     return [f"{item[:1].upper()}{item[1:]}." for item in items if item]

@@ -101,3 +101,17 @@ def test_offline_until_words(state: str, lease: str | None, words: str) -> None:
 def test_not_found_words_by_kind(kind: str, words: str) -> None:
     """Finding 8: a licensing denial is not "the server had no such file"."""
     assert outcome_words({"kind": kind, "state": "done", "status": 404}) == words
+
+
+def test_the_license_check_list_is_one_list_for_welcome_and_summary() -> None:
+    """Finding 12: the Welcome's list and the Privacy page's count are the same items (a license check)."""
+    from crystal_manager.services.privacy_words import activation_extra_items, license_check_items
+
+    catalog = default_catalog()
+    items = license_check_items(catalog)
+    assert items == sends_items(catalog, "license_validate") and len(items) == len(set(items)) == 8
+    assert "your license key" in items and "a random one-time number" in items
+    extra = activation_extra_items(catalog)
+    assert extra == ["the name this computer has in your list of machines", "the public half of a key made on this "
+                     "computer"]
+    assert not set(extra) & set(items)
