@@ -67,6 +67,7 @@ def test_the_vendor_tab_shows_what_the_server_holds(qtbot: QtBot, lic_ctx: AppCo
     qtbot.waitUntil(lambda: page.vendor.table.rowCount() >= 3, timeout=10_000)
     cells = [row for row in page.vendor.table.rows()]
     assert cells[0][0] == "Your license" and cells[0][1].endswith("…" + lic.key[-4:])
+    assert "digest" not in cells[0][1] and "scrambled form" in cells[0][1]  # in words, not a hashing term
     assert cells[1][0] == "Computer “Studio PC”"
     assert [e["kind"] for e in lic_ctx.ledger.entries()][-1] == "license_access"
     qtbot.waitUntil(lambda: page.ledger_table.rows()[0][1] == "See what the vendor holds")  # the log, live

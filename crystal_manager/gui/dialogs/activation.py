@@ -201,7 +201,7 @@ class ActivationDialog(QDialog):
         elif key is None:
             self.format_note.setText(key_note(reason))
         else:
-            self.format_note.setText(tr("✓ The key's format and checksum are right."))
+            self.format_note.setText(tr("✓ The key is typed correctly."))  # checked here: letters and check digits
         if key != self._key:
             self._key = key
             self._shown_for = None

@@ -44,13 +44,15 @@ class MachinesDialog(QDialog):
         self.setWindowTitle(tr("Machines on this license"))
         self.seats = QLabel(tr("Loading…"))
         self.seats.setAccessibleName(tr("Seats"))
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels([tr("Machine"), tr("Activated"), tr("Last seen"), tr("ID")])
+        # No "ID" column: an internal number means nothing to people; support may ask for it, so it is in
+        # each row's tooltip under "Technical details".
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels([tr("Machine"), tr("Activated"), tr("Last seen")])
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         # Narrow screens (1366x768 at 200 % is 683 logical pixels wide): the name takes what is left and is
-        # shortened with "…" (whole in its tooltip); the dates and the id keep their width; never a sideways
+        # shortened with "…" (whole in its tooltip); the dates keep their width; never a sideways
         # scrollbar hiding the last columns.
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -93,10 +95,10 @@ class MachinesDialog(QDialog):
         self.table.setRowCount(len(machines.machines))
         for row, machine in enumerate(machines.machines):
             label = machine.label + (tr(" (this machine)") if machine.is_this_machine else "")
-            for col, text in enumerate((label, fmt_when(machine.activated_at), fmt_when(machine.last_seen_at),
-                                        machine.machine_id)):
+            details = tr("Technical details: computer ID %1").replace("%1", machine.machine_id)
+            for col, text in enumerate((label, fmt_when(machine.activated_at), fmt_when(machine.last_seen_at))):
                 item = QTableWidgetItem(text)
-                item.setToolTip(text)
+                item.setToolTip(text + "\n\n" + details)
                 item.setData(Qt.ItemDataRole.UserRole, machine.machine_id)
                 self.table.setItem(row, col, item)
         self.banner.hide()

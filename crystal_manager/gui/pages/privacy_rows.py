@@ -268,7 +268,8 @@ def vendor_rows(report: dict[str, Any]) -> list[list[str]]:
     lic = report.get("license") or {}
     statuses = {"active": tr("active"), "past_due": tr("payment overdue"), "cancelled": tr("cancelled"),
                 "revoked": tr("revoked")}
-    rows = [[tr("Your license"), tr("plan %1, %2 seats, %3; the key only as a one-way digest, ending …%4")
+    rows = [[tr("Your license"), tr("plan %1, %2 seats, %3; not the key itself, only a scrambled form of it that "
+                                       "cannot be turned back into the key, and its last characters …%4")
              .replace("%1", str(lic.get("plan", "?"))).replace("%2", str(lic.get("seats", "?")))
              .replace("%3", statuses.get(str(lic.get("status")), tr("status unknown")))
              .replace("%4", str(lic.get("key_hint", "")))]]
