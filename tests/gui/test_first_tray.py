@@ -85,6 +85,7 @@ ALLOWED_BEFORE_THE_TRAY = {
     "crystal_manager.gui.first_tray", "crystal_manager.gui.icons", "crystal_manager.gui.ipc",
     "crystal_manager.resources", "crystal_manager.services", "crystal_manager.services.context",
     "crystal_manager.storage", "crystal_manager.storage.atomic", "crystal_manager.storage.paths",
+    "crystal_manager.gui.refcount_guard",  # must run before any Qt call (decision 0021)
 }
 
 
