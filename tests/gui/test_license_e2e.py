@@ -161,7 +161,8 @@ def test_seat_limit_solved_from_the_activation_dialog(real_app: MakeReal, refere
     # The computer's ID is no column of words (people cannot use it): it is a labelled technical detail.
     assert machines.table.columnCount() == 3
     name_item = machines.table.item(0, 0)
-    assert name_item is not None and name_item.toolTip().endswith("Technical details: computer ID " + old.machine_id)
+    assert name_item is not None and old.machine_id
+    assert name_item.toolTip().endswith("Technical details: computer ID " + old.machine_id)
     assert old.machine_id not in name_item.text()
     machines.table.selectRow(0)
     assert machines.deactivate_button.isEnabled()
