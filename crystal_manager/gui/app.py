@@ -400,6 +400,11 @@ class TrayApp(QObject):
             # the stored key, so ask now through the start's path (it sends nothing while checks are
             # paused). Only on the change into Locked: a check that fails leaves it locked, and no loop.
             self.license.verify_if_due()
+        if self.welcome is not None:  # an open welcome offers what fits the license now
+            from crystal_manager.gui.dialogs.welcome import WelcomeDialog  # loaded already: it is open
+
+            if isinstance(self.welcome, WelcomeDialog) and self.welcome.isVisible():
+                self.welcome.set_needs_activation(needs_activation(facts.status.state))
         if self._first_facts:
             self._first_facts = False
             if is_activated(facts.status.state):
