@@ -150,7 +150,7 @@ TEXTS = (
     QT_TRANSLATE_NOOP('catalog', 'a damaged copy of your settings, kept for inspection'),
     QT_TRANSLATE_NOOP('catalog', 'a damaged copy of the license record, kept for inspection'),
     QT_TRANSLATE_NOOP('catalog', 'a damaged copy of the file holding the license key, kept for inspection (readable only by you)'),
-    QT_TRANSLATE_NOOP('catalog', "this computer's private key (signs an offline deactivation proof)"),
+    QT_TRANSLATE_NOOP('catalog', "this computer's private key, which signs an offline deactivation proof"),
     QT_TRANSLATE_NOOP('catalog', "a copy of the license's trusted time (with this start-up's ID and the time since start-up), the vendor's signed refusals (license and computer IDs) and a pending offline request's number, so a restored old license file grants nothing; never sent"),
     QT_TRANSLATE_NOOP('catalog', "CrystalMe3D Pro's installed versions"),
     QT_TRANSLATE_NOOP('catalog', 'settings'),
