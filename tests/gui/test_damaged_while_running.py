@@ -7,6 +7,7 @@ offscreen. Screen: test-output/gui-stale/license-damaged-while-running.png."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,14 +50,17 @@ def test_damage_while_running_is_rechecked_with_the_stored_key_and_copied_once(
     qtbot.waitUntil(lambda: page.rows.value("state") == "Active", timeout=10_000)
     record = ctx.paths.license_state_file
     sent_before = len([e for e in ctx.ledger.entries() if e["kind"] == "license_validate"])
-    record.write_bytes(b"\x00this is not a license record\xff")
+    # One damage, written whole (a plain write_bytes is seen half-done by the watcher: two damages).
+    scratch = record.with_name("damage.tmp")
+    scratch.write_bytes(b"\x00this is not a license record\xff")
+    os.replace(scratch, record)
     app.look_again()  # what the window does when the user comes back to it (the file watcher may be first)
     # Without a click: the stored key is sent again and the license is active again.
     qtbot.waitUntil(lambda: page.rows.value("state") == "Active"
                     and len([e for e in ctx.ledger.entries() if e["kind"] == "license_validate"]) > sent_before,
                     timeout=20_000)
     copies = sorted(p.name for p in record.parent.glob(f"{record.name}.damaged-*"))
-    assert len(copies) == 1, copies  # one damage, one copy (several readers saw it)
+    assert len(copies) == 1, [(c, (record.parent / c).read_bytes()[:300]) for c in copies]  # one damage, one copy
     assert (record.parent / copies[0]).read_bytes() == b"\x00this is not a license record\xff"
     save(window, "license-damaged-while-running", OUT)
     # No blank band above the buttons: the facts end where their last shown row ends (the rows of the
