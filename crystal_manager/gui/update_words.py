@@ -63,6 +63,12 @@ def headline(facts: UpdatesFacts) -> tuple[str, str]:
         body = (tr("The vendor marked this update as important: it fixes a serious problem. Install it soon.")
                 if offer.critical else "")
         return tr("%1 %2 is available").replace("%1", PRODUCT).replace("%2", offer.version), body
+    if check is None and status.last_check_at:
+        # Checked before, but no answer to show for this channel (another channel's, or not kept): never
+        # "not checked yet" beside "Last checked: 5 minutes ago".
+        return (tr("Check again to see what is offered"),
+                tr("The answer of the last check is not at hand for this channel. Only the list of versions is "
+                   "asked for; nothing about you or this computer is sent."))
     if check is None:
         return (tr("Not checked for updates yet"),
                 tr("Check for updates to see whether a newer version is available. Only the list of versions "

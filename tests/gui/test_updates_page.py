@@ -130,6 +130,17 @@ def test_never_checked(page: UpdatesPage) -> None:
     save(page, "never-checked")
 
 
+def test_checked_before_but_no_answer_at_hand_is_not_never_checked(page: UpdatesPage) -> None:
+    """After a restart (or a channel change) the last check's time is known but no answer is shown: the
+    headline must not say "Not checked for updates yet" beside "Last checked: …"."""
+    st = replace(status(last=checked("latest")), last_check=None)
+    page.set_facts(facts(st), now=NOW)
+    assert page.last_checked.text().startswith("Last checked: ") and "never" not in page.last_checked.text()
+    assert page.headline.text() == "Check again to see what is offered"
+    assert "Not checked" not in page.headline.text() + page.detail.text()
+    save(page, "checked-no-answer")
+
+
 def test_up_to_date(page: UpdatesPage) -> None:
     last = checked("up_to_date")  # the service names a newest release only when it is newer than installed
     page.set_facts(facts(status(last=last)), now=NOW)
