@@ -130,6 +130,20 @@ def test_never_checked(page: UpdatesPage) -> None:
     save(page, "never-checked")
 
 
+def test_an_install_banner_goes_when_the_files_say_another_version_is_in_use(page: UpdatesPage) -> None:
+    """Installed 1.3.0 in the app, then a terminal went back to 1.2.0: no "1.3.0 is installed" banner
+    above "You are using 1.2.0; 1.3.0 stays on this computer"."""
+    from crystal_manager.gui.update_api import Outcome
+
+    page.set_facts(facts(status(installed="1.3.0", previous="1.2.0"),
+                         outcome=Outcome("installed", "1.3.0", "1.2.0")), now=NOW)
+    assert visible(page.outcome_banner)
+    page.set_facts(facts(status(installed="1.2.0", previous="1.3.0", last=checked("kept")),
+                         outcome=Outcome("installed", "1.3.0", "1.2.0")), now=NOW)
+    assert not visible(page.outcome_banner)
+    save(page, "installed-then-rolled-back-elsewhere")
+
+
 def test_checked_before_but_no_answer_at_hand_is_not_never_checked(page: UpdatesPage) -> None:
     """After a restart (or a channel change) the last check's time is known but no answer is shown: the
     headline must not say "Not checked for updates yet" beside "Last checked: …"."""

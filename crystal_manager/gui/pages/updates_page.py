@@ -243,7 +243,7 @@ class UpdatesPage(QWidget):
         self.detail.setText(body)
         self.detail.setVisible(bool(body))
         self.badge.setVisible(offer is not None and offer.critical)
-        self._render_outcome(facts.outcome)
+        self._render_outcome(facts.outcome, facts.status.installed_version if facts.status else None)
         if facts.problem is None:
             self.problem_banner.hide()
         else:
@@ -278,8 +278,11 @@ class UpdatesPage(QWidget):
         self.busy.setVisible(busy is not None)
         self._render_choices(facts)
 
-    def _render_outcome(self, outcome: Outcome | None) -> None:
-        if outcome is None:
+    def _render_outcome(self, outcome: Outcome | None, installed: str | None) -> None:
+        # The banner confirms this session's last switch; once the files say another version is in use
+        # (a rollback in a terminal, another Manager) it is old news beside the headline: gone.
+        switched = outcome is not None and outcome.kind in ("installed", "rolled_back", "auto_rolled_back")
+        if outcome is None or (switched and installed is not None and installed != outcome.version):
             self.outcome_banner.hide()
             return
         title, body, level = outcome_words(outcome)
