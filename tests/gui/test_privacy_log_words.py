@@ -47,3 +47,16 @@ def test_the_selected_request_stays_selected_when_a_new_one_arrives(qtbot: QtBot
     page.set_ledger([first, second, entry(id="c", kind="update_metadata", ts="2026-11-30T05:02:00Z")])
     assert page.ledger_table.currentRow() == 2  # the same request, one row further down
     assert "Activate" in page.detail.text()
+
+
+def test_the_every_request_table_says_header_values_in_words(qtbot: QtBot) -> None:
+    """The "What can be sent" table's "Every request" rows: no "application/json", "identity" or
+    "keep-alive" — those exact values live only under a request's "Technical details"."""
+    from crystal_manager.gui.pages.privacy_rows import catalog_rows
+
+    rows, keys = catalog_rows(default_catalog())
+    common = [row for row, key in zip(rows, keys, strict=True) if key[0] == "*" and key[1]]
+    text = " ".join(" ".join(row) for row in common)
+    for raw in ("application/json", "identity", "keep-alive"):
+        assert raw not in text, raw
+    assert "not compressed" in text and "structured text data" in text

@@ -110,8 +110,13 @@ def catalog_rows(catalog: Catalog, values: dict[str, dict[str, str]] | None = No
     keys.append(("*", ""))
     common = mine.get("health", {})
     for spec in catalog.common_headers:
+        value = common.get(spec.name, spec.example)
+        # The web's own values ("application/json", "keep-alive") in words; the exact values of a request
+        # are in its details, under "Technical details".
+        words = _header_value_words(value)
         rows.append([core_tr(spec.plain) or _header_words(spec.name),
-                     common.get(spec.name, tr("e.g. %1").replace("%1", spec.example))])
+                     words if words is not None else
+                     value if spec.name in common else tr("e.g. %1").replace("%1", value)])
         keys.append(("*", spec.name))
     return rows, keys
 
@@ -188,6 +193,13 @@ def _header_words(name: str) -> str:
              "connection": tr("keep the connection open"), "content-length": tr("the size of the data"),
              "content-type": tr("the format of the data")}
     return words.get(name.lower(), name)
+
+
+def _header_value_words(value: str) -> str | None:
+    """A web header's usual value in words (None: show the value itself, e.g. a size or a name)."""
+    words = {"application/json": tr("structured text data"), "identity": tr("not compressed"),
+             "keep-alive": tr("kept open for the next request")}
+    return words.get(value.strip().lower())
 
 
 def entry_html(catalog: Catalog, entry: dict[str, Any]) -> str:
