@@ -21,6 +21,7 @@ from crystal_manager.cli.exit_codes import EXIT_DENIED, EXIT_OK
 from crystal_manager.licensing.errors import LicenseRevoked, LicensingOffline, OfflineFileError
 from crystal_manager.net.errors import TransportError
 from crystal_manager.services.context import AppContext
+from crystal_manager.storage.secrets import keyring_service
 from crystal_protocol.signing import parse_time
 from tests.licensing.computers import Computer, need_faketime
 from tests.support.keyring_memory import MemoryKeyring
@@ -28,7 +29,11 @@ from tests.support.licensing import BootClock, Clock, issue, server_cli, service
 from tests.support.servers import ReferenceServer
 
 NOT_ACTIVE = ("revoked", "expired", "not_activated", "locked")
-SERVICE = "CrystalMe3DProManager"
+
+
+def _entry(ctx: AppContext, name: str) -> tuple[str, str]:
+    """The keyring entry ``name`` of this context's home (each CRYSTAL_MANAGER_HOME has its own service)."""
+    return (keyring_service(ctx.paths.home_root), name)
 
 
 def _answer(server: ReferenceServer, request: Path, response: Path) -> None:
@@ -83,7 +88,7 @@ def test_replayed_offline_response_does_not_undo_an_online_deactivation(
     assert service(lic_ctx).deactivate().state == "not_activated"
     assert not any(m["machine_id"] for m in json.loads(
         server_cli("license", "show", str(reference_server.data_dir), lic.license_id, "--json").stdout)["machines"])
-    memory_keyring.store[(SERVICE, "license_key")] = lic.key  # the user's own key, typed back in
+    memory_keyring.store[_entry(lic_ctx, "license_key")] = lic.key  # the user's own key, typed back in
     assert _reinstall(lic_ctx, pending, response) in NOT_ACTIVE
 
 
@@ -128,20 +133,20 @@ def test_restoring_the_guard_entry_from_before_the_denial_is_caught_online(
     svc = service(lic_ctx)
     svc.activate(lic.key)
     file_before = lic_ctx.paths.license_state_file.read_bytes()
-    guard_before = memory_keyring.store.get((SERVICE, "license_guard"))
+    guard_before = memory_keyring.store.get(_entry(lic_ctx, "license_guard"))
     server_cli("license", "revoke", str(reference_server.data_dir), lic.license_id)
     with pytest.raises(LicenseRevoked):
         svc.verify()
     lic_ctx.paths.license_state_file.write_bytes(file_before)
     if guard_before is None:
-        memory_keyring.store.pop((SERVICE, "license_guard"), None)
+        memory_keyring.store.pop(_entry(lic_ctx, "license_guard"), None)
     else:
-        memory_keyring.store[(SERVICE, "license_guard")] = guard_before
+        memory_keyring.store[_entry(lic_ctx, "license_guard")] = guard_before
     assert svc.status().state == "active"  # the documented limit: offline, until the next check
     with pytest.raises(LicenseRevoked):
         svc.verify()
     assert svc.status().state == "revoked"
-    assert "revoked" in memory_keyring.store[(SERVICE, "license_guard")]
+    assert "revoked" in memory_keyring.store[_entry(lic_ctx, "license_guard")]
 
 
 @pytest.mark.parametrize("garbage", ["{{{", "[]", json.dumps({"v": 1, "denials": "x" * 100000})])
@@ -155,7 +160,7 @@ def test_garbage_in_the_guard_entry_does_not_unlock_an_edited_file(
     server_cli("license", "revoke", str(reference_server.data_dir), lic.license_id)
     with pytest.raises(LicenseRevoked):
         svc.verify()
-    memory_keyring.store[(SERVICE, "license_guard")] = garbage
+    memory_keyring.store[_entry(lic_ctx, "license_guard")] = garbage
     path = lic_ctx.paths.license_state_file
     data = json.loads(path.read_text())
     data["denial"] = None
@@ -365,9 +370,9 @@ def _revoked_then_restored(ctx: AppContext, server: ReferenceServer, keyring: Me
     server_cli("license", "revoke", str(server.data_dir), lic.license_id)
     with pytest.raises(LicenseRevoked):
         svc.verify()
-    keyring.store.pop((SERVICE, "license_guard"))
+    keyring.store.pop(_entry(ctx, "license_guard"))
     if drop_key:
-        keyring.store.pop((SERVICE, "license_key"))
+        keyring.store.pop(_entry(ctx, "license_key"))
     ctx.paths.license_state_file.write_bytes(before)
     clock.advance(days=13)
 
