@@ -14,6 +14,7 @@ import pytest
 from crystal_manager.licensing.errors import LicenseRevoked, MachineNotFound, SubscriptionExpired
 from crystal_manager.services.context import AppContext
 from crystal_manager.services.license_service import LicenseService
+from crystal_manager.storage.secrets import keyring_service
 from tests.support.keyring_memory import MemoryKeyring
 from tests.support.licensing import context_at, issue, server_cli, service
 from tests.support.servers import ReferenceServer
@@ -122,7 +123,7 @@ def test_without_the_keyring_copy_a_restore_is_caught_online(lic_ctx: AppContext
     server_cli("license", "revoke", str(reference_server.data_dir), lic.license_id)
     with pytest.raises(LicenseRevoked):
         svc.verify()
-    memory_keyring.store.pop(("CrystalMe3DProManager", "license_guard"))
+    memory_keyring.store.pop((keyring_service(lic_ctx.paths.home_root), "license_guard"))
     lic_ctx.paths.license_state_file.write_bytes(before)
     assert svc.status().state == "active"  # the limit, written in docs/threat-model.md
     with pytest.raises(LicenseRevoked):
