@@ -84,7 +84,10 @@ class LicenseFlow(QObject):
     def _status_handler(self, seq: int) -> Callable[[LicenseStatus], None]:
         def done(status: LicenseStatus) -> None:
             self.busy.emit("")
+            overtaken = self._started > seq  # a read began while this ran: it may have seen a newer change
             self._set_facts(seq, LicenseFacts(status=status, secrets=None), changed_state=True)
+            if overtaken:
+                self.refresh()  # that read's answer was set aside; one read begun now settles which is newest
 
         return done
 
