@@ -12,6 +12,7 @@ from pathlib import Path
 
 from crystal_manager.cli.exit_codes import EXIT_OK
 from crystal_manager.storage.secrets import SERVICE_NAME, keyring_service
+from tests.storage.file_keyring import STAND_IN_NAME
 from tests.support.licensing import issue
 from tests.support.servers import ReferenceServer
 
@@ -38,7 +39,7 @@ def test_service_name_per_home(tmp_path: Path) -> None:
 
 def test_a_throwaway_home_cannot_free_the_real_homes_seat(reference_server: ReferenceServer,
                                                            tmp_path: Path) -> None:
-    keyring_file = tmp_path / "keyring.json"
+    keyring_file = tmp_path / STAND_IN_NAME
     real, throwaway = tmp_path / "real", tmp_path / "throwaway"
     real.mkdir()
     throwaway.mkdir()
