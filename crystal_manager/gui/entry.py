@@ -41,8 +41,8 @@ def build(args: argparse.Namespace, argv: list[str] | None = None) -> Boot | int
     Returns what the start needs next, or an exit code (no display, handed over to a running instance, …).
     Only the standard library and QtWidgets run here: nothing of the app's GUI is imported yet."""
     if not has_display():
-        print("crystal-manager: no display found (set DISPLAY or QT_QPA_PLATFORM); "
-              "use the CLI, e.g. `crystal-manager status`", file=sys.stderr)
+        print("crystal-manager: found no screen to show its window on; start it from your desktop, "
+              "or use the command line, e.g. `crystal-manager status`", file=sys.stderr)
         return EXIT_NO_DISPLAY
     from PySide6.QtWidgets import QApplication
 

@@ -147,7 +147,7 @@ def load_record(path: Path) -> LicenseRecord:
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        data, damaged = None, ["the whole file (it is not readable data)"]
+        data, damaged = None, ["the whole file: it could not be read"]
     else:
         if data is None:
             return LicenseRecord()

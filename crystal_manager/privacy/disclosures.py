@@ -39,8 +39,8 @@ DISCLOSURES: tuple[Disclosure, ...] = (
         "ip_and_timing", "Your IP address and the time of each request",
         "Like any server on the internet, the CrystalMe3D Pro server sees the IP address a request comes "
         "from and when it arrives. The reference server keeps the address only with a failed attempt (an "
-        "unknown or malformed key), to slow down key guessing; such records older than the throttle window "
-        "(one minute) are deleted when the next failed attempt arrives. It keeps no access log.",
+        "unknown or malformed key), to slow down key guessing; such records older than one minute are "
+        "deleted when the next failed attempt arrives. It keeps no access log.",
         "The CrystalMe3D Pro server (and the networks in between).", "§2D"),
     Disclosure(
         "dns_and_server_name", "The server's name, seen by your network",
@@ -77,9 +77,9 @@ SERVER_KEEPS: tuple[Kept, ...] = (
          "your right to deletion"),
     Kept("Recent activations (online or offline), access and deletion requests, each by a one-way digest of "
          "the key it carried",
-         "deleted once older than the one-minute throttle window (at the next such request)",
+         "deleted once older than one minute (at the next such request)",
          "to slow down key guessing"),
     Kept("Failed attempts (unknown or malformed key) with the IP address they came from",
-         "deleted at the next failed attempt once older than the one-minute throttle window",
+         "deleted at the next failed attempt once older than one minute",
          "to slow down key guessing"),
 )

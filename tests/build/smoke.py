@@ -61,8 +61,8 @@ def check_no_display(exe: Path, home: Path, cwd: Path) -> None:
     out = run(exe, env=user_env(home, display=False), cwd=cwd)
     assert out.returncode == 2, (out.returncode, out.stderr)
     assert out.stderr.strip().splitlines() == [
-        "crystal-manager: no display found (set DISPLAY or QT_QPA_PLATFORM); use the CLI, e.g. "
-        "`crystal-manager status`"]
+        "crystal-manager: found no screen to show its window on; start it from your desktop, or use the "
+        "command line, e.g. `crystal-manager status`"]
 
 
 def check_gui_starts_and_quits(exe: Path, home: Path, cwd: Path, timeout: float = 60) -> str:

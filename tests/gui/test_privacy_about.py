@@ -77,4 +77,4 @@ def test_no_display_gives_one_line_and_exit_2(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "crystal_manager"], env=env, capture_output=True, text=True,
                          timeout=60, check=False)
     assert out.returncode == 2
-    assert out.stderr.strip().startswith("crystal-manager: no display found")
+    assert out.stderr.strip().startswith("crystal-manager: found no screen to show its window on")
