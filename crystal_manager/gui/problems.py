@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crystal_manager.gui.texts import core_words, tr
-from crystal_manager.services.problems import RETRYABLE, Action, ProblemKind, kind_of
+from crystal_manager.services.problems import Action, KindRules, ProblemKind, kind_of
 from crystal_manager.services.problems import problem_for as core_problem
 from crystal_manager.services.usertext import ACCOUNT_URL
 
@@ -14,8 +14,9 @@ __all__ = ["ACCOUNT_URL", "Problem", "ProblemKind", "kind_of", "problem_for"]
 
 
 @dataclass(frozen=True)
-class Problem:
-    """A failure as shown: headline, the facts, the advice (next step), and which next steps make sense."""
+class Problem(KindRules):
+    """A failure as shown: headline, the facts, the advice (next step); which next steps make sense comes
+    from the core's rules for its kind."""
 
     kind: ProblemKind
     headline: str
@@ -23,24 +24,9 @@ class Problem:
     advice: str
 
     @property
-    def can_retry(self) -> bool:
-        """Trying again may help (network trouble, a wrong clock once set right, a stopped request)."""
-        return self.kind in RETRYABLE
-
-    @property
     def stopped(self) -> bool:
         """The user stopped waiting: shown as information, and the tray keeps the license's own state."""
         return self.kind is ProblemKind.CANCELLED
-
-    @property
-    def offers_machines(self) -> bool:
-        """Freeing a seat solves it."""
-        return self.kind is ProblemKind.SEAT_LIMIT
-
-    @property
-    def offers_account(self) -> bool:
-        """Renewing on the account page solves it."""
-        return self.kind is ProblemKind.EXPIRED
 
     def account_link(self) -> str:
         """The link to the account page as HTML (empty unless renewing helps)."""

@@ -153,14 +153,10 @@ _NEXT: dict[ProblemKind, str] = {
 _LOCAL = frozenset({ProblemKind.TYPO, ProblemKind.BAD_NAME})
 
 
-@dataclass(frozen=True)
-class Problem:
-    """A failure as every face shows it: headline (names the action), the facts, the next step."""
+class KindRules:
+    """Which next steps make sense, decided by the problem's kind alone (shared by the core and GUI forms)."""
 
     kind: ProblemKind
-    headline: str
-    detail: str
-    next_step: str
 
     @property
     def can_retry(self) -> bool:
@@ -176,6 +172,16 @@ class Problem:
     def offers_account(self) -> bool:
         """Renewing on the account page solves it."""
         return self.kind is ProblemKind.EXPIRED
+
+
+@dataclass(frozen=True)
+class Problem(KindRules):
+    """A failure as every face shows it: headline (names the action), the facts, the next step."""
+
+    kind: ProblemKind
+    headline: str
+    detail: str
+    next_step: str
 
 
 def kind_of(exc: BaseException) -> ProblemKind:
