@@ -227,3 +227,14 @@ def test_log_of_a_refused_connection_says_nothing_was_sent(reference_server: Ref
     assert lines, text
     assert all("nothing sent" in line and "bytes sent" not in line for line in lines), text
     assert "(try 2)" in text
+
+
+def test_catalog_in_words_lists_the_license_check_as_the_other_faces_do(tmp_path: Path) -> None:
+    """The same list and count as the Welcome and the Privacy page (the core's), each thing once."""
+    from crystal_manager.services.privacy_words import license_check_items
+
+    items = license_check_items(default_catalog())
+    text = run_cli("privacy", "catalog", env=isolated_env(tmp_path)).stdout
+    first = text.splitlines()[0]
+    assert first == f"To check your license (about once a day) it sends {len(items)} things: " + "; ".join(items) + "."
+    assert first.count("operating system family") == 1

@@ -6,6 +6,7 @@ from pytestqt.qtbot import QtBot
 
 from crystal_manager.gui.dialogs.welcome import WelcomeDialog
 from crystal_manager.privacy.catalog import default_catalog, sent_in_words
+from crystal_manager.services.privacy_words import sends_items
 from tests.gui.conftest import MakeApp
 from tests.support.fake_license import STATES
 
@@ -17,7 +18,7 @@ def test_the_welcome_names_everything_an_activation_sends(qtbot: QtBot) -> None:
     catalog = default_catalog()
     activate = catalog.get("license_activate")
     assert activate is not None
-    words = sent_in_words(activate, catalog)
+    words = sends_items(catalog, "license_activate")  # the core's words: each thing once
     assert all(word[1:] in text for word in words)
     # Readable: one item per datum under a lead-in line, not one run-on sentence.
     assert text.count("<li>") == len(words) and "; and" not in text

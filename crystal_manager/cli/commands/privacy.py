@@ -58,6 +58,10 @@ def run_catalog(ctx: AppContext, args: argparse.Namespace) -> int:
     if args.json:
         emit_json(report)
         return EXIT_OK
+    from crystal_manager.services.privacy_words import license_check_items
+
+    items = license_check_items(ctx.catalog)  # the Welcome's and the Privacy page's list: each thing once
+    say(f"To check your license (about once a day) it sends {len(items)} things: " + "; ".join(items) + ".")
     for request in report["requests"]:
         say(f"{request['title']} — {request['purpose']}")
         say(f"  When: {request['when']}")

@@ -13,23 +13,19 @@ from crystal_manager.gui.widgets import page_title
 
 def activation_in_words() -> list[str]:
     """What an activation sends, in plain words, from the data catalog (so the welcome cannot drift)."""
-    from crystal_manager.privacy.catalog import default_catalog, sent_in_words
+    from crystal_manager.privacy.catalog import default_catalog
+    from crystal_manager.services.privacy_words import sends_items
 
-    catalog = default_catalog()
-    request_type = catalog.get("license_activate")
-    assert request_type is not None
-    return sent_in_words(request_type, catalog)
+    return sends_items(default_catalog(), "license_activate")  # the core's words: each thing once
 
 
 def check_count() -> int:
     """How many things a license check sends: the same core function and request as the Privacy page's
     "To check your license (about once a day) it sends N things", so the two screens cannot disagree."""
-    from crystal_manager.privacy.catalog import default_catalog, sent_in_words
+    from crystal_manager.privacy.catalog import default_catalog
+    from crystal_manager.services.privacy_words import license_check_items
 
-    catalog = default_catalog()
-    request_type = catalog.get("license_validate")
-    assert request_type is not None
-    return len(sent_in_words(request_type, catalog))
+    return len(license_check_items(default_catalog()))
 
 
 def sends_html(words: list[str], checks: int | None = None) -> str:

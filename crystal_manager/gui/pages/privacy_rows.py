@@ -12,7 +12,7 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication
 
 from crystal_manager.gui.texts import fmt_when, tr
-from crystal_manager.privacy.catalog import NONCE_FIELD, SERVER_KEEPS, Catalog, FieldSpec, RequestType, sent_in_words
+from crystal_manager.privacy.catalog import NONCE_FIELD, SERVER_KEEPS, Catalog, FieldSpec, RequestType
 from crystal_manager.privacy.policy import section_title, section_words
 
 #: Where a ledger entry's data links to: ``decl:<kind>:<field name>``.
@@ -253,8 +253,9 @@ def next_check_words(when: str) -> str:
 def summary_html(catalog: Catalog, entries: Sequence[dict[str, Any]], next_check: str | None = None) -> str:
     """The summary in plain words: how many things a license check sends and which, what updates send,
     the last request and the next license check."""
-    validate = catalog.get("license_validate")
-    words = sent_in_words(validate, catalog) if validate is not None else []
+    from crystal_manager.services.privacy_words import license_check_items
+
+    words = license_check_items(catalog)  # the Welcome's list too: each thing once, the same count
     items = "; ".join(escape(core_tr(word)) for word in words)
     done = [e for e in entries if e.get("kind")]
     if done:
