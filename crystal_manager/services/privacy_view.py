@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -119,10 +121,124 @@ def when_words(stamp: str) -> str:
     return date_words(stamp, with_time=True, unknown="at an unknown time")
 
 
-def fields_in_words(catalog: Catalog, entry: dict[str, Any]) -> list[str]:
-    """The data a recorded request carried, each named as the catalog names it for people, in its order."""
+#: Data that are long codes (64 hex digits, 44 characters of a public key): shown shortened, as the key is
+#: ("…7F3A"), with the exact value one step away (a tooltip, "Show the exact values", ``--exact``).
+LONG_CODES = frozenset({"fingerprint", "previous_fingerprint", "machine_public_key"})
+
+
+def short_value(name: str, value: object) -> str:
+    """A value as people read it: a long code cut to its method and first four characters ("v1:d602…");
+    any other value as it is. The exact value is the proof: callers keep it reachable."""
+    text = str(value)
+    if name not in LONG_CODES or len(text) <= 12:
+        return text
+    method, colon, code = text.partition(":")
+    return f"{method}:{code[:4]}…" if colon and len(method) <= 3 else f"{text[:4]}…"
+
+
+def fields_in_words(catalog: Catalog, entry: dict[str, Any], *, exact: bool = False) -> list[str]:
+    """The data a recorded request carried, each named as the catalog names it for people, in its order;
+    long codes shortened unless ``exact`` (the key is masked in the log itself, always)."""
     request_type = catalog.get(str(entry.get("kind", "")))
     fields = dict(entry.get("fields") or {})
     specs = list(request_type.fields) if request_type is not None else []
-    words = [f"{spec.plain or spec.name}: {fields.pop(spec.name)}" for spec in specs if spec.name in fields]
-    return words + [f"{name}: {value}" for name, value in sorted(fields.items())]
+
+    def shown(name: str, value: object) -> str:
+        return str(value) if exact else short_value(name, value)
+
+    words = [f"{spec.plain or spec.name}: {shown(spec.name, fields.pop(spec.name))}"
+             for spec in specs if spec.name in fields]
+    return words + [f"{name}: {shown(name, value)}" for name, value in sorted(fields.items())]
+
+
+#: Kinds whose requests come in bursts that are one thing to a person: an update check fetches several
+#: signed files, one request each (each is recorded: that is the promise), shown as one line.
+GROUPED_KINDS = frozenset({"update_metadata", "update_target"})
+#: Requests more than this apart are never one check (seconds).
+GROUP_GAP_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line of the privacy log as people read it: one request, or the requests of one update check
+    (oldest first; each still a ledger entry of its own, reachable for its details)."""
+
+    entries: tuple[dict[str, Any], ...]
+
+    @property
+    def first(self) -> dict[str, Any]:
+        """The line's first request (its time, kind and trigger are the line's)."""
+        return self.entries[0]
+
+    @property
+    def kind(self) -> str:
+        """The request kind of every entry on the line."""
+        return str(self.first.get("kind", ""))
+
+    @property
+    def count(self) -> int:
+        """How many requests the line stands for."""
+        return len(self.entries)
+
+    @property
+    def bytes_sent(self) -> int:
+        """The bytes all its requests sent (as on the wire)."""
+        return sum(int(e.get("bytes_sent") or 0) for e in self.entries)
+
+    @property
+    def outcome(self) -> dict[str, Any]:
+        """The entry whose ending is the line's: the first that failed, was refused or never got an answer
+        (a check stops there), else the last."""
+        return next((e for e in self.entries if _went_wrong(e)), self.entries[-1])
+
+    @property
+    def names(self) -> list[str]:
+        """The files the requests fetched, in order (update requests carry only a file name)."""
+        return [str((e.get("fields") or {}).get("name", "")) for e in self.entries]
+
+
+def _went_wrong(entry: dict[str, Any]) -> bool:
+    status = entry.get("status")
+    if entry.get("state") == "pending" or entry.get("error"):
+        return True
+    # A 404 for update information is the ordinary "nothing newer" (the next root file does not exist yet).
+    return isinstance(status, int) and status >= 400 and not (status == 404 and entry.get("kind") == "update_metadata")
+
+
+def _moment(entry: dict[str, Any]) -> datetime | None:
+    try:
+        return parse_since(str(entry.get("ts", "")))
+    except ValueError:
+        return None
+
+
+def _is_root(entry: dict[str, Any]) -> bool:
+    """An update check begins by asking for the next signed root file (``2.root.json``)."""
+    return str((entry.get("fields") or {}).get("name", "")).endswith("root.json")
+
+
+def _joins(line: list[dict[str, Any]], entry: dict[str, Any]) -> bool:
+    """Whether ``entry`` is the next request of the same update check as ``line``."""
+    last = line[-1]
+    kind = entry.get("kind")
+    if kind not in GROUPED_KINDS or kind != last.get("kind"):
+        return False
+    if entry.get("trigger") != last.get("trigger") or entry.get("host") != last.get("host"):
+        return False
+    if kind == "update_metadata" and _is_root(entry) and not _is_root(last):
+        return False  # a new check starts (root files follow each other only within one check)
+    before, now = _moment(last), _moment(entry)
+    return before is not None and now is not None and 0 <= (now - before).total_seconds() <= GROUP_GAP_SECONDS
+
+
+def log_lines(entries: Sequence[dict[str, Any]]) -> list[LogLine]:
+    """The ledger's entries (oldest first) as the lines people read, oldest first: the requests of one
+    update check on one line; every other request on its own. Requests are grouped only when they follow
+    each other in the log (another request between them splits the line: the order stays true)."""
+    lines: list[list[dict[str, Any]]] = []
+    for entry in entries:
+        if lines and _joins(lines[-1], entry):
+            lines[-1].append(entry)
+        else:
+            lines.append([entry])
+    return [LogLine(tuple(line)) for line in lines]

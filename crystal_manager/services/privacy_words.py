@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from crystal_manager.privacy.catalog import Catalog, sent_in_words
+from crystal_manager.services.privacy_view import LogLine, fields_in_words, log_lines, when_words
 
 #: A transport failure as the ledger records it (the error's class name) -> what happened, in words.
 TRANSPORT_WORDS = {
@@ -83,3 +84,45 @@ def activation_extra_items(catalog: Catalog) -> list[str]:
 def as_sentences(items: list[str]) -> list[str]:
     """Each item as a short sentence of its own ("Your license key."), for a list people can scan."""
     return [f"{item[:1].upper()}{item[1:]}." for item in items if item]
+
+
+def line_title(title: str, line: LogLine) -> str:
+    """A log line's name: the request's title, or for an update check's files "Update information (4 files)"
+    (the title's own explanation dropped: one parenthesis is enough)."""
+    if line.count == 1:
+        return title
+    short = title.split(" (", 1)[0]
+    what = "requests" if len(set(line.names)) == 1 else "files"  # a resumed download asks for one file twice
+    return f"{short} ({line.count} {what})"
+
+
+def sent_words(entry: dict[str, Any]) -> str:
+    """How much went out, and which try it was: "nothing sent (try 2)" when no connection was made."""
+    sent = entry.get("bytes_sent", 0)
+    attempt = entry.get("attempt")
+    tried = f" (try {attempt})" if isinstance(attempt, int) and attempt > 1 else ""
+    return (f"{sent} bytes sent" if sent else "nothing sent") + tried
+
+
+def log_text(catalog: Catalog, entries: list[dict[str, Any]], *, exact: bool = False) -> list[str]:
+    """``crystal-manager privacy log`` in words: a line per request, one per update check (its files named
+    under it), each followed by what it carried (long codes shortened unless ``exact``)."""
+    out: list[str] = []
+    for line in log_lines(entries):
+        first, ending = line.first, line.outcome
+        request_type = catalog.get(line.kind)
+        title = line_title(request_type.title if request_type is not None else line.kind or "?", line)
+        who = "you asked" if first.get("trigger") == "user" else "automatic"
+        sent = sent_words(first) if line.count == 1 else f"{line.bytes_sent} bytes sent"
+        out.append(f"{when_words(str(first.get('ts', '')))}  {title} ({who}) to {first.get('host', '?')}: "
+                   f"{outcome_words(ending)}; {sent}")
+        if line.count == 1:
+            data = fields_in_words(catalog, first, exact=exact)
+            out.append("    sent: " + ("; ".join(data) if data else "nothing about you"))
+            continue
+        # Each file of the check, with its own ending where it differs from the line's.
+        said = outcome_words(ending)
+        files = [name + ("" if outcome_words(e) == said else f" ({outcome_words(e)})")
+                 for name, e in zip(line.names, line.entries, strict=True)]
+        out.append("    files: " + ", ".join(files))
+    return out

@@ -238,3 +238,31 @@ def test_catalog_in_words_lists_the_license_check_as_the_other_faces_do(tmp_path
     first = text.splitlines()[0]
     assert first == f"To check your license (about once a day) it sends {len(items)} things: " + "; ".join(items) + "."
     assert first.count("operating system family") == 1
+
+
+def test_log_in_words_shows_an_update_check_as_one_line_and_codes_shortened(reference_server: ReferenceServer,
+                                                                             tmp_path: Path) -> None:
+    """One record per request stays (``--json``); in words an update check is one line naming its files,
+    and the machine code reads "v1:d602…" as the key reads "…7F3A" (``--exact``: as it was sent)."""
+    from tests.support.licensing import issue
+    from tests.support.update_repo import publish
+
+    env = isolated_env(tmp_path)
+    server = ("--profile", str(reference_server.profile_file), "--server", reference_server.url)
+    publish(reference_server, "1.1.0")
+    lic = issue(reference_server.data_dir)
+    assert run_cli(*server, "activate", lic.key, env=env).returncode == 0
+    assert run_cli(*server, "update", "check", env=env).returncode == 0
+    records = json.loads(run_cli("privacy", "log", "--json", env=env).stdout)
+    files = [r for r in records if r["kind"] == "update_metadata"]
+    assert len(files) >= 3  # every request recorded, one record each
+    text = run_cli("privacy", "log", env=env).stdout
+    [line] = [ln for ln in text.splitlines() if ln.split("  ", 1)[-1].startswith("Update information")]
+    assert f"Update information ({len(files)} files) (you asked)" in line, text
+    assert "bytes sent" in line and str(sum(r["bytes_sent"] for r in files)) in line
+    [names] = [ln for ln in text.splitlines() if ln.startswith("    files: ")]
+    assert all(r["fields"]["name"] in names for r in files)
+    code = next(r["fields"]["fingerprint"] for r in records if r["kind"] == "license_activate")
+    assert code not in text and f"v1:{code[3:7]}…" in text and "--exact" in text
+    exact = run_cli("privacy", "log", "--exact", env=env).stdout
+    assert code in exact and lic.key not in exact and lic.key not in text

@@ -23,6 +23,8 @@ def register(subparsers: Any) -> None:
     log = verbs.add_parser("log", help="every request the app has sent (the privacy log)")
     log.add_argument("--json", action="store_true", help="machine-readable output")
     log.add_argument("--since", metavar="DATE", help="only requests from DATE on (e.g. 2026-03-01)")
+    log.add_argument("--exact", action="store_true", help="each value exactly as it was sent (long codes in "
+                                                         "full)")
     log.set_defaults(handler=run_log)
     export = verbs.add_parser("export", help="write the log and the catalog to FILE (JSON)")
     export.add_argument("file", type=Path, metavar="FILE")
@@ -89,17 +91,16 @@ def run_log(ctx: AppContext, args: argparse.Namespace) -> int:
         return EXIT_OK
     if not entries:
         say("Nothing has been sent.")
-    from crystal_manager.services.privacy_view import fields_in_words, when_words
-    from crystal_manager.services.privacy_words import outcome_words
+        return EXIT_OK
+    from crystal_manager.services.privacy_words import log_text
 
-    for entry in entries:
-        request_type = ctx.catalog.get(str(entry.get("kind", "")))
-        title = request_type.title if request_type is not None else str(entry.get("kind", "?"))
-        who = "you asked" if entry.get("trigger") == "user" else "automatic"
-        say(f"{when_words(str(entry.get('ts', '')))}  {title} ({who}) to {entry.get('host', '?')}: "
-            f"{outcome_words(entry)}; {sent_words(entry)}")
-        data = fields_in_words(ctx.catalog, entry)
-        say("    sent: " + ("; ".join(data) if data else "nothing about you"))
+    for line in log_text(ctx.catalog, entries, exact=args.exact):
+        say(line)
+    from crystal_manager.services.privacy_view import LONG_CODES
+
+    if not args.exact and any(name in LONG_CODES for e in entries for name in e.get("fields") or {}):
+        say("Long codes are shortened here (v1:d602…); add --exact to see each value exactly as it was sent. "
+            "Your license key is never in the log: only its last four characters.")
     return EXIT_OK
 
 
@@ -278,11 +279,3 @@ def run_request_deletion(ctx: AppContext, args: argparse.Namespace) -> int:
     for line in data["still_kept"]:
         say(f"Still kept: {line}")
     return EXIT_OK
-
-
-def sent_words(entry: dict[str, Any]) -> str:
-    """How much went out, and which try it was: "nothing sent (try 2)" when no connection was made."""
-    sent = entry.get("bytes_sent", 0)
-    attempt = entry.get("attempt")
-    tried = f" (try {attempt})" if isinstance(attempt, int) and attempt > 1 else ""
-    return (f"{sent} bytes sent" if sent else "nothing sent") + tried
