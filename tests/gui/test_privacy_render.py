@@ -21,6 +21,7 @@ from crystal_manager.gui.pages.privacy_tabs import FullTable
 from crystal_manager.services.context import AppContext
 from crystal_manager.services.health import check_server
 from crystal_manager.services.privacy_preview import privacy_facts
+from crystal_manager.services.privacy_view import log_lines
 from crystal_manager.services.update_service import UpdateService
 from tests.support.licensing import issue, service
 from tests.support.render import OUTPUT, save, themed
@@ -85,10 +86,12 @@ def test_privacy_page_after_a_real_session(theme: str, qtbot: QtBot, lic_ctx: Ap
         fill(page, lic_ctx, report)
         page.resize(1366 - 180, 768 - 60)  # the window's list of pages and title bar take the rest
         page.show()
-        # Every ledger entry of the run, newest first, in words.
+        # Every ledger entry of the run, newest first, in words: the update check's files on one line.
         rows = page.ledger_table.rows()
-        assert len(rows) == len(entries)
+        files = [e for e in entries if e["kind"] == "update_metadata"]
+        assert len(rows) == len(log_lines(entries)) == len(entries) - len(files) + 1
         assert rows[-1][1] == "Activate this machine" and rows[0][1] == "See what the vendor holds"
+        assert f"Update information ({len(files)} files)" in [row[1] for row in rows]
         assert all(row[3].startswith("answered") for row in rows), rows  # a metadata 404: "answered: nothing newer"
         # Every catalog entry, with this computer's values (the key masked).
         catalog_cells = [cell for row in page.catalog_table.rows() for cell in row]
@@ -159,4 +162,4 @@ def test_at_200_percent_on_a_1366x768_screen_nothing_is_cut_off(lic_ctx: AppCont
     result = json.loads(proc.stdout)
     assert result["device_pixel_ratio"] == 2.0
     assert result["cut_off"] == {}, result["cut_off"]
-    assert result["rows"] == len(lic_ctx.ledger.entries())
+    assert result["rows"] == len(log_lines(lic_ctx.ledger.entries()))

@@ -7,10 +7,12 @@ ledger the gateway uses (rows: privacy_rows.py; the other views: privacy_tabs.py
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from html import escape
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QPushButton,
@@ -21,11 +23,13 @@ from PySide6.QtWidgets import (
 )
 
 from crystal_manager.gui.pages.privacy_rows import (
+    ENTRY_PREFIX,
     LINK_PREFIX,
     core_tr,
     entry_html,
     filtered,
     ledger_rows,
+    line_html,
     summary_html,
     title_of,
 )
@@ -33,6 +37,7 @@ from crystal_manager.gui.pages.privacy_tabs import ChoicesTab, FullTable, MaySen
 from crystal_manager.gui.texts import tr
 from crystal_manager.gui.widgets import page_title
 from crystal_manager.privacy.catalog import DISCLOSURES, Catalog, default_catalog
+from crystal_manager.services.privacy_view import LogLine, log_lines
 
 
 class PrivacyPage(QWidget):
@@ -46,7 +51,8 @@ class PrivacyPage(QWidget):
         super().__init__(parent)
         self._catalog: Catalog = default_catalog()
         self._all: list[dict[str, Any]] = []
-        self._entries: list[dict[str, Any]] = []  # as shown: filtered, newest first
+        self._lines: list[LogLine] = []  # as shown: filtered, newest first (an update check is one line)
+        self._opened: dict[str, Any] | None = None  # one request of an update check, opened from its line
         self._next_check: str | None = None
         self.summary = wrapped(rich=True)
         self.summary.setAccessibleName(tr("What this app sends, in short"))
@@ -58,6 +64,10 @@ class PrivacyPage(QWidget):
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         self.detail.setAccessibleName(tr("Exactly what the selected request sent"))
         self.detail.linkActivated.connect(self._follow)
+        # Long codes read short, like the key ("v1:d602…"); the exact value, the proof, is one tick away.
+        self.exact_box = QCheckBox(tr("Show long codes in full, exactly as sent"))
+        self.exact_box.toggled.connect(lambda _on: self._show_detail(self.ledger_table.currentRow(),
+                                                                       keep_open=True))
         # Seams (tests answer them; people get the usual dialogs).
         self.ask_file: Callable[[], str | None] = self._ask_file
         self.confirm: Callable[[str], bool] = self._confirm
@@ -121,6 +131,7 @@ class PrivacyPage(QWidget):
         box.addLayout(filters)
         box.addWidget(self.ledger_table, 1)
         box.addWidget(self.detail)
+        box.addWidget(self.exact_box)
         controls = QHBoxLayout()
         self.export_button = QPushButton(tr("&Export the log and the list…"))
         self.export_button.clicked.connect(self._export)
@@ -186,23 +197,25 @@ class PrivacyPage(QWidget):
 
     def _show_entries(self) -> None:
         shown = filtered(self._all, self.kind_filter.currentData(), self.period_filter.currentData())
-        # The request the user is reading stays selected when new ones arrive (they come in at the top, so
-        # the same row number would now be another request).
+        # The line the user is reading stays selected when new ones arrive (they come in at the top, so
+        # the same row number would now be another line); a line is known by its first request.
         row = self.ledger_table.currentRow()
-        picked = self._entries[row].get("id") if 0 <= row < len(self._entries) else None
-        self._entries = list(reversed(shown))
+        picked = self._lines[row].first.get("id") if 0 <= row < len(self._lines) else None
+        self._lines = list(reversed(log_lines(shown)))
         table = self.ledger_table
         table.blockSignals(True)
-        table.set_rows(ledger_rows(shown, self._catalog))
-        again = next((i for i, e in enumerate(self._entries) if picked is not None and e.get("id") == picked), -1)
+        table.set_rows(ledger_rows(list(reversed(self._lines)), self._catalog))
+        again = next((i for i, ln in enumerate(self._lines) if picked is not None and ln.first.get("id") == picked),
+                     -1)
         if again >= 0:
             table.setCurrentCell(again, 0)
         else:
             table.clearSelection()
         table.blockSignals(False)
         if again >= 0:
-            self._show_detail(again)
+            self._show_detail(again, keep_open=True)
         else:
+            self._opened = None
             self.detail.setText(tr("Select a request to see exactly what it sent.") if shown else "")
         total = len(self._all)
         if not total:
@@ -212,15 +225,36 @@ class PrivacyPage(QWidget):
         else:
             note = tr("1 request recorded.") if total == 1 else \
                 tr("%1 requests recorded, newest first.").replace("%1", str(total))
+        if len(self._lines) != len(shown):
+            note += " " + tr("The files of one update check are on one line.")
         self.ledger_note.setText(note + (" " + tr("Only the last four characters of your license key are kept "
                                                   "here.") if total else ""))
 
-    def _show_detail(self, row: int) -> None:
-        if 0 <= row < len(self._entries):
-            self.detail.setText(entry_html(self._catalog, self._entries[row]))
+    def _show_detail(self, row: int, *, keep_open: bool = False) -> None:
+        """The selected line's details: one request's data, or an update check's files (each opens its own)."""
+        if not 0 <= row < len(self._lines):
+            return
+        line = self._lines[row]
+        if not (keep_open and self._opened is not None and self._opened in line.entries):
+            self._opened = line.first if line.count == 1 else None
+        exact = self.exact_box.isChecked()
+        if self._opened is None:
+            self.detail.setText(line_html(self._catalog, line))
+            return
+        back = f'<a href="{ENTRY_PREFIX}">' + escape(tr("Back to all files of this update check")) + "</a><br>" \
+            if line.count > 1 else ""
+        self.detail.setText(back + entry_html(self._catalog, self._opened, exact=exact))
 
     def _follow(self, link: str) -> None:
-        """A datum in the log was selected: show its declaration."""
+        """A datum in the log was selected: show its declaration; a file of an update check: its request."""
+        if link.startswith(ENTRY_PREFIX):
+            row = self.ledger_table.currentRow()
+            if 0 <= row < len(self._lines):
+                wanted = link[len(ENTRY_PREFIX):]  # empty: back to the line
+                self._opened = next((e for e in self._lines[row].entries if wanted and str(e.get("id")) == wanted),
+                                    None)
+                self._show_detail(row, keep_open=True)
+            return
         if not link.startswith(LINK_PREFIX):
             return
         kind, _, name = link[len(LINK_PREFIX):].partition(":")

@@ -14,9 +14,12 @@ from PySide6.QtCore import QCoreApplication
 from crystal_manager.gui.texts import fmt_when, tr
 from crystal_manager.privacy.catalog import NONCE_FIELD, SERVER_KEEPS, Catalog, FieldSpec, RequestType
 from crystal_manager.privacy.policy import section_title, section_words
+from crystal_manager.services.privacy_view import LogLine, log_lines, short_value
 
 #: Where a ledger entry's data links to: ``decl:<kind>:<field name>``.
 LINK_PREFIX = "decl:"
+#: Where an update check's line links to one of its requests: ``entry:<ledger id>``.
+ENTRY_PREFIX = "entry:"
 #: The date filter's choices: label and how many days back (None: all).
 PERIODS: tuple[tuple[str, int | None], ...] = (
     ("Any time", None), ("Today", 0), ("Last 7 days", 7), ("Last 30 days", 30))
@@ -100,8 +103,9 @@ def catalog_rows(catalog: Catalog, values: dict[str, dict[str, str]] | None = No
         for spec in own:
             shown = mine.get(request_type.kind, {}).get(spec.name)
             example = "…" + spec.example[-4:] if spec.secret else spec.example
-            rows.append([core_tr(spec.plain or spec.name),
-                         shown if shown is not None else tr("e.g. %1").replace("%1", example)])
+            # A long code as the key is shown: short (its tooltip holds it exactly, see MaySendTab).
+            rows.append([core_tr(spec.plain or spec.name), short_value(spec.name, shown) if shown is not None
+                         else tr("e.g. %1").replace("%1", example)])
             keys.append((request_type.kind, spec.name))
         if not own:
             rows.append([tr("nothing about you"), ""])
@@ -170,15 +174,36 @@ def filtered(entries: Sequence[dict[str, Any]], kind: str | None, days: int | No
     return [e for e in entries if (kind is None or e.get("kind") == kind) and _in_period(e, days, moment)]
 
 
-def ledger_rows(entries: Sequence[dict[str, Any]], catalog: Catalog) -> list[list[str]]:
-    """Newest first: when, what, who asked, how it ended, size (the data itself is in the detail)."""
+def line_title(catalog: Catalog, line: LogLine) -> str:
+    """A log line's name: the request's title, or an update check's "Update information (4 files)"."""
+    title = title_of(catalog, line.kind)
+    if line.count == 1:
+        return title
+    many = tr("%1 (%2 requests)") if len(set(line.names)) == 1 else tr("%1 (%2 files)")
+    return many.replace("%1", title.split(" (", 1)[0]).replace("%2", str(line.count))
+
+
+def ledger_rows(lines: Sequence[LogLine], catalog: Catalog) -> list[list[str]]:
+    """Newest first, one row per line (an update check's files are one): when, what, who asked, how it
+    ended, size (the data itself is in the detail)."""
     rows: list[list[str]] = []
-    for entry in reversed(entries):
-        rows.append([fmt_when(str(entry.get("ts") or "")), title_of(catalog, str(entry.get("kind", ""))),
-                     tr("you asked") if entry.get("trigger") == "user" else tr("automatic"),
-                     result_words(entry),
-                     tr("%1 bytes sent").replace("%1", str(entry.get("bytes_sent", 0)))])
+    for line in reversed(lines):
+        rows.append([fmt_when(str(line.first.get("ts") or "")), line_title(catalog, line),
+                     tr("you asked") if line.first.get("trigger") == "user" else tr("automatic"),
+                     result_words(line.outcome), tr("%1 bytes sent").replace("%1", str(line.bytes_sent))])
     return rows
+
+
+def line_html(catalog: Catalog, line: LogLine) -> str:
+    """An update check's line: each file it fetched, how that ended and its size, each linked to its own
+    request's details (one record per request: nothing is hidden, only folded)."""
+    items = "".join(
+        f'<li><a href="{ENTRY_PREFIX}{escape(str(e.get("id", "")))}">{escape(name)}</a> — '
+        f"{escape(result_words(e))}, {escape(tr('%1 bytes sent').replace('%1', str(e.get('bytes_sent', 0))))}</li>"
+        for name, e in zip(line.names, line.entries, strict=True))
+    return (f"<b>{escape(line_title(catalog, line))}</b> — {escape(fmt_when(str(line.first.get('ts') or '')))}<br>"
+            + escape(tr("One update check asks for several signed files, one request each; each is recorded. "
+                        "Select a file to see exactly what its request sent:")) + f"<ul>{items}</ul>")
 
 
 def datum_words(spec: FieldSpec) -> str:
@@ -202,9 +227,10 @@ def _header_value_words(value: str) -> str | None:
     return words.get(value.strip().lower())
 
 
-def entry_html(catalog: Catalog, entry: dict[str, Any]) -> str:
-    """Exactly what one request sent: each datum as recorded (secrets shortened), linked to its
-    declaration, then its headers, where it went and the bytes both ways."""
+def entry_html(catalog: Catalog, entry: dict[str, Any], *, exact: bool = False) -> str:
+    """What one request sent: each datum as recorded (the key masked, as recorded; long codes shortened
+    like it unless ``exact``), linked to its declaration, then its headers, where it went and the bytes
+    both ways."""
     kind = str(entry.get("kind", ""))
     request_type = catalog.get(kind)
     fields = dict(entry.get("fields") or {})
@@ -220,7 +246,10 @@ def entry_html(catalog: Catalog, entry: dict[str, Any]) -> str:
         target = "*" if header and spec in catalog.common_headers else kind
         return f'<a href="{LINK_PREFIX}{escape(target)}:{escape(spec.name if spec else name)}">{escape(words)}</a>'
 
-    data = "".join(f"<li>{link(n, False)}: <code>{escape(str(fields[n]))}</code></li>" for n in names)
+    def value(name: str) -> str:
+        return str(fields[name]) if exact else short_value(name, fields[name])
+
+    data = "".join(f"<li>{link(n, False)}: <code>{escape(value(n))}</code></li>" for n in names)
     headers = "".join(f"<li>{link(str(k), True)}: <code>{escape(str(v))}</code></li>"
                       for k, v in (entry.get("headers") or {}).items())
     where = tr("Sent to %1, %2 bytes out, %3 bytes back.").replace("%1", str(entry.get("host", ""))) \
@@ -257,11 +286,11 @@ def summary_html(catalog: Catalog, entries: Sequence[dict[str, Any]], next_check
 
     words = license_check_items(catalog)  # the Welcome's list too: each thing once, the same count
     items = "; ".join(escape(core_tr(word)) for word in words)
-    done = [e for e in entries if e.get("kind")]
+    done = log_lines([e for e in entries if e.get("kind")])
     if done:
-        last = done[-1]
-        last_words = tr("Last sent: %1 — %2 (%3).").replace("%1", fmt_when(str(last.get("ts") or ""))) \
-            .replace("%2", title_of(catalog, str(last.get("kind")))).replace("%3", result_words(last))
+        last = done[-1]  # an update check's files: one thing sent, as the log shows it
+        last_words = tr("Last sent: %1 — %2 (%3).").replace("%1", fmt_when(str(last.first.get("ts") or ""))) \
+            .replace("%2", line_title(catalog, last)).replace("%3", result_words(last.outcome))
     else:
         last_words = tr("Nothing has been sent from this computer yet.")
     upcoming = ""

@@ -25,6 +25,7 @@ from crystal_manager.gui.pages.privacy_rows import (
 from crystal_manager.gui.pages.tables import PlainTable
 from crystal_manager.gui.texts import fmt_when, tr
 from crystal_manager.privacy.catalog import Catalog
+from crystal_manager.services.privacy_view import LONG_CODES, short_value
 
 
 class FullTable(PlainTable):
@@ -159,6 +160,10 @@ class MaySendTab(QWidget):
         self.table.currentCellChanged.connect(lambda row, *_: self._show(row))
         self.detail = wrapped(rich=True)
         self.detail.setAccessibleName(tr("Why this is sent"))
+        self._previewing = False
+        self.exact_box = QCheckBox(tr("Show long codes in full, exactly as sent"))
+        self.exact_box.toggled.connect(lambda _on: self.show_next_check() if self._previewing else None)
+        self.exact_box.hide()  # only beside the preview of the next check (the list's tooltips are exact)
         top = QHBoxLayout()
         top.addWidget(self.next_check, 1)
         top.addWidget(self.preview_button)
@@ -167,6 +172,7 @@ class MaySendTab(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.detail)
+        layout.addWidget(self.exact_box)
 
     def set_catalog(self, catalog: Catalog, values: dict[str, dict[str, str]] | None = None) -> None:
         """Show the catalog, with this computer's values once known."""
@@ -184,7 +190,14 @@ class MaySendTab(QWidget):
                     font = item.font()
                     font.setBold(True)
                     item.setFont(font)
+        for row, (kind, name) in enumerate(self._keys):
+            exact = self._values.get(kind, {}).get(name)
+            item = self.table.item(row, 1)
+            if name in LONG_CODES and exact is not None and item is not None:
+                item.setToolTip(tr("Exactly as sent: %1").replace("%1", exact))  # the cell shows it short
         self.table.resizeColumnsToContents()
+        self._previewing = False
+        self.exact_box.hide()
         self.detail.setText(tr("Select a line to see what it is for and what the privacy policy says."))
 
     def set_next_check(self, when: str | None, activated: bool) -> None:
@@ -213,13 +226,23 @@ class MaySendTab(QWidget):
         if request_type is None or self._catalog is None:
             return
         self.select("license_validate", "key")
-        lines = "".join(f"<li>{escape(datum_words(spec))}: <code>{escape(values[spec.name])}</code></li>"
+        exact = self.exact_box.isChecked()
+
+        def value(name: str) -> str:
+            return values[name] if exact else short_value(name, values[name])
+
+        lines = "".join(f"<li>{escape(datum_words(spec))}: <code>{escape(value(spec.name))}</code></li>"
                         for spec in declared_fields(self._catalog, request_type) if spec.name in values)
-        self.detail.setText("<b>" + tr("The next license check sends exactly this:") + f"</b><ul>{lines}</ul>"
-                            if lines else tr("Not known yet."))
+        lead = tr("The next license check sends exactly this:") if exact else \
+            tr("The next license check sends this (long codes shortened):")
+        self.detail.setText("<b>" + lead + f"</b><ul>{lines}</ul>" if lines else tr("Not known yet."))
+        self._previewing = True
+        self.exact_box.show()
 
     def _show(self, row: int) -> None:
         if self._catalog is not None and 0 <= row < len(self._keys):
+            self._previewing = False
+            self.exact_box.hide()
             kind, name = self._keys[row]
             self.detail.setText(declaration_html(self._catalog, kind, name))
 
