@@ -1,10 +1,14 @@
-"""The lease: the signed statement of what this machine may run, and the offline file formats."""
+"""The lease: the signed statement of what this machine may run, and the offline file formats.
+
+``LeaseTerms`` is a msgspec struct (decision 0018): importing this module loads msgspec, so nothing on the path
+to the tray imports it (tests/test_startup_tricks.py)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
+
+import msgspec
 
 from crystal_protocol.signing import DocumentProblem, parse_time
 
@@ -23,51 +27,44 @@ ENVIRONMENTS = ("physical", "vm", "container")
 FINGERPRINT_VERSIONS = ("v1", "v2")
 
 
-def _opt_str(data: dict[str, Any], name: str) -> str | None:
-    value = data.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > 200:
-        raise DocumentProblem(f"lease field {name} must be text")
-    return value
+#: Texts in a lease are short (ids, hints, plan names, timestamps); entitlement values are not bounded.
+Text = Annotated[str, msgspec.Meta(max_length=200)]
+WholeNumber = Annotated[int, msgspec.Meta(ge=0, lt=10**9)]
+#: The lease's lifetime without a fresh answer: at least an hour.
+TtlSeconds = Annotated[int, msgspec.Meta(ge=MIN_TTL_SECONDS, lt=10**9)]
+LeaseStatus = Literal["active", "trial", "past_due", "expired", "revoked"]
+assert get_args(LeaseStatus) == STATUSES
+_TIMES = ("issued_at", "expires_at", "renews_at", "trial_ends_at")
 
 
-def _str(data: dict[str, Any], name: str) -> str:
-    value = _opt_str(data, name)
-    if value is None:
-        raise DocumentProblem(f"lease field {name} is missing")
-    return value
+class LeaseTerms(msgspec.Struct, frozen=True, kw_only=True):
+    """What a lease says: the server builds it, signs its payload, and the client reads the payload back into
+    it (decision 0018). Times are ``format_time`` strings (UTC). Members a newer server adds are ignored."""
 
+    license_id: Text
+    machine_id: Text
+    fingerprint: Text
+    key_hint: Text
+    plan: Text
+    status: LeaseStatus
+    expires_at: Text | None = None
+    renews_at: Text | None = None
+    trial_days_left: WholeNumber | None = None
+    seats_used: WholeNumber
+    seats_total: WholeNumber
+    issued_at: Text
+    ttl_seconds: TtlSeconds
+    kid: Text
+    entitlements: dict[str, str] = {}
+    trial_ends_at: Text | None = None
 
-def _int(data: dict[str, Any], name: str, *, optional: bool = False) -> int | None:
-    value = data.get(name)
-    if value is None and optional:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 10**9:
-        raise DocumentProblem(f"lease field {name} must be a whole number")
-    return value
-
-
-@dataclass(frozen=True)
-class LeaseTerms:
-    """What a lease says. Times are ``format_time`` strings (UTC)."""
-
-    license_id: str
-    machine_id: str
-    fingerprint: str
-    key_hint: str
-    plan: str
-    status: str
-    expires_at: str | None
-    renews_at: str | None
-    trial_days_left: int | None
-    seats_used: int
-    seats_total: int
-    issued_at: str
-    ttl_seconds: int
-    kid: str
-    entitlements: dict[str, str] = field(default_factory=dict)
-    trial_ends_at: str | None = None
+    def __post_init__(self) -> None:
+        for name in _TIMES:  # strictly format_time's form (a ValueError here is msgspec's ValidationError)
+            if (value := getattr(self, name)) is not None:
+                try:
+                    parse_time(value)
+                except DocumentProblem:
+                    raise DocumentProblem(f"lease field {name} is not a UTC timestamp") from None
 
     @property
     def issued(self) -> datetime:
@@ -80,32 +77,27 @@ class LeaseTerms:
         return self.issued + timedelta(seconds=self.ttl_seconds)
 
     def to_payload(self) -> dict[str, Any]:
-        """JSON form (the document adds ``type``)."""
-        return asdict(self)
+        """JSON form (the document adds ``type``): every member, absent ones as ``null`` — the same members
+        and values the signed payload has always had, so the signed bytes mean what they meant."""
+        return msgspec.structs.asdict(self)
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> LeaseTerms:
-        """Strictly parse a verified payload; DocumentProblem on anything unexpected."""
-        status = _str(data, "status")
-        if status not in STATUSES:
-            raise DocumentProblem(f"unknown lease status {status[:20]!r}")
-        ents = data.get("entitlements", {})
-        if not isinstance(ents, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in ents.items()):
-            raise DocumentProblem("lease entitlements must map names to text")
-        ttl = _int(data, "ttl_seconds")
-        assert ttl is not None
-        if ttl < MIN_TTL_SECONDS:
-            raise DocumentProblem("lease TTL is below the minimum")
-        for name in ("issued_at", "expires_at", "renews_at", "trial_ends_at"):
-            if data.get(name) is not None:
-                parse_time(data[name])
-        seats_used, seats_total = _int(data, "seats_used"), _int(data, "seats_total")
-        assert seats_used is not None and seats_total is not None
-        return cls(license_id=_str(data, "license_id"), machine_id=_str(data, "machine_id"),
-                   fingerprint=_str(data, "fingerprint"), key_hint=_str(data, "key_hint"),
-                   plan=_str(data, "plan"), status=status, expires_at=_opt_str(data, "expires_at"),
-                   renews_at=_opt_str(data, "renews_at"),
-                   trial_days_left=_int(data, "trial_days_left", optional=True),
-                   seats_used=seats_used, seats_total=seats_total, issued_at=_str(data, "issued_at"),
-                   ttl_seconds=ttl, kid=_str(data, "kid"), entitlements=dict(ents),
-                   trial_ends_at=_opt_str(data, "trial_ends_at"))
+        """Strictly parse a verified payload; DocumentProblem (naming the member) on anything unexpected."""
+        try:
+            return msgspec.convert(data, cls)
+        except msgspec.ValidationError as exc:
+            raise DocumentProblem(_plain(str(exc))) from exc
+
+
+def _plain(text: str) -> str:
+    """msgspec's words as a short sentence naming the lease member (never repeating a value)."""
+    if text.startswith("Object missing required field `"):
+        return f"lease field {text.split('`')[1]} is missing"
+    _, at, where = text.rpartition(" - at `$.")
+    if at:
+        member = where.rstrip("`").split(".")[0].split("[")[0]
+        return f"lease field {member} is not valid"
+    if text.startswith("lease field "):  # __post_init__'s own words
+        return text
+    return "the lease's fields are not valid"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from crystal_protocol.lease import DEFAULT_TTL_SECONDS, LEASE_KIND, MIN_TTL_SECONDS, LeaseTerms
+from crystal_protocol.lease import DEFAULT_TTL_SECONDS, LEASE_KIND, MIN_TTL_SECONDS, LeaseStatus, LeaseTerms
 from crystal_protocol.licensekey import generate_key, key_digest, key_hint
 from crystal_protocol.messages import ErrorBody
 from crystal_protocol.signing import format_time, make_document, parse_time
@@ -68,7 +68,7 @@ class License:
         return (self.status != "revoked" and self.trial_ends_at is not None
                 and now < parse_time(self.trial_ends_at))
 
-    def effective_status(self, now: datetime) -> str:
+    def effective_status(self, now: datetime) -> LeaseStatus:
         """active, trial, past_due, expired or revoked: what the shop's facts mean right now."""
         if self.status == "revoked":
             return "revoked"

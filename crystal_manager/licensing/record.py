@@ -10,46 +10,52 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
 
 from crystal_manager.storage.atomic import StorageError, write_json_atomic
 from crystal_protocol.signing import DocumentProblem, format_time, parse_time
 
 RECORD_VERSION = 1
 
+#: A stored text: a timestamp, an id, a hint, a sentence of ours (longer is damage, not a record of ours).
+Text = Annotated[str, msgspec.Meta(max_length=1999)]
+#: Signed documents as they came (the lease) and the pending offline request's facts: text by name.
+TextMap = dict[str, str]
 
-@dataclass
-class LicenseRecord:
-    """Everything the licensing core remembers between runs."""
 
-    lease: dict[str, str] | None = None
-    machine_id: str | None = None
-    key_hint: str | None = None
-    fingerprint: str | None = None
-    fingerprint_version: str | None = None
-    activated_at: str | None = None
+class LicenseRecord(msgspec.Struct, kw_only=True):
+    """Everything the licensing core remembers between runs. Its members are the file's: read through
+    msgspec (decision 0018), one member at a time when the whole does not fit (see :meth:`read`)."""
+
+    lease: TextMap | None = None
+    machine_id: Text | None = None
+    key_hint: Text | None = None
+    fingerprint: Text | None = None
+    fingerprint_version: Text | None = None
+    activated_at: Text | None = None
     offline_activation: bool = False
-    last_verified_at: str | None = None
-    last_attempt_at: str | None = None
+    last_verified_at: Text | None = None
+    last_attempt_at: Text | None = None
     last_attempt_ok: bool | None = None
-    last_problem: str | None = None
-    next_check_at: str | None = None
-    high_water: str | None = None
-    high_water_seen_at: str | None = None
-    clock_set_back_at: str | None = None
-    denial: str | None = None
-    denial_message: str | None = None
-    denial_plan: str | None = None  # the plan of the lease a signed denial deleted (shown, grants nothing)
-    denial_ended_at: str | None = None  # the end date a signed "expired" named (its lease's dates are stale)
-    pending_offline: dict[str, str] | None = None
-    notice: str | None = None
+    last_problem: Text | None = None
+    next_check_at: Text | None = None
+    high_water: Text | None = None
+    high_water_seen_at: Text | None = None
+    clock_set_back_at: Text | None = None
+    denial: Text | None = None
+    denial_message: Text | None = None
+    denial_plan: Text | None = None  # the plan of the lease a signed denial deleted (shown, grants nothing)
+    denial_ended_at: Text | None = None  # the end date a signed "expired" named (its lease's dates are stale)
+    pending_offline: TextMap | None = None
+    notice: Text | None = None
     clock_offset_seconds: int | None = None  # local clock minus the server's signed time, at the last answer
-    damaged_copy: str | None = None  # the copy of a damaged file, until the license is recovered
-    last_machine_id: str | None = None  # kept after a deactivation: "delete this computer's data" names it
-    version: int = field(default=RECORD_VERSION)
+    damaged_copy: Text | None = None  # the copy of a damaged file, until the license is recovered
+    last_machine_id: Text | None = None  # kept after a deactivation: "delete this computer's data" names it
+    version: int = RECORD_VERSION
 
     def time(self, name: str) -> datetime | None:
         """A stored timestamp field as a datetime (None if absent or malformed)."""
@@ -64,8 +70,8 @@ class LicenseRecord:
         setattr(self, name, format_time(moment) if moment else None)
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON written to disk."""
-        return asdict(self)
+        """The JSON written to disk: every member, absent ones as ``null`` (as every version has written it)."""
+        return msgspec.structs.asdict(self)
 
     @classmethod
     def from_json(cls, data: Any) -> LicenseRecord:
@@ -74,30 +80,22 @@ class LicenseRecord:
 
     @classmethod
     def read(cls, data: Any) -> tuple[LicenseRecord, list[str]]:
-        """Read a stored record and name the fields that were damaged (reset to their defaults)."""
-        record = cls()
+        """Read a stored record and name the members that were damaged (reset to their defaults). Members
+        this version does not know (a newer version's) are ignored."""
         if not isinstance(data, dict):
-            return record, ["the whole file"]
-        damaged: list[str] = []
-        defaults = cls()
-        for f in fields(cls):
-            if f.name not in data:
+            return cls(), ["the whole file"]
+        try:
+            return msgspec.convert(data, cls), []
+        except msgspec.ValidationError:
+            pass  # keep what can be read: member by member, each through its own type
+        record, damaged = cls(), []
+        for member in msgspec.structs.fields(cls):
+            if member.name not in data:
                 continue
-            value, default = data[f.name], getattr(defaults, f.name)
-            if f.name in ("lease", "pending_offline"):
-                ok = value is None or (isinstance(value, dict) and all(isinstance(v, str) for v in value.values()))
-            elif isinstance(default, bool) or f.name == "last_attempt_ok":
-                ok = (value is None and f.name == "last_attempt_ok") or isinstance(value, bool)
-            elif f.name == "version":
-                ok = isinstance(value, int)
-            elif f.name == "clock_offset_seconds":
-                ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
-            else:
-                ok = value is None or (isinstance(value, str) and len(value) < 2000)
-            if ok:
-                setattr(record, f.name, value)
-            else:
-                damaged.append(f.name)
+            try:
+                setattr(record, member.name, msgspec.convert(data[member.name], member.type))
+            except msgspec.ValidationError:
+                damaged.append(member.name)
         return record, damaged
 
 
