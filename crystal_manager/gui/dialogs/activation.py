@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QSizePolicy,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -34,6 +34,7 @@ from crystal_manager.licensing.errors import KeyFormatError
 from crystal_manager.services.key_words import TYPO_WORDS
 from crystal_manager.services.license_rules import preview_words
 from crystal_manager.services.license_types import PreviewField
+from crystal_manager.services.privacy_view import short_value
 from crystal_manager.services.problems import Cancelled
 from crystal_manager.services.status import LicenseStatus
 from crystal_protocol.labels import MAX_MACHINE_LABEL
@@ -99,7 +100,12 @@ class ActivationDialog(QDialog):
         self._waiting: int | None = None  # the activation attempt the dialog waits for
         self._attempts = 0
         self._make_buttons()
-        layout = self._layout = QVBoxLayout(self)
+        # Everything but the buttons scrolls as one (the buttons always show): the preview lists every row
+        # at its full height, so at 200 % on a 1366x768 screen (683x384 points) no row is cut off or hidden
+        # behind a second scrollbar inside a strip two rows high; the dialog scrolls instead.
+        content = QWidget()
+        layout = self._layout = QVBoxLayout(content)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(intro)
         # Labels beside their fields: on a 1366x768 screen at 200 % (384 logical pixels high) every line
         # saved is a line more of the preview.
@@ -111,12 +117,22 @@ class ActivationDialog(QDialog):
         layout.addWidget(self.preview_box)
         layout.addWidget(self.banner)
         layout.addWidget(self.busy)
-        layout.addStretch(1)  # with no preview yet, the space goes below, not between the lines
-        self._stretch_at = layout.count() - 1
-        layout.addWidget(self.buttons)
-        fit_to_screen(self, 760, 600)
+        layout.addStretch(1)  # any spare height goes below, not between the lines
+        self._make_scroller(content)
+        fit_to_screen(self, 880, 640)  # room for the whole preview on a 1366x768 screen at 100 %
         self._show_preview([])  # no empty table before there is a key
         self._on_key_changed("")
+
+    def _make_scroller(self, content: QWidget) -> None:
+        """The content scrolls up and down (never sideways); the buttons stay below it, always in view."""
+        self.scroller = QScrollArea()
+        self.scroller.setWidgetResizable(True)
+        self.scroller.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroller.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.addWidget(self.scroller, 1)
+        outer.addWidget(self.buttons)
 
     def _make_buttons(self) -> None:
         self.machines_button = QPushButton(tr("&Manage machines…"))
@@ -159,6 +175,7 @@ class ActivationDialog(QDialog):
         # reason takes the rest of the width and wraps, so every row reads without scrolling sideways.
         self.preview.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.preview.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.preview.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # as tall as its rows
         # The "what" and "why" columns share the width and wrap (plain words are longer than wire names);
         # the value keeps a fixed width, shortened in the middle. Never a sideways scrollbar, even at
         # 1366x768 and 200 % (683 logical pixels).
@@ -168,7 +185,7 @@ class ActivationDialog(QDialog):
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         header.resizeSection(1, VALUE_WIDTH)
         self.preview.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        header.sectionResized.connect(lambda *_args: self.preview.resizeRowsToContents())
+        header.sectionResized.connect(lambda *_args: self._fit_preview())  # a new width wraps rows anew
         self.preview.setAccessibleName(tr("Data an activation sends"))
         privacy_link = QLabel(tr('<a href="privacy">Every request the app can send, and the log of what it '
                                  'sent</a>'))
@@ -258,23 +275,26 @@ class ActivationDialog(QDialog):
         for row, field in enumerate(fields):
             words = preview_words(field.name, field.shown_value, field.purpose, field.policy)
             why = core_words(words.why) + (f" ({core_words(words.policy)})" if words.policy else "")
-            for col, text in enumerate((core_words(words.what), words.value, why)):
+            value = short_value(field.name, words.value)  # like the key: short here, exact in the tooltip
+            for col, text in enumerate((core_words(words.what), value, why)):
                 item = QTableWidgetItem(text)
-                item.setToolTip(text)
+                item.setToolTip(tr("Exactly as sent: %1").replace("%1", words.value) if col == 1 and
+                                value != words.value else text)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
                 self.preview.setItem(row, col, item)
-        self.preview.resizeRowsToContents()
         self.preview.setVisible(bool(fields))
-        # With a preview, the table takes the spare height (it was squeezed into ~180 px before).
-        self._layout.setStretchFactor(self.preview_box, 1 if fields else 0)
-        self._layout.setStretch(self._stretch_at, 0 if fields else 1)
-        slot = self._layout.itemAt(self._stretch_at)
-        spacer = slot.spacerItem() if slot is not None else None
-        if spacer is not None:  # an expanding spacer takes height even at stretch 0: fold it away
-            grow = QSizePolicy.Policy.Minimum if fields else QSizePolicy.Policy.Expanding
-            spacer.changeSize(0, 0, QSizePolicy.Policy.Minimum, grow)
-            self._layout.invalidate()
+        self._fit_preview()
         self._show_intro(updating=False, shown=bool(fields))
+
+    def _fit_preview(self) -> None:
+        """The preview as tall as all its rows (wrapped at the current width): the whole list shows, and
+        the dialog scrolls when the screen is smaller than that."""
+        table = self.preview
+        table.resizeRowsToContents()
+        rows = sum(table.rowHeight(r) for r in range(table.rowCount()))
+        height = rows + table.horizontalHeader().sizeHint().height() + 2 * table.frameWidth()
+        if table.height() != height:
+            table.setFixedHeight(height)
 
     def _show_intro(self, *, updating: bool, shown: bool = True) -> None:
         if updating:
@@ -282,10 +302,12 @@ class ActivationDialog(QDialog):
         elif shown:
             if self._encrypted:
                 words = tr("Pressing Activate sends exactly this to the licensing server, over an encrypted "
-                           "connection. Secrets are shown shortened.")
+                           "connection. Your key and long codes are shown shortened (point at a code to see "
+                           "it whole).")
             else:  # a test or local server over plain http: never claim encryption that is not there
                 words = tr("Pressing Activate sends exactly this to the licensing server. This server is "
-                           "reached without encryption (a local or test server). Secrets are shown shortened.")
+                           "reached without encryption (a local or test server). Your key and long codes are "
+                           "shown shortened (point at a code to see it whole).")
             self.preview_intro.setText(words)
         else:
             self.preview_intro.setText(tr("Type a valid key to see exactly what will be sent."))
