@@ -90,15 +90,18 @@ def test_a_phrase_is_no_key_and_a_typo_has_one_wording(tmp_path: Path, reference
 def test_a_hanging_server_is_given_up_on_within_the_budget_with_one_line(
         tmp_path: Path, reference_server: ReferenceServer) -> None:
     import re
+    from concurrent.futures import ThreadPoolExecutor
 
     from crystal_manager.cli.exit_codes import EXIT_OFFLINE
     from tests.support.misbehaving import hang, misbehaving
 
     cli = _cli(tmp_path, reference_server)
     assert cli("activate", issue(reference_server.data_dir).key).returncode == EXIT_OK
-    with misbehaving(hang(120)) as server:
-        proc = cli("verify", server=server.url)
-        checked = cli("status", "--check-server", server=server.url)
+    with misbehaving(hang(120)) as server, ThreadPoolExecutor(2) as pool:
+        # Both wait out the same 20 s budget: side by side (two processes, as two users' commands would).
+        verifying = pool.submit(cli, "verify", server=server.url)
+        checking = pool.submit(cli, "status", "--check-server", server=server.url)
+        proc, checked = verifying.result(), checking.result()
     assert checked.returncode == EXIT_OFFLINE and "License: " in checked.stdout  # local facts, then the problem
     assert "did not answer in time" in one_line_error(checked)
     assert cli.ledger_kinds().count("health") == 1
