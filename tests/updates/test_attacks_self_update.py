@@ -381,7 +381,7 @@ def test_two_self_updates_at_once_never_leave_a_pointer_to_a_missing_version(
 
     def first() -> None:
         try:
-            update_self(manager_update_service(upd_ctx, running_version="1.0.0"), start=True, timeout=20)
+            update_self(manager_update_service(upd_ctx, running_version="1.0.0"), start=True, timeout=8)
         except BaseException as exc:
             errors.append(exc)
 
