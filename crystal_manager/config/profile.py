@@ -3,6 +3,9 @@
 The production profile is built in (``crystal_manager/resources/trust/production.json``). A development profile written
 by ``crystal-server init`` may replace it for the demo and tests; the app then says so plainly. Keys are
 never taken from the server.
+
+Read by hand, not by msgspec: the profile is read before the first tray icon shows, where msgspec would cost
+about 24 ms (decision 0018, "Where msgspec is not used"). Each member's rule is one entry of ``READERS``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import base64
 import binascii
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -53,19 +57,24 @@ class Profile(NamedTuple):
                        self.tls_ca_file, self.source)
 
 
-def _parse(data: Any, source: Path) -> Profile:
-    if not isinstance(data, dict):
-        raise ProfileError(f"{source}: a profile is a JSON object")
-    try:
-        name = str(data["name"])
-        url = str(data["server_url"]).rstrip("/")
-        raw_keys = data["license_keys"]
-    except KeyError as exc:
-        raise ProfileError(f"{source}: missing field {exc.args[0]!r}") from exc
-    if not isinstance(raw_keys, dict) or not raw_keys:
-        raise ProfileError(f"{source}: license_keys must map key ids to public keys")
+def _text(value: object, source: Path, name: str) -> str:
+    return str(value)
+
+
+def _url(value: object, source: Path, name: str) -> str:
+    return str(value).rstrip("/")
+
+
+def _truth(value: object, source: Path, name: str) -> bool:
+    return bool(value)
+
+
+def _keys(value: object, source: Path, name: str) -> dict[str, bytes]:
+    """Key id → a raw 32-byte Ed25519 public key (given in base64); at least one."""
+    if not isinstance(value, dict) or not value:
+        raise ProfileError(f"{source}: {name} must map key ids to public keys")
     keys: dict[str, bytes] = {}
-    for kid, b64 in raw_keys.items():
+    for kid, b64 in value.items():
         try:
             key = base64.b64decode(str(b64), validate=True)
         except binascii.Error as exc:
@@ -73,13 +82,41 @@ def _parse(data: Any, source: Path) -> Profile:
         if len(key) != 32:
             raise ProfileError(f"{source}: key {kid!r} is not a 32-byte Ed25519 public key")
         keys[str(kid)] = key
-    tuf_root = data.get("tuf_root")
-    if tuf_root is not None and not isinstance(tuf_root, dict):
-        raise ProfileError(f"{source}: tuf_root must be root metadata (a JSON object)")
-    ca = data.get("tls_ca_file")
-    ca_path = (source.parent / ca) if isinstance(ca, str) else None
-    return Profile(name=name, production=bool(data.get("production", False)), server_url=url,
-                   license_keys=keys, tuf_root=tuf_root, tls_ca_file=ca_path, source=source)
+    return keys
+
+
+def _root(value: object, source: Path, name: str) -> dict[str, Any] | None:
+    if value is not None and not isinstance(value, dict):
+        raise ProfileError(f"{source}: {name} must be root metadata (a JSON object)")
+    return value
+
+
+def _beside(value: object, source: Path, name: str) -> Path | None:
+    """A file named relative to the profile's own folder (anything but text: none)."""
+    return (source.parent / value) if isinstance(value, str) else None
+
+
+#: Each member of a profile file: whether it is required, and how it is read (``reader(value, source, name)``
+#: gives the Profile's value or raises ProfileError). The members are Profile's, and so are their types; the
+#: readers run in this order, so the first problem found is the one reported.
+READERS: dict[str, tuple[bool, Callable[[Any, Path, str], Any]]] = {
+    "name": (True, _text),
+    "server_url": (True, _url),
+    "license_keys": (True, _keys),
+    "production": (False, _truth),
+    "tuf_root": (False, _root),
+    "tls_ca_file": (False, _beside),
+}
+
+
+def _parse(data: Any, source: Path) -> Profile:
+    if not isinstance(data, dict):
+        raise ProfileError(f"{source}: a profile is a JSON object")
+    for name, (required, _) in READERS.items():
+        if required and name not in data:
+            raise ProfileError(f"{source}: missing field {name!r}")
+    values = {name: read(data.get(name), source, name) for name, (_, read) in READERS.items()}
+    return Profile(**values, source=source)
 
 
 def load_profile_file(path: Path) -> Profile:

@@ -1,7 +1,12 @@
-"""User settings, stored as JSON in the config folder; unknown keys are kept, bad values replaced."""
+"""User settings, stored as JSON in the config folder; unknown keys are kept, bad values replaced.
+
+Read by hand, not by msgspec: the settings are read before the first tray icon shows, where msgspec would
+cost about 24 ms (decision 0018, "Where msgspec is not used"). Each member's rule is one entry of ``READERS``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +31,6 @@ class Settings:
     """What the user can change. ``server_url`` overrides the profile's URL when set. (A plain class, not
     a dataclass: a start-up trick, docs/decisions/0012-start-up-tricks.md.)"""
 
-    FIELDS = ("server_url", "autostart", "check_interval_hours", "notifications", "welcome_done",
-              "update_channel", "auto_check_updates", "background_checks_paused")
-
     def __init__(self, server_url: str | None = None, autostart: bool = False,
                  check_interval_hours: float = 24.0, notifications: dict[str, bool] | None = None,
                  welcome_done: bool = False, *, update_channel: str = "stable",
@@ -46,11 +48,13 @@ class Settings:
         #: Set by :func:`load_settings` when it found the file damaged and moved it here (not saved: the
         #: process that found the damage says so once, see :func:`damage_notice`).
         self.damaged_copy: Path | None = None
+        #: Members this version does not know (a newer version's), written back as they were.
+        self.unknown: dict[str, Any] = {}
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form written to disk (a copy: changing it changes nothing here)."""
-        return {name: (dict(value) if isinstance(value := getattr(self, name), dict) else value)
-                for name in self.FIELDS}
+        return {**self.unknown, **{name: (dict(value) if isinstance(value := getattr(self, name), dict) else value)
+                                   for name in FIELDS}}
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Settings) and self.to_json() == other.to_json()
@@ -61,8 +65,48 @@ class Settings:
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in self.to_json().items()) + ")"
 
 
+def _text_or_none(value: object, default: str | None) -> str | None:
+    return value if value is None or isinstance(value, str) else default
+
+
+def _flag(value: object, default: bool) -> bool:
+    return value if isinstance(value, bool) else default
+
+
+def _positive_hours(value: object, default: float) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) and value > 0 else default
+
+
+def _channel(value: object, default: str) -> str:
+    return value if isinstance(value, str) and value in UPDATE_CHANNELS else default
+
+
+def _notifications(value: object, default: dict[str, bool]) -> dict[str, bool]:
+    """Known events only (a newer version's event is dropped), any value read as yes or no; every event the
+    file does not name keeps its default."""
+    if not isinstance(value, dict):
+        return default
+    return {**default, **{k: bool(v) for k, v in value.items() if k in NOTIFICATION_EVENTS}}
+
+
+#: How each stored member is read: ``reader(stored value, default) -> the value to use`` (the default when the
+#: stored value does not fit). The members, in file order; the types are Settings' own.
+READERS: dict[str, Callable[[Any, Any], Any]] = {
+    "server_url": _text_or_none,
+    "autostart": _flag,
+    "check_interval_hours": _positive_hours,
+    "notifications": _notifications,
+    "welcome_done": _flag,
+    "update_channel": _channel,
+    "auto_check_updates": _flag,
+    "background_checks_paused": _flag,
+}
+FIELDS = tuple(READERS)
+
+
 def load_settings(path: Path) -> Settings:
-    """Read settings; a missing or corrupt file gives defaults (the corrupt file is kept aside)."""
+    """Read settings; a missing or corrupt file gives defaults (the corrupt file is kept aside). A member of
+    the wrong kind keeps its default; members this version does not know are kept for writing back."""
     damaged_copy: Path | None = None
     try:
         raw = read_json(path)
@@ -73,24 +117,10 @@ def load_settings(path: Path) -> Settings:
     settings.damaged_copy = damaged_copy
     if not isinstance(raw, dict):
         return settings
-    defaults = Settings()
-    for name in Settings.FIELDS:
-        if name not in raw:
-            continue
-        value = raw[name]
-        default = getattr(defaults, name)
-        if name == "notifications" and isinstance(value, dict):
-            merged = dict(default)
-            merged.update({k: bool(v) for k, v in value.items() if k in NOTIFICATION_EVENTS})
-            settings.notifications = merged
-        elif name == "server_url" and (value is None or isinstance(value, str)):
-            settings.server_url = value
-        elif name == "update_channel" and value in UPDATE_CHANNELS:
-            settings.update_channel = value
-        elif isinstance(default, bool) and isinstance(value, bool):
-            setattr(settings, name, value)
-        elif isinstance(default, float) and isinstance(value, int | float) and value > 0:
-            setattr(settings, name, float(value))
+    for name, read in READERS.items():
+        if name in raw:
+            setattr(settings, name, read(raw[name], getattr(settings, name)))
+    settings.unknown = {name: value for name, value in raw.items() if name not in READERS}
     return settings
 
 
