@@ -24,7 +24,7 @@ AVOIDED = {
     "importlib.resources": "resources/__init__.py uses the folder when it is one",
     "httpx": "the gateway is made on first use", "keyring": "secrets on first use",
     "tuf": "update checks only", "cryptography": "licensing when there is a license to check",
-    "msgspec": "the licensing messages (crystal_protocol/messages.py) load only to send or read a request",
+    "msgspec": "the licensing messages load only to send or read a request, the license record after the icon",
 }
 
 SCRIPT = """

@@ -4,8 +4,9 @@ The production profile is built in (``crystal_manager/resources/trust/production
 by ``crystal-server init`` may replace it for the demo and tests; the app then says so plainly. Keys are
 never taken from the server.
 
-Read by hand, not by msgspec: the profile is read before the first tray icon shows, where msgspec would cost
-about 24 ms (decision 0018, "Where msgspec is not used"). Each member's rule is one entry of ``READERS``.
+Read by hand, not by msgspec: the profile is read before the first tray icon shows, where
+loading msgspec would cost ten times what a change there may (measured in decision 0018, "The local
+files"). Each member's rule is one entry of ``READERS``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """User settings, stored as JSON in the config folder; unknown keys are kept, bad values replaced.
 
-Read by hand, not by msgspec: the settings are read before the first tray icon shows, where msgspec would
-cost about 24 ms (decision 0018, "Where msgspec is not used"). Each member's rule is one entry of ``READERS``.
+Read by hand, not by msgspec: the settings are read before the first tray icon shows, where
+loading msgspec would cost ten times what a change there may (measured in decision 0018, "The local
+files"). Each member's rule is one entry of ``READERS``.
 """
 
 from __future__ import annotations
