@@ -51,7 +51,8 @@ async def run(url: str, path: str, body: bytes, connections: int, seconds: float
     took = time.perf_counter() - start
     ordered = sorted(latencies)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else 0.0
-    return {"rate": len(ordered) / took, "p50_ms": statistics.median(ordered) * 1000 if ordered else 0.0,
+    return {"rate": len(ordered) / took, "client_cpu_ms": time.process_time() * 1000 / max(1, len(ordered)),
+ "p50_ms": statistics.median(ordered) * 1000 if ordered else 0.0,
             "p99_ms": p99 * 1000, "count": float(len(ordered)), "errors": float(len(errors)),
             "first_error": errors[0] if errors else ""}
 

@@ -127,6 +127,16 @@ def load(url: str, body: dict[str, str], connections: int, seconds: float) -> di
     return result
 
 
+def group_size(log: Path) -> float | None:
+    """Requests per commit over the server's run, from the line it writes when it stops."""
+    for line in reversed(log.read_text(errors="replace").splitlines()):
+        if " licensing requests in " in line:
+            words = line.split()
+            requests, commits = int(words[1]), int(words[5])
+            return requests / commits if commits else None
+    return None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5.0, help="load per level (default 5 s)")
@@ -149,6 +159,7 @@ def main() -> int:
                 results.append((level, measured(server, body, level, seconds)))
         finally:
             server.stop()
+        group = group_size(server_dir / "server.log")
         what_if: list[tuple[int, dict[str, Any]]] = []
         if args.what_if and not args.smoke:
             relaxed = serve(server_dir, None, sync_normal=True)
@@ -172,6 +183,8 @@ def main() -> int:
     print("  connections   rate/s    p50 ms   p99 ms   server CPU ms/validation")
     for level, r in results:
         print(f"  {level:11d} {r['rate']:8.0f} {r['p50_ms']:9.2f} {r['p99_ms']:8.2f} {r['server_cpu_ms']:8.2f}")
+    if group is not None:
+        print(f"  requests per commit (group commit), over all levels: {group:.2f}")
     if what_if:
         print("  what if commits did not wait for the disk (synchronous=NORMAL; not what ships):")
         for level, r in what_if:

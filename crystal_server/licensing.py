@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from crystal_protocol.licensekey import KeyProblem, key_digest
 from crystal_protocol.messages import (
@@ -45,11 +44,13 @@ from crystal_protocol.signing import (
 from crystal_protocol.wire import LICENSE_PATHS, NONCE_HEADER
 from crystal_server import keys, licenses, machines, store
 from crystal_server.access import access_report
+from crystal_server.group_commit import GroupCommit
 from crystal_server.licenses import Denied
 from crystal_server.throttle import ThrottleConfig, Window
 
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_BODY = 64 * 1024
+_NONCE_NAME = NONCE_HEADER.lower().encode()
 Handler = Callable[[dict[str, Any], datetime, "str | None"], dict[str, Any]]
 
 
@@ -73,19 +74,56 @@ def current_key(data_dir: Path) -> keys.SigningKey:
         raise RuntimeError(str(exc)) from exc
 
 
-def signed_response(request: Request, key: keys.SigningKey, status: int, body: dict[str, Any],
-                    headers: dict[str, str] | None = None) -> Response:
-    """A JSON response with the signature headers."""
+def signed_answer(key: keys.SigningKey, status: int, body: dict[str, Any], *, method: str, path: str, nonce: str,
+                  headers: dict[str, str] | None = None) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """A JSON answer's bytes and its headers, signature headers included (``nonce``: the request's, if it
+    has the nonce's format)."""
     raw = canonical_json(body).encode("utf-8")
     date = format_time(datetime.now(UTC))
-    nonce = request.headers.get(NONCE_HEADER, "")
     nonce = nonce if _NONCE.match(nonce) else ""
     digest = body_digest(raw)
-    message = response_message(method=request.method, path=request.url.path, status=status, date=date,
-                               nonce=nonce, digest=digest)
+    message = response_message(method=method, path=path, status=status, date=date, nonce=nonce, digest=digest)
     signed = {DATE_HEADER: date, DIGEST_HEADER: digest, KEY_ID_HEADER: key.kid,
               SIGNATURE_HEADER: b64(key.sign(message)), NONCE_HEADER: nonce, **(headers or {})}
-    return Response(raw, status_code=status, media_type="application/json", headers=signed)
+    return raw, [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode()),
+                 *((name.lower().encode(), value.encode("latin-1")) for name, value in signed.items())]
+
+
+class Endpoint:
+    """One licensing route as a bare ASGI app (no Starlette request or response on the hot path; app.py
+    sends POSTs to these paths here directly): read the body, answer through the API, send once committed."""
+
+    def __init__(self, api: LicensingApi, handler: Handler, *, counts_key: bool, forgets: bool) -> None:
+        self.api, self.handler, self.counts_key, self.forgets = api, handler, counts_key, forgets
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = await _read_body(receive)
+        if raw is None:
+            return  # the client went away before its request was whole
+        client = scope.get("client")
+        address = client[0] if client else "?"
+        status, body, extra = self.api.answer(raw, address, self.handler, self.counts_key, self.forgets)
+        nonce = next((v.decode("latin-1") for k, v in scope["headers"] if k == _NONCE_NAME), "")
+        data, headers = signed_answer(self.api.key, status, body, method=scope["method"], path=scope["path"],
+                                      nonce=nonce, headers=extra)
+        await self.api.batch.committed()  # never answer before the writes the answer speaks of are on disk
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": data})
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The request body, cut just past MAX_BODY (the answer is then 413); None if the client disconnected."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        parts.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY or not message.get("more_body", False):
+            return b"".join(parts)
 
 
 class LicensingApi:
@@ -94,6 +132,7 @@ class LicensingApi:
     def __init__(self, data_dir: Path) -> None:
         self.key = current_key(data_dir)
         self.conn = store.connect(data_dir)
+        self.batch = GroupCommit(self.conn)
         limits = load_throttle(data_dir)
         self.failures = self._window("address", limits.failures_per_address, limits.window_seconds)
         self.per_key = self._window("key", limits.attempts_per_key, limits.window_seconds)
@@ -102,6 +141,7 @@ class LicensingApi:
         """A throttle window whose events are stored, so a restart does not forget them. Rows are kept
         only as long as the window (addresses and key digests are not kept beyond their use)."""
         def record(name: str, at: float) -> None:
+            self.batch.ensure_open()  # in the shared transaction: committed before the answer is sent
             self.conn.execute("INSERT INTO throttle_events (bucket, name, at) VALUES (?, ?, ?)", (bucket, name, at))
             self.conn.execute("DELETE FROM throttle_events WHERE bucket = ? AND at <= ?", (bucket, at - seconds))
 
@@ -111,11 +151,6 @@ class LicensingApi:
                                  (bucket, since))
         window.seed((str(row["name"]), float(row["at"])) for row in rows)
         return window
-
-    def _error(self, request: Request, exc: Denied) -> Response:
-        retry = exc.error.retry_after
-        return signed_response(request, self.key, exc.status, as_json(ErrorAnswer(error=exc.error)),
-                               {"Retry-After": str(retry)} if retry else None)
 
     def _parse(self, raw: bytes) -> dict[str, Any]:
         if len(raw) > MAX_BODY:
@@ -138,32 +173,26 @@ class LicensingApi:
                 raise Denied("rate_limited", "too many attempts with this key", 429, retry_after=wait)
             self.per_key.add(digest)
 
-    def endpoint(self, handler: Handler, *, counts_key: bool = False,
-                 forgets: bool = False) -> Callable[[Request], Awaitable[Response]]:
-        """Wrap a handler: throttle, parse, run in one transaction, sign the answer. ``forgets``: the handler
-        deletes data, so the WAL is checkpointed after it (no page image of the deleted rows stays there)."""
-        async def run(request: Request) -> Response:
-            address = request.client.host if request.client else "?"
-            raw = await request.body()
-            try:
-                body = self._parse(raw)
-                digest = _digest_of(body)
-                self._throttle(address, digest, counts_key)
-                self.conn.execute("BEGIN IMMEDIATE")
-                try:
-                    result = handler(body, datetime.now(UTC), digest)
-                    self.conn.execute("COMMIT")
-                except BaseException:
-                    self.conn.execute("ROLLBACK")
-                    raise
-                if forgets:
-                    store.checkpoint(self.conn)
-                return signed_response(request, self.key, 200, result)
-            except Denied as exc:
-                if exc.code in ("license_not_found", "invalid_key"):
-                    self.failures.add(address)
-                return self._error(request, exc)
-        return run
+    def endpoint(self, handler: Handler, *, counts_key: bool = False, forgets: bool = False) -> Endpoint:
+        """A route's ASGI app for a handler. ``forgets``: the handler deletes data, so the WAL is checkpointed
+        after its commit (no page image of the deleted rows stays there)."""
+        return Endpoint(self, handler, counts_key=counts_key, forgets=forgets)
+
+    def answer(self, raw: bytes, address: str, handler: Handler, counts_key: bool,
+               forgets: bool) -> tuple[int, dict[str, Any], dict[str, str] | None]:
+        """Throttle, parse and run one request in its savepoint of the shared transaction: (status, body,
+        extra headers). The caller sends it once :meth:`GroupCommit.committed` returns."""
+        try:
+            body = self._parse(raw)
+            digest = _digest_of(body)
+            self._throttle(address, digest, counts_key)
+            now = datetime.now(UTC)
+            return 200, self.batch.run(lambda: handler(body, now, digest), forgets=forgets), None
+        except Denied as exc:
+            if exc.code in ("license_not_found", "invalid_key"):
+                self.failures.add(address)
+            retry = exc.error.retry_after
+            return exc.status, as_json(ErrorAnswer(error=exc.error)), {"Retry-After": str(retry)} if retry else None
 
     def lookup(self, digest: str | None) -> licenses.License | None:
         """The license for a key digest; a malformed key is a denial counted as a failure."""
