@@ -32,7 +32,7 @@ def session() -> list[dict[str, Any]]:
     return [entry("license_activate", 1, {**claim, "label": "Studio PC", "machine_public_key": PUBLIC}),
             entry("update_metadata", 2, {"name": "2.root.json"}, status=404, bytes_sent=198),
             entry("update_metadata", 3, {"name": "timestamp.json"}, bytes_sent=201),
-            entry("update_metadata", 3, {"name": "2.snapshot.json"}, bytes_sent=202),
+            entry("update_metadata", 3, {"name": "2.snapshot.json"}, bytes_sent=202, id="id-3b"),
             entry("update_metadata", 4, {"name": "2.targets.json"}, bytes_sent=201),
             entry("license_validate", 5, claim, trigger="background")]
 
@@ -106,3 +106,17 @@ def test_what_may_be_sent_shows_this_computers_code_short_with_the_exact_one_bes
     tab.exact_box.setChecked(True)
     assert CODE in tab.detail.text() and "exactly this" in tab.detail.text()
     save(page, "privacy-may-send-exact", OUTPUT / "gui")
+
+
+def test_a_file_opened_while_pending_stays_open_when_its_answer_is_recorded(qtbot: QtBot) -> None:
+    entries = session()[:4]
+    entries[3] = {**entries[3], "state": "pending", "status": None}
+    page = page_with(qtbot, entries)
+    page.ledger_table.setCurrentCell(0, 0)
+    page.detail.linkActivated.emit("entry:id-3b")
+    assert "no answer recorded" in page.ledger_table.rows()[0][3] and "2.snapshot.json" in page.detail.text()
+    answered = [*entries[:3], {**entries[3], "state": "done", "status": 200}, session()[4]]
+    page.set_ledger(answered)
+    assert page.ledger_table.rows()[0][1] == "Update information (4 files)"
+    text = page.detail.text()
+    assert "Back to all files" in text and "2.snapshot.json" in text and "2.targets.json" not in text

@@ -235,8 +235,10 @@ class PrivacyPage(QWidget):
         if not 0 <= row < len(self._lines):
             return
         line = self._lines[row]
-        if not (keep_open and self._opened is not None and self._opened in line.entries):
-            self._opened = line.first if line.count == 1 else None
+        # By id: a request still pending when it was opened is a new record once its answer is in.
+        opened = self._opened.get("id") if keep_open and self._opened is not None else None
+        now = next((e for e in line.entries if opened is not None and e.get("id") == opened), None)
+        self._opened = now if now is not None else line.first if line.count == 1 else None
         exact = self.exact_box.isChecked()
         if self._opened is None:
             self.detail.setText(line_html(self._catalog, line))
