@@ -1,4 +1,5 @@
-"""Verify a signed lease: trusted key by id, signature, schema, this machine, not issued in the future."""
+"""Verify a signed lease: trusted key by id, signature, its terms (read by msgspec into LeaseTerms, decision
+0018), this machine, not issued in the future."""
 
 from __future__ import annotations
 
