@@ -1,0 +1,227 @@
+"""``run_cli``: the app's CLI as its own process, like ``subprocess.run([python, "-m", "crystal_manager", ...])``.
+
+The process is forked from a zygote that has the CLI's modules loaded (tests/support/cli_zygote.py): the
+same entry point with the test's arguments, environment, folder and real pipes, ~0.3 s of CPU less per run.
+A real ``python -m crystal_manager`` is started instead when the zygote cannot give the same process:
+$CRYSTAL_TEST_CLI_FORK=0, no Linux pidfds or descriptor passing, or an environment that differs from the
+zygote's in what an interpreter reads when it starts (LD_PRELOAD/FAKETIME for libfaketime, PYTHON*,
+locale, TZ; see ``cli_zygote.CAPTURED_*``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import locale
+import os
+import selectors
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import ClassVar
+
+from tests.support import cli_zygote
+
+_ROOT = Path(__file__).resolve().parents[2]
+#: Time to collect what a killed child wrote (subprocess.run waits without a limit).
+_AFTER_KILL = 10.0
+
+
+def cli_argv(args: Sequence[str], module: str = "crystal_manager") -> list[str]:
+    """The command line a real run uses (and ``CompletedProcess.args``)."""
+    return [sys.executable, "-m", module, *args]
+
+
+def run_cli(args: Sequence[str], *, env: Mapping[str, str] | None, input: str | None = None,
+            timeout: float = 60, cwd: str | Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``crystal-manager ARGS`` in its own process: exit status, standard output and error as text.
+
+    ``subprocess.run(cli_argv(args), env=env, input=input, capture_output=True, text=True, timeout=timeout,
+    cwd=cwd)``: ``env=None`` inherits this process's environment, ``input=None`` this process's standard
+    input; a child killed by signal N gives ``-N``; on timeout the child is killed and
+    ``subprocess.TimeoutExpired`` carries what it wrote.
+    """
+    return run_module("crystal_manager", args, env=env, input=input, timeout=timeout, cwd=cwd)
+
+
+def run_module(module: str, args: Sequence[str], *, env: Mapping[str, str] | None, input: str | None = None,
+               timeout: float = 60, cwd: str | Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m MODULE ARGS`` as ``run_cli`` runs it (only tests of the runner use another module)."""
+    full_env = dict(os.environ if env is None else env)
+    if not _Zygote.usable(full_env):
+        return subprocess.run(cli_argv(args, module), env=full_env, input=input, capture_output=True, text=True,
+                              timeout=timeout, cwd=cwd, check=False)
+    where = os.fspath(cwd) if cwd is not None else os.getcwd()
+    return _forked(module, list(args), full_env, input, timeout, where)
+
+
+class _Zygote:
+    """This process's CLI zygote (one per test process: each xdist worker has its own)."""
+
+    process: subprocess.Popen[bytes] | None = None
+    control: socket.socket | None = None
+    env: ClassVar[dict[str, str]] = {}
+    owner = 0
+    lock = threading.Lock()
+
+    @classmethod
+    def usable(cls, env: Mapping[str, str]) -> bool:
+        """Whether a forked child can be the process ``env`` asks for (else a real one is started)."""
+        if os.environ.get("CRYSTAL_TEST_CLI_FORK", "1") == "0" or not sys.platform.startswith("linux"):
+            return False
+        if not (hasattr(os, "pidfd_open") and hasattr(socket, "send_fds")):
+            return False
+        if any(k.startswith(("LD_", "FAKETIME", "DYLD_")) for k in env):
+            return False  # libfaketime and other preloads take effect only when a program is executed
+        reference = cls.env if cls.running() else os.environ
+        if cli_zygote.captured(env) != cli_zygote.captured(reference):
+            return False
+        allowed = {str(_ROOT), *(os.path.abspath(p) for p in cli_zygote.python_path(reference))}
+        return all(os.path.abspath(p) in allowed for p in cli_zygote.python_path(env))
+
+    @classmethod
+    def running(cls) -> bool:
+        return cls.process is not None and cls.owner == os.getpid() and cls.process.poll() is None
+
+    @classmethod
+    def connection(cls) -> socket.socket:
+        """The control socket of a running zygote (started on first use)."""
+        with cls.lock:
+            return cls._connection()
+
+    @classmethod
+    def _connection(cls) -> socket.socket:
+        if not cls.running() or cls.control is None:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            cls.env = dict(os.environ)
+            code = "__import__('tests.support.cli_zygote', fromlist=['main']).main()"
+            cls.process = subprocess.Popen([sys.executable, "-c", code, str(theirs.fileno())],
+                                           pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+                                           stdout=subprocess.DEVNULL, cwd=_ROOT, env=cls.env)
+            theirs.close()
+            cls.control = ours
+            cls.owner = os.getpid()
+            atexit.register(cls.close)
+        return cls.control
+
+    @classmethod
+    def close(cls) -> None:
+        """End the zygote (its control socket closes; children still running are killed)."""
+        if cls.process is not None and cls.owner == os.getpid():
+            if cls.control is not None:
+                cls.control.close()
+            cls.process.wait(10)
+        cls.process = cls.control = None
+
+
+def _forked(module: str, args: list[str], env: dict[str, str], input: str | None, timeout: float,
+            cwd: str) -> subprocess.CompletedProcess[str]:
+    argv = cli_argv(args, module)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    if input is not None:
+        in_r, in_w = os.pipe()
+    else:  # standard input is inherited, as subprocess.run does without input
+        in_r, in_w = (os.open(os.devnull, os.O_RDONLY) if _closed(0) else -1), -1
+    ours, theirs = socket.socketpair()
+    try:
+        request = json.dumps({"module": module, "args": args, "env": env, "cwd": cwd}).encode()
+        socket.send_fds(_Zygote.connection(), [request], [in_r if in_r >= 0 else 0, out_w, err_w, theirs.fileno()])
+    except BaseException:
+        for fd in (out_r, err_r, in_w):
+            if fd >= 0:
+                os.close(fd)
+        ours.close()
+        raise
+    finally:
+        for fd in (in_r, out_w, err_w):
+            if fd >= 0:
+                os.close(fd)
+        theirs.close()
+    data = input.encode(locale.getpreferredencoding(False)) if input is not None else b""
+    try:
+        code, out, err = _collect(ours, out_r, err_r, in_w, data, timeout, argv)
+    finally:
+        ours.close()
+    return subprocess.CompletedProcess(argv, code, _text(out), _text(err))
+
+
+def _closed(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return True
+    return False
+
+
+def _collect(reply: socket.socket, out_r: int, err_r: int, in_w: int, data: bytes, timeout: float,
+             argv: list[str]) -> tuple[int, bytes, bytes]:
+    """Feed standard input, read both outputs to their end and the exit status (``communicate``)."""
+    chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
+    status = b""
+    sel = selectors.DefaultSelector()
+    sel.register(out_r, selectors.EVENT_READ)
+    sel.register(err_r, selectors.EVENT_READ)
+    sel.register(reply, selectors.EVENT_READ)
+    if in_w >= 0:
+        if data:
+            os.set_blocking(in_w, False)
+            sel.register(in_w, selectors.EVENT_WRITE)
+        else:
+            os.close(in_w)
+            in_w = -1
+    deadline = time.monotonic() + timeout
+    killed = False
+    try:
+        while sel.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if killed:
+                    break
+                with contextlib.suppress(OSError):  # already reaped: only a descendant holds the pipes
+                    reply.sendall(b"kill")
+                killed, deadline = True, time.monotonic() + _AFTER_KILL
+                continue
+            for key, _ in sel.select(left):
+                fd = key.fd
+                if fd == in_w:
+                    try:
+                        data = data[os.write(in_w, data[:65536]):]
+                    except BrokenPipeError:
+                        data = b""  # the child did not read it all (as communicate() ignores)
+                    if not data:
+                        sel.unregister(in_w)
+                        os.close(in_w)
+                        in_w = -1
+                elif fd == reply.fileno():
+                    chunk = reply.recv(4096)
+                    status += chunk
+                    if not chunk:
+                        sel.unregister(reply)
+                else:
+                    chunk = os.read(fd, 65536)
+                    chunks[fd].append(chunk)
+                    if not chunk:
+                        sel.unregister(fd)
+                        os.close(fd)
+    finally:
+        sel.close()
+        for fd in (in_w, *(fd for fd in (out_r, err_r) if chunks[fd][-1:] != [b""])):
+            if fd >= 0:
+                os.close(fd)
+    out, err = b"".join(chunks[out_r]), b"".join(chunks[err_r])
+    if killed:
+        raise subprocess.TimeoutExpired(argv, timeout, output=_text(out), stderr=_text(err))
+    if not status:
+        raise RuntimeError(f"the CLI zygote gave no exit status for {argv[3:]}")
+    return int(json.loads(status)["returncode"]), out, err
+
+
+def _text(raw: bytes) -> str:
+    """Decoded as ``text=True`` does: the locale's encoding, universal newlines."""
+    return raw.decode(locale.getpreferredencoding(False)).replace("\r\n", "\n").replace("\r", "\n")

@@ -1,0 +1,211 @@
+"""A process that has imported the app's CLI once and forks a real ``python -m crystal_manager`` per request.
+
+Each ``python -m crystal_manager ARGS`` a test starts pays an interpreter start and ~0.3 s of imports
+(httpx, cryptography, msgspec, python-tuf, keyring); the suite runs several hundred. A child forked from
+this process runs the same entry point the interpreter runs for ``-m`` (``runpy._run_module_as_main``)
+with the test's arguments, environment, folder and the test's own pipes as standard input, output and
+error (real file descriptors passed over a Unix socket), and ends through the interpreter's own exit path
+(exit status, tracebacks, KeyboardInterrupt, flushing at exit). tests/support/cli_run.py is the client;
+docs/decisions/0020-cli-fork-server.md says why this is still the real CLI.
+
+Protocol: the client's control socket (``SOCK_SEQPACKET``, fd given as argv[1]) carries one message per
+run: a JSON object ``{"module": "crystal_manager", "args": [...], "env": {...}, "cwd": "..."}`` (another
+module only for tests/cli/test_cli_zygote.py's probe) with four descriptors (stdin, stdout,
+stderr, reply socket). The reply socket gets ``{"returncode": N}`` (``-N`` for a signal, as subprocess)
+when the child has been reaped; ``kill`` sent on it kills the child (a timeout); closing it does too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import importlib
+import json
+import os
+import select
+import signal
+import socket
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from crystal_manager.cli.commands import COMMAND_MODULES
+
+#: Imported once here. Only modules that read nothing from the environment, the folder or argv when they
+#: are imported (checked by reading them; tests/support/test_cli_zygote.py checks the children): the CLI
+#: every run imports, and the heavy libraries its verbs import. keyring.core picks no backend until it is
+#: first asked (keyring >= 23); Qt is never loaded here.
+PRELOAD = ("crystal_manager.cli.main", *(f"crystal_manager.cli.commands.{name}" for name in COMMAND_MODULES),
+           "keyring", "keyring.backends.fail", "keyring.backends.null", "httpx", "tuf.ngclient", "msgspec.json",
+           "cryptography.hazmat.primitives.asymmetric.ed25519", "cryptography.x509")
+
+#: Environment variables read when the interpreter starts or when a preloaded module is imported: a run
+#: whose environment differs from this process's in one of them must be a real process (cli_run.py).
+#: PYTHON* is the interpreter's own (PYTHONHASHSEED, PYTHONIOENCODING, PYTHONUTF8…), except the ones below.
+CAPTURED_PREFIXES = ("PYTHON", "LD_", "LC_", "FAKETIME", "DYLD_")
+CAPTURED_NAMES = frozenset({"LANG", "LANGUAGE", "TZ", "GNUPG", "PYTHON_ZSTANDARD_IMPORT_POLICY"})
+#: Read later, by the code that uses them (keyring when it is first asked for a backend).
+READ_LATER = frozenset({"PYTHON_KEYRING_BACKEND", "PYTHONBREAKPOINT"})
+#: Read at start-up but only into ``sys.path`` / ``sys.dont_write_bytecode``, which the child sets as the
+#: interpreter would (cli_run.py forks only when PYTHONPATH adds nothing but the source tree or what the
+#: zygote has: nothing imported here could then have come from elsewhere).
+APPLIED_IN_CHILD = frozenset({"PYTHONPATH", "PYTHONDONTWRITEBYTECODE"})
+
+
+def captured(env: Mapping[str, str]) -> dict[str, str]:
+    """The part of ``env`` a forked child cannot take over from its own (must equal the zygote's)."""
+    return {k: v for k, v in env.items()
+            if (k.startswith(CAPTURED_PREFIXES) or k in CAPTURED_NAMES)
+            and k not in READ_LATER and k not in APPLIED_IN_CHILD}
+
+
+def python_path(env: Mapping[str, str]) -> list[str]:
+    """The entries ``PYTHONPATH`` puts on ``sys.path``."""
+    return [part for part in env.get("PYTHONPATH", "").split(os.pathsep) if part]
+
+
+MAX_MESSAGE = 1 << 20
+
+
+@dataclass
+class _Run:
+    """One forked child: its pidfd and the client's reply socket."""
+
+    pid: int
+    pidfd: int
+    reply: socket.socket
+
+
+@dataclass
+class _Job:
+    """What a forked child is to run (only ever returned in the child)."""
+
+    module: str
+    args: list[str]
+    env: dict[str, str]
+    cwd: str
+    fds: list[int] = field(default_factory=list)
+
+
+def _preload() -> None:
+    for name in PRELOAD:
+        importlib.import_module(name)
+
+
+def _receive(control: socket.socket) -> tuple[dict[str, object], list[int]] | None:
+    """The next request, or None when the client has gone (end of the zygote)."""
+    try:
+        data, fds, _flags, _addr = socket.recv_fds(control, MAX_MESSAGE, 8)
+    except ConnectionResetError:
+        return None
+    if not data:
+        for fd in fds:
+            os.close(fd)
+        return None
+    return json.loads(data), fds
+
+
+def _serve(control: socket.socket) -> _Job | None:
+    """Fork a child per request and report how each ended; returns only in a forked child (its job)."""
+    runs: dict[int, _Run] = {}  # by pidfd
+    replies: dict[int, _Run] = {}  # by reply socket's fd
+    while True:
+        watched = [control.fileno(), *runs, *replies]
+        ready, _, _ = select.select(watched, [], [])
+        for fd in ready:
+            if fd == control.fileno():
+                received = _receive(control)
+                if received is None:
+                    for run in runs.values():
+                        _kill(run)
+                    return None
+                request, fds = received
+                sys.stdout.flush()
+                sys.stderr.flush()
+                # What was loaded here stays out of the child's collections (CPython's advice before a fork:
+                # fewer copied pages, and the exit's last collection skips ~500 modules: 0.13 -> 0.04 s).
+                gc.freeze()
+                pid = os.fork()
+                if pid == 0:
+                    _forget(control, runs)
+                    return _Job(str(request.get("module", "crystal_manager")),
+                                [str(a) for a in _list(request["args"])],
+                                {str(k): str(v) for k, v in _dict(request["env"]).items()},
+                                str(request["cwd"]), fds)
+                for received_fd in fds[:3]:
+                    os.close(received_fd)
+                run = _Run(pid, os.pidfd_open(pid), socket.socket(fileno=fds[3]))
+                runs[run.pidfd] = run
+                replies[run.reply.fileno()] = run
+            elif fd in runs:
+                run = runs.pop(fd)
+                replies.pop(run.reply.fileno(), None)
+                _, status = os.waitpid(run.pid, 0)
+                with contextlib.suppress(OSError):  # else the client is gone (it stopped waiting)
+                    run.reply.sendall(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}).encode())
+                run.reply.close()
+                os.close(run.pidfd)
+            elif fd in replies:
+                run = replies[fd]
+                if run.reply.recv(64) in (b"", b"kill"):  # a timeout, or the client went away
+                    _kill(run)
+                replies.pop(fd)
+
+
+def _kill(run: _Run) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        signal.pidfd_send_signal(run.pidfd, signal.SIGKILL)
+
+
+def _forget(control: socket.socket, runs: dict[int, _Run]) -> None:
+    """In the child: close every descriptor of the zygote's (like ``close_fds=True``)."""
+    control.close()
+    for run in runs.values():
+        run.reply.close()
+        os.close(run.pidfd)
+
+
+def _list(value: object) -> list[object]:
+    assert isinstance(value, list)
+    return value
+
+
+def _dict(value: object) -> dict[object, object]:
+    assert isinstance(value, dict)
+    return value
+
+
+def _become(job: _Job) -> None:
+    """In the child: the test's pipes, folder, environment and argv, as a fresh ``python -m`` would have."""
+    for target, fd in enumerate(job.fds[:3]):
+        os.dup2(fd, target)  # inheritable, as standard streams are
+    for fd in job.fds:
+        if fd > 2:
+            os.close(fd)
+    os.chdir(job.cwd)
+    zygote_path = python_path(os.environ)
+    os.environ.clear()
+    os.environ.update(job.env)
+    # ``-m`` puts the folder first, then PYTHONPATH's entries, then the interpreter's own (the same here).
+    sys.path[:1 + len(zygote_path)] = [os.getcwd(), *map(os.path.abspath, python_path(job.env))]
+    sys.dont_write_bytecode = bool(job.env.get("PYTHONDONTWRITEBYTECODE"))
+    sys.argv[:] = ["-m", *job.args]  # runpy sets argv[0] to the module's file, as for ``-m``
+    sys.orig_argv[:] = [sys.executable, "-m", job.module, *job.args]
+    rich = sys.modules.get("rich")  # httpx imports rich (its own CLI), which notes the folder on import
+    if rich is not None and hasattr(rich, "_IMPORT_CWD"):
+        rich._IMPORT_CWD = os.getcwd()  # type: ignore[attr-defined]
+
+
+def main() -> None:
+    """Serve the client on the control socket; in a forked child, run the CLI and end as ``-m`` would."""
+    control = socket.socket(fileno=int(sys.argv[1]))
+    _preload()
+    job = _serve(control)
+    if job is None:
+        return
+    _become(job)
+    import runpy
+
+    # The interpreter's own code path for ``python -m``: SystemExit, an uncaught exception's traceback and
+    # exit 1, KeyboardInterrupt's SIGINT, and flushing at exit all happen as they would in a fresh process.
+    runpy._run_module_as_main(job.module)  # type: ignore[attr-defined]
