@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -163,9 +164,24 @@ class SecretStore:
             raise SecretStoreError(f"keyring delete failed: {exc}") from exc
 
 
+#: keyring's macOS backend loads its ctypes bindings on import, and ``ctypes.util.find_library`` on Linux runs
+#: ``ldconfig -p`` and, where a compiler is installed, gcc and ld: three times, ~0.2-0.9 s before a keyring
+#: answers. The bindings cannot load off macOS anyway; the backend then reports itself unusable, as it would.
+_MACOS_BINDINGS = "keyring.backends.macOS.api"
+
+
+def _skip_other_systems_keychains() -> None:
+    """Off macOS, mark the macOS Keychain bindings as absent before keyring looks at its backends (a module
+    set to None in sys.modules raises ImportError on import; keyring catches it). Every other backend,
+    plugins and ``PYTHON_KEYRING_BACKEND`` included, is chosen by keyring as before."""
+    if sys.platform != "darwin":
+        sys.modules.setdefault(_MACOS_BINDINGS, None)
+
+
 def open_secret_store(fallback_file: Path, service: str = SERVICE_NAME) -> SecretStore:
     """Pick the best keyring backend (``PYTHON_KEYRING_BACKEND`` is honoured), else the 0600 file;
     ``service``: the keyring's service name (:func:`keyring_service`)."""
+    _skip_other_systems_keychains()
     import keyring
     import keyring.backends.fail
 
