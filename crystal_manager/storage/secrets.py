@@ -13,7 +13,7 @@ import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from crystal_manager.storage.atomic import CorruptStateError, read_json, write_json_atomic
 
@@ -175,7 +175,8 @@ def _skip_other_systems_keychains() -> None:
     set to None in sys.modules raises ImportError on import; keyring catches it). Every other backend,
     plugins and ``PYTHON_KEYRING_BACKEND`` included, is chosen by keyring as before."""
     if sys.platform != "darwin":
-        sys.modules.setdefault(_MACOS_BINDINGS, None)
+        modules = cast("dict[str, object]", sys.modules)  # None is what importlib documents for "absent"
+        modules.setdefault(_MACOS_BINDINGS, None)
 
 
 def open_secret_store(fallback_file: Path, service: str = SERVICE_NAME) -> SecretStore:
