@@ -100,7 +100,7 @@ class MisbehavingServer:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(16)
-        self._sock.settimeout(0.2)
+        self._sock.settimeout(0.02)  # how soon stop() is noticed
         self.port = int(self._sock.getsockname()[1])
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
