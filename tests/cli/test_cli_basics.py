@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from crystal_manager.privacy.ledger import Ledger
+from tests.support import cli_run
 from tests.support.servers import ReferenceServer
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "crystal_manager", *args], capture_output=True, text=True,
-                          env=env, timeout=60, check=False)
+    """``crystal-manager ARGS`` as its own process (tests/support/cli_run.py; test_privacy_cli uses it too)."""
+    return cli_run.run_cli(args, env=env)
 
 
 def isolated_env(tmp_path: Path) -> dict[str, str]:

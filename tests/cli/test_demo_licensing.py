@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
+
+from tests.support.cli_run import run_cli
 
 
 def test_headless_demo_activates_for_real() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRYSTAL_MANAGER_")}
     env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
-    proc = subprocess.run([sys.executable, "-m", "crystal_manager", "demo", "--headless"], env=env,
-                          capture_output=True, text=True, timeout=180, check=False)
+    proc = run_cli(["demo", "--headless"], env=env, timeout=180)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "License: Active (Pro)" in proc.stdout
     assert proc.stdout.splitlines()[0].startswith("Demo license key")  # the key first, before the set-up lines

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from crystal_manager.cli.demo_server import free_port
 from crystal_manager.cli.exit_codes import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_INTERNAL, EXIT_OFFLINE, EXIT_OK
 from crystal_manager.privacy.ledger import Ledger
+from tests.support.cli_run import run_cli
 from tests.support.keyring_memory import MemoryKeyring
 from tests.support.licensing import context_at, issue, server_cli, service
 from tests.support.servers import ReferenceServer
@@ -32,8 +32,7 @@ class Cli:
         env = dict(self.env)
         if server:
             env["CRYSTAL_MANAGER_SERVER"] = server
-        return subprocess.run([sys.executable, "-m", "crystal_manager", *args], env=env, capture_output=True,
-                              text=True, timeout=60, check=False, input=input_text)
+        return run_cli(args, env=env, input=input_text)
 
     def ledger_kinds(self) -> list[str]:
         path = self.home / "data" / "ledger.jsonl"
@@ -192,16 +191,13 @@ def test_key_can_come_from_stdin_instead_of_argv(cli: Cli, reference_server: Ref
     """`activate -` reads the key from standard input, so it never shows in the process list or shell history."""
     lic = issue(reference_server.data_dir)
     env = dict(cli.env)
-    proc = subprocess.run([sys.executable, "-m", "crystal_manager", "activate", "-", "--json"], env=env,
-                          input=lic.key + "\n", capture_output=True, text=True, timeout=60, check=False)
+    proc = run_cli(["activate", "-", "--json"], env=env, input=lic.key + "\n")
     assert proc.returncode == EXIT_OK, proc.stderr
     assert json.loads(proc.stdout)["state"] == "active"
-    proc = subprocess.run([sys.executable, "-m", "crystal_manager", "machines", "--key", "-", "--json"], env=env,
-                          input=lic.key + "\n", capture_output=True, text=True, timeout=60, check=False)
+    proc = run_cli(["machines", "--key", "-", "--json"], env=env, input=lic.key + "\n")
     assert proc.returncode == EXIT_OK, proc.stderr
     assert len(json.loads(proc.stdout)["machines"]) == 1
-    empty = subprocess.run([sys.executable, "-m", "crystal_manager", "activate", "-"], env=env, input="",
-                           capture_output=True, text=True, timeout=60, check=False)
+    empty = run_cli(["activate", "-"], env=env, input="")
     assert empty.returncode == EXIT_BAD_INPUT and one_line_error(empty)
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from crystal_manager.cli.exit_codes import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_OFFLINE, EXIT_OK
 from crystal_manager.privacy.ledger import Ledger
+from tests.support.cli_run import run_cli
 from tests.support.licensing import issue
 from tests.support.servers import ReferenceServer
 from tests.support.update_repo import publish
@@ -40,8 +41,7 @@ class Cli:
         return [sys.executable, "-m", "crystal_manager", *self.global_args, *args]
 
     def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(self.argv(*args), env=self.env, capture_output=True, text=True, timeout=90,
-                              check=False)
+        return run_cli([*self.global_args, *args], env=self.env, timeout=90)
 
     def json(self, *args: str) -> dict[str, object]:
         proc = self(*args, "--json")

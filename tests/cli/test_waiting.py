@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from crystal_manager.cli.exit_codes import EXIT_INTERRUPTED
+from tests.support.cli_run import run_cli
 from tests.support.misbehaving import hang, misbehaving
 from tests.support.servers import ReferenceServer
 
@@ -68,9 +69,7 @@ def test_ctrl_c_while_waiting_on_a_pipe(tmp_path: Path, reference_server: Refere
     assert err.strip().splitlines() == ["crystal-manager: Not activated: you stopped waiting for the licensing "
                                         "server; nothing was changed on this computer."]
     assert "Traceback" not in err and out == ""
-    status = subprocess.run([sys.executable, "-m", "crystal_manager", "status"], capture_output=True, text=True,
-                            env=_env(tmp_path / "home", reference_server, reference_server.url), timeout=60,
-                            check=False)
+    status = run_cli(["status"], env=_env(tmp_path / "home", reference_server, reference_server.url))
     assert "License: Not activated" in status.stdout  # no license stored, no key kept
 
 

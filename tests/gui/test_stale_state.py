@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from crystal_manager.services.context import AppContext
 from crystal_manager.services.license_service import LicenseService
 from crystal_manager.services.update_service import UpdateService
 from tests.gui.updates_support import UpdatesEnv, click_and_wait, updates_env
+from tests.support import cli_run
 from tests.support.apps import dispose_apps
 from tests.support.keyring_memory import MemoryKeyring
 from tests.support.licensing import FAST, context, issue, service
@@ -42,9 +42,8 @@ def run_cli(home: Path, server: ReferenceServer, *args: str) -> subprocess.Compl
            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
     env.pop("CRYSTAL_MANAGER_PROFILE", None)
     env.pop("CRYSTAL_MANAGER_SERVER", None)
-    argv = [sys.executable, "-m", "crystal_manager", "--profile", str(server.profile_file), "--server",
-            server.url, *args]
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=90, check=False)
+    proc = cli_run.run_cli(["--profile", str(server.profile_file), "--server", server.url, *args], env=env,
+                           timeout=90)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
 

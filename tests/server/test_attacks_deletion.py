@@ -11,8 +11,6 @@ import contextlib
 import http.client
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,6 +22,7 @@ from crystal_manager.services.status import LicenseStatus
 from crystal_protocol.licensekey import generate_key
 from crystal_protocol.wire import LICENSE_PATHS
 from crystal_server import store
+from tests.support.cli_run import run_cli
 from tests.support.keyring_memory import MemoryKeyring
 from tests.support.licensing import issue, service
 from tests.support.mitm import Exchange, Mitm, Tamper, mitm
@@ -300,9 +299,8 @@ def test_delete_local_with_the_home_set_to_the_users_home_keeps_the_users_files(
     (home / "logs").mkdir()
     (home / "logs" / "diary.txt").write_text("dear diary")
     env = dict(os.environ, CRYSTAL_MANAGER_HOME=str(home), PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
-    proc = subprocess.run([sys.executable, "-m", "crystal_manager", "--profile", str(reference_server.profile_file),
-                           "--server", reference_server.url, "privacy", "delete-local", "--yes"],
-                          capture_output=True, text=True, env=env, timeout=60, check=False)
+    proc = run_cli(["--profile", str(reference_server.profile_file), "--server", reference_server.url, "privacy",
+                    "delete-local", "--yes"], env=env)
     assert proc.returncode == 0, proc.stderr
     assert (home / "data" / "thesis.docx").exists() and (home / "logs" / "diary.txt").exists()
 

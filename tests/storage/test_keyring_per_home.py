@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from crystal_manager.cli.exit_codes import EXIT_OK
 from crystal_manager.storage.secrets import SERVICE_NAME, keyring_service
 from tests.storage.file_keyring import STAND_IN_NAME
+from tests.support import cli_run
 from tests.support.licensing import issue
 from tests.support.servers import ReferenceServer
 
@@ -27,8 +27,7 @@ def cli(home: Path, server: ReferenceServer, keyring_file: Path | None, *args: s
     else:
         env.update(PYTHON_KEYRING_BACKEND="tests.storage.file_keyring.FileKeyring",
                    CM_TEST_KEYRING_FILE=str(keyring_file))
-    return subprocess.run([sys.executable, "-m", "crystal_manager", *args], env=env, capture_output=True,
-                          text=True, timeout=60, check=False)
+    return cli_run.run_cli(args, env=env)
 
 
 def test_service_name_per_home(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from crystal_manager.services.status import LicenseStatus
 from crystal_manager.services.update_service import UpdateService
 from crystal_server.release_cli import open_repo
 from crystal_server.releases import list_releases
+from tests.support import cli_run
 from tests.support.delta_bundles import data_files, publish_release
 from tests.support.licensing import context_at
 from tests.support.servers import ReferenceServer
@@ -251,9 +252,8 @@ def test_cli_check_json_says_delta_and_download_size(tmp_path: Path, reference_s
     env.pop("CRYSTAL_MANAGER_SERVER", None)
 
     def cli(*args: str) -> dict[str, object]:
-        proc = subprocess.run([sys.executable, "-m", "crystal_manager", "--profile", str(reference_server.profile_file),
-                               "--server", reference_server.url, *args], env=env, capture_output=True, text=True,
-                              timeout=90, check=False)
+        proc = cli_run.run_cli(["--profile", str(reference_server.profile_file), "--server", reference_server.url,
+                                *args], env=env, timeout=90)
         assert proc.returncode == 0, proc.stderr
         value: dict[str, object] = json.loads(proc.stdout) if "--json" in args else {"text": proc.stdout}
         return value

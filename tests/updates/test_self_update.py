@@ -26,6 +26,7 @@ from crystal_manager.updates.install import install_archive
 from crystal_manager.updates.layout import InstallRoot
 from crystal_manager.updates.self_update import manager_root
 from crystal_manager.updates.self_verify import record_verified
+from tests.support.cli_run import run_cli
 from tests.support.manager_bundles import bundle_archive, publish_bundle, unpack
 from tests.support.product_archives import build_release, release_info, tree_snapshot
 from tests.support.servers import ReferenceServer
@@ -230,8 +231,7 @@ def test_download_offline_with_nothing_kept_still_fails(upd_ctx: AppContext, ref
 
 
 def test_cli_self_update_when_not_frozen_points_at_pip(app_home: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "crystal_manager", "update", "self", "--check"],
-                          capture_output=True, text=True, check=False, env=dict(os.environ))
+    proc = run_cli(["update", "self", "--check"], env=dict(os.environ))
     assert proc.returncode == 2
     assert "installed with pip" in proc.stderr and "pip install --upgrade" in proc.stderr
     assert proc.stderr.count("\n") == 1
