@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.server.tuf_support import demo_archive, init, ok, publish
+from tests.support.faketime import MovableClock
 from tests.support.servers import run_reference_server
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -70,37 +74,52 @@ def test_metadata_cache_control_and_etags(tmp_path: Path) -> None:
         assert http.get("/v1/updates/metadata/9.root.json").status_code == 404
 
 
-@pytest.mark.slow
-def test_the_server_resigns_the_timestamp_before_it_expires(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Poll the server's visible effect (what it serves) until it shows."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def _expires(stamp: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(stamp["signed"]["expires"]).replace("Z", "+00:00"))
+
+
+def test_the_server_resigns_the_timestamp_before_it_expires(tmp_path: Path) -> None:
+    """The server's own clock (libfaketime, set from a file) is moved past half the timestamp's lifetime of a
+    day, twice: each time the running server re-signs it, valid for a day from its new time."""
     server = init(tmp_path / "s")
-    ok("tuf", "refresh", str(server), "--expires-in", "4")
-    # Lifetime 4 s: re-signed once less than 2 s are left; checked every 0.3 s.
-    monkeypatch.setenv("CRYSTAL_SERVER_TIMESTAMP_EXPIRY", "4")
-    monkeypatch.setenv("CRYSTAL_SERVER_TIMESTAMP_REFRESH_SECONDS", "0.3")
-    with run_reference_server(server) as running, httpx.Client(base_url=running.url) as http:
-        def version() -> int:
-            return int(http.get("/v1/updates/metadata/timestamp.json").json()["signed"]["version"])
+    ok("tuf", "refresh", str(server))  # version 2, valid for a day
+    clock = MovableClock.create(tmp_path)
+    # The refresher checks every 0.05 s (of the real monotonic clock, which libfaketime leaves alone).
+    env = {"CRYSTAL_SERVER_TIMESTAMP_REFRESH_SECONDS": "0.05", "CRYSTAL_SERVER_TIMESTAMP_EXPIRY": "86400"}
+    with run_reference_server(server, env={**env, **clock.env()}) as running, \
+            httpx.Client(base_url=running.url) as http:
+        def stamp() -> dict[str, Any]:
+            found: dict[str, Any] = http.get("/v1/updates/metadata/timestamp.json").json()
+            return found
 
-        first = version()
-        assert first == 2
-        deadline = time.monotonic() + 20
-        seen = {first}
-        while len(seen) < 3 and time.monotonic() < deadline:
-            time.sleep(0.2)
-            seen.add(version())
-        assert len(seen) >= 3, f"timestamp versions seen: {sorted(seen)}"
-        stamp = http.get("/v1/updates/metadata/timestamp.json").json()["signed"]
-        from datetime import UTC, datetime
-
-        left = (datetime.fromisoformat(stamp["expires"].replace("Z", "+00:00")) - datetime.now(UTC)).total_seconds()
-        assert 0 < left <= 4.5
-    assert "re-signed timestamp" in (server / "server.log").read_text()
+        first = stamp()
+        assert first["signed"]["version"] == 2
+        for version, hours in ((3, 13), (4, 26)):  # 13 h: 11 h left of 24; 26 h: version 3 has 11 h left
+            clock.move(timedelta(hours=hours))
+            _wait_for(lambda: int(stamp()["signed"]["version"]) >= version)
+            now = datetime.now(UTC) + timedelta(hours=hours)  # the server's time
+            current = stamp()
+            assert current["signed"]["version"] == version
+            assert abs((_expires(current) - now - timedelta(days=1)).total_seconds()) < 60
+    assert (server / "server.log").read_text().count("re-signed timestamp") == 2
 
 
 def test_the_refresher_is_off_with_an_interval_of_zero(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A timestamp due for re-signing: a refresher that runs (whatever its interval) re-signs it before the
+    server listens; with an interval of 0 there is none, and the server serves the timestamp as it is."""
     server = init(tmp_path / "s")
     ok("tuf", "refresh", str(server), "--expires-in", "2")  # due at once for a refresher that runs
-    monkeypatch.setenv("CRYSTAL_SERVER_TIMESTAMP_REFRESH_SECONDS", "0")
-    with run_reference_server(server) as running, httpx.Client(base_url=running.url) as http:
-        time.sleep(1.5)
-        assert http.get("/v1/updates/metadata/timestamp.json").json()["signed"]["version"] == 2
+    for interval, version in (("0", 2), ("300", 3)):  # 300: the same server, refresher on, re-signs it
+        monkeypatch.setenv("CRYSTAL_SERVER_TIMESTAMP_REFRESH_SECONDS", interval)
+        with run_reference_server(server) as running, httpx.Client(base_url=running.url) as http:
+            answer = http.get("/v1/updates/metadata/timestamp.json").json()
+            assert answer["signed"]["version"] == version, interval
+    assert (server / "server.log").read_text().count("re-signed timestamp") == 1

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,17 +99,22 @@ def init_server_dir(path: Path, *, url: str | None = None, tls_ca: Path | None =
 
 
 @contextmanager
-def run_reference_server(data_dir: Path, *, port: int | None = None,
-                         tls: tuple[Path, Path] | None = None) -> Iterator[ReferenceServer]:
+def run_reference_server(data_dir: Path, *, port: int | None = None, tls: tuple[Path, Path] | None = None,
+                         env: Mapping[str, str] | None = None) -> Iterator[ReferenceServer]:
     """Serve ``data_dir`` in its own process for the duration of the block (a fresh port unless given).
 
     Clients use ``ReferenceServer.url``; the profile's own URL is only right when ``port`` matches it. The
     process is forked from a process that has the server's modules loaded (tests/support/server_zygote.py;
     ``python -m crystal_server serve`` itself with $CRYSTAL_TEST_SERVER_FORK=0 or where Linux pidfds are
-    missing): the same ``serve`` code on a real socket, ~0.3 s of CPU less per server.
+    missing): the same ``serve`` code on a real socket, ~0.3 s of CPU less per server. ``env``: variables
+    for the server process only (``MovableClock.env()`` in tests/support/faketime.py); such a server is
+    executed, not forked, since a preload library (libfaketime) takes effect only when a program starts.
     """
     running: RunningServer | ForkedServer
-    if os.environ.get("CRYSTAL_TEST_SERVER_FORK", "1") != "0" and hasattr(os, "pidfd_open"):
+    if env is not None:
+        with _environ(env):  # start_server hands os.environ to its child
+            running = start_server(data_dir, port=port or 0, tls=tls)
+    elif os.environ.get("CRYSTAL_TEST_SERVER_FORK", "1") != "0" and hasattr(os, "pidfd_open"):
         running = _fork_server(data_dir, port=port or 0, tls=tls)
     else:
         running = start_server(data_dir, port=port or 0, tls=tls)
@@ -117,6 +122,21 @@ def run_reference_server(data_dir: Path, *, port: int | None = None,
         yield ReferenceServer(running)
     finally:
         running.stop()
+
+
+@contextmanager
+def _environ(extra: Mapping[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``extra`` for the block, then as it was."""
+    saved = {name: os.environ.get(name) for name in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @dataclass

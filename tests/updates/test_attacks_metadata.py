@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,8 @@ from crystal_manager.updates.errors import MetadataExpired, MetadataRejected, Ta
 from crystal_manager.updates.state import PendingRecord, StateFile
 from crystal_protocol.releases import PRODUCT, ReleaseInfo, current_platform, target_name
 from crystal_server.releases import yank
-from crystal_server.tuf_repo import TufRepository
+from crystal_server.tuf_repo import Lifetimes, TufRepository
+from tests.support.faketime import need_faketime_command
 from tests.support.servers import ReferenceServer
 from tests.support.update_attack import (
     Scene,
@@ -257,22 +258,16 @@ def test_target_names_with_slash_or_dotdot_never_become_paths(sc: Scene, tmp_pat
     recovers(sc)
 
 
-def _faketime() -> str | None:
-    return shutil.which("faketime")
-
-
 def test_expired_timestamp_from_a_frozen_server(sc: Scene) -> None:
     """The server stops re-signing (``tuf refresh --expires-in 2``, then frozen); the real CLI process, with
-    its clock an hour on (libfaketime), refuses what it is served. Without faketime: the real clock, waited."""
+    its clock an hour on (libfaketime), refuses what it is served. In process, on the real clock: the same
+    frozen server an hour earlier (the repository signs with its own ``now`` an hour back)."""
+    fake = need_faketime_command()
     proc = sc.server.admin("tuf", "refresh", str(sc.data_dir), "--expires-in", "2")
     assert proc.returncode == 0, proc.stderr
-    fake = _faketime()
-    if fake is None:
-        time.sleep(2.5)  # no libfaketime on this machine: let the real clock pass the expiry
-    prefix = [fake, "-f", "+1h"] if fake else []
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
-    argv = [*prefix, sys.executable, "-m", "crystal_manager", "--profile", str(sc.server.profile_file), "--server",
-            sc.proxy.url, "update", "download"]
+    argv = [fake, "-f", "+1h", sys.executable, "-m", "crystal_manager", "--profile", str(sc.server.profile_file),
+            "--server", sc.proxy.url, "update", "download"]
     tree, asked = sc.tree(), len(sc.proxy.targets_asked())
     cli = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
     assert cli.returncode == EXIT_OFFLINE, cli.stderr
@@ -280,11 +275,14 @@ def test_expired_timestamp_from_a_frozen_server(sc: Scene) -> None:
     assert line.startswith("crystal-manager: The update information is out of date:"), line
     assert "stale or frozen" in line and "Nothing was installed or changed." in line
     assert sc.tree() == tree and len(sc.proxy.targets_asked()) == asked
-    # In process too, with the real clock (no faketime needed): the error and its words.
-    if fake is None:
-        with pytest.raises(MetadataExpired) as caught:
-            sc.service().check()
-        assert_refused(caught.value, Outcome.OFFLINE, "out of date")
+    repo = TufRepository(sc.data_dir, Lifetimes(timestamp=timedelta(seconds=2)))
+    with repo.locked():
+        assert repo.refresh(force=True, now=datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)) == [
+            "timestamp"]
+    with pytest.raises(MetadataExpired) as caught:
+        sc.service().check()
+    assert_refused(caught.value, Outcome.OFFLINE, "out of date")
+    assert sc.tree() == tree and len(sc.proxy.targets_asked()) == asked
     proc = sc.server.admin("tuf", "refresh", str(sc.data_dir))  # the server re-signs again
     assert proc.returncode == 0, proc.stderr
     recovers(sc)

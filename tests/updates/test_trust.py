@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from crystal_manager.updates.errors import (
     UpdatesNotConfigured,
 )
 from crystal_manager.updates.fetcher import GatewayFetcher, MetadataNameRefused
+from crystal_server.tuf_repo import Lifetimes, TufRepository
 from tests.support.licensing import FAST
 from tests.support.servers import ReferenceServer, init_server_dir
 from tests.support.update_repo import publish, targets_key_ids
@@ -104,9 +105,13 @@ def test_rolled_back_metadata_is_rejected(upd_ctx: AppContext, reference_server:
 
 
 def test_expired_timestamp_is_refused(upd_ctx: AppContext, reference_server: ReferenceServer) -> None:
-    proc = reference_server.admin("tuf", "refresh", str(reference_server.data_dir), "--expires-in", "1")
-    assert proc.returncode == 0, proc.stderr
-    time.sleep(1.5)  # a frozen server: its timestamp runs out (not a GUI test)
+    """A frozen server: its last timestamp, signed an hour ago (the repository's own ``now``) for a second,
+    ran out long since; this computer's real clock refuses it."""
+    repo = TufRepository(reference_server.data_dir, Lifetimes(timestamp=timedelta(seconds=1)))
+    signed_at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    with repo.locked():
+        assert repo.refresh(force=True, now=signed_at) == ["timestamp"]
+    assert repo.load_timestamp().signed.expires == signed_at + timedelta(seconds=1)
     with pytest.raises(MetadataExpired) as expired:
         refresh(upd_ctx)
     assert "stale or frozen" in explain(expired.value)[0]
