@@ -1,37 +1,36 @@
 """The load process of bench/server_bench.py: C keep-alive HTTP/1.1 connections in a closed loop.
 
-    _load.py URL PATH BODY_JSON CONNECTIONS SECONDS   ->  one JSON line: rate, p50_ms, p99_ms, count, errors
+    _load.py URL PATH BODY_JSON CONNECTIONS SECONDS   ->  one JSON line: latencies (s), took (s), cpu (s),
+                                                          errors, first_error
 
 Plain asyncio streams and pre-built requests, so that the client costs as little CPU as possible (it shares
-the machine with the server it measures). Each answer must be 200 and carry a signature header.
+the machine with the server it measures; the bench reports its CPU per request). Each answer must be 200
+and carry a signature header. The bench may run several of these at once and merge their latencies.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import statistics
 import sys
 import time
 from urllib.parse import urlsplit
 
 
 async def connection(host: str, port: int, path: str, body: bytes, until: float, latencies: list[float],
-                     errors: list[str], tag: int) -> None:
+                     errors: list[str], tag: str) -> None:
     reader, writer = await asyncio.open_connection(host, port)
+    prefix = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+              f"Content-Length: {len(body)}\r\nX-Crystal-Nonce: bench{tag}n").encode()
     count = 0
     try:
         while time.perf_counter() < until:
             count += 1
-            head = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-                    f"X-Crystal-Nonce: bench{tag:04d}n{count:010d}\r\nContent-Length: {len(body)}\r\n\r\n")
             start = time.perf_counter()
-            writer.write(head.encode() + body)
+            writer.write(b"%s%010d\r\n\r\n%s" % (prefix, count, body))
             headers = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in headers.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
+            at = headers.lower().find(b"content-length:")
+            length = int(headers[at + 15:headers.index(b"\r\n", at)]) if at >= 0 else 0
             await reader.readexactly(length)
             latencies.append(time.perf_counter() - start)
             if not headers.startswith(b"HTTP/1.1 200") or b"x-crystal-signature" not in headers.lower():
@@ -40,26 +39,25 @@ async def connection(host: str, port: int, path: str, body: bytes, until: float,
         writer.close()
 
 
-async def run(url: str, path: str, body: bytes, connections: int, seconds: float) -> dict[str, float | str]:
+async def run(url: str, path: str, body: bytes, connections: int, seconds: float,
+              name: str) -> dict[str, object]:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     latencies: list[float] = []
     errors: list[str] = []
+    cpu = time.process_time()  # the start-up's imports are not the load's cost
     start = time.perf_counter()
     until = start + seconds
-    await asyncio.gather(*(connection(host, port, path, body, until, latencies, errors, n) for n in range(connections)))
-    took = time.perf_counter() - start
-    ordered = sorted(latencies)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else 0.0
-    return {"rate": len(ordered) / took, "client_cpu_ms": time.process_time() * 1000 / max(1, len(ordered)),
- "p50_ms": statistics.median(ordered) * 1000 if ordered else 0.0,
-            "p99_ms": p99 * 1000, "count": float(len(ordered)), "errors": float(len(errors)),
-            "first_error": errors[0] if errors else ""}
+    await asyncio.gather(*(connection(host, port, path, body, until, latencies, errors, f"{name}x{n:03d}")
+                           for n in range(connections)))
+    return {"latencies": latencies, "took": time.perf_counter() - start, "cpu": time.process_time() - cpu,
+            "errors": len(errors), "first_error": errors[0] if errors else ""}
 
 
 def main() -> int:
     url, path, body, connections, seconds = sys.argv[1:6]
-    print(json.dumps(asyncio.run(run(url, path, body.encode(), int(connections), float(seconds)))))
+    name = sys.argv[6] if len(sys.argv) > 6 else "0"
+    print(json.dumps(asyncio.run(run(url, path, body.encode(), int(connections), float(seconds), name))))
     return 0
 
 

@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 DATE_HEADER = "X-Crystal-Date"
@@ -73,9 +74,16 @@ def parse_time(text: object) -> datetime:
     if not isinstance(text, str) or len(text) != 20 or not text.endswith("Z"):
         raise DocumentProblem(f"not a UTC timestamp: {str(text)[:40]!r}")
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        return _parse_utc(text)
     except ValueError as exc:
         raise DocumentProblem(f"not a UTC timestamp: {text!r}") from exc
+
+
+@lru_cache(maxsize=256)
+def _parse_utc(text: str) -> datetime:
+    # Remembered: the server reads the same few dates of a license several times per validation, and
+    # strptime is ~15 us each (P8 in docs/performance.md). A failure raises and is not remembered.
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def make_document(kind: str, payload: dict[str, Any], kid: str, sign: Any) -> dict[str, str]:

@@ -3,6 +3,7 @@ the request's method and path, and the client's nonce."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -102,11 +103,14 @@ class Endpoint:
             return  # the client went away before its request was whole
         client = scope.get("client")
         address = client[0] if client else "?"
+        await self.api.batch.ready()
+        # From here to committed() nothing is awaited: no commit can start in between.
         status, body, extra = self.api.answer(raw, address, self.handler, self.counts_key, self.forgets)
+        committed = self.api.batch.committed()
         nonce = next((v.decode("latin-1") for k, v in scope["headers"] if k == _NONCE_NAME), "")
         data, headers = signed_answer(self.api.key, status, body, method=scope["method"], path=scope["path"],
                                       nonce=nonce, headers=extra)
-        await self.api.batch.committed()  # never answer before the writes the answer speaks of are on disk
+        await committed  # never answer before the writes the answer speaks of are on disk
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": data})
 
@@ -181,7 +185,8 @@ class LicensingApi:
     def answer(self, raw: bytes, address: str, handler: Handler, counts_key: bool,
                forgets: bool) -> tuple[int, dict[str, Any], dict[str, str] | None]:
         """Throttle, parse and run one request in its savepoint of the shared transaction: (status, body,
-        extra headers). The caller sends it once :meth:`GroupCommit.committed` returns."""
+        extra headers). Called once :meth:`GroupCommit.ready`; the caller sends the answer once what
+        :meth:`GroupCommit.committed` returns right after is done."""
         try:
             body = self._parse(raw)
             digest = _digest_of(body)
@@ -272,13 +277,27 @@ def parse(message_type: type[MessageT], data: dict[str, Any]) -> MessageT:
         raise Denied("bad_request", f"the request does not fit: {exc}", 400) from exc
 
 
+#: Key digests by a hash of the key as sent (never the key itself): parsing a key is ~40 us of Python per
+#: request, and clients send the same few keys again and again (P8 in docs/performance.md).
+_DIGESTS: dict[bytes, str] = {}
+_DIGESTS_KEPT = 4096
+
+
 def _digest_of(body: dict[str, Any]) -> str | None:
     """The key digest from ``key`` (online) or ``request.key_digest`` (offline); None if malformed."""
-    if isinstance(body.get("key"), str):
-        try:
-            return key_digest(body["key"])
-        except KeyProblem:
-            return None
+    key = body.get("key")
+    if isinstance(key, str):
+        seen = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+        digest = _DIGESTS.get(seen)
+        if digest is None:
+            try:
+                digest = key_digest(key)
+            except KeyProblem:
+                return None
+            if len(_DIGESTS) >= _DIGESTS_KEPT:
+                _DIGESTS.clear()
+            _DIGESTS[seen] = digest
+        return digest
     request = body.get("request")
     if isinstance(request, dict) and isinstance(request.get("key_digest"), str):
         return str(request["key_digest"])

@@ -90,6 +90,33 @@ def test_no_one_waiting_wakes_before_the_commit(tmp_path: Path) -> None:
     conn.close()
 
 
+def test_a_request_arriving_during_a_commit_waits_and_forms_the_next_group(tmp_path: Path) -> None:
+    """While a commit is in flight (on its worker thread) the connection is not touched: a request waits for
+    ready(), and what it then writes goes into a group of its own."""
+    conn = store.connect(tmp_path)
+    group = GroupCommit(conn)
+    db = store.db_path(tmp_path)
+    seen: list[str] = []
+
+    async def scenario() -> None:
+        group.run(lambda: _write(conn, "first"))
+        first = group.committed()
+        await asyncio.sleep(0)  # the loop's next turn: the first group's commit starts
+        with pytest.raises(RuntimeError):
+            group.run(lambda: _write(conn, "too early"))
+        await group.ready()
+        assert first.done()
+        seen.extend(_names(db))
+        group.run(lambda: _write(conn, "second"))
+        await group.committed()
+
+    asyncio.run(scenario())
+    assert seen == ["first"]
+    assert _names(db) == ["first", "second"]
+    assert (group.commits, group.requests) == (2, 2)
+    conn.close()
+
+
 def test_a_failed_commit_fails_every_request_of_its_group(tmp_path: Path) -> None:
     """A commit refused by the database (here a foreign key checked only at commit) answers no request of
     its group as done, keeps none of their writes, and the next group starts clean."""
