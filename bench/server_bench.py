@@ -1,10 +1,11 @@
 """P8: signed license validations per second of the reference server, at a bounded load, with p99 latency.
 
-The real ``crystal-server serve`` (one process, as shipped) answers ``POST /v1/licenses/validate`` for one
-activated machine: each answer is a database transaction (the machine's last-seen time) and an Ed25519
-signature over the response. The load comes from a second process on loopback (``bench/_load.py``): C
-connections, each sending its next request as soon as the answer is in (closed loop: the load is bounded by
-C), for a few seconds per level. Goal: >= 1,000 validations/s with p99 <= 50 ms.
+The real ``crystal-server serve`` (one process, as shipped) answers ``POST /v1/licenses/validate`` for 64
+activated machines in turn, each on its own license (so that nothing is remembered from the same license's
+last request): each answer is a database transaction (the machine's last-seen time, an event row) and two
+Ed25519 signatures (the lease and the response). The load comes from a second process on loopback
+(``bench/_load.py``): C connections, each sending its next request as soon as the answer is in (closed loop:
+the load is bounded by C), for a few seconds per level. Goal: >= 1,000 validations/s with p99 <= 50 ms.
 
     .venv/bin/python bench/server_bench.py [--seconds 3] [--levels 1,4,16,32] [--runs 3] [--profile]
 
@@ -17,6 +18,7 @@ where its time goes.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import pstats
@@ -27,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import urllib.request
+from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -50,14 +53,21 @@ def claim(key: str) -> dict[str, str]:
             "environment": "physical", "os": "Linux", "label": "Bench machine"}
 
 
-def prepare(folder: Path) -> tuple[Path, dict[str, str]]:
-    """A server folder with one license and the body of one machine (activated by the first request)."""
+def prepare(folder: Path, machines: int = 1) -> tuple[Path, list[dict[str, str]]]:
+    """A server folder with ``machines`` licenses and one machine's body for each (activated by ``activate``).
+    Licenses are made by the real admin CLI, in this process (a fresh interpreter each would take minutes)."""
     server_dir = folder / "server"
     server_cli("init", str(server_dir))
-    created = server_cli("license", "create", str(server_dir), "--plan", "pro", "--seats", "2",
-                         "--expires", "2099-01-01").stdout
-    key = dict(line.split(": ", 1) for line in created.splitlines() if ": " in line)["key"]
-    return server_dir, claim(key)
+    from crystal_server.cli import main as admin
+
+    bodies = []
+    for number in range(machines):
+        out = io.StringIO()
+        with redirect_stdout(out):
+            admin(["license", "create", str(server_dir), "--plan", "pro", "--seats", "2", "--expires",
+                   f"2099-01-{1 + number % 28:02d}"])
+        bodies.append(claim(dict(line.split(": ", 1) for line in out.getvalue().splitlines() if ": " in line)["key"]))
+    return server_dir, bodies
 
 
 #: ``--what-if``: the same server with SQLite's commits not waiting for the disk (synchronous=NORMAL in WAL
@@ -97,13 +107,14 @@ def serve(server_dir: Path, profile: Path | None, *, sync_normal: bool = False) 
     return RunningServer(data_dir=server_dir, url=line.removeprefix("listening on "), process=process)
 
 
-def activate(url: str, body: dict[str, str]) -> None:
-    """Activate the machine once (validations are for an activated machine)."""
-    request = urllib.request.Request(url + LICENSE_PATHS["activate"], data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        if answer.status != 200:
-            raise RuntimeError(f"activation failed: HTTP {answer.status}")
+def activate(url: str, bodies: list[dict[str, str]]) -> None:
+    """Activate each machine once (validations are for activated machines)."""
+    for body in bodies:
+        request = urllib.request.Request(url + LICENSE_PATHS["activate"], data=json.dumps(body).encode(),
+                                         method="POST", headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            if answer.status != 200:
+                raise RuntimeError(f"activation failed: HTTP {answer.status}")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -112,7 +123,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measured(server: RunningServer, body: dict[str, str], connections: int, seconds: float,
+def measured(server: RunningServer, body: list[dict[str, str]], connections: int, seconds: float,
              processes: int = 1) -> dict[str, Any]:
     """One level of load, the server's own CPU per validation (less sensitive to other load than rates) and
     the machine's load average (1 minute) when it ended: other work on the 2 cores moves every figure."""
@@ -123,7 +134,7 @@ def measured(server: RunningServer, body: dict[str, str], connections: int, seco
     return result
 
 
-def load(url: str, body: dict[str, str], connections: int, seconds: float, processes: int = 1) -> dict[str, Any]:
+def load(url: str, body: list[dict[str, str]], connections: int, seconds: float, processes: int = 1) -> dict[str, Any]:
     """One level of load from ``processes`` other processes sharing the connections; the merged summary."""
     script = str(Path(__file__).resolve().parent / "_load.py")
     shares = [connections // processes + (1 if n < connections % processes else 0) for n in range(processes)]
@@ -178,6 +189,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs over all levels, interleaved (default 3)")
     parser.add_argument("--load-processes", type=int, default=1, metavar="P",
                         help="load processes sharing the connections (default 1)")
+    parser.add_argument("--machines", type=int, default=64,
+                        help="machines validating, each on its own license, in turn (default 64)")
     parser.add_argument("--profile", action="store_true", help="profile the server at the highest level")
     parser.add_argument("--what-if", action="store_true",
                         help="also each level with SQLite commits not waiting for the disk (not what ships)")
@@ -189,7 +202,7 @@ def main() -> int:
     report = Report("P8", "License validations per second (reference server, loopback)", smoke=args.smoke)
     measured_runs: dict[int, list[dict[str, Any]]] = {level: [] for level in levels}
     with tempfile.TemporaryDirectory() as tmp:
-        server_dir, body = prepare(Path(tmp))
+        server_dir, body = prepare(Path(tmp), 2 if args.smoke else args.machines)
         server = start_server(server_dir)
         try:
             activate(server.url, body)

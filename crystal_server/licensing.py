@@ -3,7 +3,6 @@ the request's method and path, and the client's nonce."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import time
@@ -277,27 +276,13 @@ def parse(message_type: type[MessageT], data: dict[str, Any]) -> MessageT:
         raise Denied("bad_request", f"the request does not fit: {exc}", 400) from exc
 
 
-#: Key digests by a hash of the key as sent (never the key itself): parsing a key is ~40 us of Python per
-#: request, and clients send the same few keys again and again (P8 in docs/performance.md).
-_DIGESTS: dict[bytes, str] = {}
-_DIGESTS_KEPT = 4096
-
-
 def _digest_of(body: dict[str, Any]) -> str | None:
     """The key digest from ``key`` (online) or ``request.key_digest`` (offline); None if malformed."""
-    key = body.get("key")
-    if isinstance(key, str):
-        seen = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
-        digest = _DIGESTS.get(seen)
-        if digest is None:
-            try:
-                digest = key_digest(key)
-            except KeyProblem:
-                return None
-            if len(_DIGESTS) >= _DIGESTS_KEPT:
-                _DIGESTS.clear()
-            _DIGESTS[seen] = digest
-        return digest
+    if isinstance(body.get("key"), str):
+        try:
+            return key_digest(body["key"])
+        except KeyProblem:
+            return None
     request = body.get("request")
     if isinstance(request, dict) and isinstance(request.get("key_digest"), str):
         return str(request["key_digest"])
