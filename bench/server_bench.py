@@ -258,7 +258,7 @@ def main() -> int:
     for level, r in what_if:
         report.add(f"what if commits did not wait for the disk, {level} connections: rate (p99 {r['p99_ms']:.0f} ms)",
                    r["rate"], "/s")
-    report.notes.append(f"P8: {os.cpu_count()} cores shared by the server, the load process(es), the bench and "
+    report.notes.append(f"{os.cpu_count()} cores shared by the server, the load process(es), the bench and "
                         "whatever else runs; the load average says how much else")
     report.write(args.json)
     return 0
