@@ -12,6 +12,8 @@ Protocol on standard input/output, one JSON object per line:
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import os
 import select
@@ -29,6 +31,11 @@ def _preload() -> None:
     import uvicorn.loops.asyncio
     import uvicorn.protocols.http.h11_impl
     import uvicorn.protocols.websockets.auto  # noqa: F401 - uvicorn.Config loads it
+
+    # What uvicorn picks when the server extra's httptools and uvloop are installed (no loop is made yet).
+    for name in ("uvicorn.protocols.http.httptools_impl", "uvicorn.loops.uvloop", "uvloop"):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
 
     from crystal_server import app, cli, tuf_repo  # noqa: F401
 
