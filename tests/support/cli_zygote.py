@@ -6,7 +6,7 @@ this process runs the same entry point the interpreter runs for ``-m`` (``runpy.
 with the test's arguments, environment, folder and the test's own pipes as standard input, output and
 error (real file descriptors passed over a Unix socket), and ends through the interpreter's own exit path
 (exit status, tracebacks, KeyboardInterrupt, flushing at exit). tests/support/cli_run.py is the client;
-docs/decisions/0020-cli-fork-server.md says why this is still the real CLI.
+docs/decisions/0023-cli-fork-server.md says why this is still the real CLI.
 
 Protocol: the client's control socket (``SOCK_SEQPACKET``, fd given as argv[1]) carries one message per
 run: a JSON object ``{"module": "crystal_manager", "args": [...], "env": {...}, "cwd": "..."}`` (another
