@@ -3,6 +3,8 @@ the request's method and path, and the client's nonce."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
 import time
@@ -50,6 +52,12 @@ from crystal_server.throttle import ThrottleConfig, Window
 
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_BODY = 64 * 1024
+#: The whole body must arrive within this many seconds of its headers: a client that trickles it or stops
+#: half-way would otherwise hold its connection, and a graceful shutdown (SIGTERM), for ever.
+BODY_SECONDS = 10.0
+#: After a 413 the rest of the body is read and thrown away up to this much (within BODY_SECONDS), so that a
+#: client that sends its whole body before reading gets the answer; past it the connection is cut.
+DRAIN_BYTES = 16 * 1024 * 1024
 _NONCE_NAME = NONCE_HEADER.lower().encode()
 Handler = Callable[[dict[str, Any], datetime, "str | None"], dict[str, Any]]
 
@@ -97,21 +105,63 @@ class Endpoint:
         self.api, self.handler, self.counts_key, self.forgets = api, handler, counts_key, forgets
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raw = await _read_body(receive)
+        try:
+            async with asyncio.timeout(BODY_SECONDS):
+                raw = await _read_body(receive)
+        except TimeoutError:
+            await self._cut_off(scope, send, Denied("bad_request", "the body did not arrive in time", 408))
+            return
         if raw is None:
             return  # the client went away before its request was whole
+        if len(raw) > MAX_BODY:  # the database is not touched: no need to wait for a commit
+            await self._cut_off(scope, send, Denied("bad_request", "request too large", 413), drain=receive)
+            return
         client = scope.get("client")
         address = client[0] if client else "?"
         await self.api.batch.ready()
         # From here to committed() nothing is awaited: no commit can start in between.
         status, body, extra = self.api.answer(raw, address, self.handler, self.counts_key, self.forgets)
-        committed = self.api.batch.committed()
+        await self._send(scope, send, status, body, extra, committed=self.api.batch.committed())
+
+    def _signed(self, scope: Scope, status: int, body: dict[str, Any],
+                extra: dict[str, str] | None) -> tuple[bytes, list[tuple[bytes, bytes]]]:
         nonce = next((v.decode("latin-1") for k, v in scope["headers"] if k == _NONCE_NAME), "")
-        data, headers = signed_answer(self.api.key, status, body, method=scope["method"], path=scope["path"],
-                                      nonce=nonce, headers=extra)
+        return signed_answer(self.api.key, status, body, method=scope["method"], path=scope["path"], nonce=nonce,
+                             headers=extra)
+
+    async def _send(self, scope: Scope, send: Send, status: int, body: dict[str, Any], extra: dict[str, str] | None,
+                    *, committed: asyncio.Future[None]) -> None:
+        """Sign the answer and send it once ``committed`` is done."""
+        data, headers = self._signed(scope, status, body, extra)
         await committed  # never answer before the writes the answer speaks of are on disk
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": data})
+
+    async def _cut_off(self, scope: Scope, send: Send, exc: Denied, *, drain: Receive | None = None) -> None:
+        """Refuse a request whose body was not read to its end, and close the connection (uvicorn would
+        otherwise read, and throw away, whatever the client goes on sending, for as long as it sends).
+        ``drain``: the whole answer leaves at once, then up to DRAIN_BYTES more of the body are read first."""
+        status, body, extra = _refusal(exc)
+        data, headers = self._signed(scope, status, body, {**(extra or {}), "Connection": "close"})
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": data, "more_body": drain is not None})
+        if drain is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(BODY_SECONDS):
+                left = DRAIN_BYTES
+                while left > 0:
+                    message = await drain()
+                    if message["type"] == "http.disconnect" or not message.get("more_body", False):
+                        break
+                    left -= len(message.get("body", b""))
+        await send({"type": "http.response.body", "body": b""})  # the answer ends: uvicorn closes the connection
+
+
+def _refusal(exc: Denied) -> tuple[int, dict[str, Any], dict[str, str] | None]:
+    """A denial as (status, error envelope, extra headers)."""
+    retry = exc.error.retry_after
+    return exc.status, as_json(ErrorAnswer(error=exc.error)), {"Retry-After": str(retry)} if retry else None
 
 
 async def _read_body(receive: Receive) -> bytes | None:
@@ -195,8 +245,7 @@ class LicensingApi:
         except Denied as exc:
             if exc.code in ("license_not_found", "invalid_key"):
                 self.failures.add(address)
-            retry = exc.error.retry_after
-            return exc.status, as_json(ErrorAnswer(error=exc.error)), {"Retry-After": str(retry)} if retry else None
+            return _refusal(exc)
 
     def lookup(self, digest: str | None) -> licenses.License | None:
         """The license for a key digest; a malformed key is a denial counted as a failure."""
