@@ -34,10 +34,12 @@ from crystal_manager.cli.commands import COMMAND_MODULES
 #: Imported once here. Only modules that read nothing from the environment, the folder or argv when they
 #: are imported (checked by reading them; tests/support/test_cli_zygote.py checks the children): the CLI
 #: every run imports, and the heavy libraries its verbs import. keyring.core picks no backend until it is
-#: first asked (keyring >= 23); Qt is never loaded here.
+#: first asked (keyring >= 23); Qt is never loaded here. httpcore, h11 and truststore are what httpx loads
+#: when a verb first sends a request (a refused ``status --check-server``: 0.35 s of CPU fresh, 0.08 forked).
 PRELOAD = ("crystal_manager.cli.main", *(f"crystal_manager.cli.commands.{name}" for name in COMMAND_MODULES),
            "keyring", "keyring.backends.fail", "keyring.backends.null", "httpx", "tuf.ngclient", "msgspec.json",
-           "cryptography.hazmat.primitives.asymmetric.ed25519", "cryptography.x509")
+           "cryptography.hazmat.primitives.asymmetric.ed25519", "cryptography.x509",
+           "httpcore", "h11", "truststore", "tuf.api.serialization.json", "encodings.idna")
 
 #: Environment variables read when the interpreter starts or when a preloaded module is imported: a run
 #: whose environment differs from this process's in one of them must be a real process (cli_run.py).
