@@ -99,6 +99,16 @@ def test_parent_is_the_zygote_or_this_process(tmp_path: Path, monkeypatch: pytes
     assert int(run_module("ppid_probe", [], env=env, cwd=tmp_path).stdout) == os.getpid()
 
 
+def test_zygote_follows_this_process_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A zygote started before this process's time zone changed would give children the old one: restarted."""
+    (tmp_path / "tz_probe.py").write_text("import os, time; print(os.getppid(), time.tzname[0])")
+    before = forked_pid()
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    out = run_module("tz_probe", [], env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path)
+    parent, zone = out.stdout.split()
+    assert int(parent) == forked_pid() != before and zone == "IST"
+
+
 @pytest.mark.parametrize(("args", "expected"), [
     (["exit", "0"], 0), (["exit", "3"], 3), (["exit", "130"], 130), (["exit", "141"], 141),
     (["raise"], 1), (["interrupt"], -signal.SIGINT), (["signal", str(int(signal.SIGTERM))], -signal.SIGTERM),

@@ -78,10 +78,11 @@ class _Zygote:
             return False
         if any(k.startswith(("LD_", "FAKETIME", "DYLD_")) for k in env):
             return False  # libfaketime and other preloads take effect only when a program is executed
-        reference = cls.env if cls.running() else os.environ
-        if cli_zygote.captured(env) != cli_zygote.captured(reference):
+        # The zygote is started from (and restarted to follow) this process's environment: a run may differ
+        # from it in anything but what an interpreter reads at start-up.
+        if cli_zygote.captured(env) != cli_zygote.captured(os.environ):
             return False
-        allowed = {str(_ROOT), *(os.path.abspath(p) for p in cli_zygote.python_path(reference))}
+        allowed = {str(_ROOT), *(os.path.abspath(p) for p in cli_zygote.python_path(os.environ))}
         return all(os.path.abspath(p) in allowed for p in cli_zygote.python_path(env))
 
     @classmethod
@@ -95,7 +96,15 @@ class _Zygote:
             return cls._connection()
 
     @classmethod
+    def _stale(cls) -> bool:
+        """Whether this process's environment has changed in what the zygote took over when it started."""
+        return (cli_zygote.captured(cls.env) != cli_zygote.captured(os.environ)
+                or cli_zygote.python_path(cls.env) != cli_zygote.python_path(os.environ))
+
+    @classmethod
     def _connection(cls) -> socket.socket:
+        if cls.running() and cls._stale():
+            cls.close()
         if not cls.running() or cls.control is None:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             cls.env = dict(os.environ)
@@ -105,8 +114,9 @@ class _Zygote:
                                            stdout=subprocess.DEVNULL, cwd=_ROOT, env=cls.env)
             theirs.close()
             cls.control = ours
+            if cls.owner != os.getpid():
+                atexit.register(cls.close)
             cls.owner = os.getpid()
-            atexit.register(cls.close)
         return cls.control
 
     @classmethod
