@@ -211,6 +211,23 @@ def test_the_failed_attempt_throttle_is_exact_under_concurrency_and_outlives_a_k
         assert _post(again.url, VALIDATE, claim, nonce="after-the-kill")[0] == 429
 
 
+def test_the_seat_limit_is_exact_when_many_machines_activate_in_one_group(server_dir: Path) -> None:
+    """Twenty machines activating one three-seat license at once: each handler sees the seats the handlers
+    before it in the shared transaction took, so exactly three get a seat, on disk as in the answers."""
+    lic = issue(server_dir, seats=3)
+    statuses: list[int] = []
+
+    def activate(n: int) -> None:
+        statuses.append(_post(server.url, ACTIVATE, {**_claim(lic.key), "label": f"Rush {n}"},
+                              nonce=f"rush-{n:04d}")[0])
+
+    with run_reference_server(server_dir) as server:
+        _in_parallel([partial(activate, n) for n in range(20)])
+    assert sorted(statuses) == [200] * 3 + [409] * 17
+    assert _count(server_dir, "SELECT COUNT(*) FROM machines WHERE license_id = ? AND deactivated_at IS NULL",
+                  lic.license_id) == 3
+
+
 def test_a_deletion_amid_busy_validations_is_durable_and_out_of_the_files_before_its_answer(
         server_dir: Path) -> None:
     """A machine deleted while other clients keep validating: by the time its answer arrives the machine's
