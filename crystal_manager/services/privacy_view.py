@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crystal_manager.privacy.catalog import (
     DISCLOSURES,
@@ -19,6 +19,9 @@ from crystal_manager.privacy.catalog import (
 )
 from crystal_manager.privacy.policy import section_title
 from crystal_manager.privacy.texts import DAMAGED_COPIES, KNOWN_FILES, KNOWN_PLACES, PRODUCT_FILES
+
+if TYPE_CHECKING:
+    from crystal_manager.services.context import AppContext
 
 
 def _field_json(spec: FieldSpec) -> dict[str, Any]:
@@ -38,6 +41,18 @@ def request_json(catalog: Catalog, request_type: RequestType) -> dict[str, Any]:
             "path": request_type.path, "purpose": request_type.purpose, "when": request_type.when,
             "policy": list(request_type.policy), "fields": [_field_json(spec) for spec in fields],
             "headers": [_field_json(spec) for spec in catalog.common_headers]}
+
+
+def export_privacy(ctx: AppContext, path: Path) -> int:
+    """Write the log and the catalog to ``path`` as one JSON file, whole or not at all (a reader never sees
+    half an export; user-only, as the log itself); the number of requests written. OSError when it cannot."""
+    from crystal_manager.storage.atomic import write_json_atomic
+
+    if not path.parent.is_dir():  # a mistyped folder is an error, not a folder made for it
+        raise FileNotFoundError(2, "No such folder", str(path.parent))
+    entries = ctx.ledger.entries()
+    write_json_atomic(path, {"log": entries, "catalog": catalog_json(ctx.catalog)})
+    return len(entries)
 
 
 def catalog_json(catalog: Catalog) -> dict[str, Any]:

@@ -4,7 +4,6 @@ may be sent, what was sent, what this computer keeps and what the vendor holds â
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -106,15 +105,14 @@ def run_log(ctx: AppContext, args: argparse.Namespace) -> int:
 
 def run_export(ctx: AppContext, args: argparse.Namespace) -> int:
     """Write the ledger and the catalog to one JSON file."""
-    from crystal_manager.services.privacy_view import catalog_json
+    from crystal_manager.services.privacy_view import export_privacy
 
     try:
-        args.file.write_text(json.dumps({"log": ctx.ledger.entries(), "catalog": catalog_json(ctx.catalog)},
-                                        indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+        count = export_privacy(ctx, args.file)
     except OSError as exc:
         fail(f"cannot write {args.file}: {exc.strerror or exc}")
         return EXIT_BAD_INPUT
-    say(f"Wrote the privacy log ({len(ctx.ledger.entries())} requests) and the catalog to {args.file}")
+    say(f"Wrote the privacy log ({count} requests) and the catalog to {args.file}")
     return EXIT_OK
 
 

@@ -102,14 +102,12 @@ def load_facts(app: PrivacyHost, window: _Window) -> None:
 
 def export_privacy(app: PrivacyHost, window: _Window, path: str) -> None:
     """Write the log and the catalog to ``path`` in the background; say where, or why not."""
-    import json
     from pathlib import Path
 
-    from crystal_manager.services.privacy_view import catalog_json
+    from crystal_manager.services.privacy_view import export_privacy as write_export
 
     def write() -> str:
-        Path(path).write_text(json.dumps({"log": app.ctx.ledger.entries(), "catalog": catalog_json(app.ctx.catalog)},
-                                         indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_export(app.ctx, Path(path))
         return path
 
     run_in_background(window.privacy_page, write,
