@@ -97,6 +97,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.xdist_group(path))
 
 
+@pytest.hookimpl(trylast=True)  # after xdist's worker has named each grouped test "NODEID@GROUP"
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Under ``--dist loadgroup``, stop at once if xdist lost the groups (it does with pytest 9.2,
+    pytest-xdist#1386): each worker would then build the wheel and the bundle again, in parallel."""
+    if workers.worker_id(session.config) is None or not session.config.getvalue("loadgroup"):
+        return
+    lost = [item.nodeid for item in session.items
+            if item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid]
+    if lost:
+        raise pytest.UsageError(f"pytest-xdist did not group {len(lost)} tests (e.g. {lost[0]}): "
+                                "use the pytest version constraints.txt pins")
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """xdist controller: tell each worker where the workers leave their marks."""
