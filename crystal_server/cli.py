@@ -72,6 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from crystal_server.app import create_app
+    from crystal_server.http_head import http_protocol
 
     # Bind here, not in uvicorn, so that a port in use is a clear error and "listening on" is printed
     # only once the socket is ours (callers wait for that line; --port 0 picks a free port).
@@ -83,6 +84,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"listening on {scheme}://{args.host}:{sock.getsockname()[1]}", flush=True)
     config = uvicorn.Config(create_app(data_dir), log_level=args.log_level, ssl_certfile=args.tls_cert,
                             ssl_keyfile=args.tls_key, access_log=False,
+                            http=http_protocol(),  # httptools with the request head bounded (h11's 16 KiB)
                             # uvicorn's default believes X-Forwarded-For from 127.0.0.1: anyone reaching the
                             # server over loopback would choose the address the failed-attempt throttle counts.
                             proxy_headers=bool(args.trusted_proxy),
