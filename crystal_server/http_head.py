@@ -2,9 +2,9 @@
 bounded.
 
 uvicorn picks httptools when it is installed (the server extra; P8, decision 0015), and its protocol keeps a
-request line or header in memory however long it grows: one connection sending a header without end grew
-the server by as much (300 MB in as many MB sent). h11, uvicorn's other implementation, refuses a head past
-16 KiB; this keeps that bound under httptools.
+request line, header or trailer in memory however long it grows: one connection sending a header without
+end grew the server by as much (300 MB in as many MB sent). h11, uvicorn's other implementation, refuses a
+head (or trailer) past 16 KiB; this keeps that bound under httptools.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ def http_protocol() -> type[asyncio.Protocol] | Literal["h11"]:
         return "h11"
 
     class BoundedHead(HttpToolsProtocol):
-        """httptools' protocol that hangs up (431) once a request's head passes MAX_HEAD bytes."""
+        """httptools' protocol that hangs up (431) once a request's head, or the trailer after a chunked
+        body, passes MAX_HEAD bytes."""
 
         _in_head = True
         _head_bytes = 0
@@ -45,6 +46,15 @@ def http_protocol() -> type[asyncio.Protocol] | Literal["h11"]:
         def on_headers_complete(self) -> None:
             self._in_head = False
             super().on_headers_complete()
+
+        def on_chunk_header(self) -> None:
+            # Until the chunk's data arrives: after the last chunk (size 0) come trailer fields, which
+            # httptools keeps in memory like headers (and on every route, read or not by the app).
+            self._in_head, self._head_bytes = True, 0
+
+        def on_body(self, body: bytes) -> None:
+            self._in_head = False
+            super().on_body(body)
 
         def on_message_complete(self) -> None:
             super().on_message_complete()

@@ -444,11 +444,17 @@ def test_after_a_413_the_server_stops_reading_the_rest_of_the_body(server_dir: P
         assert sent < 64 * 1024 * 1024
 
 
+_TRAILER = "HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nX-Endless: "
+
+
 @pytest.mark.parametrize("head", [f"POST {VALIDATE} HTTP/1.1\r\nHost: x\r\nX-Endless: ",
-                                  f"POST {VALIDATE}?", "GET /v1/updates/metadata/"])
+                                  f"POST {VALIDATE}?", "GET /v1/updates/metadata/",
+                                  f"GET /v1/health {_TRAILER}", f"POST /v1/nowhere {_TRAILER}"],
+                         ids=["header", "query", "path", "trailer after GET", "trailer on no route"])
 def test_an_endless_request_line_or_header_is_cut_off(server_dir: Path, head: str) -> None:
-    """A request line or header that never ends: the server hangs up once it passes a small bound, instead of
-    keeping all of it in memory (one connection could grow the server by gigabytes)."""
+    """A request line, header or trailer (after a chunked body) that never ends: the server hangs up once it
+    passes a small bound, instead of keeping all of it in memory (one connection could grow the server by
+    gigabytes)."""
     with run_reference_server(server_dir) as server, \
             socket.create_connection(_address(server.url), timeout=10) as sock:
         sock.sendall(head.encode())
