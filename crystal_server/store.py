@@ -86,14 +86,21 @@ def checkpoint(conn: sqlite3.Connection) -> None:
 
 
 def migrate(conn: sqlite3.Connection) -> None:
-    """Apply the migrations the database has not seen yet, each in one transaction."""
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    for index in range(version, len(MIGRATIONS)):
+    """Apply the migrations the database has not seen yet, each in one transaction. The version is read
+    again under the write lock: a server and an admin command opening an older database at the same moment
+    would otherwise both apply the same step (the second failing on what the first made)."""
+    if int(conn.execute("PRAGMA user_version").fetchone()[0]) >= len(MIGRATIONS):
+        return  # up to date: no write lock taken
+    while True:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in MIGRATIONS[index]:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version >= len(MIGRATIONS):
+                conn.execute("COMMIT")
+                return
+            for statement in MIGRATIONS[version]:
                 conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {index + 1}")
+            conn.execute(f"PRAGMA user_version = {version + 1}")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
