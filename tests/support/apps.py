@@ -37,8 +37,10 @@ def gui_child_env(**extra: str) -> dict[str, str]:
 
 def run_gui_script(script: str, *args: str) -> dict[str, Any]:
     """Run ``python -c script args`` as a GUI child; its last line of output is JSON, returned parsed."""
-    out = subprocess.run([sys.executable, "-c", script, *args], env=gui_child_env(), capture_output=True,
-                         text=True, timeout=60, check=True)
+    # -X faulthandler: a crash (a signal) leaves the Python stacks of every thread in the failure.
+    out = subprocess.run([sys.executable, "-X", "faulthandler", "-c", script, *args], env=gui_child_env(),
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0, f"exit {out.returncode}:\n{out.stderr[-6000:]}"
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     result["_stderr"] = out.stderr
     return result
