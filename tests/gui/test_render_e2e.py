@@ -134,6 +134,7 @@ def test_online_journey(start_app: Callable[[Clock], TrayApp], reference_server:
     other.close()
     verify(qtbot, app, "active", fails=False)
     shot(app.window(), "license-active")
+    qtbot.waitUntil(page.machines_button.isEnabled)  # off while a read that followed the verify still runs
     page.machines_button.click()
     # The window also holds the machine list opened from the activation dialog above (closed, not yet
     # deleted): take the one open now, whichever findChild would meet first.
