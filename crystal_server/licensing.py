@@ -107,14 +107,18 @@ class Endpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             async with asyncio.timeout(BODY_SECONDS):
-                raw = await _read_body(receive)
+                read = await _read_body(receive)
         except TimeoutError:
             await self._cut_off(scope, send, Denied("bad_request", "the body did not arrive in time", 408))
             return
-        if raw is None:
+        if read is None:
             return  # the client went away before its request was whole
+        raw, whole = read
         if len(raw) > MAX_BODY:  # the database is not touched: no need to wait for a commit
-            await self._cut_off(scope, send, Denied("bad_request", "request too large", 413), drain=receive)
+            # Drain only a body still arriving: one already whole has nothing more to read (waiting for it
+            # held the connection for BODY_SECONDS).
+            await self._cut_off(scope, send, Denied("bad_request", "request too large", 413),
+                                drain=None if whole else receive)
             return
         client = scope.get("client")
         address = client[0] if client else "?"
@@ -164,8 +168,9 @@ def _refusal(exc: Denied) -> tuple[int, dict[str, Any], dict[str, str] | None]:
     return exc.status, as_json(ErrorAnswer(error=exc.error)), {"Retry-After": str(retry)} if retry else None
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    """The request body, cut just past MAX_BODY (the answer is then 413); None if the client disconnected."""
+async def _read_body(receive: Receive) -> tuple[bytes, bool] | None:
+    """The request body, cut just past MAX_BODY (the answer is then 413), and whether it arrived whole;
+    None if the client disconnected."""
     parts: list[bytes] = []
     size = 0
     while True:
@@ -175,8 +180,9 @@ async def _read_body(receive: Receive) -> bytes | None:
         chunk = message.get("body", b"")
         parts.append(chunk)
         size += len(chunk)
-        if size > MAX_BODY or not message.get("more_body", False):
-            return b"".join(parts)
+        whole = not message.get("more_body", False)
+        if size > MAX_BODY or whole:
+            return b"".join(parts), whole
 
 
 class LicensingApi:

@@ -429,6 +429,19 @@ def test_odd_framings_of_a_licensing_request_are_answered_signed_or_refused_befo
         assert _validated(server_dir, lic) == before == 3
 
 
+def test_a_whole_body_too_large_is_answered_and_the_connection_closed_at_once(server_dir: Path) -> None:
+    """A chunked body over 64 KiB that has arrived whole: the 413 leaves and the server hangs up, rather than
+    waiting BODY_SECONDS for more of a body that has ended (it held such connections for 10 s)."""
+    request = _framed("POST", VALIDATE, [("Transfer-Encoding", "chunked")], _chunked(b" " * (80 * 1024), 4096))
+    with run_reference_server(server_dir) as server, \
+            socket.create_connection(_address(server.url), timeout=BODY_SECONDS / 2) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):  # a timeout here (TimeoutError) is the hole
+            answer += chunk
+    assert _split(answer)[0] == 413
+
+
 def test_after_a_413_the_server_stops_reading_the_rest_of_the_body(server_dir: Path) -> None:
     """A client announcing a gibibyte is answered 413 past 64 KiB; the server then reads at most 16 MiB more
     (so that a client sending a whole, too large body can read the answer) and hangs up, rather than reading
