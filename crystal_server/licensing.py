@@ -53,7 +53,8 @@ from crystal_server.throttle import ThrottleConfig, Window
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_BODY = 64 * 1024
 #: The whole body must arrive within this many seconds of its headers: a client that trickles it or stops
-#: half-way would otherwise hold its connection, and a graceful shutdown (SIGTERM), for ever.
+#: half-way would otherwise hold its connection, and a graceful shutdown (SIGTERM), for ever. An operator
+#: may set another in ``DIR/server.json`` (``{"body_seconds": N}``, 0.1 to 300).
 BODY_SECONDS = 10.0
 #: After a 413 the rest of the body is read and thrown away up to this much (within BODY_SECONDS), so that a
 #: client that sends its whole body before reading gets the answer; past it the connection is cut.
@@ -72,6 +73,18 @@ def load_throttle(data_dir: Path) -> ThrottleConfig:
     return ThrottleConfig(window_seconds=float(raw.get("window_seconds", base.window_seconds)),
                           failures_per_address=int(raw.get("failures_per_address", base.failures_per_address)),
                           attempts_per_key=int(raw.get("attempts_per_key", base.attempts_per_key)))
+
+
+def load_body_seconds(data_dir: Path) -> float:
+    """The body deadline from ``DIR/server.json``, else BODY_SECONDS (also when the value is not a number
+    from 0.1 to 300: a mistyped setting must not leave connections held for ever)."""
+    try:
+        value = json.loads((data_dir / "server.json").read_text(encoding="utf-8")).get("body_seconds")
+    except (OSError, ValueError, AttributeError):
+        return BODY_SECONDS
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.1 <= value <= 300:
+        return BODY_SECONDS
+    return float(value)
 
 
 def current_key(data_dir: Path) -> keys.SigningKey:
@@ -106,7 +119,7 @@ class Endpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            async with asyncio.timeout(BODY_SECONDS):
+            async with asyncio.timeout(self.api.body_seconds):
                 read = await _read_body(receive)
         except TimeoutError:
             await self._cut_off(scope, send, Denied("bad_request", "the body did not arrive in time", 408))
@@ -152,7 +165,7 @@ class Endpoint:
         if drain is None:
             return
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(BODY_SECONDS):
+            async with asyncio.timeout(self.api.body_seconds):
                 left = DRAIN_BYTES
                 while left > 0:
                     message = await drain()
@@ -192,6 +205,7 @@ class LicensingApi:
         self.key = current_key(data_dir)
         self.conn = store.connect(data_dir)
         self.batch = GroupCommit(self.conn)
+        self.body_seconds = load_body_seconds(data_dir)
         limits = load_throttle(data_dir)
         self.failures = self._window("address", limits.failures_per_address, limits.window_seconds)
         self.per_key = self._window("key", limits.attempts_per_key, limits.window_seconds)

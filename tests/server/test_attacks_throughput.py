@@ -33,7 +33,7 @@ from crystal_protocol.signing import body_digest, response_message
 from crystal_protocol.wire import LICENSE_PATHS
 from crystal_server import store
 from crystal_server.group_commit import GroupCommit
-from crystal_server.licensing import BODY_SECONDS
+from crystal_server.licensing import BODY_SECONDS, load_body_seconds
 from tests.support.licensing import Issued, issue
 from tests.support.servers import run_reference_server
 
@@ -328,6 +328,8 @@ def test_sigterm_amid_a_group_and_a_half_sent_body_stops_the_server_and_loses_no
     lic = issue(server_dir)
     claim = _claim(lic.key)
     statuses: list[int] = []
+    deadline = 1.0  # the operator's body deadline (server.json), not the 10 s default: the test waits it out
+    (server_dir / "server.json").write_text(json.dumps({"body_seconds": deadline}), encoding="utf-8")
     running = start_server(server_dir)
     try:
         assert _post(running.url, ACTIVATE, {**claim, "label": "Term"}, nonce="term-activate")[0] == 200
@@ -349,7 +351,7 @@ def test_sigterm_amid_a_group_and_a_half_sent_body_stops_the_server_and_loses_no
             running.process.send_signal(signal.SIGTERM)
 
         _in_parallel([*(partial(client, n) for n in range(6)), terminate])
-        code = running.process.wait(BODY_SECONDS + 10)
+        code = running.process.wait(deadline + 10)
         cut_off = slow.recv(65536)
         slow.close()
     finally:
@@ -431,7 +433,7 @@ def test_odd_framings_of_a_licensing_request_are_answered_signed_or_refused_befo
 
 def test_a_whole_body_too_large_is_answered_and_the_connection_closed_at_once(server_dir: Path) -> None:
     """A chunked body over 64 KiB that has arrived whole: the 413 leaves and the server hangs up, rather than
-    waiting BODY_SECONDS for more of a body that has ended (it held such connections for 10 s)."""
+    waiting the body deadline for more of a body that has ended (it held such connections for 10 s)."""
     request = _framed("POST", VALIDATE, [("Transfer-Encoding", "chunked")], _chunked(b" " * (80 * 1024), 4096))
     with run_reference_server(server_dir) as server, \
             socket.create_connection(_address(server.url), timeout=BODY_SECONDS / 2) as sock:
@@ -521,3 +523,15 @@ def test_group_commit_waits_for_the_disk_whatever_sqlite_was_built_with(tmp_path
     GroupCommit(conn)
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     conn.close()
+
+
+@pytest.mark.parametrize(("setting", "seconds"), [
+    ({"body_seconds": 2}, 2.0), ({"body_seconds": 0.5}, 0.5), ({}, BODY_SECONDS), (None, BODY_SECONDS),
+    ({"body_seconds": 0}, BODY_SECONDS), ({"body_seconds": 1e9}, BODY_SECONDS), ({"body_seconds": True}, BODY_SECONDS),
+    ({"body_seconds": "5"}, BODY_SECONDS), ({"body_seconds": float("nan")}, BODY_SECONDS), ([], BODY_SECONDS),
+])
+def test_the_body_deadline_is_the_operators_within_bounds_else_the_default(
+        tmp_path: Path, setting: object, seconds: float) -> None:
+    if setting is not None:
+        (tmp_path / "server.json").write_text(json.dumps(setting), encoding="utf-8")
+    assert load_body_seconds(tmp_path) == seconds
