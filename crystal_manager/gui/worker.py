@@ -9,16 +9,28 @@ it. ``report`` may be called from inside the operation to send progress values (
 
 from __future__ import annotations
 
+import atexit
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal, Slot
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 _RUNNING: set[BackgroundOp[Any]] = set()
+
+# Once the process ends, no worker may touch a Qt object: Python's teardown deletes the ops' parents (and
+# their child ops) on the main thread, and an emit racing with that deletion crashed the process (SIGSEGV
+# at exit, seen when the loop quit while the first license read still ran). Emits hold the gate; the exit
+# hook waits for the pool, then closes the gate, so an op still running past the wait drops its result.
+_GATE = threading.Lock()
+_CLOSED: list[bool] = []  # set once, at interpreter exit (a list: no module-level rebinding)
+#: How long leaving the event loop, and then the interpreter's exit, wait for running operations.
+QUIT_WAIT_MS = 3000
+_HOOKED = "crystal_manager_worker_quit_hook"  # a property on the application: its aboutToQuit is hooked
 
 
 class BackgroundOp(QObject, Generic[T]):
@@ -67,10 +79,13 @@ class BackgroundOp(QObject, Generic[T]):
             self._emit(self._done, value, None)
 
     def _emit(self, signal: Any, *args: object) -> None:
-        try:
-            signal.emit(*args)
-        except RuntimeError:  # the parent widget was destroyed meanwhile: nobody is listening
-            log.debug("background result dropped: receiver gone")
+        with _GATE:
+            if _CLOSED:  # the interpreter is ending: the receiver may be half torn down
+                return
+            try:
+                signal.emit(*args)
+            except RuntimeError:  # the parent widget was destroyed meanwhile: nobody is listening
+                log.debug("background result dropped: receiver gone")
 
 
 class _Task(QRunnable):
@@ -114,7 +129,30 @@ def _pool() -> QThreadPool:
     pool = QThreadPool.globalInstance()
     if pool.maxThreadCount() < MIN_THREADS:
         pool.setMaxThreadCount(MIN_THREADS)
+    _hook_quit()
     return pool
+
+
+def _hook_quit() -> None:
+    # However the loop ends (the Quit entry, app.quit(), the session closing), running operations end
+    # while every object they report to still exists; their results are dropped (the loop is over).
+    app = QCoreApplication.instance()
+    if app is not None and not app.property(_HOOKED):
+        app.setProperty(_HOOKED, True)
+        app.aboutToQuit.connect(_wait_at_quit)
+
+
+def _wait_at_quit() -> None:
+    if not wait_for_all(QUIT_WAIT_MS):
+        log.warning("background operations still running at quit; their results will be dropped")
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    # atexit runs before Python clears the modules (and with them the ops' Python-owned parents).
+    wait_for_all(QUIT_WAIT_MS)
+    with _GATE:
+        _CLOSED.append(True)
 
 
 def _log_failure(exc: BaseException) -> None:
