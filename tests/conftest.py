@@ -79,7 +79,7 @@ def upd_ctx(app_home: Path, reference_server: ReferenceServer) -> Iterator[AppCo
         ctx.close()
 
 
-#: Under pytest-xdist (``./dev test`` runs ``-n auto --dist loadgroup``) the tests of each of these files stay
+#: Under pytest-xdist (``./dev test`` runs ``--dist loadgroup``) the tests of each of these files stay
 #: on one worker: their module-scoped fixtures build a wheel or a bundle, which must happen once, not once
 #: per worker at the same time.
 _ONE_WORKER_PER_FILE = ("tests/build/",)
