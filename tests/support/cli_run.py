@@ -51,7 +51,8 @@ def run_cli(args: Sequence[str], *, env: Mapping[str, str] | None, input: str | 
 
 def run_module(module: str, args: Sequence[str], *, env: Mapping[str, str] | None, input: str | None = None,
                timeout: float = 60, cwd: str | Path | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m MODULE ARGS`` as ``run_cli`` runs it (only tests of the runner use another module)."""
+    """``python -m MODULE ARGS`` as ``run_cli`` runs it (the runner's own tests, and the updates crash suite's
+    child, which patches the OS calls it counts in its own memory)."""
     full_env = dict(os.environ if env is None else env)
     if not _Zygote.usable(full_env):
         return subprocess.run(cli_argv(args, module), env=full_env, input=input, capture_output=True, text=True,

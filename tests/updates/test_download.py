@@ -9,7 +9,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from crystal_manager.updates.download import (
     verified_download,
 )
 from crystal_manager.updates.errors import DownloadStopped, TargetRejected, UpdateServerUnavailable
+from tests.support.cli_run import run_module  # the crash child, forked (decision 0023)
 from tests.support.misbehaving import misbehaving
 from tests.support.servers import ReferenceServer
 
@@ -265,8 +265,7 @@ def test_killed_midway_resumes_with_at_most_one_mib_fetched_twice(reference_serv
     spec = {"action": "download", "url": reference_server.url, "folder": str(folder), "version": "1.2.0",
             "ledger": str(tmp_path / "child-ledger.jsonl"), "report": str(tmp_path / "received"),
             "kill_after_bytes": len(data) // 2, "signed": signed.__dict__}
-    child = subprocess.run([sys.executable, "-m", "tests.support.update_crash_child", json.dumps(spec)],
-                           cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    child = run_module("tests.support.update_crash_child", [json.dumps(spec)], env=None, timeout=120, cwd=REPO)
     assert child.returncode == -9, child.stderr
     received_by_child = int((tmp_path / "received").read_text())
     state = partial_state(folder, signed)
@@ -287,8 +286,7 @@ def test_killed_while_saving_or_verifying_then_completes(reference_server: Refer
             "ledger": str(tmp_path / "child-ledger.jsonl"), "signed": signed.__dict__}
 
     def child(spec: dict[str, object]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "tests.support.update_crash_child", json.dumps(spec)],
-                              cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+        return run_module("tests.support.update_crash_child", [json.dumps(spec)], env=None, timeout=120, cwd=REPO)
 
     counted = child({**base, "folder": str(tmp_path / "count"), "counts": str(tmp_path / "counts.json")})
     assert counted.returncode == 0, counted.stderr

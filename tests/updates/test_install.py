@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -219,8 +218,11 @@ def test_installed_version_reads_the_pointer_only(tmp_path: Path) -> None:
 
 
 def run_child(spec: dict[str, object]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tests.support.update_crash_child", json.dumps(spec)],
-                          cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    """``python -m tests.support.update_crash_child SPEC``, forked from the CLI zygote (decision 0023): the
+    child patches the OS calls it counts before it imports the code under test, in its own memory."""
+    from tests.support.cli_run import run_module
+
+    return run_module("tests.support.update_crash_child", [json.dumps(spec)], env=None, timeout=120, cwd=REPO)
 
 
 def crash_points(spec: dict[str, object], counts_file: Path) -> tuple[str, list[tuple[str, int, str]]]:
