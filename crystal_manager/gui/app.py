@@ -361,7 +361,7 @@ class TrayApp(QObject):
 
     def quit(self) -> None:
         """Leave: stop listening, hide the tray, ask the owner to end the event loop."""
-        from crystal_manager.gui.worker import wait_for_all
+        from crystal_manager.gui.worker import QUIT_WAIT_MS, wait_for_all
 
         self._tray_timer.stop()
         self._verify_timer.stop()
@@ -373,7 +373,7 @@ class TrayApp(QObject):
             self.instance.close()
         if self.tray is not None:
             self.tray.hide()
-        wait_for_all(3000)
+        wait_for_all(QUIT_WAIT_MS)  # before the context closes: running operations use its gateway
         self.ctx.close()
         self.quit_requested.emit()
 

@@ -27,7 +27,7 @@ _RUNNING: set[BackgroundOp[Any]] = set()
 # at exit, seen when the loop quit while the first license read still ran). Emits hold the gate; the exit
 # hook waits for the pool, then closes the gate, so an op still running past the wait drops its result.
 _GATE = threading.Lock()
-_CLOSED: list[bool] = []  # set once, at interpreter exit (a list: no module-level rebinding)
+_CLOSED = threading.Event()  # set once, at interpreter exit
 #: How long leaving the event loop, and then the interpreter's exit, wait for running operations.
 QUIT_WAIT_MS = 3000
 _HOOKED = "crystal_manager_worker_quit_hook"  # a property on the application: its aboutToQuit is hooked
@@ -80,7 +80,7 @@ class BackgroundOp(QObject, Generic[T]):
 
     def _emit(self, signal: Any, *args: object) -> None:
         with _GATE:
-            if _CLOSED:  # the interpreter is ending: the receiver may be half torn down
+            if _CLOSED.is_set():  # the interpreter is ending: the receiver may be half torn down
                 return
             try:
                 signal.emit(*args)
@@ -152,7 +152,7 @@ def _close_at_exit() -> None:
     # atexit runs before Python clears the modules (and with them the ops' Python-owned parents).
     wait_for_all(QUIT_WAIT_MS)
     with _GATE:
-        _CLOSED.append(True)
+        _CLOSED.set()
 
 
 def _log_failure(exc: BaseException) -> None:
