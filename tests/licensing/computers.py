@@ -2,7 +2,7 @@
 
 Its own app folder; its own machine ID, bind-mounted over /etc/machine-id in a private mount namespace
 (``unshare -rm``), so the real fingerprint code reads it exactly as on another computer; optionally its own
-clock (libfaketime's ``faketime -f SPEC``). No keyring: the user-only file fallback holds the secrets.
+clock (libfaketime preloaded with ``FAKETIME=SPEC``). No keyring: the user-only file fallback holds the secrets.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.faketime import need_libfaketime, offset_env
 from tests.support.servers import ReferenceServer
 
 MACHINE_ID_FILE = Path("/etc/machine-id")
@@ -47,10 +48,7 @@ def need_namespaces() -> None:
 
 def need_faketime() -> None:
     """Skip (locally) or fail (in CI) without libfaketime."""
-    if shutil.which("faketime") is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must install faketime for the clock tests")
-        pytest.skip("faketime is not installed")
+    need_libfaketime()
 
 
 @dataclass
@@ -80,10 +78,8 @@ class Computer:
                "CRYSTAL_MANAGER_PROFILE": str(self.server.profile_file),
                "CRYSTAL_MANAGER_SERVER": self.server.url,
                "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-               "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+               **(offset_env(self.clock) if self.clock is not None else {})}
         command = [sys.executable, "-m", "crystal_manager", *args]
-        if self.clock is not None:
-            command = ["faketime", "-f", self.clock, *command]
         if namespaces_work():
             command = ["unshare", "-rm", "sh", "-c", _MOUNT, str(self.id_file), *command]
         return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)

@@ -1,7 +1,7 @@
 """A paying user whose clock is wrong is never refused: the nonce makes an answer fresh, the server's signed
 time dates everything decided online, and the clock's offset only earns a warning.
 
-The real CLI runs in a child process under libfaketime (``faketime -f``) against a real server.
+The real CLI runs in a child process under libfaketime (preloaded, ``FAKETIME=+1d``) against a real server.
 """
 
 from __future__ import annotations

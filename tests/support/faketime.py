@@ -9,7 +9,6 @@ real, and so do file times. The test process itself keeps the real clock.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import sysconfig
 from dataclasses import dataclass
@@ -42,14 +41,16 @@ def need_libfaketime() -> Path:
     return found
 
 
-def need_faketime_command() -> str:
-    """The ``faketime`` wrapper; skip the test without it (locally) or fail (in CI)."""
-    found = shutil.which("faketime")
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must install faketime for the clock tests")
-        pytest.skip("faketime is not installed")
-    return found
+def offset_env(spec: str, library: Path | None = None) -> dict[str, str]:
+    """Variables that start a program on real time moved by ``spec`` (libfaketime's ``+1h``, ``-10m``, ``+1d``).
+
+    The library is preloaded directly rather than through the ``faketime`` wrapper: the wrapper names a
+    shared-memory semaphore after its own pid (``/dev/shm/sem.faketime_sem_PID``), and one left behind by a
+    killed wrapper makes a later wrapper with the same, reused pid fail with "sem_open: File exists".
+    """
+    found = library or need_libfaketime()
+    preload = os.pathsep.join(p for p in (str(found), os.environ.get("LD_PRELOAD", "")) if p)
+    return {"LD_PRELOAD": preload, "FAKETIME": spec, "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from crystal_manager.updates.state import PendingRecord, StateFile
 from crystal_protocol.releases import PRODUCT, ReleaseInfo, current_platform, target_name
 from crystal_server.releases import yank
 from crystal_server.tuf_repo import Lifetimes, TufRepository
-from tests.support.faketime import need_faketime_command
+from tests.support.faketime import offset_env
 from tests.support.servers import ReferenceServer
 from tests.support.update_attack import (
     Scene,
@@ -262,11 +262,12 @@ def test_expired_timestamp_from_a_frozen_server(sc: Scene) -> None:
     """The server stops re-signing (``tuf refresh --expires-in 2``, then frozen); the real CLI process, with
     its clock an hour on (libfaketime), refuses what it is served. In process, on the real clock: the same
     frozen server an hour earlier (the repository signs with its own ``now`` an hour back)."""
-    fake = need_faketime_command()
+    clock = offset_env("+1h")
     proc = sc.server.admin("tuf", "refresh", str(sc.data_dir), "--expires-in", "2")
     assert proc.returncode == 0, proc.stderr
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
-    argv = [fake, "-f", "+1h", sys.executable, "-m", "crystal_manager", "--profile", str(sc.server.profile_file),
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+           **clock}
+    argv = [sys.executable, "-m", "crystal_manager", "--profile", str(sc.server.profile_file),
             "--server", sc.proxy.url, "update", "download"]
     tree, asked = sc.tree(), len(sc.proxy.targets_asked())
     cli = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
