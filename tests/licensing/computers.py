@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.faketime import need_libfaketime, offset_env
+from tests.support.faketime import need_libfaketime, offset_command
 from tests.support.servers import ReferenceServer
 
 MACHINE_ID_FILE = Path("/etc/machine-id")
@@ -77,9 +77,10 @@ class Computer:
         env = {**os.environ, "CRYSTAL_MANAGER_HOME": str(self.home),
                "CRYSTAL_MANAGER_PROFILE": str(self.server.profile_file),
                "CRYSTAL_MANAGER_SERVER": self.server.url,
-               "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-               **(offset_env(self.clock) if self.clock is not None else {})}
+               "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
         command = [sys.executable, "-m", "crystal_manager", *args]
+        if self.clock is not None:
+            command = offset_command(self.clock, command)
         if namespaces_work():
             command = ["unshare", "-rm", "sh", "-c", _MOUNT, str(self.id_file), *command]
         return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)

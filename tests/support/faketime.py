@@ -53,6 +53,16 @@ def offset_env(spec: str, library: Path | None = None) -> dict[str, str]:
     return {"LD_PRELOAD": preload, "FAKETIME": spec, "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
 
 
+def offset_command(spec: str, argv: list[str]) -> list[str]:
+    """``argv`` run on real time moved by ``spec``, with the library preloaded into that program alone.
+
+    Not into the wrappers around it (``unshare``, ``sh``): a faked process shares its clock with its children
+    through a semaphore in /dev/shm named in the environment, which a child in another mount namespace
+    cannot open, and which is left behind when the faked process execs.
+    """
+    return ["env", *(f"{name}={value}" for name, value in offset_env(spec).items()), *argv]
+
+
 @dataclass(frozen=True)
 class MovableClock:
     """The offset file of processes started with ``env()``; ``move`` sets their clock's offset from real time."""
