@@ -29,6 +29,7 @@ def _preload() -> None:
     import uvicorn
     import uvicorn.lifespan.on
     import uvicorn.loops.asyncio
+    import uvicorn.loops.auto
     import uvicorn.protocols.http.h11_impl
     import uvicorn.protocols.websockets.auto  # noqa: F401 - uvicorn.Config loads it
 
@@ -37,7 +38,22 @@ def _preload() -> None:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
 
-    from crystal_server import app, cli, tuf_repo  # noqa: F401
+    # With what ``serve`` imports on the way (the verbs' parsers, the licensing service and its helpers).
+    from crystal_server import (  # noqa: F401
+        access,
+        app,
+        batch_cli,
+        cli,
+        deletion,
+        group_commit,
+        http_head,
+        key_cli,
+        license_cli,
+        licensing,
+        release_cli,
+        throttle,
+        tuf_repo,
+    )
 
 
 def _child(request: dict[str, object], write_end: int) -> None:
