@@ -16,6 +16,8 @@ from pathlib import Path
 from PySide6.QtCore import QPoint, QRect
 from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QScrollArea
 
+from tests.support.render import PNG_QUALITY
+
 
 def main(picture: Path) -> int:
     """Render and report."""
@@ -50,9 +52,9 @@ def main(picture: Path) -> int:
             whole += 1
     sideways = [a.accessibleName() or type(a).__name__ for a in dialog.findChildren(QAbstractScrollArea)
                 if a.isVisible() and a.horizontalScrollBar().isVisible()]
-    dialog.grab().save(str(picture))
+    dialog.grab().save(str(picture), None, PNG_QUALITY)
     if inner is not None:  # and everything the dialog scrolls through
-        inner.grab().save(str(picture.with_name(picture.stem + "-whole.png")))
+        inner.grab().save(str(picture.with_name(picture.stem + "-whole.png")), None, PNG_QUALITY)
     print(json.dumps({"device_pixel_ratio": ratio, "size": [dialog.width(), dialog.height()],
                       "limit": [width, height], "rows": table.rowCount(), "whole_rows": whole,
                       "table_scrolls": table.verticalScrollBar().maximum() > 0, "sideways": sideways,

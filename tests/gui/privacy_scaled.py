@@ -13,6 +13,8 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
+from tests.support.render import PNG_QUALITY
+
 
 def main(given: Path, folder: Path) -> int:
     """Render and report."""
@@ -38,7 +40,7 @@ def main(given: Path, folder: Path) -> int:
         for table in page.findChildren(FullTable):
             if table.isVisible() and table.cut_off_columns():
                 cut_off[table.accessibleName()] = table.cut_off_columns()
-        page.grab().save(str(folder / f"privacy-200pct-{index}.png"))
+        page.grab().save(str(folder / f"privacy-200pct-{index}.png"), None, PNG_QUALITY)
     print(json.dumps({"device_pixel_ratio": ratio, "cut_off": cut_off, "rows": page.ledger_table.rowCount()}))
     return 0
 
