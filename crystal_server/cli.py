@@ -176,11 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--timestamp-expiry", type=float, metavar="SECONDS",
                        help="lifetime of a re-signed timestamp (default a day, or $CRYSTAL_SERVER_TIMESTAMP_EXPIRY)")
     serve.set_defaults(func=cmd_serve)
-    from crystal_server import key_cli, license_cli, release_cli
+    from crystal_server import batch_cli, key_cli, license_cli, release_cli
 
     license_cli.register(sub)
     key_cli.register(sub)
     release_cli.register(sub)
+    batch_cli.register(sub, main)
     return parser
 
 

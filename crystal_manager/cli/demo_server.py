@@ -34,6 +34,27 @@ def server_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
     return proc
 
 
+def server_batch(commands: list[list[str]],
+                 env: dict[str, str] | None = None) -> list[subprocess.CompletedProcess[str]]:
+    """Run several ``crystal-server`` commands in one process (``crystal-server batch``: one interpreter start
+    instead of one per command); their results in order (raises if one fails, naming it)."""
+    import json
+
+    proc = subprocess.run([sys.executable, "-m", "crystal_server", "batch"], input=json.dumps(commands),
+                          capture_output=True, text=True, env=env, check=False, timeout=60 + 30 * len(commands))
+    try:
+        results = json.loads(proc.stdout) if proc.stdout.strip() else []
+    except ValueError:
+        results = []
+    done = [subprocess.CompletedProcess([sys.executable, "-m", "crystal_server", *r["args"]], r["code"], r["stdout"],
+                                        r["stderr"]) for r in results]
+    if proc.returncode != 0 or len(done) != len(commands):
+        last = done[-1] if done else proc
+        step = done[-1].args[3] if done else "batch"
+        raise DemoServerError(f"crystal-server {step} failed: {last.stderr.strip() or last.stdout.strip()}")
+    return done
+
+
 @dataclass
 class RunningServer:
     """A ``crystal-server serve`` child process."""
@@ -92,4 +113,4 @@ def start_server(data_dir: Path, *, port: int = 0, tls: tuple[Path, Path] | None
     return RunningServer(data_dir=data_dir, url=url, process=process)
 
 
-__all__ = ["DemoServerError", "RunningServer", "free_port", "server_cli", "start_server"]
+__all__ = ["DemoServerError", "RunningServer", "free_port", "server_batch", "server_cli", "start_server"]

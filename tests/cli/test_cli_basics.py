@@ -129,3 +129,33 @@ def test_demo_keeps_the_key_in_a_real_keyring_and_says_so(tmp_path: Path) -> Non
     assert "The license key will be kept in a GNOME Keyring the demo started for itself" in proc.stdout
     activated = proc.stdout.split("$ crystal-manager activate")[1].split("-> exit")[0]
     assert "License key kept in the desktop's keyring" in activated and "no system keyring" not in proc.stdout
+
+
+STEP_PROBE = """
+import json, subprocess, sys
+from crystal_manager.cli.demo_steps import can_fork, run_step
+env = json.loads(sys.argv[1])
+runs = []
+for args in (["status", "--json"], ["frobnicate"], ["--version"]):
+    forked = run_step(args, env)
+    fresh = subprocess.run([sys.executable, "-m", "crystal_manager", *args], env=env, capture_output=True, text=True)
+    runs.append([args, [forked.returncode, forked.stdout, forked.stderr],
+                 [fresh.returncode, fresh.stdout, fresh.stderr]])
+print(json.dumps({"forked": can_fork(env), "runs": runs}))
+"""
+
+
+def test_demo_steps_forked_are_the_cli_as_a_fresh_process_gives_it(tmp_path: Path) -> None:
+    """The headless demo forks its steps (crystal_manager/cli/demo_steps.py): exit code, output and error
+    equal a fresh ``python -m crystal_manager`` run's, for a verb, a usage error and --version."""
+    import sys
+
+    env = isolated_env(tmp_path)
+    proc = subprocess.run([sys.executable, "-c", STEP_PROBE, json.dumps(env)], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["forked"] is True  # this process has one thread and the same start-up environment
+    for args, forked, fresh in report["runs"]:
+        assert forked == fresh, args
+    assert [run[1][0] for run in report["runs"]] == [0, 2, 0]

@@ -15,14 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from crystal_manager.cli.demo_keyring import DemoKeyring, start_demo_keyring
-from crystal_manager.cli.demo_server import RunningServer, free_port, server_cli, start_server
+from crystal_manager.cli.demo_server import RunningServer, free_port, server_batch, start_server
+from crystal_manager.cli.demo_steps import run_step
 from crystal_manager.cli.exit_codes import EXIT_INTERNAL, EXIT_OK
 from crystal_manager.cli.output import fail, say
 from crystal_manager.desktop.display import has_display
 from crystal_manager.services.context import AppContext
 
-#: Demo data: ``crystal-server`` invocations run after ``init`` ({dir} is the server folder).
-#: Each returns output; a line ``key: VALUE`` in it is remembered as {key} for later steps.
+#: Demo data: ``crystal-server`` invocations run after ``init`` ({dir} is the server folder, {releases} the
+#: folder of archives and notes). A line ``key: VALUE`` in their output is remembered as {key} for the walk.
 SEED_STEPS: list[tuple[str, list[str]]] = [
     ("a demo license (plan pro, 2 seats, runs up to version 2.9)",
      ["license", "create", "{dir}", "--plan", "pro", "--seats", "2", "--expires", "2099-12-31",
@@ -72,20 +73,20 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run, needs_context=False)
 
 
-def _seed(server_dir: Path, releases: Path) -> tuple[dict[str, str], list[str]]:
+def _seed(server_dir: Path, url: str, releases: Path) -> tuple[dict[str, str], list[str]]:
+    """``init`` and the seed steps, all in one ``crystal-server batch`` (one interpreter, not seven)."""
     releases.mkdir(parents=True, exist_ok=True)
     for version, notes in DEMO_NOTES.items():
         (releases / f"notes-{version}.md").write_text(notes, encoding="utf-8")
     found: dict[str, str] = {"dir": str(server_dir), "releases": str(releases)}
-    seeded: list[str] = []
-    for title, argv in SEED_STEPS:
-        proc = server_cli(*[part.format(**found) for part in argv])
-        seeded.append(title)
+    commands = [["init", str(server_dir), "--url", url],
+                *([part.format(**found) for part in argv] for _title, argv in SEED_STEPS)]
+    for proc in server_batch(commands)[1:]:
         for line in proc.stdout.splitlines():
             key, sep, value = line.partition(":")
             if sep and key.strip().isidentifier():
                 found[key.strip()] = value.strip()
-    return found, seeded
+    return found, [title for title, _argv in SEED_STEPS]
 
 
 def _preinstall(archive: Path, env: dict[str, str]) -> None:
@@ -102,8 +103,7 @@ def _walk(env: dict[str, str], values: dict[str, str]) -> int:
     for number, (title, argv) in enumerate(HEADLESS_STEPS, start=1):
         args = [part.format(**values) for part in argv]
         say(f"\n[{number}] {title}\n$ crystal-manager {' '.join(args)}")
-        proc = subprocess.run([sys.executable, "-m", "crystal_manager", *args], env=env, text=True,
-                              capture_output=True, check=False, timeout=120)
+        proc = run_step(args, env, timeout=120)
         for line in (proc.stdout + proc.stderr).rstrip().splitlines():
             say(f"    {line}")
         say(f"    -> exit {proc.returncode}")
@@ -120,8 +120,7 @@ def run(_ctx: AppContext | None, args: argparse.Namespace) -> int:
     server: RunningServer | None = None
     keyring: DemoKeyring | None = None
     try:
-        server_cli("init", str(server_dir), "--url", f"http://127.0.0.1:{port}")
-        values, seeded = _seed(server_dir, root / "releases")
+        values, seeded = _seed(server_dir, f"http://127.0.0.1:{port}", root / "releases")
         if "key" in values:  # the GUI demo is activated by hand: people need the key to type or paste
             say(f"Demo license key (for Activate…): {values['key']}")
         say(f"Demo folder: {root}")
