@@ -47,16 +47,14 @@ print(state, (t2 - t0) * 1000, (t2 - t1) * 1000)
 
 def _server(tmp: Path) -> tuple[Any, str, str]:
     """An initialised, running reference server with one many-seat license; (server, key, profile path)."""
-    from crystal_manager.cli.demo_server import start_server
+    from crystal_manager.cli.demo_server import server_batch, start_server
 
     data = tmp / "server"
-    subprocess.run([sys.executable, "-m", "crystal_server", "init", str(data)], check=True, capture_output=True)
-    # The per-key throttle (20 activations a minute) would answer 429 to a benchmark's loop.
+    made = server_batch([["init", str(data)], ["license", "create", str(data), "--plan", "pro", "--seats", "5",
+                                              "--expires", "never", "--json"]])[1]
+    # The per-key throttle (20 activations a minute) would answer 429 to a benchmark's loop (read by serve).
     (data / "server.json").write_text(json.dumps({"throttle": {"attempts_per_key": 10**6,
                                                                "failures_per_address": 10**6}}))
-    made = subprocess.run([sys.executable, "-m", "crystal_server", "license", "create", str(data), "--plan", "pro",
-                           "--seats", "5", "--expires", "never", "--json"], check=True, capture_output=True,
-                          text=True)
     key = json.loads(made.stdout)["key"]
     return start_server(data), key, str(data / "profile.json")
 
