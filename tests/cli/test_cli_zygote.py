@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.licensing.computers import need_namespaces
 from tests.support import cli_run, cli_zygote
 from tests.support.cli_run import run_cli, run_module
 
@@ -138,3 +139,144 @@ def test_app_cli_forked_and_fresh_agree(tmp_path: Path, args: list[str]) -> None
     fresh = real("crystal_manager", args, env, tmp_path, input="not-a-key\n")
     assert (forked.returncode, forked.stdout, forked.stderr) == (fresh.returncode, fresh.stdout, fresh.stderr)
     assert forked.args == [sys.executable, "-m", "crystal_manager", *args]
+
+
+# A computer of its own (tests/licensing/computers.py): /etc/machine-id bind-mounted in a user and mount
+# namespace, made in the forked child (cli_zygote.own_machine_id) or by ``unshare -rm sh -c 'mount --bind'``.
+NS_PROBE = '''
+import json, os, sys
+mounts = [line.split() for line in open("/proc/self/mountinfo")]
+status = dict(line.rstrip("\\n").split(":\\t", 1) for line in open("/proc/self/status"))
+print(json.dumps({
+    "machine_id": open("/etc/machine-id").read(),
+    "ids": [os.getuid(), os.geteuid(), os.getgid(), os.getegid(), sorted(os.getgroups())],
+    "maps": [open(f"/proc/self/{name}").read().split() for name in ("setgroups", "uid_map", "gid_map")],
+    "status": {k: v for k, v in status.items() if k.startswith(("Cap", "Uid", "Gid", "Groups", "NoNewPrivs"))},
+    "mounts": [(m[3], m[4], m[5], m[6:m.index("-")], m[m.index("-") + 1:]) for m in mounts],
+    "user_ns": os.readlink("/proc/self/ns/user"), "mnt_ns": os.readlink("/proc/self/ns/mnt"),
+    "file": [os.stat(sys.argv[1]).st_uid, os.access(sys.argv[1], os.W_OK)],
+    "env": dict(os.environ), "cwd": os.getcwd(), "argv": sys.argv, "ppid": os.getppid(),
+}))
+'''
+
+
+def ns_report(tmp_path: Path, machine_id: Path, env: dict[str, str], *, forked: bool) -> dict[str, object]:
+    """What the probe saw, run through ``run_module(machine_id=...)`` or executed under ``unshare -rm``."""
+    (tmp_path / "ns_probe.py").write_text(NS_PROBE)
+    mine = tmp_path / "mine.txt"
+    mine.write_text("a file of this user's")
+    if forked:
+        proc = run_module("ns_probe", [str(mine)], env=env, cwd=tmp_path, machine_id=machine_id)
+    else:
+        proc = subprocess.run(cli_run.namespaced_argv(machine_id, [sys.executable, "-m", "ns_probe", str(mine)]),
+                              env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    report: dict[str, object] = json.loads(proc.stdout)
+    return report
+
+
+def id_file(folder: Path, machine_id: str) -> Path:
+    path = folder / f"{machine_id[:4]}.machine-id"
+    path.write_text(machine_id + "\n", encoding="ascii")
+    return path
+
+
+def this_process_namespaces() -> tuple[str, str]:
+    return os.readlink("/proc/self/ns/user"), os.readlink("/proc/self/ns/mnt")
+
+
+@pytest.mark.parametrize("pwd", ["absent", "the folder", "another folder"])
+def test_forked_computer_is_the_executed_one(tmp_path: Path, pwd: str) -> None:
+    """Same machine ID, user and group IDs, capabilities, mounts and their propagation, file ownership, and
+    environment (sh exports PWD: the given one if it names the folder, else the folder)."""
+    need_namespaces()
+    assert cli_run.forked_namespaces_work()
+    env = probe_env(tmp_path)
+    if pwd != "absent":
+        env["PWD"] = str(tmp_path if pwd == "the folder" else ROOT)
+    own = id_file(tmp_path, "7" * 32)
+    forked = ns_report(tmp_path, own, env, forked=True)
+    executed = ns_report(tmp_path, own, env, forked=False)
+    assert forked.pop("ppid") == forked_pid() != executed.pop("ppid")  # the forked path was taken
+    assert (forked.pop("user_ns"), forked.pop("mnt_ns")) != this_process_namespaces()
+    assert (executed.pop("user_ns"), executed.pop("mnt_ns")) != this_process_namespaces()
+    assert forked == executed
+    assert forked["machine_id"] == "7" * 32 + "\n"
+    ids = forked["ids"]
+    assert isinstance(ids, list) and ids[:4] == [0, 0, 0, 0]  # -r: this user is root inside
+    assert forked["maps"] == [["deny"], ["0", str(os.geteuid()), "1"], ["0", str(os.getegid()), "1"]]
+    assert forked["file"] == [0, True]
+    assert forked["env"] == {**env, "PWD": str(tmp_path)}
+
+
+def test_two_computers_two_ids_and_the_zygote_keeps_the_real_one(tmp_path: Path) -> None:
+    need_namespaces()
+    real_id = Path("/etc/machine-id").read_text()
+    env = probe_env(tmp_path)
+    seen = [ns_report(tmp_path, id_file(tmp_path, digit * 32), env, forked=True) for digit in "12"]
+    assert [s["machine_id"] for s in seen] == ["1" * 32 + "\n", "2" * 32 + "\n"]
+    assert seen[0]["ppid"] == seen[1]["ppid"] == forked_pid()
+    assert this_process_namespaces()[1] not in (seen[0]["mnt_ns"], seen[1]["mnt_ns"])
+    # The mounts stayed in the children: neither this process nor the zygote's next plain child sees them.
+    assert Path("/etc/machine-id").read_text() == real_id
+    (tmp_path / "id_probe.py").write_text("print(open('/etc/machine-id').read(), end='')")
+    assert run_module("id_probe", [], env=env, cwd=tmp_path).stdout == real_id
+
+
+def test_computer_executed_when_the_zygote_cannot_be_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """libfaketime (or forking turned off): the ``unshare -rm`` command runs a real interpreter, same ID."""
+    need_namespaces()
+    own = id_file(tmp_path, "3" * 32)
+    faked = ns_report(tmp_path, own, probe_env(tmp_path, FAKETIME="+0", LD_PRELOAD=""), forked=True)
+    assert faked["ppid"] == os.getpid() and faked["machine_id"] == "3" * 32 + "\n"
+    monkeypatch.setenv("CRYSTAL_TEST_CLI_FORK", "0")
+    plain = ns_report(tmp_path, own, probe_env(tmp_path), forked=True)
+    assert plain["ppid"] == os.getpid() and plain["machine_id"] == "3" * 32 + "\n"
+
+
+def test_missing_machine_id_file_fails_as_mount_does(tmp_path: Path) -> None:
+    """Never the real ID: the run fails before the program starts, with mount's exit status, both ways."""
+    need_namespaces()
+    (tmp_path / "id_probe.py").write_text("print(open('/etc/machine-id').read())")
+    missing = tmp_path / "missing.machine-id"
+    forked = run_module("id_probe", [], env=probe_env(tmp_path), cwd=tmp_path, machine_id=missing)
+    executed = subprocess.run(cli_run.namespaced_argv(missing, [sys.executable, "-m", "id_probe"]),
+                              env=probe_env(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                              check=False)
+    assert forked.returncode == executed.returncode == 32
+    assert forked.stdout == executed.stdout == ""
+    assert str(missing) in forked.stderr and str(missing) in executed.stderr
+
+
+OFFLINE_FIELDS = ("fingerprint", "fingerprint_version", "environment", "os", "label", "format", "key_digest")
+
+
+def test_app_identifies_the_same_computer_forked_and_executed(tmp_path: Path) -> None:
+    """The app's own fingerprint (an offline activation request, no network): equal both ways for one ID,
+    different for another, and the one the fingerprint code makes from that ID."""
+    need_namespaces()
+    from crystal_manager.licensing.fingerprint import MachineFacts, identify
+    from crystal_protocol.licensekey import generate_key
+
+    key = generate_key()
+
+    def request(machine_id: str, name: str, *, forked: bool) -> dict[str, str]:
+        env = {**probe_env(tmp_path), "CRYSTAL_MANAGER_HOME": str(tmp_path / name),
+               "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+        out = tmp_path / f"{name}.json"
+        args = ["activate", key, "--request-file", str(out)]
+        own = id_file(tmp_path, machine_id)
+        if forked:
+            proc = run_cli(args, env=env, cwd=tmp_path, machine_id=own)
+        else:
+            proc = subprocess.run(cli_run.namespaced_argv(own, cli_run.cli_argv(args)), env=env, cwd=tmp_path,
+                                  capture_output=True, text=True, timeout=60, check=False)
+        assert proc.returncode == 0, proc.stderr
+        sent: dict[str, str] = json.loads(out.read_text())
+        return {name: sent[name] for name in OFFLINE_FIELDS}
+
+    forked = request("4" * 32, "forked", forked=True)
+    assert forked == request("4" * 32, "executed", forked=False)
+    ident = identify(MachineFacts(machine_id="4" * 32, environment=forked["environment"], os_family="Linux"))
+    assert forked["fingerprint"] == ident.fingerprint
+    assert request("5" * 32, "other", forked=True)["fingerprint"] != forked["fingerprint"]

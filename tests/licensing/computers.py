@@ -1,8 +1,11 @@
 """A computer of its own for a child process running the real ``crystal-manager`` CLI.
 
-Its own app folder; its own machine ID, bind-mounted over /etc/machine-id in a private mount namespace
-(``unshare -rm``), so the real fingerprint code reads it exactly as on another computer; optionally its own
-clock (libfaketime preloaded with ``FAKETIME=SPEC``). No keyring: the user-only file fallback holds the secrets.
+Its own app folder; its own machine ID, bind-mounted over /etc/machine-id in a private user and mount
+namespace (what ``unshare -rm`` makes), so the real fingerprint code reads it exactly as on another computer;
+optionally its own clock (libfaketime preloaded with ``FAKETIME=SPEC``). No keyring: the user-only file
+fallback holds the secrets. A run is forked from the CLI zygote, which makes the namespace and the mount in
+the child itself (tests/support/cli_run.py, docs/decisions/0023-cli-fork-server.md); one with a clock of its
+own is executed (``unshare -rm sh -c 'mount --bind …' && exec env LD_PRELOAD=… python -m crystal_manager``).
 """
 
 from __future__ import annotations
@@ -12,29 +15,25 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.cli_run import cli_argv, namespaced_argv, run_cli
 from tests.support.faketime import need_libfaketime, offset_command
 from tests.support.servers import ReferenceServer
 
 MACHINE_ID_FILE = Path("/etc/machine-id")
-# The mount happens inside the namespace; "$0" is the file to show as this computer's machine ID.
-_MOUNT = 'mount --bind "$0" /etc/machine-id && exec "$@"'
 
 
 @functools.cache
 def namespaces_work() -> bool:
     """True if an unprivileged private mount namespace can hide /etc/machine-id here."""
-    unshare = shutil.which("unshare")
-    if unshare is None or not MACHINE_ID_FILE.exists():
+    if shutil.which("unshare") is None or not MACHINE_ID_FILE.exists():
         return False
-    proc = subprocess.run([unshare, "-rm", "sh", "-c", _MOUNT, "/dev/null", "true"], capture_output=True,
-                          timeout=30, check=False)
+    proc = subprocess.run(namespaced_argv("/dev/null", ["true"]), capture_output=True, timeout=30, check=False)
     return proc.returncode == 0
 
 
@@ -78,11 +77,13 @@ class Computer:
                "CRYSTAL_MANAGER_PROFILE": str(self.server.profile_file),
                "CRYSTAL_MANAGER_SERVER": self.server.url,
                "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
-        command = [sys.executable, "-m", "crystal_manager", *args]
-        if self.clock is not None:
-            command = offset_command(self.clock, command)
-        if namespaces_work():
-            command = ["unshare", "-rm", "sh", "-c", _MOUNT, str(self.id_file), *command]
+        machine_id = self.id_file if namespaces_work() else None
+        if self.clock is None:
+            return run_cli(args, env=env, timeout=60, machine_id=machine_id)
+        # libfaketime is preloaded into the program alone (faketime.offset_command): only an exec does that.
+        command = offset_command(self.clock, cli_argv(args))
+        if machine_id is not None:
+            command = namespaced_argv(machine_id, command)
         return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
 
     def status(self) -> dict[str, Any]:

@@ -6,12 +6,18 @@ A real ``python -m crystal_manager`` is started instead when the zygote cannot g
 $CRYSTAL_TEST_CLI_FORK=0, no Linux pidfds or descriptor passing, or an environment that differs from the
 zygote's in what an interpreter reads when it starts (LD_PRELOAD/FAKETIME for libfaketime, PYTHON*,
 locale, TZ; see ``cli_zygote.CAPTURED_*``).
+
+``machine_id=FILE`` gives the child FILE as /etc/machine-id in a user and mount namespace of its own: the
+forked child makes the system calls ``unshare -rm sh -c 'mount --bind FILE /etc/machine-id'`` makes
+(``cli_zygote.own_machine_id``), or, where the zygote cannot be used or that fails here, that very command
+runs the real ``python -m`` (``namespaced_argv``).
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import json
 import locale
 import os
@@ -19,6 +25,7 @@ import selectors
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -32,33 +39,79 @@ _ROOT = Path(__file__).resolve().parents[2]
 _AFTER_KILL = 10.0
 
 
+#: Run by ``sh`` inside the new namespaces: "$0" is the file to show as the machine ID, then the command.
+_MOUNT = 'mount --bind "$0" /etc/machine-id && exec "$@"'
+
+
 def cli_argv(args: Sequence[str], module: str = "crystal_manager") -> list[str]:
     """The command line a real run uses (and ``CompletedProcess.args``)."""
     return [sys.executable, "-m", module, *args]
 
 
+def namespaced_argv(machine_id: str | Path, argv: Sequence[str]) -> list[str]:
+    """``argv`` executed with the file ``machine_id`` as /etc/machine-id (``unshare -rm``, ``mount --bind``)."""
+    return ["unshare", "-rm", "sh", "-c", _MOUNT, os.fspath(machine_id), *argv]
+
+
 def run_cli(args: Sequence[str], *, env: Mapping[str, str] | None, input: str | None = None,
-            timeout: float = 60, cwd: str | Path | None = None) -> subprocess.CompletedProcess[str]:
+            timeout: float = 60, cwd: str | Path | None = None,
+            machine_id: str | Path | None = None) -> subprocess.CompletedProcess[str]:
     """``crystal-manager ARGS`` in its own process: exit status, standard output and error as text.
 
     ``subprocess.run(cli_argv(args), env=env, input=input, capture_output=True, text=True, timeout=timeout,
     cwd=cwd)``: ``env=None`` inherits this process's environment, ``input=None`` this process's standard
     input; a child killed by signal N gives ``-N``; on timeout the child is killed and
-    ``subprocess.TimeoutExpired`` carries what it wrote.
+    ``subprocess.TimeoutExpired`` carries what it wrote. With ``machine_id``, as
+    ``subprocess.run(namespaced_argv(machine_id, cli_argv(args)), ...)``: that file is its /etc/machine-id.
     """
-    return run_module("crystal_manager", args, env=env, input=input, timeout=timeout, cwd=cwd)
+    return run_module("crystal_manager", args, env=env, input=input, timeout=timeout, cwd=cwd,
+                      machine_id=machine_id)
 
 
 def run_module(module: str, args: Sequence[str], *, env: Mapping[str, str] | None, input: str | None = None,
-               timeout: float = 60, cwd: str | Path | None = None) -> subprocess.CompletedProcess[str]:
+               timeout: float = 60, cwd: str | Path | None = None,
+               machine_id: str | Path | None = None) -> subprocess.CompletedProcess[str]:
     """``python -m MODULE ARGS`` as ``run_cli`` runs it (the runner's own tests, and the updates crash suite's
     child, which patches the OS calls it counts in its own memory)."""
     full_env = dict(os.environ if env is None else env)
-    if not _Zygote.usable(full_env):
-        return subprocess.run(cli_argv(args, module), env=full_env, input=input, capture_output=True, text=True,
+    argv = cli_argv(args, module)
+    if not _Zygote.usable(full_env) or (machine_id is not None and not forked_namespaces_work()):
+        if machine_id is not None:
+            argv = namespaced_argv(machine_id, argv)
+        return subprocess.run(argv, env=full_env, input=input, capture_output=True, text=True,
                               timeout=timeout, cwd=cwd, check=False)
     where = os.fspath(cwd) if cwd is not None else os.getcwd()
-    return _forked(module, list(args), full_env, input, timeout, where)
+    if machine_id is not None:
+        full_env["PWD"] = _sh_pwd(full_env, where)
+    return _forked(module, list(args), full_env, input, timeout, where,
+                   None if machine_id is None else os.path.join(where, machine_id))  # sh's folder is ``cwd``
+
+
+def _sh_pwd(env: Mapping[str, str], cwd: str) -> str:
+    """``PWD`` as the ``sh`` of ``namespaced_argv`` exports it to the program: the given one if it is an absolute
+    name of the folder, else the folder's real name (dash's ``getpwd``)."""
+    given = env.get("PWD", "")
+    with contextlib.suppress(OSError):
+        if given.startswith("/") and os.path.samestat(os.stat(given), os.stat(cwd)):
+            return given
+    return os.path.realpath(cwd)
+
+
+@functools.cache
+def forked_namespaces_work() -> bool:
+    """Whether a forked child here gets the machine ID it is given (``cli_zygote.own_machine_id``), uid 0."""
+    if not _Zygote.usable(os.environ) or not Path("/etc/machine-id").exists():
+        return False
+    with tempfile.TemporaryDirectory(prefix="cli-run-") as folder:
+        own = Path(folder, "own.machine-id")
+        own.write_text(f"{os.getpid():032x}\n", encoding="ascii")
+        Path(folder, "machine_id_probe.py").write_text(
+            "import os; print(open('/etc/machine-id').read().strip(), os.getuid(), os.getgid())")
+        try:
+            seen = _forked("machine_id_probe", [], dict(os.environ), "", 30, folder, str(own))
+        except (OSError, RuntimeError, subprocess.TimeoutExpired):
+            return False
+    return seen.returncode == 0 and seen.stdout == f"{os.getpid():032x} 0 0\n"
 
 
 class _Zygote:
@@ -131,7 +184,7 @@ class _Zygote:
 
 
 def _forked(module: str, args: list[str], env: dict[str, str], input: str | None, timeout: float,
-            cwd: str) -> subprocess.CompletedProcess[str]:
+            cwd: str, machine_id: str | None = None) -> subprocess.CompletedProcess[str]:
     argv = cli_argv(args, module)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -141,7 +194,8 @@ def _forked(module: str, args: list[str], env: dict[str, str], input: str | None
         in_r, in_w = (os.open(os.devnull, os.O_RDONLY) if _closed(0) else -1), -1
     ours, theirs = socket.socketpair()
     try:
-        request = json.dumps({"module": module, "args": args, "env": env, "cwd": cwd}).encode()
+        request = json.dumps({"module": module, "args": args, "env": env, "cwd": cwd,
+                              "machine_id": machine_id}).encode()
         socket.send_fds(_Zygote.connection(), [request], [in_r if in_r >= 0 else 0, out_w, err_w, theirs.fileno()])
     except BaseException:
         for fd in (out_r, err_r, in_w):

@@ -9,8 +9,9 @@ error (real file descriptors passed over a Unix socket), and ends through the in
 docs/decisions/0023-cli-fork-server.md says why this is still the real CLI.
 
 Protocol: the client's control socket (``SOCK_SEQPACKET``, fd given as argv[1]) carries one message per
-run: a JSON object ``{"module": "crystal_manager", "args": [...], "env": {...}, "cwd": "..."}`` (another
-module only for tests/cli/test_cli_zygote.py's probe) with four descriptors (stdin, stdout,
+run: a JSON object ``{"module": "crystal_manager", "args": [...], "env": {...}, "cwd": "...",
+"machine_id": null}`` (another module only for tests/cli/test_cli_zygote.py's probe; ``machine_id``: a file
+the child sees as /etc/machine-id, see ``own_machine_id``) with four descriptors (stdin, stdout,
 stderr, reply socket). The reply socket gets ``{"returncode": N}`` (``-N`` for a signal, as subprocess)
 when the child has been reaped; ``kill`` sent on it kills the child (a timeout); closing it does too.
 """
@@ -86,6 +87,7 @@ class _Job:
     args: list[str]
     env: dict[str, str]
     cwd: str
+    machine_id: str | None = None
     fds: list[int] = field(default_factory=list)
 
 
@@ -133,7 +135,7 @@ def _serve(control: socket.socket) -> _Job | None:
                     return _Job(str(request.get("module", "crystal_manager")),
                                 [str(a) for a in _list(request["args"])],
                                 {str(k): str(v) for k, v in _dict(request["env"]).items()},
-                                str(request["cwd"]), fds)
+                                str(request["cwd"]), _optional_str(request.get("machine_id")), fds)
                 for received_fd in fds[:3]:
                     os.close(received_fd)
                 run = _Run(pid, os.pidfd_open(pid), socket.socket(fileno=fds[3]))
@@ -177,6 +179,58 @@ def _dict(value: object) -> dict[object, object]:
     return value
 
 
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+# <sched.h> and <sys/mount.h> (Linux): the calls ``unshare -rm`` and ``mount --bind`` make.
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 0x40000
+
+
+class NamespaceFailed(Exception):
+    """A call of ``own_machine_id`` failed: what, and the exit status the command would give (1 from
+    ``unshare``, 32 from ``mount``)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def own_machine_id(id_file: str) -> None:
+    """In a forked child: ``id_file`` as /etc/machine-id, in a user and mount namespace of this process's own.
+
+    The same system calls as ``unshare -rm sh -c 'mount --bind FILE /etc/machine-id'`` (util-linux): a new
+    user and mount namespace, setgroups denied, this user mapped to root inside (uid and gid 0, as ``-r``
+    gives), every mount made private (``-m``'s default propagation), then the bind mount. A new user
+    namespace needs a single-threaded caller: a child just forked is. Raises NamespaceFailed.
+    """
+    import ctypes  # only in the children that ask for it: the zygote's own imports stay those of PRELOAD
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.unshare.argtypes = [ctypes.c_int]
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
+
+    def check(result: int, what: str, status: int = 1) -> None:
+        if result != 0:
+            raise NamespaceFailed(f"{what}: {os.strerror(ctypes.get_errno())}", status)
+
+    uid, gid = os.geteuid(), os.getegid()
+    check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare")
+    for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+        try:
+            with open(f"/proc/self/{name}", "w", encoding="ascii") as stream:
+                stream.write(text)
+        except OSError as error:
+            raise NamespaceFailed(f"writing /proc/self/{name}: {error.strerror}", 1) from error
+    check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "making / private")
+    check(libc.mount(os.fsencode(id_file), b"/etc/machine-id", None, MS_BIND, None),
+          f"mounting {id_file} on /etc/machine-id", 32)
+
+
 def _become(job: _Job) -> None:
     """In the child: the test's pipes, folder, environment and argv, as a fresh ``python -m`` would have."""
     for target, fd in enumerate(job.fds[:3]):
@@ -206,6 +260,12 @@ def main() -> None:
     if job is None:
         return
     _become(job)
+    if job.machine_id is not None:
+        try:
+            own_machine_id(job.machine_id)
+        except NamespaceFailed as error:  # as unshare or mount would: a message and a failed run, never the real ID
+            print(f"cli_zygote: {error}", file=sys.stderr, flush=True)
+            os._exit(error.status)
     import runpy
 
     # The interpreter's own code path for ``python -m``: SystemExit, an uncaught exception's traceback and
