@@ -7,6 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from crystal_manager.privacy.ledger import Ledger
 from tests.support import cli_run
 from tests.support.servers import ReferenceServer
@@ -106,25 +108,33 @@ def test_gui_without_display_says_so(tmp_path: Path) -> None:
     assert proc.returncode != 0 and "found no screen to show its window on" in proc.stderr
 
 
-def test_demo_headless_walks_through(tmp_path: Path) -> None:
-    proc = run_cli("demo", "--headless", env=isolated_env(tmp_path))
+@pytest.fixture(scope="module")
+def headless_demo(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
+    """One ``crystal-manager demo --headless`` as a newcomer runs it on a bare terminal (no session bus, no
+    keyring backend named): the two tests below read the same run (each run is a server, a keyring and
+    twelve CLI steps)."""
+    env = isolated_env(tmp_path_factory.mktemp("demo"))
+    for name in ("DBUS_SESSION_BUS_ADDRESS", "PYTHON_KEYRING_BACKEND"):
+        env.pop(name, None)
+    return run_cli("demo", "--headless", env=env)
+
+
+@pytest.mark.xdist_group("headless-demo")  # one worker runs the module's demo once for both
+def test_demo_headless_walks_through(headless_demo: subprocess.CompletedProcess[str]) -> None:
+    proc = headless_demo
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Reference server running at http://127.0.0.1:" in proc.stdout
     assert "Server reachable: yes" in proc.stdout and "protocol" not in proc.stdout
     assert proc.stdout.splitlines()[0].startswith("Demo license key (for Activate…): CM3D-")  # the key first
 
 
-def test_demo_keeps_the_key_in_a_real_keyring_and_says_so(tmp_path: Path) -> None:
+@pytest.mark.xdist_group("headless-demo")
+def test_demo_keeps_the_key_in_a_real_keyring_and_says_so(headless_demo: subprocess.CompletedProcess[str]) -> None:
     import shutil
 
-    env = isolated_env(tmp_path)
-    for name in ("DBUS_SESSION_BUS_ADDRESS", "PYTHON_KEYRING_BACKEND"):
-        env.pop(name, None)
     if shutil.which("gnome-keyring-daemon") is None or shutil.which("dbus-daemon") is None:
-        import pytest
-
         pytest.skip("./dev installs gnome-keyring and dbus; this machine has neither")
-    proc = run_cli("demo", "--headless", env=env)
+    proc = headless_demo
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "The license key will be kept in a GNOME Keyring the demo started for itself" in proc.stdout
     activated = proc.stdout.split("$ crystal-manager activate")[1].split("-> exit")[0]
