@@ -10,6 +10,7 @@ import selectors
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,14 +35,28 @@ def server_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
     return proc
 
 
-def server_batch(commands: list[list[str]],
-                 env: dict[str, str] | None = None) -> list[subprocess.CompletedProcess[str]]:
+def server_batch(commands: list[list[str]], env: dict[str, str] | None = None, *,
+                 meanwhile: Callable[[], object] | None = None) -> list[subprocess.CompletedProcess[str]]:
     """Run several ``crystal-server`` commands in one process (``crystal-server batch``: one interpreter start
-    instead of one per command); their results in order (raises if one fails, naming it)."""
+    instead of one per command); their results in order (raises if one fails, naming it). ``meanwhile`` is
+    called here while the batch runs (work of the caller's that can overlap it)."""
     import json
+    import tempfile
 
-    proc = subprocess.run([sys.executable, "-m", "crystal_server", "batch"], input=json.dumps(commands),
-                          capture_output=True, text=True, env=env, check=False, timeout=60 + 30 * len(commands))
+    argv = [sys.executable, "-m", "crystal_server", "batch"]
+    with tempfile.TemporaryFile() as given:  # the whole input is there at once: the batch never waits for it
+        given.write(json.dumps(commands).encode())
+        given.seek(0)
+        with subprocess.Popen(argv, stdin=given, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=env) as batch:
+            try:
+                if meanwhile is not None:
+                    meanwhile()
+                out, err = batch.communicate(timeout=60 + 30 * len(commands))
+            except BaseException:
+                batch.kill()
+                raise
+    proc = subprocess.CompletedProcess(argv, batch.returncode, out, err)
     try:
         results = json.loads(proc.stdout) if proc.stdout.strip() else []
     except ValueError:

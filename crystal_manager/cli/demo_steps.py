@@ -48,14 +48,19 @@ def can_fork(env: Mapping[str, str]) -> bool:
             and _startup(env) == _startup(os.environ))
 
 
+def preload() -> None:
+    """Import what every step would import (once; a step forked later finds it loaded)."""
+    for name in PRELOAD:
+        importlib.import_module(name)
+
+
 def run_step(args: Sequence[str], env: Mapping[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """``crystal-manager ARGS`` in its own process with ``env``: as ``subprocess.run(..., capture_output=True,
     text=True, timeout=timeout)`` gives it."""
     argv = [sys.executable, "-m", "crystal_manager", *args]
     if not can_fork(env):
         return subprocess.run(argv, env=dict(env), text=True, capture_output=True, check=False, timeout=timeout)
-    for name in PRELOAD:
-        importlib.import_module(name)
+    preload()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     sys.stdout.flush()
@@ -149,4 +154,4 @@ def _text(raw: bytes) -> str:
     return raw.decode(locale.getpreferredencoding(False)).replace("\r\n", "\n").replace("\r", "\n")
 
 
-__all__ = ["PRELOAD", "can_fork", "run_step"]
+__all__ = ["PRELOAD", "can_fork", "preload", "run_step"]

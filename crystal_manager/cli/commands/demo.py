@@ -11,12 +11,13 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from crystal_manager.cli.demo_keyring import DemoKeyring, start_demo_keyring
 from crystal_manager.cli.demo_server import RunningServer, free_port, server_batch, start_server
-from crystal_manager.cli.demo_steps import run_step
+from crystal_manager.cli.demo_steps import can_fork, preload, run_step
 from crystal_manager.cli.exit_codes import EXIT_INTERNAL, EXIT_OK
 from crystal_manager.cli.output import fail, say
 from crystal_manager.desktop.display import has_display
@@ -73,15 +74,17 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run, needs_context=False)
 
 
-def _seed(server_dir: Path, url: str, releases: Path) -> tuple[dict[str, str], list[str]]:
-    """``init`` and the seed steps, all in one ``crystal-server batch`` (one interpreter, not seven)."""
+def _seed(server_dir: Path, url: str, releases: Path, *,
+          meanwhile: Callable[[], object] | None = None) -> tuple[dict[str, str], list[str]]:
+    """``init`` and the seed steps, all in one ``crystal-server batch`` (one interpreter, not seven);
+    ``meanwhile`` runs here while the batch does."""
     releases.mkdir(parents=True, exist_ok=True)
     for version, notes in DEMO_NOTES.items():
         (releases / f"notes-{version}.md").write_text(notes, encoding="utf-8")
     found: dict[str, str] = {"dir": str(server_dir), "releases": str(releases)}
     commands = [["init", str(server_dir), "--url", url],
                 *([part.format(**found) for part in argv] for _title, argv in SEED_STEPS)]
-    for proc in server_batch(commands)[1:]:
+    for proc in server_batch(commands, meanwhile=meanwhile)[1:]:
         for line in proc.stdout.splitlines():
             key, sep, value = line.partition(":")
             if sep and key.strip().isidentifier():
@@ -120,7 +123,11 @@ def run(_ctx: AppContext | None, args: argparse.Namespace) -> int:
     server: RunningServer | None = None
     keyring: DemoKeyring | None = None
     try:
-        values, seeded = _seed(server_dir, f"http://127.0.0.1:{port}", root / "releases")
+        gui = has_display() and not args.headless
+        # The headless walk's steps fork from this process (cli/demo_steps.py): their imports are done here
+        # while the server's folder is being set up, not after it.
+        values, seeded = _seed(server_dir, f"http://127.0.0.1:{port}", root / "releases",
+                               meanwhile=None if gui or not can_fork(os.environ) else preload)
         if "key" in values:  # the GUI demo is activated by hand: people need the key to type or paste
             say(f"Demo license key (for Activate…): {values['key']}")
         say(f"Demo folder: {root}")
@@ -136,7 +143,7 @@ def run(_ctx: AppContext | None, args: argparse.Namespace) -> int:
         say(f"The license key will be kept in {keyring.where}")
         _preinstall(root / "releases" / f"crystalme3d-pro-{DEMO_INSTALLED}.tar.gz", env)
         say(f"CrystalMe3D Pro {DEMO_INSTALLED} is installed; 1.2.0 is waiting on the server")
-        if has_display() and not args.headless:
+        if gui:
             say("Launching the GUI (close its window or choose Quit to end the demo)…")
             return subprocess.run([sys.executable, "-m", "crystal_manager", "--show", "main", "--quit-on-close"],
                                   env=env, check=False).returncode
