@@ -23,8 +23,10 @@ class TrayWatch:
     """Open the display named by ``$DISPLAY`` and listen for reparenting of root's children."""
 
     def __init__(self) -> None:
-        name = ctypes.util.find_library("X11") or "libX11.so.6"
-        x = ctypes.CDLL(name)
+        try:  # the soname first: find_library runs ldconfig (and gcc where one is installed) to find it
+            x = ctypes.CDLL("libX11.so.6")
+        except OSError:
+            x = ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
         x.XOpenDisplay.restype = ctypes.c_void_p
         x.XOpenDisplay.argtypes = [ctypes.c_char_p]
         x.XDefaultRootWindow.restype = ctypes.c_ulong
