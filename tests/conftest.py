@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,13 @@ from tests.support.keyring_memory import MemoryKeyring
 from tests.support.servers import ReferenceServer, init_server_dir, run_reference_server
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+# A run started in the background by a shell without job control (``cmd &`` in a script) has SIGINT ignored,
+# and an ignored signal stays ignored in every child: the tests that press Ctrl-C on the CLI (test_waiting,
+# test_update_cli, test_ledger_first) would then see children that cannot be interrupted. Python's own
+# handler here makes exec'd children start with the default action again, as from a terminal.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
