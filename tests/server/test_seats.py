@@ -1,7 +1,8 @@
 """One seat per machine: machines with different machine IDs never share a seat, whatever else they share.
 
 Three child processes run the real ``crystal-manager`` CLI, each with its own machine ID bind-mounted over
-/etc/machine-id (``unshare -rm``) and identical other facts (same OS, same environment, even the same files:
+/etc/machine-id in a user+mount namespace of its own (what ``unshare -rm`` makes; tests/licensing/computers.py)
+and identical other facts (same OS, same environment, even the same files:
 a cloned virtual machine). On a 1-seat license exactly one is active after any order of activations,
 re-validations and clonings; the others get the seat-limit answer.
 """
