@@ -5,7 +5,8 @@ milliseconds of work; setting up a server folder with a license and two releases
 the commands come as one JSON list of argument lists on standard input, run one after another through the
 same ``main`` as ``crystal-server ARGS``, and their results go to standard output as one JSON list of
 ``{"args", "code", "stdout", "stderr"}``. The first command that fails ends the batch (its exit code is the
-batch's); what it had done before stays done, as it would after separate commands. ``serve`` and ``batch``
+batch's); what it had done before stays done, as it would after separate commands. Ctrl-C ends it too (exit
+130), still answering for the commands that ran. ``serve`` and ``batch``
 are refused: they are not commands that end.
 """
 
@@ -21,6 +22,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from typing import Any
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # what a shell reports for a command Ctrl-C stopped (128 + SIGINT)
 _NOT_IN_A_BATCH = frozenset({"serve", "batch"})
 
 
@@ -34,6 +36,8 @@ def register(sub: Any, main: Callable[[list[str]], int]) -> None:
 def _commands(text: str) -> list[list[str]]:
     try:
         data = json.loads(text)
+    except RecursionError:  # nested deeper than the parser goes: no list of argument lists is
+        raise BatchError("batch: standard input is nested too deeply to be a list of commands") from None
     except ValueError as exc:
         raise BatchError(f"batch: standard input is not JSON: {exc}") from None
     if not isinstance(data, list) or not all(
@@ -62,23 +66,37 @@ def run_one(main: Callable[[list[str]], int], argv: list[str]) -> dict[str, Any]
         except Exception:  # as the interpreter reports an uncaught exception: a traceback and exit 1
             traceback.print_exc()
             code = 1
+        except KeyboardInterrupt:  # Ctrl-C: this command stops; what the batch ran before is reported
+            print("crystal-server: interrupted", file=sys.stderr)
+            code = EXIT_INTERRUPTED
     return {"args": argv, "code": code, "stdout": out.getvalue(), "stderr": err.getvalue()}
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
     """Run the commands on standard input in order; stop at the first that fails."""
     try:
-        commands = _commands(sys.stdin.read())
+        # Bytes decoded here: under a strict standard input, bytes that are not UTF-8 are bad input too.
+        if sys.stdin is None:  # started with standard input closed
+            raise BatchError("batch: no standard input to read the commands from")
+        raw = sys.stdin.buffer.read()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BatchError(f"batch: standard input is not UTF-8 text (byte {exc.start})") from None
+        commands = _commands(text)
     except BatchError as exc:
         print(f"crystal-server: {exc}", file=sys.stderr)
         return EXIT_USAGE
     results: list[dict[str, Any]] = []
     code = 0
-    for argv in commands:
-        results.append(run_one(args.main, argv))
-        code = results[-1]["code"]
-        if code != 0:
-            break
+    try:
+        for argv in commands:
+            results.append(run_one(args.main, argv))
+            code = results[-1]["code"]
+            if code != 0:
+                break
+    except KeyboardInterrupt:  # between two commands: those that ran are still reported (their output, a
+        code = EXIT_INTERRUPTED  # new license's key, is given nowhere else)
     json.dump(results, sys.stdout)
     print()
     return int(code)
