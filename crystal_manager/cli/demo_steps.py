@@ -42,9 +42,17 @@ def _startup(env: Mapping[str, str]) -> dict[str, str]:
             if (k.startswith(_STARTUP_PREFIXES) or k in _STARTUP_NAMES) and k not in _READ_LATER}
 
 
+def _threads() -> int:
+    """Threads in this process, those ``threading`` did not start too (``_thread``, a C library's own)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
+
+
 def can_fork(env: Mapping[str, str]) -> bool:
     """Whether a forked child can be the process ``env`` asks for (Linux, no threads, same start-up)."""
-    return (sys.platform.startswith("linux") and threading.active_count() == 1
+    return (sys.platform.startswith("linux") and threading.active_count() == 1 and _threads() == 1
             and _startup(env) == _startup(os.environ))
 
 
@@ -74,7 +82,11 @@ def run_step(args: Sequence[str], env: Mapping[str, str], timeout: float = 120) 
     os.close(out_w)
     os.close(err_w)
     try:
-        out, err = _collect(out_r, err_r, timeout, pid, argv)
+        out, err = _collect(out_r, err_r, timeout, argv)
+    except BaseException:  # a timeout, Ctrl-C: as subprocess.run, the step is killed and reaped (never left
+        os.kill(pid, signal.SIGKILL)  # running, or a zombie); not yet reaped, the pid is still the child's
+        os.waitpid(pid, 0)
+        raise
     finally:
         os.close(out_r)
         os.close(err_r)
@@ -124,8 +136,8 @@ def _child(args: list[str], env: dict[str, str], out_w: int, err_w: int) -> None
         os._exit(code & 0xFF)
 
 
-def _collect(out_r: int, err_r: int, timeout: float, pid: int, argv: list[str]) -> tuple[bytes, bytes]:
-    """Both outputs to their end (``communicate``); past ``timeout`` the child is killed."""
+def _collect(out_r: int, err_r: int, timeout: float, argv: list[str]) -> tuple[bytes, bytes]:
+    """Both outputs to their end (``communicate``); past ``timeout``, TimeoutExpired."""
     chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
     deadline = time.monotonic() + timeout
     with selectors.DefaultSelector() as sel:
@@ -133,9 +145,7 @@ def _collect(out_r: int, err_r: int, timeout: float, pid: int, argv: list[str]) 
         sel.register(err_r, selectors.EVENT_READ)
         while sel.get_map():
             left = deadline - time.monotonic()
-            if left <= 0:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
+            if left <= 0:  # the caller kills the child
                 raise subprocess.TimeoutExpired(argv, timeout, output=b"".join(chunks[out_r]),
                                                 stderr=b"".join(chunks[err_r]))
             for key, _ in sel.select(left):
