@@ -33,12 +33,16 @@ def themed(name: str) -> Iterator[str]:
     app = QApplication.instance()
     assert isinstance(app, QApplication)
     style, palette = app.style().name(), app.palette()
-    app.setStyle(QStyleFactory.create("Fusion"))
+    # A new style object repolishes every widget alive (~30 ms a call here): set one only for a change.
+    changed = style.lower() != "fusion"
+    if changed:
+        app.setStyle(QStyleFactory.create("Fusion"))
     app.setPalette(dark_palette() if name == "dark" else app.style().standardPalette())
     try:
         yield name
     finally:
-        app.setStyle(QStyleFactory.create(style) or QStyleFactory.create("Fusion"))
+        if changed:
+            app.setStyle(QStyleFactory.create(style) or QStyleFactory.create("Fusion"))
         app.setPalette(palette)
 
 
