@@ -44,6 +44,8 @@ def _commands(text: str) -> list[list[str]]:
             isinstance(argv, list) and argv and all(isinstance(part, str) for part in argv) for argv in data):
         raise BatchError("batch: standard input must be a JSON list of argument lists (lists of strings)")
     for argv in data:
+        if any("\0" in part for part in argv):  # a command line cannot carry one (C strings): nor does a batch
+            raise BatchError("batch: an argument contains a NUL character, which no command line can hold")
         if argv[0] in _NOT_IN_A_BATCH:
             raise BatchError(f"batch: {argv[0]} cannot run in a batch")
     return data

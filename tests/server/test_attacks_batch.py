@@ -39,6 +39,17 @@ def test_input_that_is_not_utf8_is_refused_in_one_line() -> None:
     assert _is_one_line_refusal(proc), (proc.returncode, proc.stderr[-300:])
 
 
+def test_an_argument_with_a_nul_character_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    """No command line can hold a NUL (argv is C strings); in a batch it reached the verbs: a traceback
+    from ``init``, or a NUL stored in the database by ``license create --plan``."""
+    server = str(tmp_path / "server")
+    commands = [["init", server], ["license", "create", server, "--plan", "pro\0x", "--seats", "1", "--expires",
+                                   "never"]]
+    proc = _refused(json.dumps(commands).encode())
+    assert _is_one_line_refusal(proc), (proc.returncode, proc.stderr[-300:])
+    assert list(tmp_path.iterdir()) == []  # nothing ran, not even the first command
+
+
 def _open_writer(fifo: Path, batch: subprocess.Popen[str]) -> int:
     """Open ``fifo`` for writing once the batch has opened it for reading (its command is then running)."""
     deadline = time.monotonic() + 60
