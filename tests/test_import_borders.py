@@ -4,6 +4,7 @@ the app never imports the server, the server never imports the app."""
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -18,9 +19,20 @@ NETWORK_MODULES = {"httpx", "httpcore", "requests", "urllib3", "aiohttp", "http.
 QT_MODULES = {"PySide6", "PyQt5", "PyQt6", "shiboken6", "pytestqt"}
 
 
+def _tree(path: Path) -> ast.Module:
+    """The file's syntax tree, parsed once per version of the file (each module is checked by six tests)."""
+    stat = path.stat()
+    return _parsed(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(path: Path, _mtime_ns: int, _size: int) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
 def imported_modules(path: Path) -> set[str]:
     """Every module a file imports, at any depth (also inside functions)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tree = _tree(path)
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -132,7 +144,7 @@ LINK_OPENERS = {APP / "gui" / "notes_view.py", APP / "gui" / "pages" / "updates_
 
 def _programs(path: Path) -> set[str]:
     """The program of every argv-like literal (a list or tuple starting with text), by its base name."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tree = _tree(path)
     return {Path(node.elts[0].value).name for node in ast.walk(tree)
             if isinstance(node, (ast.List, ast.Tuple)) and node.elts and isinstance(node.elts[0], ast.Constant)
             and isinstance(node.elts[0].value, str)}
