@@ -81,16 +81,19 @@ def run_step(args: Sequence[str], env: Mapping[str, str], timeout: float = 120) 
         _child(list(args), dict(env), out_w, err_w)
     os.close(out_w)
     os.close(err_w)
+    status: int | None = None
     try:
         out, err = _collect(out_r, err_r, timeout, argv)
+        status = os.waitpid(pid, 0)[1]
     except BaseException:  # a timeout, Ctrl-C: as subprocess.run, the step is killed and reaped (never left
-        os.kill(pid, signal.SIGKILL)  # running, or a zombie); not yet reaped, the pid is still the child's
-        os.waitpid(pid, 0)
+        if status is None:  # running, or a zombie); not yet reaped, the pid is still the child's
+            with contextlib.suppress(ProcessLookupError, ChildProcessError):  # reaped just before the signal
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
         raise
     finally:
         os.close(out_r)
         os.close(err_r)
-    _, status = os.waitpid(pid, 0)
     return subprocess.CompletedProcess(argv, os.waitstatus_to_exitcode(status), _text(out), _text(err))
 
 
