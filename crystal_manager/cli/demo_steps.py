@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 
 #: Imported once before the first fork: the CLI every run imports, and the libraries its verbs import.
 #: None of them reads the environment, the folder or argv when imported (keyring picks its backend on
-#: first use, not on import); the same list the test suite's CLI fork server preloads.
+#: first use, not on import); the verbs the walk runs, a subset of what the tests' CLI fork server loads.
 PRELOAD = ("crystal_manager.cli.main", "crystal_manager.cli.commands.status", "crystal_manager.cli.commands.license",
            "crystal_manager.cli.commands.update", "crystal_manager.cli.commands.privacy", "keyring",
            "keyring.backends.fail", "keyring.backends.null", "httpx", "tuf.ngclient", "msgspec.json",
