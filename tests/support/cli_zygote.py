@@ -40,7 +40,12 @@ from crystal_manager.cli.commands import COMMAND_MODULES
 PRELOAD = ("crystal_manager.cli.main", *(f"crystal_manager.cli.commands.{name}" for name in COMMAND_MODULES),
            "keyring", "keyring.backends.fail", "keyring.backends.null", "httpx", "tuf.ngclient", "msgspec.json",
            "cryptography.hazmat.primitives.asymmetric.ed25519", "cryptography.x509",
-           "httpcore", "h11", "truststore", "tuf.api.serialization.json", "encodings.idna")
+           "httpcore", "h11", "truststore", "tuf.api.serialization.json", "encodings.idna",
+           # The backends keyring imports when it picks one (a run without PYTHON_KEYRING_BACKEND): ~25 ms a
+           # run. Their environment is read when asked for a priority, not on import. Not the macOS one: the
+           # app keeps its bindings from loading off macOS (storage/secrets.py), a fresh process's way.
+           "keyring.backends.SecretService", "keyring.backends.kwallet", "keyring.backends.libsecret",
+           "keyring.backends.chainer", "keyring.backends.Windows")
 
 #: Environment variables read when the interpreter starts or when a preloaded module is imported: a run
 #: whose environment differs from this process's in one of them must be a real process (cli_run.py).
