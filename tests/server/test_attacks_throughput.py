@@ -444,6 +444,17 @@ def test_a_whole_body_too_large_is_answered_and_the_connection_closed_at_once(se
     assert _split(answer)[0] == 413
 
 
+def _sent_until_hung_up(sock: socket.socket, filler: bytes, limit: int) -> int:
+    """Send ``filler`` in 64 KiB pieces until the server hangs up (failing if it never does within ``limit``
+    bytes); how many bytes went out before it did."""
+    sent = 0
+    with pytest.raises(OSError):  # EPIPE or ECONNRESET once the server has hung up
+        while sent < limit:
+            sock.sendall(filler * 65536)
+            sent += 65536
+    return sent
+
+
 def test_after_a_413_the_server_stops_reading_the_rest_of_the_body(server_dir: Path) -> None:
     """A client announcing a gibibyte is answered 413 past 64 KiB; the server then reads at most 16 MiB more
     (so that a client sending a whole, too large body can read the answer) and hangs up, rather than reading
@@ -451,12 +462,7 @@ def test_after_a_413_the_server_stops_reading_the_rest_of_the_body(server_dir: P
     with run_reference_server(server_dir) as server, \
             socket.create_connection(_address(server.url), timeout=10) as sock:
         sock.sendall(f"POST {VALIDATE} HTTP/1.1\r\nHost: x\r\nContent-Length: {1 << 30}\r\n\r\n".encode())
-        sent = 0
-        with pytest.raises(OSError):  # EPIPE or ECONNRESET once the server has hung up
-            while sent < 256 * 1024 * 1024:
-                sock.sendall(b" " * 65536)
-                sent += 65536
-        assert sent < 64 * 1024 * 1024
+        assert _sent_until_hung_up(sock, b" ", 256 * 1024 * 1024) < 64 * 1024 * 1024
 
 
 _TRAILER = "HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nX-Endless: "
@@ -473,12 +479,7 @@ def test_an_endless_request_line_or_header_is_cut_off(server_dir: Path, head: st
     with run_reference_server(server_dir) as server, \
             socket.create_connection(_address(server.url), timeout=10) as sock:
         sock.sendall(head.encode())
-        sent = 0
-        with pytest.raises(OSError):  # EPIPE or ECONNRESET once the server has hung up
-            while sent < 64 * 1024 * 1024:
-                sock.sendall(b"a" * 65536)
-                sent += 65536
-        assert sent < 32 * 1024 * 1024
+        assert _sent_until_hung_up(sock, b"a", 64 * 1024 * 1024) < 32 * 1024 * 1024
 
 
 def test_big_bodies_and_many_requests_on_one_connection_are_not_taken_for_a_long_head(server_dir: Path) -> None:
