@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.support.servers import admin_cli
 
 
 def server_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "crystal_server", *args], capture_output=True, text=True,
-                          timeout=60, check=False)
+    """``crystal-server ARGS`` (tests/support/servers.admin_cli): ``serve`` is a child process, as run by
+    people (``python -m crystal_server``); ``init`` runs the same ``main`` in this process."""
+    return admin_cli(*args)
 
 
 def test_init_writes_profile_keys_and_database(tmp_path: Path) -> None:
