@@ -44,9 +44,9 @@ class FullTable(PlainTable):
         self.setWordWrap(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
-    def set_rows(self, rows: Sequence[Sequence[str]]) -> None:
-        """Replace the content and fit the columns to it and to the page."""
-        super().set_rows([[breakable(text) for text in row] for row in rows])
+    def _fill(self, rows: Sequence[Sequence[str]]) -> None:
+        """Put ``rows`` in the cells and fit the columns to them and to the page."""
+        super()._fill([[breakable(text) for text in row] for row in rows])
         for r, row in enumerate(rows):  # the tooltip keeps the text exactly (a path to copy)
             for c, text in enumerate(row):
                 item = self.item(r, c)
@@ -152,6 +152,8 @@ class MaySendTab(QWidget):
         self._catalog: Catalog | None = None
         self._keys: list[tuple[str, str]] = []
         self._values: dict[str, dict[str, str]] = {}
+        # What the table shows: rows, their keys, the exact values' tooltips (None: nothing yet).
+        self._shown: tuple[list[list[str]], list[tuple[str, str]], dict[int, str]] | None = None
         self.next_check = wrapped()
         self.preview_button = QPushButton(tr("&Show exactly what will be sent"))
         self.preview_button.clicked.connect(self.show_next_check)
@@ -179,6 +181,17 @@ class MaySendTab(QWidget):
         self._catalog = catalog
         self._values = values or {}
         rows, self._keys = catalog_rows(catalog, values)
+        tips = {row: tr("Exactly as sent: %1").replace("%1", exact) for row, (kind, name) in enumerate(self._keys)
+                if name in LONG_CODES and (exact := self._values.get(kind, {}).get(name)) is not None}
+        # Nothing changed (a refresh of the same values): the table stays as it is, widths included.
+        if (rows, self._keys, tips) != self._shown:
+            self._shown = (rows, list(self._keys), tips)
+            self._fill_table(rows, tips)
+        self._previewing = False
+        self.exact_box.hide()
+        self.detail.setText(tr("Select a line to see what it is for and what the privacy policy says."))
+
+    def _fill_table(self, rows: list[list[str]], tips: dict[int, str]) -> None:
         self.table.clearSpans()
         self.table.set_rows(rows)
         for row, (_kind, name) in enumerate(self._keys):
@@ -190,15 +203,11 @@ class MaySendTab(QWidget):
                     font = item.font()
                     font.setBold(True)
                     item.setFont(font)
-        for row, (kind, name) in enumerate(self._keys):
-            exact = self._values.get(kind, {}).get(name)
+        for row, text in enumerate(rows):
             item = self.table.item(row, 1)
-            if name in LONG_CODES and exact is not None and item is not None:
-                item.setToolTip(tr("Exactly as sent: %1").replace("%1", exact))  # the cell shows it short
+            if item is not None:  # a long code's cell shows it short; its tooltip holds it exactly
+                item.setToolTip(tips.get(row, text[1]))
         self.table.resizeColumnsToContents()
-        self._previewing = False
-        self.exact_box.hide()
-        self.detail.setText(tr("Select a line to see what it is for and what the privacy policy says."))
 
     def set_next_check(self, when: str | None, activated: bool) -> None:
         """"Next license check: …" (or why there is none)."""

@@ -21,9 +21,20 @@ class PlainTable(QTableWidget):
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.horizontalHeader().setStretchLastSection(True)
         self.setAccessibleName(name)
+        self._given: list[list[str]] | None = None  # the rows last given to set_rows
 
     def set_rows(self, rows: Sequence[Sequence[str]]) -> None:
-        """Replace the content."""
+        """Replace the content. The same rows again leave the table as it is: a refresh where nothing changed
+        keeps the column widths the user dragged, and skips re-measuring every cell (the Privacy page is
+        refreshed often, mostly with what it already shows)."""
+        given = [list(row) for row in rows]
+        if given == self._given:
+            return
+        self._given = given
+        self._fill(given)
+
+    def _fill(self, rows: Sequence[Sequence[str]]) -> None:
+        """Put ``rows`` in the cells, and size the columns to them."""
         self.setRowCount(len(rows))
         for r, row in enumerate(rows):
             for c, text in enumerate(row):
