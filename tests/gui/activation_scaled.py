@@ -16,7 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QPoint, QRect
 from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QScrollArea
 
-from tests.support.render import PNG_QUALITY
+from tests.support.render import write_png
 
 
 def main(picture: Path) -> int:
@@ -52,9 +52,9 @@ def main(picture: Path) -> int:
             whole += 1
     sideways = [a.accessibleName() or type(a).__name__ for a in dialog.findChildren(QAbstractScrollArea)
                 if a.isVisible() and a.horizontalScrollBar().isVisible()]
-    dialog.grab().save(str(picture), None, PNG_QUALITY)
+    write_png(dialog.grab().toImage(), picture)
     if inner is not None:  # and everything the dialog scrolls through
-        inner.grab().save(str(picture.with_name(picture.stem + "-whole.png")), None, PNG_QUALITY)
+        write_png(inner.grab().toImage(), picture.with_name(picture.stem + "-whole.png"))
     print(json.dumps({"device_pixel_ratio": ratio, "size": [dialog.width(), dialog.height()],
                       "limit": [width, height], "rows": table.rowCount(), "whole_rows": whole,
                       "table_scrolls": table.verticalScrollBar().maximum() > 0, "sideways": sideways,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
-from tests.support.render import PNG_QUALITY
+from tests.support.render import write_png
 
 
 def main(given: Path, folder: Path) -> int:
@@ -40,7 +40,7 @@ def main(given: Path, folder: Path) -> int:
         for table in page.findChildren(FullTable):
             if table.isVisible() and table.cut_off_columns():
                 cut_off[table.accessibleName()] = table.cut_off_columns()
-        page.grab().save(str(folder / f"privacy-200pct-{index}.png"), None, PNG_QUALITY)
+        write_png(page.grab().toImage(), folder / f"privacy-200pct-{index}.png")
     print(json.dumps({"device_pixel_ratio": ratio, "cut_off": cut_off, "rows": page.ledger_table.rowCount()}))
     return 0
 
