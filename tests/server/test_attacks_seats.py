@@ -19,6 +19,7 @@ from crystal_manager.licensing.fingerprint import MachineFacts, identify
 from crystal_protocol.wire import LICENSE_PATHS, NONCE_HEADER
 from tests.licensing.computers import Computer, need_namespaces
 from tests.support.licensing import issue, server_cli
+from tests.support.plain_http import no_tls
 from tests.support.servers import ReferenceServer, admin_cli
 
 IDS = ("4" * 32, "5" * 32, "6" * 32)
@@ -31,7 +32,8 @@ def _claim(machine_id: str, key: str, **extra: str) -> dict[str, Any]:
 
 
 def _post(server: ReferenceServer, path: str, body: dict[str, Any], nonce: str = "nonce-a1-attack") -> httpx.Response:
-    return httpx.post(server.url + path, json=body, headers={NONCE_HEADER: nonce}, timeout=10)
+    return httpx.post(server.url + path, json=body, headers={NONCE_HEADER: nonce}, timeout=10,
+                      verify=no_tls())
 
 
 def _show(server: ReferenceServer, license_id: str) -> dict[str, Any]:

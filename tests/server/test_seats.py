@@ -23,6 +23,7 @@ from crystal_manager.licensing.fingerprint import MachineFacts, identify
 from crystal_protocol.wire import LICENSE_PATHS, NONCE_HEADER
 from tests.licensing.computers import Computer, need_namespaces
 from tests.support.licensing import issue, server_cli
+from tests.support.plain_http import no_tls
 from tests.support.servers import ReferenceServer
 
 IDS = ("1" * 32, "2" * 32, "3" * 32)
@@ -108,7 +109,8 @@ def _claim(machine_id: str, key: str, **extra: str) -> dict[str, Any]:
 
 
 def _post(server: ReferenceServer, path: str, body: dict[str, Any]) -> httpx.Response:
-    return httpx.post(server.url + path, json=body, headers={NONCE_HEADER: "nonce-for-the-test"}, timeout=10)
+    return httpx.post(server.url + path, json=body, headers={NONCE_HEADER: "nonce-for-the-test"}, timeout=10,
+                      verify=no_tls())
 
 
 def test_a_declared_previous_fingerprint_of_the_same_version_moves_nothing(

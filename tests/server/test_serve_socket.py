@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 
 from crystal_server.cli import listen_socket
+from tests.support.plain_http import no_tls
 from tests.support.servers import admin_cli, init_server_dir, run_reference_server
 
 
@@ -44,7 +45,8 @@ def test_a_timestamp_due_at_start_is_re_signed_before_the_server_listens(tmp_pat
     refreshed = admin_cli("tuf", "refresh", str(server_dir), "--expires-in", "1")
     assert refreshed.returncode == 0, refreshed.stderr
     with run_reference_server(server_dir) as server:
-        signed = httpx.get(f"{server.url}/v1/updates/metadata/timestamp.json", timeout=10).json()["signed"]
+        signed = httpx.get(f"{server.url}/v1/updates/metadata/timestamp.json", timeout=10,
+                           verify=no_tls()).json()["signed"]
     assert signed["version"] == 3  # 1 at init, 2 by the admin, 3 by the server before it listened
     expires = datetime.fromisoformat(signed["expires"].replace("Z", "+00:00"))
     assert expires - datetime.now(UTC) > timedelta(hours=1)
@@ -57,5 +59,6 @@ def test_the_refresher_s_first_pass_is_over_when_the_server_says_it_listens(tmp_
     with run_reference_server(server_dir) as server:
         refreshed = admin_cli("tuf", "refresh", str(server_dir), "--expires-in", "60")
         assert refreshed.returncode == 0, refreshed.stderr
-        signed = httpx.get(f"{server.url}/v1/updates/metadata/timestamp.json", timeout=10).json()["signed"]
+        signed = httpx.get(f"{server.url}/v1/updates/metadata/timestamp.json", timeout=10,
+                           verify=no_tls()).json()["signed"]
     assert signed["version"] == 2

@@ -15,6 +15,7 @@ import pytest
 
 from tests.server.tuf_support import demo_archive, init, ok, publish
 from tests.support.faketime import MovableClock
+from tests.support.plain_http import no_tls
 from tests.support.servers import run_reference_server
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -31,7 +32,7 @@ def published(tmp_path: Path) -> tuple[Path, str, bytes]:
 def test_targets_answer_ranges_if_range_and_etag(tmp_path: Path) -> None:
     server, name, data = published(tmp_path)
     size = len(data)
-    with run_reference_server(server) as running, httpx.Client(base_url=running.url) as http:
+    with run_reference_server(server) as running, httpx.Client(base_url=running.url, verify=no_tls()) as http:
         url = f"/v1/updates/targets/{name}"
         full = http.get(url)
         assert full.status_code == 200 and full.content == data
@@ -52,14 +53,14 @@ def test_targets_answer_ranges_if_range_and_etag(tmp_path: Path) -> None:
         assert http.get("/v1/updates/targets/nothing.tar.gz").status_code == 404
         assert http.get("/v1/updates/targets/..secret").status_code == 400
     # The same file after a restart keeps its ETag (a client resumes across server restarts).
-    with run_reference_server(server) as running, httpx.Client(base_url=running.url) as http:
+    with run_reference_server(server) as running, httpx.Client(base_url=running.url, verify=no_tls()) as http:
         assert http.head(f"/v1/updates/targets/{name}").headers["etag"] == etag
 
 
 def test_metadata_cache_control_and_etags(tmp_path: Path) -> None:
     server, _name, _data = published(tmp_path)
     meta = server / "repository" / "metadata"
-    with run_reference_server(server) as running, httpx.Client(base_url=running.url) as http:
+    with run_reference_server(server) as running, httpx.Client(base_url=running.url, verify=no_tls()) as http:
         for name in ("1.root.json", "2.snapshot.json", "2.targets.json"):
             answer = http.get(f"/v1/updates/metadata/{name}")
             assert answer.status_code == 200 and answer.content == (meta / name).read_bytes()
@@ -95,7 +96,7 @@ def test_the_server_resigns_the_timestamp_before_it_expires(tmp_path: Path) -> N
     # The refresher checks every 0.05 s (of the real monotonic clock, which libfaketime leaves alone).
     env = {"CRYSTAL_SERVER_TIMESTAMP_REFRESH_SECONDS": "0.05", "CRYSTAL_SERVER_TIMESTAMP_EXPIRY": "86400"}
     with run_reference_server(server, env={**env, **clock.env()}) as running, \
-            httpx.Client(base_url=running.url) as http:
+            httpx.Client(base_url=running.url, verify=no_tls()) as http:
         def stamp() -> dict[str, Any]:
             found: dict[str, Any] = http.get("/v1/updates/metadata/timestamp.json").json()
             return found
@@ -119,7 +120,7 @@ def test_the_refresher_is_off_with_an_interval_of_zero(tmp_path: Path, monkeypat
     ok("tuf", "refresh", str(server), "--expires-in", "2")  # due at once for a refresher that runs
     for interval, version in (("0", 2), ("300", 3)):  # 300: the same server, refresher on, re-signs it
         monkeypatch.setenv("CRYSTAL_SERVER_TIMESTAMP_REFRESH_SECONDS", interval)
-        with run_reference_server(server) as running, httpx.Client(base_url=running.url) as http:
+        with run_reference_server(server) as running, httpx.Client(base_url=running.url, verify=no_tls()) as http:
             answer = http.get("/v1/updates/metadata/timestamp.json").json()
             assert answer["signed"]["version"] == version, interval
     assert (server / "server.log").read_text().count("re-signed timestamp") == 1

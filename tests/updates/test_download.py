@@ -29,6 +29,7 @@ from crystal_manager.updates.download import (
 from crystal_manager.updates.errors import DownloadStopped, TargetRejected, UpdateServerUnavailable
 from tests.support.cli_run import run_module  # the crash child, forked (decision 0023)
 from tests.support.misbehaving import misbehaving
+from tests.support.plain_http import no_tls
 from tests.support.servers import ReferenceServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -105,7 +106,8 @@ def test_pause_then_resume_with_range_and_if_range(reference_server: ReferenceSe
     state = partial_state(folder, signed)
     assert state is not None and len(data) // 2 <= state[0] < len(data) and state[1] == len(data)
     etag = json.loads((folder / f"{signed.url_name}.partial.json").read_text())["etag"]
-    with httpx.stream("GET", f"{reference_server.url}/v1/updates/targets/{signed.url_name}") as direct:
+    with httpx.stream("GET", f"{reference_server.url}/v1/updates/targets/{signed.url_name}",
+                      verify=no_tls()) as direct:
         assert etag == direct.headers["etag"]
     assert gateway.ledger.entries()[-1]["error"] == "_Stop"  # the stopped request is recorded too
     path = download_target(gateway, signed, folder, version="1.2.0")
@@ -194,7 +196,8 @@ def test_lost_connection_keeps_the_partial_and_resumes(reference_server: Referen
                                                       tmp_path: Path) -> None:
     data = os.urandom(2 * MIB)
     signed = publish(reference_server, data)
-    with httpx.stream("GET", f"{reference_server.url}/v1/updates/targets/{signed.url_name}") as direct:
+    with httpx.stream("GET", f"{reference_server.url}/v1/updates/targets/{signed.url_name}",
+                      verify=no_tls()) as direct:
         etag = direct.headers["etag"]
     half = len(data) // 2
 
