@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,11 +25,13 @@ from crystal_manager.updates.install import install_archive
 from crystal_manager.updates.layout import InstallRoot
 from crystal_manager.updates.self_update import manager_root
 from crystal_manager.updates.self_verify import record_verified
-from tests.support.cli_run import run_cli
+from tests.support.cli_run import run_cli, run_module
 from tests.support.manager_bundles import bundle_archive, publish_bundle, unpack
 from tests.support.product_archives import build_release, release_info, tree_snapshot
 from tests.support.servers import ReferenceServer
 from tests.support.update_repo import publish
+
+REPO = Path(__file__).resolve().parents[2]  # where ``python -m tests.support...`` finds the module
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -239,11 +240,9 @@ def test_cli_self_update_when_not_frozen_points_at_pip(app_home: Path) -> None:
 
 def _frozen_cli(server: ReferenceServer, *args: str) -> subprocess.CompletedProcess[str]:
     """The real CLI in a process of its own that runs as the bundle does (``sys.frozen`` set, as PyInstaller
-    sets it); the running version is this tree's."""
-    code = ("import sys; sys.frozen = True; from crystal_manager.cli.main import main; "
-            f"sys.exit(main({['--profile', str(server.profile_file), '--server', server.url, *args]!r}))")
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
-                          env=dict(os.environ), timeout=120)
+    sets it; tests/support/frozen_cli.py); the running version is this tree's."""
+    return run_module("tests.support.frozen_cli", ["--profile", str(server.profile_file), "--server", server.url,
+                                                   *args], env=dict(os.environ), timeout=120, cwd=REPO)
 
 
 def test_cli_in_the_bundle_checks_updates_and_says_when_there_is_nothing_newer(
