@@ -88,3 +88,24 @@ def test_a_long_codes_exact_value_follows_it_though_its_short_form_is_the_same(q
     assert cell is not None and OTHER in cell.toolTip() and CODE not in cell.toolTip()
     heading = tab.table.item(0, 0)  # the first request's heading: still bold and across both columns
     assert heading is not None and heading.font().bold() and tab.table.columnSpan(0, 0) == 2
+
+
+def test_a_hidden_table_is_fitted_when_shown_as_a_shown_one_is_at_once(qtbot: QtBot) -> None:
+    page = shown_page(qtbot)
+    page.tabs.setCurrentWidget(page.stored)
+    shown = page.stored.table
+    qtbot.waitUntil(shown.isVisible)
+    hidden = page.vendor.table  # another tab: hidden, as most of the page is at any moment
+    rows = [["Machine", "/home/ada/.local/share/crystal/a-very-long-folder-name/and-a-file-name-as-well.json"],
+            ["Seats", "2 of 3 in use"]]
+    narrow = hidden.horizontalHeader().minimumSectionSize() + 3
+    hidden.horizontalHeader().resizeSection(0, narrow)
+    hidden.set_rows(rows)
+    assert hidden.columnWidth(0) == narrow  # not measured while nobody can see it
+    page.tabs.setCurrentWidget(page.vendor)
+    qtbot.waitUntil(hidden.isVisible)
+    fitted = [hidden.columnWidth(c) for c in range(2)], [hidden.rowHeight(r) for r in range(2)]
+    assert fitted[0][0] > narrow and hidden.cut_off_columns() == []
+    hidden.set_rows([["Seats", "1 of 3 in use"]])  # shown now: measured at once
+    hidden.set_rows(rows)
+    assert ([hidden.columnWidth(c) for c in range(2)], [hidden.rowHeight(r) for r in range(2)]) == fitted

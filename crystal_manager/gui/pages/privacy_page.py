@@ -154,6 +154,7 @@ class PrivacyPage(QWidget):
         box.addStretch(1)
         # A few rows: the list is as tall as they are, and the first one's explanation shows at once.
         self.others_table.setCurrentCell(0, 0)
+        self.others_table.fit()  # measured now, though hidden: its height is fixed from its rows'
         height = self.others_table.horizontalHeader().sizeHint().height() + 2 * self.others_table.frameWidth()
         height += sum(self.others_table.rowHeight(r) for r in range(self.others_table.rowCount()))
         self.others_table.setFixedHeight(height + 4)

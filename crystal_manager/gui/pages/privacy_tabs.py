@@ -52,7 +52,12 @@ class FullTable(PlainTable):
                 item = self.item(r, c)
                 if item is not None:
                     item.setToolTip(text)
-        self.fit()
+
+    def _size_columns(self) -> None:
+        # Measuring every cell is most of a refresh's cost, and showEvent fits the table anyway: a hidden
+        # table (another tab, another page, the window closed to the tray) waits until it is shown.
+        if self.isVisible():
+            self.fit()
 
     def fit(self) -> None:
         """Columns as wide as their text (and header) while they fit the visible width; else the widest are
@@ -207,7 +212,8 @@ class MaySendTab(QWidget):
             item = self.table.item(row, 1)
             if item is not None:  # a long code's cell shows it short; its tooltip holds it exactly
                 item.setToolTip(tips.get(row, text[1]))
-        self.table.resizeColumnsToContents()
+        if self.table.isVisible():  # a hidden table is fitted when shown
+            self.table.resizeColumnsToContents()
 
     def set_next_check(self, when: str | None, activated: bool) -> None:
         """"Next license check: …" (or why there is none)."""

@@ -41,6 +41,10 @@ class PlainTable(QTableWidget):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
                 self.setItem(r, c, item)
+        self._size_columns()
+
+    def _size_columns(self) -> None:
+        """Columns as wide as their text, none but the last wider than 320 px."""
         self.resizeColumnsToContents()
         for c in range(self.columnCount() - 1):
             self.setColumnWidth(c, min(self.columnWidth(c), 320))
