@@ -8,10 +8,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from crystal_manager.gui.refcount_guard import RESERVE
 from tests.support.apps import gui_child_env
 
 # The Privacy page's refresh pattern (PlainTable.set_rows: setRowCount, setItem, setToolTip, resize), repeated
-# more often than None has references, in a child that prints how many references a call takes first.
+# more often than None has references, in a child that prints how many references a call takes first and
+# how many None has. Both children run the same number of rounds: those that use up None's own references
+# (the guard's reserve aside, passed in argv), each round taking at least four.
 CHILD = r"""
 import sys
 if sys.argv[1] == "guarded":
@@ -23,7 +26,8 @@ before = sys.getrefcount(None)
 for _ in range(100):
     table.setRowCount(2)  # a void method: answers None
 print("lost", before - sys.getrefcount(None), flush=True)
-rounds = min(sys.getrefcount(None), 100_000) // 4 + 100  # enough to use up None's references (unguarded)
+print("count", sys.getrefcount(None), flush=True)
+rounds = sys.getrefcount(None) % int(sys.argv[2]) // 4 + 100  # enough to use up None's own references
 for _ in range(rounds):  # as PlainTable.set_rows refreshes a Privacy table
     table.setRowCount(2)
     for r in range(2):
@@ -38,7 +42,7 @@ print("survived", flush=True)
 
 def run_child(mode: str) -> subprocess.CompletedProcess[str]:
     """The refresh loop in a child process, with or without crystal_manager.gui imported first."""
-    return subprocess.run([sys.executable, "-X", "faulthandler", "-c", CHILD, mode], env=gui_child_env(),
+    return subprocess.run([sys.executable, "-X", "faulthandler", "-c", CHILD, mode, str(RESERVE)], env=gui_child_env(),
                           capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -46,6 +50,8 @@ def test_the_table_refresh_loop_survives_with_the_guard() -> None:
     guarded = run_child("guarded")
     assert guarded.returncode == 0, guarded.stderr[-2000:]
     assert "survived" in guarded.stdout
+    count = int(next(line.split()[1] for line in guarded.stdout.splitlines() if line.startswith("count")))
+    assert count >= RESERVE  # the reserve is there: no number of lost references brings None to zero
     assert "none_dealloc" not in guarded.stderr and "bool_dealloc" not in guarded.stderr
 
 
