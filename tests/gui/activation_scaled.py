@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, QRect
+from PySide6.QtCore import QEventLoop, QPoint, QRect
 from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QScrollArea
 
 from tests.support.render import write_png
@@ -33,8 +33,8 @@ def main(picture: Path) -> int:
     shown: list[object] = []
     dialog.preview_shown.connect(shown.append)
     dialog.key_edit.setText(KEY)
-    while not shown:  # the preview is built in the background
-        app.processEvents()
+    while not shown:  # the preview is built in the background: sleep until its answer (or any event) comes
+        app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
     for _ in range(5):
         app.processEvents()
     table = dialog.preview
