@@ -11,6 +11,7 @@ from html import escape
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -95,20 +96,30 @@ class PrivacyPage(QWidget):
             self.tabs.setTabToolTip(self.tabs.addTab(tab, name), full)
         # In a scroll area: at 200 % on a 1366x768 screen the page has 683x384 points; it scrolls rather
         # than squeezing the tables to nothing.
-        inner = QWidget()
-        inner.setMinimumHeight(560)
-        column = QVBoxLayout(inner)
+        # The content goes into the scroll area when the page is first shown: setWidget measures all of it at
+        # once (every wrapped paragraph at every width: ~7-15 ms), which a window opened on another page, or
+        # kept in the tray, never needs. Until then it is a hidden child of the page.
+        self._content: QWidget | None = QWidget(self)
+        self._content.hide()
+        self._content.setMinimumHeight(560)
+        column = QVBoxLayout(self._content)
         column.addWidget(page_title(tr("Privacy")))
         column.addWidget(self.summary)
         column.addWidget(self.tabs, 1)
         self.scroller = QScrollArea()
         self.scroller.setWidgetResizable(True)
         self.scroller.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.scroller.setWidget(inner)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.scroller)
         self.set_catalog(self._catalog)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """First shown: the content goes into the scroll area (and is laid out, before it is painted)."""
+        if self._content is not None:
+            self.scroller.setWidget(self._content)
+            self._content = None
+        super().showEvent(event)
 
     def _ledger_tab(self) -> QWidget:
         """The log with its filters, the selected request's exact data, and the controls beside them."""
