@@ -9,8 +9,6 @@ import hashlib
 import json
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from tests.support.licensing import context_at
 from tests.support.servers import ReferenceServer
 
 ACTIVE = LicenseStatus(state="active")
+REPO = Path(__file__).resolve().parents[2]  # where ``python -m tests.support...`` finds the module
 
 
 class Home:
@@ -206,30 +205,10 @@ def test_patch_for_another_base(on_110: Home, reference_server: ReferenceServer)
     _ends_full(on_110, "does not match its signed hash")
 
 
-CHILD = """
-import os, signal, sys
-from pathlib import Path
-from crystal_manager.services.status import LicenseStatus
-from crystal_manager.services.update_service import UpdateService
-from tests.support.licensing import context_at
-
-calls = 0
-original = os.pread
-def pread(*args):
-    global calls
-    calls += 1
-    if calls == int(sys.argv[4]):
-        os.kill(os.getpid(), signal.SIGKILL)  # while patching: the result is half written
-    return original(*args)
-os.pread = pread
-ctx = context_at(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3])
-UpdateService(ctx, license_status=lambda: LicenseStatus(state="active")).download()
-"""
-
-
 def test_killed_while_patching_resumes_the_patch(on_110: Home, reference_server: ReferenceServer) -> None:
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(on_110.root), str(reference_server.profile_file),
-                           reference_server.url, "1"], capture_output=True, text=True, timeout=60, check=False)
+    proc = cli_run.run_module("tests.support.patch_kill_child", [str(on_110.root), str(reference_server.profile_file),
+                                                                 reference_server.url, "1"], env=None, timeout=60,
+                              cwd=REPO)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     partial = [p.name for p in on_110.downloads.iterdir()]
     assert any(n.endswith(".tar.partial") for n in partial) and any(n.endswith("-patch") for n in partial)
