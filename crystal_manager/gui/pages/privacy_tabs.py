@@ -45,7 +45,7 @@ class FullTable(PlainTable):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
     def _fill(self, rows: Sequence[Sequence[str]]) -> None:
-        """Put ``rows`` in the cells and fit the columns to them and to the page."""
+        """Put ``rows`` in the cells (paths and codes may wrap; each tooltip keeps the text exactly)."""
         super()._fill([[breakable(text) for text in row] for row in rows])
         for r, row in enumerate(rows):  # the tooltip keeps the text exactly (a path to copy)
             for c, text in enumerate(row):
