@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from crystal_manager.cli.demo_server import RunningServer, start_server
+from crystal_manager.cli.demo_server import start_server
 from crystal_protocol import signing
 from crystal_protocol.signing import body_digest, response_message
 from crystal_protocol.wire import LICENSE_PATHS
@@ -35,6 +35,7 @@ from crystal_server import store
 from crystal_server.group_commit import GroupCommit
 from crystal_server.licensing import BODY_SECONDS, load_body_seconds
 from tests.support.licensing import Issued, issue
+from tests.support.server_kill import kill_server
 from tests.support.servers import run_reference_server
 
 VALIDATE, ACTIVATE, DELETE = LICENSE_PATHS["validate"], LICENSE_PATHS["activate"], LICENSE_PATHS["delete"]
@@ -190,20 +191,20 @@ def test_the_failed_attempt_throttle_is_exact_under_concurrency_and_outlives_a_k
     claim = _claim(lic.key)
     per_key: list[int] = []
     guesses: list[int] = []
-    running: RunningServer = start_server(server_dir)
-    try:
-        def activate(n: int) -> None:
-            per_key.append(_post(running.url, ACTIVATE, {**claim, "label": "Same"}, nonce=f"same-key-{n:04d}")[0])
+    with run_reference_server(server_dir) as running:
+        try:
+            def activate(n: int) -> None:
+                per_key.append(_post(running.url, ACTIVATE, {**claim, "label": "Same"},
+                                     nonce=f"same-key-{n:04d}")[0])
 
-        def guess(n: int) -> None:  # malformed keys (groups of four): each a failed attempt
-            guesses.append(_post(running.url, VALIDATE, _claim(f"CM3D-{n:04d}-ZZZZ-ZZZZ-ZZZZ"),
-                                 nonce=f"guess-{n:04d}")[0])
+            def guess(n: int) -> None:  # malformed keys (groups of four): each a failed attempt
+                guesses.append(_post(running.url, VALIDATE, _claim(f"CM3D-{n:04d}-ZZZZ-ZZZZ-ZZZZ"),
+                                     nonce=f"guess-{n:04d}")[0])
 
-        _in_parallel([partial(activate, n) for n in range(30)])
-        _in_parallel([partial(guess, n) for n in range(30)])
-    finally:
-        running.process.send_signal(signal.SIGKILL)
-        running.process.wait(10)
+            _in_parallel([partial(activate, n) for n in range(30)])
+            _in_parallel([partial(guess, n) for n in range(30)])
+        finally:
+            kill_server(running)
     assert sorted(per_key) == [200] * 20 + [429] * 10
     assert sorted(guesses) == [400] * 10 + [429] * 20
     assert _count(server_dir, "SELECT COUNT(*) FROM throttle_events WHERE bucket = 'address'") == 10
@@ -239,22 +240,22 @@ def test_a_deletion_amid_busy_validations_is_durable_and_out_of_the_files_before
     busy_claim = _claim(busy.key)
     statuses: list[int] = []
     seen: dict[str, bytes] = {}
-    running = start_server(server_dir)
-    try:
-        assert _post(running.url, ACTIVATE, {**gone, "label": label}, nonce="erase-activate")[0] == 200
-        assert _post(running.url, ACTIVATE, {**busy_claim, "label": "Busy"}, nonce="busy-activate")[0] == 200
-        assert _post(running.url, VALIDATE, gone, nonce="erase-validate")[0] == 200
+    with run_reference_server(server_dir) as running:
+        try:
+            assert _post(running.url, ACTIVATE, {**gone, "label": label}, nonce="erase-activate")[0] == 200
+            assert _post(running.url, ACTIVATE, {**busy_claim, "label": "Busy"}, nonce="busy-activate")[0] == 200
+            assert _post(running.url, VALIDATE, gone, nonce="erase-validate")[0] == 200
 
-        def delete() -> None:
-            body = {"key": mine.key, "scope": "this_machine", "fingerprint": gone["fingerprint"]}
-            seen["status"] = str(_post(running.url, DELETE, body, nonce="erase-delete")[0]).encode()
-            db = store.db_path(server_dir)
-            seen["files"] = db.read_bytes() + Path(f"{db}-wal").read_bytes()
+            def delete() -> None:
+                body = {"key": mine.key, "scope": "this_machine", "fingerprint": gone["fingerprint"]}
+                seen["status"] = str(_post(running.url, DELETE, body, nonce="erase-delete")[0]).encode()
+                db = store.db_path(server_dir)
+                seen["files"] = db.read_bytes() + Path(f"{db}-wal").read_bytes()
 
-        _in_parallel([*(_validator(running.url, busy_claim, statuses, 10, f"busy-{n}") for n in range(6)), delete])
-    finally:
-        running.process.send_signal(signal.SIGKILL)
-        running.process.wait(10)
+            _in_parallel([*(_validator(running.url, busy_claim, statuses, 10, f"busy-{n}") for n in range(6)),
+                          delete])
+        finally:
+            kill_server(running)
     assert seen["status"] == b"200"
     assert label.encode() not in seen["files"]
     assert gone["fingerprint"].encode() not in seen["files"]

@@ -20,13 +20,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from crystal_manager.cli.demo_server import start_server
 from crystal_protocol.licensekey import key_digest
 from crystal_protocol.wire import LICENSE_PATHS
 from crystal_server import store
 from crystal_server.group_commit import GroupCommit
 from crystal_server.licenses import Denied
 from tests.support.licensing import issue
+from tests.support.server_kill import kill_server
 from tests.support.servers import run_reference_server
 
 THREADS = 8
@@ -234,14 +234,14 @@ def test_every_answered_validation_is_on_disk_when_the_server_is_killed(server_d
     """SIGKILL right after the last answer: every validation answered is in the database after restart."""
     lic = issue(server_dir)
     claim = _claim(lic.key)
-    server = start_server(server_dir)
-    try:
-        activated = _post(server.url, LICENSE_PATHS["activate"], {**claim, "label": "Kill"}, nonce="kill-activate")
-        assert activated[0] == 200
-        statuses, _ = _validate_at_once(server.url, claim)
-    finally:
-        server.process.kill()
-        server.process.wait(10)
+    with run_reference_server(server_dir) as server:
+        try:
+            activated = _post(server.url, LICENSE_PATHS["activate"], {**claim, "label": "Kill"},
+                              nonce="kill-activate")
+            assert activated[0] == 200
+            statuses, _ = _validate_at_once(server.url, claim)
+        finally:
+            kill_server(server)
     assert statuses == [200] * (THREADS * PER_THREAD)
     with run_reference_server(server_dir) as again:  # the database as the next server finds it
         assert _post(again.url, LICENSE_PATHS["validate"], claim, nonce="kill-after-restart")[0] == 200

@@ -7,9 +7,8 @@ import http.client
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from crystal_manager.cli.demo_server import start_server
 from crystal_protocol.wire import API_PREFIX
-from tests.support.servers import admin_cli
+from tests.support.servers import admin_cli, run_reference_server
 
 
 def _ask_health(url: str) -> http.client.HTTPConnection:
@@ -25,15 +24,14 @@ def _ask_health(url: str) -> http.client.HTTPConnection:
 def test_serve_stop_serve_again_on_the_same_port(tmp_path: Path) -> None:
     data = tmp_path / "server"
     assert admin_cli("init", str(data)).returncode == 0
-    first = start_server(data)
-    port = urlsplit(first.url).port
-    assert port is not None
-    conn = _ask_health(first.url)
-    first.stop()
+    # Each ``serve`` is its own process (forked from the tests' server zygote: the same ``serve`` code and
+    # listening socket as ``python -m crystal_server serve``), stopped and gone before the block ends.
+    with run_reference_server(data) as first:
+        port = urlsplit(first.url).port
+        assert port is not None
+        conn = _ask_health(first.url)
     conn.close()
-    second = start_server(data, port=port)  # "Address already in use" for about a minute without the option
-    try:
+    # "Address already in use" for about a minute without the option:
+    with run_reference_server(data, port=port) as second:
         assert urlsplit(second.url).port == port
         _ask_health(second.url).close()
-    finally:
-        second.stop()
