@@ -56,3 +56,16 @@ def test_serve_on_a_port_in_use_fails_clearly(tmp_path: Path) -> None:
         port = busy.getsockname()[1]
         proc = server_cli("serve", str(tmp_path / "s"), "--port", str(port))
     assert proc.returncode == 3 and f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+
+
+def test_the_parser_built_once_parses_each_command_line_afresh() -> None:
+    """main() keeps one parser per process (batch and in-process admin calls parse many lines): nothing one
+    command line sets may show in the next, appended lists included."""
+    from crystal_server.cli import _parser
+
+    assert _parser() is _parser()
+    first = _parser().parse_args(["serve", "d", "--trusted-proxy", "10.0.0.1", "--port", "9"])
+    second = _parser().parse_args(["serve", "e"])
+    assert first.trusted_proxy == ["10.0.0.1"] and first.port == 9
+    assert second.trusted_proxy == [] and second.port != 9 and str(second.dir) == "e"
+    assert vars(_parser().parse_args(["serve", "e"])) == vars(second)
