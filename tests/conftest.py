@@ -13,7 +13,8 @@ import pytest
 from crystal_manager.services.context import AppContext
 from tests.support import workers
 from tests.support.keyring_memory import MemoryKeyring
-from tests.support.servers import ReferenceServer, init_server_dir, run_reference_server
+from tests.support.server_template import copy_server_dir, make_template
+from tests.support.servers import ReferenceServer, run_reference_server
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -50,10 +51,17 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
         keyring.set_keyring(previous)
 
 
+@pytest.fixture(scope="session")
+def server_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder every ``server_dir`` is copied from (never served or changed itself)."""
+    return make_template(tmp_path_factory.mktemp("server-template"))
+
+
 @pytest.fixture
-def server_dir(tmp_path: Path) -> Path:
-    """A folder made by ``crystal-server init`` (not yet serving)."""
-    return init_server_dir(tmp_path / "server")
+def server_dir(tmp_path: Path, server_template: Path) -> Path:
+    """A folder as made by ``crystal-server init`` (not yet serving): this test's own copy of one made once
+    per test process (tests/support/server_template.py); ``init_server_dir`` gives fresh keys."""
+    return copy_server_dir(server_template, tmp_path / "server")
 
 
 @pytest.fixture

@@ -31,23 +31,10 @@ from crystal_manager.updates.errors import (
 from crystal_manager.updates.lock import UpdatesLock
 from tests.support.keyring_memory import MemoryKeyring
 from tests.support.licensing import context, issue, service
-from tests.support.server_template import copy_server_dir, make_template
 from tests.support.servers import ReferenceServer
 from tests.support.update_repo import publish, targets_key_ids, yank
 
 ACTIVE = LicenseStatus(state="active")
-
-
-@pytest.fixture(scope="module")
-def server_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The folder every ``server_dir`` here is copied from (tests/support/server_template.py)."""
-    return make_template(tmp_path_factory.mktemp("server-template"))
-
-
-@pytest.fixture
-def server_dir(tmp_path: Path, server_template: Path) -> Path:
-    """A folder as made by ``crystal-server init`` (not yet serving): this test's own copy."""
-    return copy_server_dir(server_template, tmp_path / "server")
 
 
 def updates(ctx: AppContext, status: LicenseStatus = ACTIVE) -> UpdateService:

@@ -1,8 +1,8 @@
 """A server folder made once per test process by the real ``crystal-server init`` and copied for each test.
 
 ``init`` makes five ed25519 keys, signs the four TUF roles and creates and migrates the SQLite database:
-~19 ms of CPU (with its fsyncs) against ~6 ms for a copy of the files. The ``server_dir`` fixtures of
-tests/updates and tests/server hand each test its own copy, so the tests of one process share those keys
+~19 ms of CPU (with its fsyncs) against ~6 ms for a copy of the files. The ``server_dir`` fixture
+(tests/conftest.py) hands each test its own copy, so the tests of one process share those keys
 (each test still has its own folder, database, app home and keyring); a test that needs keys of its own, or
 a second server that must not trust the first's, calls ``init_server_dir`` itself (fresh keys every time).
 """
