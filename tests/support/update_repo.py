@@ -3,12 +3,10 @@ code and published with the real ``crystal-server release publish`` command."""
 
 from __future__ import annotations
 
-import gzip
-import shutil
 from pathlib import Path
 
 from crystal_protocol.releases import PRODUCT, current_platform
-from crystal_server.demo_release import MTIME, build_demo_archive
+from crystal_server.demo_release import build_demo_archive
 from tests.support.servers import ReferenceServer
 
 
@@ -21,12 +19,8 @@ def publish(server: ReferenceServer, version: str, *, channel: str = "stable", c
     folder = server.data_dir.parent / "archives"
     folder.mkdir(exist_ok=True)
     platform = platform or current_platform()
-    archive = folder / f"{product}-{version}-{platform}.tar.gz"
-    if payload_bytes:
-        _gzip_stored(build_demo_archive(version, archive.with_suffix(""), broken=broken, platform=platform,
-                                        product=product, payload_bytes=payload_bytes), archive)
-    else:
-        build_demo_archive(version, archive, broken=broken, platform=platform, product=product)
+    archive = build_demo_archive(version, folder / f"{product}-{version}-{platform}.tar.gz", broken=broken,
+                                 platform=platform, product=product, payload_bytes=payload_bytes)
     args = ["release", "publish", str(server.data_dir), str(archive), "--product", product, "--version", version,
             "--channel", channel, "--platform", platform, "--patches", str(patches)]
     if critical:
@@ -42,18 +36,6 @@ def publish(server: ReferenceServer, version: str, *, channel: str = "stable", c
     proc = server.admin(*args)
     assert proc.returncode == 0, proc.stderr
     return archive.name
-
-
-def _gzip_stored(tar: Path, archive: Path) -> None:
-    """``tar`` gzipped into ``archive`` as stored (level 0) deflate blocks, then removed.
-
-    The payload is random filler: deflate at any level gives it back as stored blocks, as large as it came,
-    after ~45 ms of CPU per MiB spent finding that out (3 s for a 64 MiB release; level 1 costs the same).
-    Level 0 writes the same kind of blocks at once; the archive is still a .tar.gz the client inflates."""
-    with open(tar, "rb") as source, open(archive, "wb") as raw, \
-            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=MTIME, compresslevel=0) as zipped:
-        shutil.copyfileobj(source, zipped, 1 << 20)
-    tar.unlink()
 
 
 def yank(server: ReferenceServer, version: str, *, product: str = PRODUCT) -> None:
