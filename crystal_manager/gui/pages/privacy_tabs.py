@@ -212,8 +212,11 @@ class MaySendTab(QWidget):
             item = self.table.item(row, 1)
             if item is not None:  # a long code's cell shows it short; its tooltip holds it exactly
                 item.setToolTip(tips.get(row, text[1]))
-        if self.table.isVisible():  # a hidden table is fitted when shown
-            self.table.resizeColumnsToContents()
+        # Fitted again now that the headings are bold and span both columns (resizeColumnsToContents here
+        # undid the fit: columns past the visible width, cut off with no sideways scroll bar); a hidden table
+        # is fitted when shown.
+        if self.table.isVisible():
+            self.table.fit()
 
     def set_next_check(self, when: str | None, activated: bool) -> None:
         """"Next license check: …" (or why there is none)."""
