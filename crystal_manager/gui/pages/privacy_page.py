@@ -77,7 +77,7 @@ class PrivacyPage(QWidget):
         self.vendor = VendorTab()
         self.choices = ChoicesTab()
         self.others_table = FullTable([tr("What"), tr("Who sees or keeps it")],
-                                       name=tr("What else leaves this computer"))
+                                       name=tr("What else leaves this computer"), as_tall_as_rows=True)
         self.others_table.set_rows([[core_tr(d.title), core_tr(d.who_sees)] for d in DISCLOSURES])
         self.others_detail = wrapped()
         self.others_table.currentCellChanged.connect(
@@ -165,10 +165,7 @@ class PrivacyPage(QWidget):
         box.addStretch(1)
         # A few rows: the list is as tall as they are, and the first one's explanation shows at once.
         self.others_table.setCurrentCell(0, 0)
-        self.others_table.fit()  # measured now, though hidden: its height is fixed from its rows'
-        height = self.others_table.horizontalHeader().sizeHint().height() + 2 * self.others_table.frameWidth()
-        height += sum(self.others_table.rowHeight(r) for r in range(self.others_table.rowCount()))
-        self.others_table.setFixedHeight(height + 4)
+        self.others_table.fit()  # measured now, though hidden (as_tall_as_rows: fitted again when shown)
         return others
 
     # -- facts in -------------------------------------------------------------------------------------

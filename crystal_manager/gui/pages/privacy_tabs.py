@@ -35,8 +35,12 @@ class FullTable(PlainTable):
 
     MIN_COLUMN = 90  # px: a squeezed column still reads as words
 
-    def __init__(self, headers: Sequence[str], *, name: str, parent: QWidget | None = None) -> None:
+    def __init__(self, headers: Sequence[str], *, name: str, parent: QWidget | None = None,
+                 as_tall_as_rows: bool = False) -> None:
         super().__init__(headers, name=name, parent=parent)
+        # A short list shown whole: its height follows its rows each time they are measured (they wrap to
+        # more lines on a narrow page than when the table was built, hidden).
+        self._as_tall_as_rows = as_tall_as_rows
         # Measure every row, not only those on screen (a hidden tab has none on screen).
         self.verticalHeader().setResizeContentsPrecision(-1)
         self.horizontalHeader().setResizeContentsPrecision(-1)
@@ -80,6 +84,9 @@ class FullTable(PlainTable):
         for c, width in enumerate(widths):
             self.setColumnWidth(c, width)
         self.resizeRowsToContents()
+        if self._as_tall_as_rows:
+            height = self.horizontalHeader().sizeHint().height() + 2 * self.frameWidth()
+            self.setFixedHeight(height + sum(self.rowHeight(r) for r in range(self.rowCount())) + 4)
 
     def showEvent(self, event: QShowEvent) -> None:
         """Fit again when shown: fonts, styles and the width are final only then."""
