@@ -14,9 +14,10 @@ def kill_server(server: ReferenceServer, timeout: float = 10.0) -> None:
     nothing left to do)."""
     running = server.running
     if isinstance(running, ForkedServer):  # not our child: signalled and watched through its pidfd
-        if running.pidfd >= 0:
-            signal.pidfd_send_signal(running.pidfd, signal.SIGKILL)
-            select.select([running.pidfd], [], [], timeout)
+        assert running.pidfd >= 0, "the server had already ended before it could be killed"
+        signal.pidfd_send_signal(running.pidfd, signal.SIGKILL)
+        ready, _, _ = select.select([running.pidfd], [], [], timeout)
+        assert ready, f"the killed server was still running after {timeout} s"
     else:
         running.process.kill()
         running.process.wait(timeout)
