@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from crystal_manager import __version__
@@ -105,19 +106,22 @@ def check_key_store(ctx: AppContext, lic: LicenseStatus) -> LicenseStatus:
     from crystal_manager.licensing.engine import KEY_SECRET
     from crystal_manager.storage.secrets import SecretStoreError, set_aside
 
+    kept: Path | None = None
     try:
         key = store.get(KEY_SECRET)
     except SecretStoreError:
         from datetime import UTC, datetime
 
-        set_aside(path, now=datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
+        # None when the damage is gone already: another check of this app set it aside in between (the
+        # License page's own read and the one the file watch started run at once) — its copy is named below.
+        kept = set_aside(path, now=datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
         key = None
     if key:
         return lic
-    copies = sorted(path.parent.glob(f"{path.name}.damaged-*"))
-    if copies:
+    kept = kept or _newest(list(path.parent.glob(f"{path.name}.damaged-*")))
+    if kept is not None:
         what = (f"the file holding the license key was damaged and could not be read; it was kept as "
-                f"{copies[-1]}")
+                f"{kept}")
     else:
         what = f"the license key is missing from {path}"
     ending = f" (the one ending in {lic.key_hint})" if lic.key_hint else ""
@@ -126,3 +130,14 @@ def check_key_store(ctx: AppContext, lic: LicenseStatus) -> LicenseStatus:
     return replace(lic, state="not_activated", plan=None, seats_used=None, seats_total=None, key_hint=None,
                    max_version=None,
                    message=f"{what}. Activate again with your key{ending}: this computer keeps its seat")
+
+
+def _newest(copies: list[Path]) -> Path | None:
+    """The newest damaged copy, by when its file was written (by name "…Z-10" would sort before "…Z-2")."""
+    def when(copy: Path) -> tuple[int, int, str]:
+        try:
+            return (1, copy.stat().st_mtime_ns, copy.name)
+        except OSError:  # removed meanwhile (a deletion): the last choice
+            return (0, 0, copy.name)
+
+    return max(copies, key=when, default=None)

@@ -8,9 +8,11 @@ only the user can read, and :attr:`SecretStore.is_fallback` says so for ``status
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import stat
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -71,11 +73,35 @@ class _KeyringBackend:
             self._kr.delete_password(self._service, name)
 
 
+#: One lock per secrets file for this process, held by every FileBackend and by set_aside: a read-modify-write
+#: (FileBackend.set) and the setting aside of a damaged file must not interleave. Else a check judges the file
+#: damaged, another thread writes a valid one in its place (a secret saved right after an earlier set-aside),
+#: and the check moves the valid file aside instead of the damage (issue 11).
+_FILE_LOCKS: dict[str, threading.Lock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+def _file_lock(path: Path) -> threading.Lock:
+    key = os.path.abspath(path)
+    with _FILE_LOCKS_GUARD:
+        return _FILE_LOCKS.setdefault(key, threading.Lock())
+
+
+def _damaged(raw: bytes) -> bool:
+    """True if ``raw`` is not what FileBackend can read (a JSON object)."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return True
+    return not isinstance(data, dict)
+
+
 class FileBackend:
     """A JSON file with mode 0600: the fallback where no keyring exists."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
+        self._lock = _file_lock(path)
 
     @property
     def path(self) -> Path:
@@ -97,26 +123,54 @@ class FileBackend:
         return {str(k): str(v) for k, v in data.items()}
 
     def get(self, name: str) -> str | None:
-        return self._load().get(name)
+        with self._lock:
+            return self._load().get(name)
 
     def set(self, name: str, value: str) -> None:
-        data = self._load()
-        data[name] = value
-        write_json_atomic(self._path, data, mode=0o600)
-
-    def delete(self, name: str) -> None:
-        data = self._load()
-        if data.pop(name, None) is not None:
+        with self._lock:
+            data = self._load()
+            data[name] = value
             write_json_atomic(self._path, data, mode=0o600)
 
+    def delete(self, name: str) -> None:
+        with self._lock:
+            data = self._load()
+            if data.pop(name, None) is not None:
+                write_json_atomic(self._path, data, mode=0o600)
 
-def set_aside(path: Path, *, now: str) -> Path:
+
+def set_aside(path: Path, *, now: str) -> Path | None:
     """Move a damaged secrets file out of the way, kept for support (``NAME.damaged-NOW``, still 0600), so
-    the next secret written starts a clean file and nothing that was there is lost."""
-    target = path.with_name(f"{path.name}.damaged-{now}")
-    os.replace(path, target)
-    os.chmod(target, 0o600)
-    return target
+    the next secret written starts a clean file and nothing that was there is lost. Returns the copy, or None
+    when the file is not damaged (any more).
+
+    The file is judged again here, under the lock its writers in this process hold: a valid file written
+    since the caller's failed read (after another thread set the damage aside) is not damage and stays. An
+    earlier copy is never replaced: a name already taken (two damaged files in one second) gets ``-2``,
+    ``-3``, … (the name is taken by a hard link, which fails where os.replace would overwrite)."""
+    with _file_lock(path):
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None  # already set aside (two checks found the same damage)
+        if not _damaged(raw):
+            return None
+        n = 1
+        while True:
+            target = path.with_name(f"{path.name}.damaged-{now}" + (f"-{n}" if n > 1 else ""))
+            try:
+                os.link(path, target)
+                break
+            except FileExistsError:
+                n += 1
+        if target.read_bytes() != raw:
+            # Another process replaced the file between the read and the link: what is there now is its
+            # file, not the damage judged (which is gone with the replace); leave it where it is.
+            target.unlink()
+            return None
+        os.unlink(path)
+        os.chmod(target, 0o600)
+        return target
 
 
 class SecretStore:
