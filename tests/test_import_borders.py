@@ -7,8 +7,6 @@ import ast
 import functools
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "crystal_manager"
 SERVER = ROOT / "crystal_server"
@@ -54,28 +52,42 @@ def _modules(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
 
 
-@pytest.mark.parametrize("path", _modules(APP), ids=lambda p: str(p.relative_to(ROOT)))
-def test_qt_only_in_gui(path: Path) -> None:
-    if (APP / "gui") in path.parents:
-        return
-    assert not _hits(path, QT_MODULES), f"{path.relative_to(ROOT)} imports Qt outside crystal_manager/gui"
+def _rel(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if ROOT in path.parents else str(path)
 
 
-@pytest.mark.parametrize("path", _modules(APP), ids=lambda p: str(p.relative_to(ROOT)))
-def test_network_only_in_gateway(path: Path) -> None:
-    if path == GATEWAY:
-        return
-    assert not _hits(path, NETWORK_MODULES), f"{path.relative_to(ROOT)} talks to the network itself"
+def qt_outside_gui(paths: list[Path]) -> list[str]:
+    """Modules outside crystal_manager/gui that import Qt."""
+    return [f"{_rel(p)} imports Qt outside crystal_manager/gui" for p in paths
+            if (APP / "gui") not in p.parents and _hits(p, QT_MODULES)]
 
 
-@pytest.mark.parametrize("path", _modules(APP) + _modules(PROTOCOL), ids=lambda p: str(p.relative_to(ROOT)))
-def test_app_never_imports_server(path: Path) -> None:
-    assert not _hits(path, {"crystal_server"})
+def network_outside_gateway(paths: list[Path]) -> list[str]:
+    """Modules other than the gateway that import a network client."""
+    return [f"{_rel(p)} talks to the network itself" for p in paths if p != GATEWAY and _hits(p, NETWORK_MODULES)]
 
 
-@pytest.mark.parametrize("path", _modules(SERVER) + _modules(PROTOCOL), ids=lambda p: str(p.relative_to(ROOT)))
-def test_server_never_imports_app(path: Path) -> None:
-    assert not _hits(path, {"crystal_manager"})
+def importing(paths: list[Path], banned: str) -> list[str]:
+    """Modules that import ``banned`` (a package)."""
+    return [f"{_rel(p)} imports {sorted(_hits(p, {banned}))}" for p in paths if _hits(p, {banned})]
+
+
+# One test per rule over every module (a parametrized test per module was 745 tests, most of the file's time
+# in pytest's own bookkeeping); each failure names every module that breaks the rule.
+def test_qt_only_in_gui() -> None:
+    assert not qt_outside_gui(_modules(APP))
+
+
+def test_network_only_in_gateway() -> None:
+    assert not network_outside_gateway(_modules(APP))
+
+
+def test_app_never_imports_server() -> None:
+    assert not importing(_modules(APP) + _modules(PROTOCOL), "crystal_server")
+
+
+def test_server_never_imports_app() -> None:
+    assert not importing(_modules(SERVER) + _modules(PROTOCOL), "crystal_manager")
 
 
 def test_gateway_is_the_one_httpx_user() -> None:
@@ -87,6 +99,19 @@ def test_the_border_check_can_fail(tmp_path: Path) -> None:
     sample.write_text("def f():\n    from PySide6 import QtCore\n    import httpx\n")
     assert _hits(sample, QT_MODULES) == {"PySide6", "PySide6.QtCore"}
     assert _hits(sample, NETWORK_MODULES) == {"httpx"}
+    # Each rule's check over a list of modules names the one that breaks it, and only that one.
+    clean = tmp_path / "clean.py"
+    clean.write_text("import json\n")
+    tuf_user = tmp_path / "tuf_user.py"
+    tuf_user.write_text("from tuf.ngclient import Updater\nimport crystal_server.cli, crystal_manager\n")
+    assert qt_outside_gui([clean, sample]) == [f"{sample} imports Qt outside crystal_manager/gui"]
+    assert network_outside_gateway([sample, clean]) == [f"{sample} talks to the network itself"]
+    assert tuf_outside_metadata_modules([clean, tuf_user]) == [f"{tuf_user} uses python-tuf outside updates/trust"]
+    assert importing([clean, tuf_user], "crystal_server") == [f"{tuf_user} imports ['crystal_server.cli']"]
+    assert importing([tuf_user], "crystal_manager") == [f"{tuf_user} imports ['crystal_manager']"]
+    # The rules' exceptions are where they say: the GUI may import Qt, the gateway httpx.
+    assert not qt_outside_gui([APP / "gui" / "app.py"]) and _hits(APP / "gui" / "app.py", QT_MODULES)
+    assert not network_outside_gateway([GATEWAY])
 
 
 def test_core_does_not_load_qt_at_runtime() -> None:
@@ -103,13 +128,16 @@ TUF_MODULES = {"tuf", "securesystemslib"}
 TUF_USERS = {APP / "updates" / "fetcher.py", APP / "updates" / "trust.py"}
 
 
-@pytest.mark.parametrize("path", _modules(APP), ids=lambda p: str(p.relative_to(ROOT)))
-def test_tuf_only_in_the_metadata_modules(path: Path) -> None:
+def tuf_outside_metadata_modules(paths: list[Path]) -> list[str]:
+    """Modules other than the two metadata modules that use python-tuf."""
+    return [f"{_rel(p)} uses python-tuf outside updates/trust" for p in paths
+            if p not in TUF_USERS and _hits(p, TUF_MODULES)]
+
+
+def test_tuf_only_in_the_metadata_modules() -> None:
     # ngclient brings its own urllib3 fetcher: only these two modules may build an Updater, and they
     # always hand it the gateway's fetcher (tests/updates/test_trust.py sees every request in the ledger).
-    if path in TUF_USERS:
-        return
-    assert not _hits(path, TUF_MODULES), f"{path.relative_to(ROOT)} uses python-tuf outside updates/trust"
+    assert not tuf_outside_metadata_modules(_modules(APP))
 
 
 def test_status_paths_do_not_load_tuf() -> None:
@@ -150,19 +178,27 @@ def _programs(path: Path) -> set[str]:
             and isinstance(node.elts[0].value, str)}
 
 
-@pytest.mark.parametrize("path", _modules(APP), ids=lambda p: str(p.relative_to(ROOT)))
-def test_no_other_way_out(path: Path) -> None:
-    rel = path.relative_to(ROOT)
-    assert not _hits(path, OTHER_WAYS_OUT), f"{rel} imports a module that reaches the network"
-    if path not in SOCKET_USERS:
-        assert not _hits(path, {"socket", "_socket"}), f"{rel} opens sockets (only the named local uses may)"
+def other_ways_out(path: Path) -> list[str]:
+    """Every way ``path`` could reach the network besides the gateway (empty: none)."""
+    rel = _rel(path)
+    found = []
+    if _hits(path, OTHER_WAYS_OUT):
+        found.append(f"{rel} imports a module that reaches the network")
+    if path not in SOCKET_USERS and _hits(path, {"socket", "_socket"}):
+        found.append(f"{rel} opens sockets (only the named local uses may)")
     qt_network = {m for m in _hits(path, {"PySide6.QtNetwork"}) if m != "PySide6.QtNetwork"}
-    assert qt_network <= QT_LOCAL_ONLY, f"{rel} uses QtNetwork beyond local sockets: {qt_network - QT_LOCAL_ONLY}"
-    assert not _programs(path) & NETWORK_TOOLS, f"{rel} starts a network program"
+    if not qt_network <= QT_LOCAL_ONLY:
+        found.append(f"{rel} uses QtNetwork beyond local sockets: {sorted(qt_network - QT_LOCAL_ONLY)}")
+    if _programs(path) & NETWORK_TOOLS:
+        found.append(f"{rel} starts a network program")
     source = path.read_text(encoding="utf-8")
-    if path not in LINK_OPENERS:
-        assert "openUrl" not in source and "setOpenExternalLinks(True)" not in source, \
-            f"{rel} opens links in the browser without a declared disclosure"
+    if path not in LINK_OPENERS and ("openUrl" in source or "setOpenExternalLinks(True)" in source):
+        found.append(f"{rel} opens links in the browser without a declared disclosure")
+    return found
+
+
+def test_no_other_way_out() -> None:
+    assert not [problem for path in _modules(APP) for problem in other_ways_out(path)]
 
 
 def test_link_openers_are_declared_in_the_catalog() -> None:
@@ -181,3 +217,11 @@ def test_the_other_ways_out_check_can_fail(tmp_path: Path) -> None:
     assert _hits(sample, {"PySide6.QtNetwork"}) - QT_LOCAL_ONLY == {"PySide6.QtNetwork",
                                                                     "PySide6.QtNetwork.QNetworkAccessManager"}
     assert _programs(sample) & NETWORK_TOOLS == {"curl"}
+    sample.write_text(sample.read_text() + "QDesktopServices.openUrl(x)\n")
+    assert other_ways_out(sample) == [
+        f"{sample} imports a module that reaches the network",
+        f"{sample} opens sockets (only the named local uses may)",
+        f"{sample} uses QtNetwork beyond local sockets: ['PySide6.QtNetwork.QNetworkAccessManager']",
+        f"{sample} starts a network program",
+        f"{sample} opens links in the browser without a declared disclosure"]
+    assert not other_ways_out(APP / "gui" / "ipc.py")  # a named socket user
