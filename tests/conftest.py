@@ -132,6 +132,13 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput[workers.SHARED] = str(workers.make_shared_dir(node.config))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _worker_folder(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Each xdist worker's own temporary folder, read for the leak scan when the worker is done."""
+    if workers.worker_id(request.config) is not None:
+        workers.remember_folder(request.config, tmp_path_factory.getbasetemp())
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """An xdist worker leaves the keys it issued and its mark; the controller removes the shared folder."""
     from tests.support.licensing import ISSUED_KEYS

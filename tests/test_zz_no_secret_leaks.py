@@ -6,7 +6,7 @@ the secret store on machines without a keyring. Logs, ledgers, state files, offl
 
 from __future__ import annotations
 
-import bisect
+import os
 import re
 import stat
 from pathlib import Path
@@ -15,6 +15,7 @@ import pytest
 
 from crystal_manager.services.context import AppContext
 from tests.storage.file_keyring import STAND_IN_NAME
+from tests.support.leak_scan import folder_runs, holding_key, load_folder_runs, runs, save_folder_runs
 from tests.support.licensing import ISSUED_KEYS, issue, service
 from tests.support.servers import ReferenceServer
 from tests.support.workers import whole_run
@@ -25,59 +26,11 @@ def _variants(key: str) -> set[bytes]:
     return {key.encode(), key.lower().encode(), body.replace("-", "").encode(), body.encode()}
 
 
-#: Every form of a key is a run of at least 20 letters, digits and dashes, so a key is in a file exactly when
-#: it is in one of the file's longest runs of such characters. Every file is read once for its runs, which
-#: are then searched for every form of every key: searching whole files for each of ~1,200 forms took over a
-#: minute once the suite wrote ~900 MB (release archives, downloads and installed payloads of random filler,
-#: ~10,000 small files); the runs of all small files together are ~1 MB.
-_RUN_LENGTH = 20
 _LARGE = 4 * 1024 * 1024
-#: Each byte mapped to 1 if it can be part of a key, else 0: the runs are then found by ``bytes.find`` in C
-#: (a regular expression over the same data, ``[0-9A-Za-z-]{20,}``, read only ~22 MB/s: ~70 s per run of
-#: the suite; this reads ~350 MB/s).
-_KEY_BYTE = bytes(int(chr(b).isascii() and (chr(b).isalnum() or chr(b) == "-")) for b in range(256))
-
-
-def _runs(data: bytes) -> set[bytes]:
-    """Every longest run of at least 20 letters, digits and dashes in ``data``."""
-    marks = data.translate(_KEY_BYTE)
-    found: set[bytes] = set()
-    start = marks.find(b"\x01" * _RUN_LENGTH)
-    while start != -1:
-        end = marks.find(b"\x00", start)
-        end = len(marks) if end == -1 else end
-        found.add(data[start:end])
-        start = marks.find(b"\x01" * _RUN_LENGTH, end)
-    return found
-
-
-def _holding_key(runs_of: dict[str, set[bytes]], needles: set[bytes]) -> set[str]:
-    """The names whose runs hold any needle. All runs are joined once and each needle searched once: searching
-    each file's runs for each of ~1,200 forms took ~8 s for the suite's ~15,000 small files; this, well under
-    a second."""
-    names: list[str] = []
-    starts: list[int] = []
-    parts: list[bytes] = []
-    at = 0
-    for name, runs in runs_of.items():
-        if runs:
-            part = b"\n".join(runs) + b"\n"  # a newline is in no key: no form can span two runs
-            names.append(name)
-            starts.append(at)
-            parts.append(part)
-            at += len(part)
-    joined = b"".join(parts)
-    found: set[str] = set()
-    for needle in needles:
-        where = joined.find(needle)
-        while where != -1:
-            found.add(names[bisect.bisect_right(starts, where) - 1])
-            where = joined.find(needle, where + 1)
-    return found
 
 
 def _holds_key(data: bytes, needles: set[bytes]) -> bool:
-    return bool(_holding_key({"data": _runs(data)}, needles))
+    return bool(holding_key({"data": runs(data)}, needles))
 
 
 @pytest.mark.run_last
@@ -94,23 +47,20 @@ def test_no_license_key_in_any_file_written(tmp_path_factory: pytest.TempPathFac
     svc.write_offline_request(lic.key, tmp_path / "request.json")
     assert len(ISSUED_KEYS) >= 1
     # The whole run: under pytest-xdist, every worker's folder and keys, once the other workers are done.
-    root, keys = whole_run(request.config, tmp_path_factory, ISSUED_KEYS)
+    root, keys, known = whole_run(request.config, tmp_path_factory, ISSUED_KEYS)
     needles = set().union(*(_variants(k) for k in keys))
-    scanned = 0
-    runs_of: dict[str, set[bytes]] = {}
-    for path in root.rglob("*"):
-        if not path.is_file() or path.is_symlink():
-            continue
-        data = path.read_bytes()
-        scanned += 1
+    runs_of: dict[str, frozenset[bytes]] = {}
+    scanned = folder_runs(root, known)
+    for name, entry in scanned.items():
+        path = Path(name)
         if path.name == "secrets.json" and path.parent.name == "state":
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
             continue
         if path.name == STAND_IN_NAME:  # a test's stand-in for the desktop keyring, where the key belongs
             continue
-        runs_of[str(path)] = _runs(data)
-    assert scanned > 10
-    assert sorted(_holding_key(runs_of, needles)) == []
+        runs_of[name] = entry.runs
+    assert len(scanned) > 10
+    assert sorted(holding_key(runs_of, needles)) == []
 
 
 def test_the_large_file_scan_finds_every_form_of_a_key() -> None:
@@ -125,11 +75,11 @@ def test_the_large_file_scan_finds_every_form_of_a_key() -> None:
 def test_the_scan_names_exactly_the_files_holding_a_form_of_a_key() -> None:
     key = "CM3D-ABCDE-FGHJK-MNPQR-STVWX"
     body = key.removeprefix("CM3D-")
-    runs_of = {"first": _runs(b"x" * 40), "upper": _runs(b"{\"k\": \"" + key.encode() + b"\"}"),
-               "empty": set(), "lower": _runs(b"log " + key.lower().encode()), "none": _runs(b"y" * 30),
-               "bare": _runs(body.replace("-", "").encode() + b"\n"), "last": _runs(b"- " + body.encode())}
-    assert _holding_key(runs_of, _variants(key)) == {"upper", "lower", "bare", "last"}
-    assert _holding_key(runs_of, _variants("CM3D-ZZZZZ-FGHJK-MNPQR-STVWX")) == set()
+    runs_of = {"first": runs(b"x" * 40), "upper": runs(b"{\"k\": \"" + key.encode() + b"\"}"),
+               "empty": set(), "lower": runs(b"log " + key.lower().encode()), "none": runs(b"y" * 30),
+               "bare": runs(body.replace("-", "").encode() + b"\n"), "last": runs(b"- " + body.encode())}
+    assert holding_key(runs_of, _variants(key)) == {"upper", "lower", "bare", "last"}
+    assert holding_key(runs_of, _variants("CM3D-ZZZZZ-FGHJK-MNPQR-STVWX")) == set()
 
 
 def test_the_runs_are_what_the_regular_expression_finds() -> None:
@@ -139,5 +89,29 @@ def test_the_runs_are_what_the_regular_expression_finds() -> None:
     alphabet = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_. \x00\xff"
     data = bytes(rng.choice(alphabet) for _ in range(200_000)) + b"CM3D-ABCDE-FGHJK-MNPQR-STVWX"
     expected = set(re.findall(rb"[0-9A-Za-z-]{20,}", data))
-    assert expected and _runs(data) == expected
+    assert expected and runs(data) == expected
 
+
+
+def test_a_file_changed_after_its_worker_read_it_is_read_again(tmp_path: Path) -> None:
+    key = "CM3D-ABCDE-FGHJK-MNPQR-STVWX"
+    (tmp_path / "a").mkdir()
+    kept, changed = tmp_path / "a" / "kept.log", tmp_path / "changed.log"
+    kept.write_bytes(b"nothing here " * 10)
+    changed.write_bytes(b"x" * 40)
+    saved = tmp_path.parent / f"{tmp_path.name}-runs.pickle"
+    save_folder_runs(tmp_path, saved)
+    known = load_folder_runs(saved)
+    assert set(known) == {str(kept), str(changed)} and known[str(changed)].runs == {b"x" * 40}
+    # Same size, a key in it now (the modification time moves on): read again, not taken from ``known``.
+    changed.write_bytes(key.encode() + b"-" * (40 - len(key)))
+    os.utime(changed, ns=(known[str(changed)].mtime_ns + 1, known[str(changed)].mtime_ns + 1))
+    # An unchanged file is taken from ``known``: what it says is what the scan uses.
+    planted = known[str(kept)]._replace(runs=frozenset({key.encode()}))
+    found = folder_runs(tmp_path, {**known, str(kept): planted})
+    assert holding_key({name: entry.runs for name, entry in found.items()}, _variants(key)) == {
+        str(changed), str(kept)}
+    # A file added after the worker read its folder is read too.
+    (tmp_path / "late.txt").write_bytes(key.lower().encode())
+    assert str(tmp_path / "late.txt") in holding_key(
+        {name: entry.runs for name, entry in folder_runs(tmp_path, known).items()}, _variants(key))
