@@ -1,8 +1,14 @@
-"""A plain install works: build the wheel from a copy of the source, install it with its dependencies into a
-fresh venv outside the source tree, and run what a user runs (issue 13, deliver 1)."""
+"""A plain install works: build the wheel from a copy of the source, install it into a fresh venv outside the
+source tree with exactly the dependencies it declares, and run what a user runs (issue 13, deliver 1).
+
+pip installs the wheel itself; its dependencies are the dev venv's installed distributions in the closure of the
+wheel's Requires-Dist, linked file by file from their RECORDs (as uv's link mode does), then ``pip check``
+proves they satisfy it (decision 0025: what this proves and what ``./dev setup`` proves instead)."""
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 import subprocess
 import sys
@@ -10,9 +16,14 @@ import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.parser import BytesParser
+from importlib.metadata import Distribution, PackageNotFoundError, distribution
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
 
 from crystal_manager import __version__
 from tests.build.smoke import (
@@ -47,6 +58,70 @@ def _pip(python: Path | str, *args: str) -> None:
     assert out.returncode == 0, out.stderr[-3000:]
 
 
+def _requires(wheel: Path) -> list[Requirement]:
+    """The Requires-Dist of a wheel's METADATA."""
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        message = BytesParser().parsebytes(archive.read(metadata))
+    return [Requirement(line) for line in message.get_all("Requires-Dist") or []]
+
+
+def _pins() -> dict[NormalizedName, str]:
+    """constraints.txt's ``name==version`` lines."""
+    lines = (line.split("#")[0].strip() for line in (ROOT / "constraints.txt").read_text().splitlines())
+    return {canonicalize_name(name): version for name, _, version in (line.partition("==") for line in lines if line)}
+
+
+def _closure(requires: list[Requirement]) -> dict[NormalizedName, Distribution]:
+    """The dev venv's distributions that ``requires`` pulls in, following each one's own requirements (with the
+    extras asked for) where their markers hold here; each at the version constraints.txt pins."""
+    pins = _pins()
+    found: dict[NormalizedName, Distribution] = {}
+    followed: set[tuple[NormalizedName, str]] = set()
+    todo = [(req, "") for req in requires]
+    while todo:
+        req, extra = todo.pop()
+        if req.marker is not None and not req.marker.evaluate({"extra": extra}):
+            continue
+        name = canonicalize_name(req.name)
+        if name not in found:
+            try:
+                found[name] = distribution(name)
+            except PackageNotFoundError:
+                pytest.fail(f"{req.name} is not installed in the dev venv: run ./dev setup")
+        version = found[name].version
+        assert req.specifier.contains(version, prereleases=True), f"{name} {version} does not meet {req}"
+        assert name not in pins or Version(pins[name]) == Version(version), \
+            f"{name} {version}: constraints.txt pins {pins[name]}"
+        for wanted in ("", *sorted(req.extras)):
+            if (name, wanted) not in followed:
+                followed.add((name, wanted))
+                todo += [(Requirement(line), wanted) for line in found[name].requires or []]
+    return found
+
+
+def _link_into(site: Path, dists: dict[NormalizedName, Distribution]) -> None:
+    """Every file each distribution's RECORD lists under its site-packages (code, data, its .dist-info), hard-
+    linked into ``site`` (symlinked across file systems). Its scripts in bin/ stay out: they name the dev venv's
+    interpreter, and the app never runs them."""
+    for name, dist in dists.items():
+        assert dist.files is not None, f"{name} has no RECORD"
+        source_site = Path(os.path.normpath(str(dist.locate_file(""))))
+        for file in dist.files:
+            source = Path(os.path.normpath(str(dist.locate_file(file))))  # RECORD names scripts as ../../../bin/…
+            if not source.is_relative_to(source_site):
+                assert source.parent.name == "bin", f"{name}: {file} is outside site-packages"
+                continue
+            target = site / source.relative_to(source_site)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(source, target)
+            except OSError as error:
+                if error.errno != errno.EXDEV:
+                    raise
+                target.symlink_to(source)
+
+
 @pytest.fixture(scope="module")
 def installed() -> Iterator[Installed]:
     # Outside pytest's temporary folder and removed afterwards: the venv's ~330 MB would otherwise be read by
@@ -65,10 +140,13 @@ def _install(top: Path) -> Iterator[Installed]:
     venv = top / "venv"
     # No pip of its own (seeding one takes ~6 s): this pip installs into it (--python), as into any venv.
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    # The wheel's own dependency list (constrained to the versions CI tests), from the index or pip's cache.
-    _pip(sys.executable, "--python", str(venv / "bin" / "python"), "install", "-c", str(ROOT / "constraints.txt"),
-         str(wheel))
     site = next((venv / "lib").glob("python3*/site-packages"))
+    python = str(venv / "bin" / "python")
+    # The wheel's dependency closure, at the versions constraints.txt pins (what CI tests), linked in: pip would
+    # unpack the same ~300 MB from its cache (6 s of CPU); a dependency the wheel forgets is still missing.
+    _link_into(site, _closure(_requires(wheel)))
+    _pip(sys.executable, "--python", python, "install", "--no-deps", str(wheel))
+    _pip(sys.executable, "--python", python, "check")  # every installed requirement is met, the wheel's too
     outside = top / "cwd"
     outside.mkdir()
     yield Installed(wheel, venv, site, outside)
