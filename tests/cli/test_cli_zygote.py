@@ -7,6 +7,8 @@ output and exit status both ways.
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 import os
 import signal
@@ -280,3 +282,136 @@ def test_app_identifies_the_same_computer_forked_and_executed(tmp_path: Path) ->
     ident = identify(MachineFacts(machine_id="4" * 32, environment=forked["environment"], os_family="Linux"))
     assert forked["fingerprint"] == ident.fingerprint
     assert request("5" * 32, "other", forked=True)["fingerprint"] != forked["fingerprint"]
+
+
+# Imports PRELOAD in a fresh interpreter with os.environ, os.getcwd and sys.argv watched: which variables it
+# reads, and which modules look at the folder or argv (the zygote's, not a run's).
+WATCH_PROBE = '''
+import importlib, json, os, sys
+from collections.abc import MutableMapping
+env_read, noted = set(), set()
+
+def reader():
+    frame = sys._getframe(2)
+    while frame.f_globals.get("__name__") in {"os", "_collections_abc", "__main__"}:
+        frame = frame.f_back
+    return frame.f_globals.get("__name__")
+
+class Environ(MutableMapping):
+    def __init__(self, real): self.real = real
+    def __getitem__(self, key): env_read.add(key); return self.real[key]
+    def __contains__(self, key): env_read.add(key); return key in self.real
+    def __setitem__(self, key, value): self.real[key] = value
+    def __delitem__(self, key): del self.real[key]
+    def __iter__(self): env_read.add("*every variable*"); return iter(self.real)
+    def __len__(self): return len(self.real)
+    def copy(self): env_read.add("*every variable*"); return dict(self.real)
+
+class Argv(list):
+    def __getitem__(self, i): noted.add(reader()); return super().__getitem__(i)
+    def __iter__(self): noted.add(reader()); return super().__iter__()
+    def __len__(self): noted.add(reader()); return super().__len__()
+
+real_getcwd = os.getcwd
+def getcwd(): noted.add(reader()); return real_getcwd()
+
+os.environ, os.getcwd, sys.argv = Environ(os.environ), getcwd, Argv(sys.argv)
+from tests.support.cli_zygote import PRELOAD
+for name in PRELOAD:
+    importlib.import_module(name)
+print(json.dumps({"env": sorted(env_read), "noted": sorted(noted)}))
+'''
+
+
+def test_preload_reads_only_what_a_run_must_share() -> None:
+    """Importing PRELOAD reads only variables a forked run must have equal to the zygote's (else it is executed)
+    or reads later itself; a module that notes the folder or argv is one ``_become`` sets again."""
+    proc = subprocess.run([sys.executable, "-c", WATCH_PROBE], env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout)
+    shared = [name for name in seen["env"] if cli_zygote.captured({name: ""}) or name in cli_zygote.READ_LATER]
+    assert seen["env"] == shared
+    assert set(seen["noted"]) <= cli_zygote.NOTES_AT_IMPORT
+    assert "keyring.backends.kwallet" in seen["noted"]  # the watch works: kwallet notes argv[0]
+
+
+def test_what_modules_noted_at_import_is_a_fresh_runs(tmp_path: Path) -> None:
+    """rich's folder and the name KWallet would show (argv[0] when keyring's kwallet module was imported)."""
+    (tmp_path / "noted_probe.py").write_text(
+        "import json, os, rich, keyring.backends.kwallet as k\n"
+        "print(json.dumps([rich._IMPORT_CWD, k.DBusKeyring.appid, os.getppid()]))")
+    env = probe_env(tmp_path)
+    forked = json.loads(run_module("noted_probe", [], env=env, cwd=tmp_path, input="").stdout)
+    fresh = json.loads(real("noted_probe", [], env, tmp_path, input="").stdout)
+    assert forked.pop() == forked_pid() != fresh.pop()
+    assert forked == fresh == [str(tmp_path), str(tmp_path / "noted_probe.py")]
+
+
+def submodules_reached_without_import(source: str, package: str | None) -> set[str]:
+    """``a.b`` reached as an attribute of a name bound by ``import a`` where this file never imports ``a.b``
+    (``package``: the file's package, for relative imports). Only names of real submodules are returned."""
+    tree = ast.parse(source)
+    bound: dict[str, str] = {}  # local name -> module
+    imported: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                imported.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+                bound[alias.asname or parts[0]] = alias.name if alias.asname else parts[0]
+        elif isinstance(node, ast.ImportFrom):
+            base = importlib.util.resolve_name("." * node.level + (node.module or ""), package or "") \
+                if node.level else node.module or ""
+            imported.add(base)
+            imported.update(f"{base}.{alias.name}" for alias in node.names)
+    reached: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute):
+            continue
+        chain: list[str] = []
+        inner: ast.expr = node
+        while isinstance(inner, ast.Attribute):
+            chain.insert(0, inner.attr)
+            inner = inner.value
+        if not isinstance(inner, ast.Name) or inner.id not in bound:
+            continue
+        dotted = bound[inner.id]
+        for attr in chain:
+            dotted = f"{dotted}.{attr}"
+            if dotted in imported:
+                continue
+            try:
+                found = importlib.util.find_spec(dotted) is not None
+            except (ImportError, ValueError):
+                found = False
+            if found:
+                reached.add(dotted)
+            break
+    return reached
+
+
+def test_no_submodule_reached_without_its_import() -> None:
+    """The zygotes preload more than a given run imports: a module that reaches ``pkg.sub`` through ``import pkg``
+    without importing ``pkg.sub`` would work forked and fail in a fresh process, unless ``pkg`` itself imports it."""
+    assert submodules_reached_without_import("import logging\nlogging.handlers.RotatingFileHandler", None) \
+        == {"logging.handlers"}
+    assert not submodules_reached_without_import("import logging.handlers\nlogging.handlers.X", None)
+    reached: dict[str, set[str]] = {}
+    for folder in ("crystal_manager", "crystal_protocol", "crystal_server"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+            for dotted in submodules_reached_without_import(path.read_text(encoding="utf-8"), package):
+                reached.setdefault(dotted, set()).add(module)
+    # Fine where the package imports the submodule itself (os.path, importlib.util in some versions…).
+    check = "import importlib, json, sys\nnames = json.loads(sys.argv[1])\nout = {}\n" \
+            "for name in names:\n    pkg, _, attr = name.rpartition('.')\n" \
+            "    out[name] = hasattr(importlib.import_module(pkg), attr)\nprint(json.dumps(out))"
+    missing = {}
+    for dotted, users in reached.items():
+        fresh = subprocess.run([sys.executable, "-c", check, json.dumps([dotted])], capture_output=True, text=True,
+                               timeout=60, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        if not json.loads(fresh.stdout)[dotted]:
+            missing[dotted] = sorted(users)
+    assert missing == {}

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import importlib
+import importlib.util
 import json
 import os
 import select
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from crystal_manager.cli.commands import COMMAND_MODULES
 
 #: Imported once here. Only modules that read nothing from the environment, the folder or argv when they
-#: are imported (checked by reading them; tests/support/test_cli_zygote.py checks the children): the CLI
+#: are imported (checked by reading them; tests/cli/test_cli_zygote.py checks the children): the CLI
 #: every run imports, and the heavy libraries its verbs import. keyring.core picks no backend until it is
 #: first asked (keyring >= 23); Qt is never loaded here. httpcore, h11 and truststore are what httpx loads
 #: when a verb first sends a request (a refused ``status --check-server``: 0.35 s of CPU fresh, 0.08 forked).
@@ -45,13 +46,37 @@ PRELOAD = ("crystal_manager.cli.main", *(f"crystal_manager.cli.commands.{name}" 
            # run. Their environment is read when asked for a priority, not on import. Not the macOS one: the
            # app keeps its bindings from loading off macOS (storage/secrets.py), a fresh process's way.
            "keyring.backends.SecretService", "keyring.backends.kwallet", "keyring.backends.libsecret",
-           "keyring.backends.chainer", "keyring.backends.Windows")
+           "keyring.backends.chainer", "keyring.backends.Windows",
+           # What the children imported after the fork (a sys.modules diff over tests/cli and tests/server,
+           # 288 runs): `update self`'s parser (every run), the gateway and its retry rule, the update service
+           # and its modules, the privacy panel's, deletion, the log file. Their top levels define constants,
+           # regexes, classes and locks only (updates/lock.py picks flock or msvcrt by sys.platform, the
+           # interpreter's own). Each is still imported by the code that uses it: test_cli_zygote.py's
+           # test_no_submodule_reached_without_its_import keeps a forgotten import from passing only here.
+           "crystal_manager.cli.commands.update_self", "crystal_manager.cli.hints", "crystal_manager.net.gateway",
+           "crystal_manager.net.retry", "crystal_manager.services.update_service", "crystal_manager.updates.install",
+           "crystal_manager.updates.download", "crystal_manager.updates.delta", "crystal_manager.updates.fetcher",
+           "crystal_manager.updates.trust", "crystal_manager.services.key_words",
+           "crystal_manager.services.key_storage", "crystal_manager.services.privacy_view",
+           "crystal_manager.services.privacy_words", "crystal_manager.services.deletion",
+           "crystal_manager.privacy.policy", "crystal_manager.privacy.texts", "crystal_manager.storage.logfile",
+           "crystal_protocol.messages",
+           # The standard library's and others' they load on the way. _strptime builds its cache from the locale
+           # and time zone (both must equal this process's: CAPTURED_NAMES) and rebuilds it when either differs
+           # at a call. zipp is what importlib_metadata loads when keyring lists its plugins (a missing
+           # python311.zip on sys.path is tried as a zip); the OpenSSL backend's state is OpenSSL's, which
+           # cryptography's first import above set up here already.
+           "runpy", "_strptime", "secrets", "encodings.ascii", "tarfile", "logging.handlers",
+           "importlib.resources.readers", "zipp.compat.overlay", "cryptography.hazmat.backends.openssl")
 
 #: Environment variables read when the interpreter starts or when a preloaded module is imported: a run
 #: whose environment differs from this process's in one of them must be a real process (cli_run.py).
-#: PYTHON* is the interpreter's own (PYTHONHASHSEED, PYTHONIOENCODING, PYTHONUTF8…), except the ones below.
-CAPTURED_PREFIXES = ("PYTHON", "LD_", "LC_", "FAKETIME", "DYLD_")
-CAPTURED_NAMES = frozenset({"LANG", "LANGUAGE", "TZ", "GNUPG", "PYTHON_ZSTANDARD_IMPORT_POLICY"})
+#: PYTHON* is the interpreter's own (PYTHONHASHSEED, PYTHONIOENCODING, PYTHONUTF8…), except the ones below;
+#: OPENSSL_* (OPENSSL_CONF, OPENSSL_MODULES…) and CRYPTOGRAPHY_OPENSSL_NO_LEGACY are read when cryptography
+#: first loads OpenSSL, which happens here.
+CAPTURED_PREFIXES = ("PYTHON", "LD_", "LC_", "FAKETIME", "DYLD_", "OPENSSL_")
+CAPTURED_NAMES = frozenset({"LANG", "LANGUAGE", "TZ", "GNUPG", "PYTHON_ZSTANDARD_IMPORT_POLICY",
+                            "CRYPTOGRAPHY_OPENSSL_NO_LEGACY"})
 #: Read later, by the code that uses them (keyring when it is first asked for a backend).
 READ_LATER = frozenset({"PYTHON_KEYRING_BACKEND", "PYTHONBREAKPOINT"})
 #: Read at start-up but only into ``sys.path`` / ``sys.dont_write_bytecode``, which the child sets as the
@@ -252,9 +277,35 @@ def _become(job: _Job) -> None:
     sys.dont_write_bytecode = bool(job.env.get("PYTHONDONTWRITEBYTECODE"))
     sys.argv[:] = ["-m", *job.args]  # runpy sets argv[0] to the module's file, as for ``-m``
     sys.orig_argv[:] = [sys.executable, "-m", job.module, *job.args]
+    _renote(job.module)
+
+
+#: Preloaded modules that note the folder or argv when imported (found by tests/cli/test_cli_zygote.py, which
+#: imports PRELOAD with os.environ, os.getcwd and sys.argv watched); ``_renote`` sets what they noted again.
+NOTES_AT_IMPORT = frozenset({"rich", "keyring.backends.kwallet"})
+
+
+def _renote(module: str) -> None:
+    """In the child: what ``NOTES_AT_IMPORT`` would have noted had they been imported in a fresh ``-m`` run."""
     rich = sys.modules.get("rich")  # httpx imports rich (its own CLI), which notes the folder on import
     if rich is not None and hasattr(rich, "_IMPORT_CWD"):
         rich._IMPORT_CWD = os.getcwd()  # type: ignore[attr-defined]
+    kwallet = sys.modules.get("keyring.backends.kwallet")
+    if kwallet is not None and hasattr(kwallet, "DBusKeyring"):
+        # The name KWallet shows for the app is ``sys.argv[0]`` when the module was imported: in a fresh run,
+        # after runpy set it to the file it runs (the zygote's own is "-c").
+        kwallet.DBusKeyring.appid = _main_file(module) or "Python keyring library"
+
+
+def _main_file(module: str) -> str | None:
+    """The file ``python -m MODULE`` runs (``runpy`` puts it in ``sys.argv[0]``)."""
+    try:
+        spec = importlib.util.find_spec(module)
+        if spec is not None and spec.submodule_search_locations is not None:
+            spec = importlib.util.find_spec(f"{module}.__main__")
+    except (ImportError, ValueError):  # runpy says so next, as a fresh run would
+        return None
+    return None if spec is None else spec.origin
 
 
 def main() -> None:
@@ -271,7 +322,7 @@ def main() -> None:
         except NamespaceFailed as error:  # as unshare or mount would: a message and a failed run, never the real ID
             print(f"cli_zygote: {error}", file=sys.stderr, flush=True)
             os._exit(error.status)
-    import runpy
+    import runpy  # preloaded (PRELOAD)
 
     # The interpreter's own code path for ``python -m``: SystemExit, an uncaught exception's traceback and
     # exit 1, KeyboardInterrupt's SIGINT, and flushing at exit all happen as they would in a fresh process.

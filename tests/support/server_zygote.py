@@ -20,6 +20,7 @@ import os
 import select
 import signal
 import sys
+import time
 import traceback
 
 READY_TIMEOUT = 20.0
@@ -56,6 +57,14 @@ def _preload() -> None:
         tuf_repo,
     )
 
+    # What forked servers imported after the fork (a sys.modules diff over tests/cli and tests/server): every
+    # server _strptime (its cache follows the time zone: see _child), and a server that sends a file or runs
+    # a blocking call in a thread anyio's asyncio backend (starlette's FileResponse and run_in_threadpool ask
+    # anyio for the running loop's backend, which it imports on first use: ~30 ms of CPU). Neither reads the
+    # environment or the folder when imported.
+    for name in ("_strptime", "anyio._backends._asyncio", "anyio._core._fileio"):
+        importlib.import_module(name)
+
 
 def _child(request: dict[str, object], write_end: int) -> None:
     """In the forked process: the test's environment, folder and log; then serve until stopped."""
@@ -73,6 +82,9 @@ def _child(request: dict[str, object], write_end: int) -> None:
         assert isinstance(env, dict)
         os.environ.clear()
         os.environ.update({str(k): str(v) for k, v in env.items()})
+        # time.tzname/timezone from this TZ, as a fresh interpreter's time module sets them when it starts
+        # (the zygote's TZ may be another; C's localtime reads TZ itself).
+        time.tzset()
         os.chdir(str(request["cwd"]))
         from crystal_server.cli import main
 
