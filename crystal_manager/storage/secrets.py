@@ -147,30 +147,88 @@ def set_aside(path: Path, *, now: str) -> Path | None:
     The file is judged again here, under the lock its writers in this process hold: a valid file written
     since the caller's failed read (after another thread set the damage aside) is not damage and stays. An
     earlier copy is never replaced: a name already taken (two damaged files in one second) gets ``-2``,
-    ``-3``, … (the name is taken by a hard link, which fails where os.replace would overwrite)."""
+    ``-3``, … (the name is taken by a hard link, or an exclusive create where the disk has none, which fail
+    where os.replace would overwrite). Another process (the CLI beside the GUI) may do the same at once: the
+    file judged is followed by its identity, not its name (docs/threat-model.md)."""
     with _file_lock(path):
         try:
-            raw = path.read_bytes()
+            with path.open("rb") as handle:
+                seen = os.fstat(handle.fileno())
+                raw = handle.read()
+                if not _damaged(raw):
+                    return None
+                if seen.st_mode & 0o077 and hasattr(os, "fchmod"):
+                    # User-only before it gets a second name: the copy shares this file's mode.
+                    os.fchmod(handle.fileno(), 0o600)
         except FileNotFoundError:
             return None  # already set aside (two checks found the same damage)
-        if not _damaged(raw):
-            return None
-        n = 1
-        while True:
-            target = path.with_name(f"{path.name}.damaged-{now}" + (f"-{n}" if n > 1 else ""))
-            try:
-                os.link(path, target)
-                break
-            except FileExistsError:
-                n += 1
+        target = _claim_copy(path, now, raw)
+        if target is None:
+            return None  # set aside by another process between the read and the copy
         if target.read_bytes() != raw:
             # Another process replaced the file between the read and the link: what is there now is its
             # file, not the damage judged (which is gone with the replace); leave it where it is.
             target.unlink()
             return None
-        os.unlink(path)
         os.chmod(target, 0o600)
+        _remove_if_same(path, seen)
         return target
+
+
+def _claim_copy(path: Path, now: str, raw: bytes) -> Path | None:
+    """A copy of ``path`` under the first free ``.damaged-NOW[-n]`` name, or None if ``path`` is gone."""
+    n = 1
+    while True:
+        target = path.with_name(f"{path.name}.damaged-{now}" + (f"-{n}" if n > 1 else ""))
+        try:
+            os.link(path, target)
+            return target
+        except FileExistsError:
+            n += 1
+        except FileNotFoundError:
+            return None
+        except OSError:
+            # No hard links on this disk (FAT, some network shares): an exclusive create of a user-only file
+            # takes the name instead, so an earlier copy is still never overwritten.
+            try:
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+            except FileExistsError:
+                n += 1
+                continue
+            with os.fdopen(fd, "wb") as out:
+                out.write(raw)
+                out.flush()
+                os.fsync(out.fileno())
+            return target
+
+
+def _same(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _remove_if_same(path: Path, seen: os.stat_result) -> None:
+    """Remove ``path`` if it still is the file ``seen`` (the damage, now kept as a copy). Another process may
+    have set it aside and written a valid file there since (the GUI's next secret, the CLI's re-activation):
+    that file is taken aside under a private name first (a rename is atomic), looked at, and put back if it
+    is not the damage; a plain unlink of the name would delete it."""
+    aside = path.with_name(f"{path.name}.setting-aside-{os.getpid()}-{threading.get_ident()}")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return  # another process removed the damaged name; its copy and ours are the same file
+    if _same(os.stat(aside), seen):
+        os.unlink(aside)
+        return
+    try:
+        os.link(aside, path)
+    except FileExistsError:
+        return  # yet another file was written there meanwhile: this one stays beside it, under the private name
+    except OSError:  # no hard links on this disk: put it back unless another file is there by now
+        if not path.exists():
+            with contextlib.suppress(OSError):
+                os.rename(aside, path)
+        return
+    os.unlink(aside)
 
 
 class SecretStore:

@@ -3,7 +3,14 @@ and a valid file is never taken for the damage (issue 11). Real files, no keyrin
 
 from __future__ import annotations
 
+import errno
+import multiprocessing
+import os
+import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from crystal_manager.storage.secrets import FileBackend, set_aside
 
@@ -39,3 +46,80 @@ def test_a_file_already_set_aside_is_not_an_error(tmp_path: Path) -> None:
     assert set_aside(secrets, now=STAMP) is None  # before: FileNotFoundError from the second check
     assert kept is not None and kept.read_bytes() == b"{"
     assert [p.name for p in tmp_path.glob("secrets.json.damaged-*")] == [kept.name]
+
+
+# --- Another process (the CLI beside the GUI) setting aside the same damage at once (issue 11 review) ---
+
+DAMAGE = b"{damaged"
+
+
+def _set_aside_rounds(folder: Path, rounds: int, barrier: Any, results: Any, writes: bool) -> None:
+    """One process's part: each round, set aside that round's damaged file as soon as both are ready; the
+    writing one then stores a key in a new file, as re-activation in the GUI does."""
+    problems: list[str] = []
+    for n in range(rounds):
+        secrets = folder / f"round-{n}" / "secrets.json"
+        barrier.wait()
+        try:
+            if set_aside(secrets, now=STAMP) is not None and writes:
+                FileBackend(secrets).set("license_key", "KEY")
+                (secrets.parent / "key-written").touch()
+        except Exception as exc:  # reported to the test, which names the round
+            problems.append(f"round {n}: {type(exc).__name__}: {exc}")
+    results.put(problems)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs fork to start both processes at once cheaply")
+def test_two_processes_setting_aside_the_same_damage_at_once(tmp_path: Path) -> None:
+    # Before: the thread lock did not reach the other process; its os.link or os.unlink found the name gone
+    # (FileNotFoundError: the status or the License page failed) in up to a third of the rounds, and its os.unlink could
+    # delete the new valid file the first process wrote after its own set-aside.
+    rounds = 400
+    for n in range(rounds):
+        (tmp_path / f"round-{n}").mkdir()
+        (tmp_path / f"round-{n}" / "secrets.json").write_bytes(DAMAGE)
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(2, timeout=60)
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_set_aside_rounds, args=(tmp_path, rounds, barrier, results, i == 0))
+             for i in range(2)]
+    for proc in procs:
+        proc.start()
+    problems = [p for _ in procs for p in results.get(timeout=120)]
+    for proc in procs:
+        proc.join(timeout=60)
+    assert problems == []
+    for n in range(rounds):
+        folder = tmp_path / f"round-{n}"
+        copies = list(folder.glob("secrets.json.damaged-*"))
+        assert copies and all(c.read_bytes() == DAMAGE and c.stat().st_mode & 0o777 == 0o600 for c in copies)
+        if (folder / "key-written").exists():
+            assert FileBackend(folder / "secrets.json").get("license_key") == "KEY", f"round {n}: key lost"
+        assert not list(folder.glob("*.setting-aside-*"))
+
+
+def test_without_hard_links_the_damage_is_still_set_aside(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # A home on a FAT stick or some network shares: link() fails with EPERM (what vfat answers). Before: that
+    # error left the damaged file in place, so the key could never be stored again (every set fails to read).
+    def no_links(src: object, dst: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EPERM, "Operation not permitted", str(dst))
+
+    secrets = tmp_path / "secrets.json"
+    secrets.write_bytes(DAMAGE)
+    (tmp_path / f"secrets.json.damaged-{STAMP}").write_bytes(b"earlier damage")
+    monkeypatch.setattr(os, "link", no_links)
+    kept = set_aside(secrets, now=STAMP)
+    assert kept == tmp_path / f"secrets.json.damaged-{STAMP}-2" and kept.read_bytes() == DAMAGE
+    assert kept.stat().st_mode & 0o777 == 0o600 and not secrets.exists()
+    assert (tmp_path / f"secrets.json.damaged-{STAMP}").read_bytes() == b"earlier damage"
+    FileBackend(secrets).set("license_key", "KEY")
+    assert FileBackend(secrets).get("license_key") == "KEY"
+
+
+def test_a_copy_of_a_file_others_could_read_is_user_only_from_the_start(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.json"
+    secrets.write_bytes(DAMAGE)
+    secrets.chmod(0o644)
+    kept = set_aside(secrets, now=STAMP)
+    assert kept is not None and kept.stat().st_mode & 0o777 == 0o600
