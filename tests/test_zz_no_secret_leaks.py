@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -92,13 +93,14 @@ def test_the_runs_are_what_the_regular_expression_finds() -> None:
     assert expected and runs(data) == expected
 
 
-
 def test_a_file_changed_after_its_worker_read_it_is_read_again(tmp_path: Path) -> None:
     key = "CM3D-ABCDE-FGHJK-MNPQR-STVWX"
     (tmp_path / "a").mkdir()
     kept, changed = tmp_path / "a" / "kept.log", tmp_path / "changed.log"
     kept.write_bytes(b"nothing here " * 10)
     changed.write_bytes(b"x" * 40)
+    for path in (kept, changed):  # written well before the worker read them (see the next test)
+        os.utime(path, ns=(time.time_ns() - 60 * 10**9, time.time_ns() - 60 * 10**9))
     saved = tmp_path.parent / f"{tmp_path.name}-runs.pickle"
     save_folder_runs(tmp_path, saved)
     known = load_folder_runs(saved)
@@ -115,3 +117,21 @@ def test_a_file_changed_after_its_worker_read_it_is_read_again(tmp_path: Path) -
     (tmp_path / "late.txt").write_bytes(key.lower().encode())
     assert str(tmp_path / "late.txt") in holding_key(
         {name: entry.runs for name, entry in folder_runs(tmp_path, known).items()}, _variants(key))
+
+
+def test_a_file_rewritten_within_its_timestamps_grain_of_the_read_is_read_again(tmp_path: Path) -> None:
+    # A worker reads a file a test (or a child process still exiting) had just written; it is rewritten at the
+    # same size with a key, within the file system's timestamp grain (a clock tick; 1 s on HFS+, 2 s on FAT):
+    # the modification time does not move. Before: size and time matched, the old runs were reused and the key
+    # missed. Now a file modified within 3 s before it was read is read again at the end.
+    key = "CM3D-ABCDE-FGHJK-MNPQR-STVWX"
+    state = tmp_path / "state.json"
+    state.write_bytes(b"x" * 40)
+    saved = tmp_path.parent / f"{tmp_path.name}-runs.pickle"
+    save_folder_runs(tmp_path, saved)
+    known = load_folder_runs(saved)
+    mtime = known[str(state)].mtime_ns
+    state.write_bytes(key.encode() + b"-" * (40 - len(key)))
+    os.utime(state, ns=(mtime, mtime))  # what a coarse timestamp gives a rewrite in the same grain
+    assert holding_key({name: entry.runs for name, entry in folder_runs(tmp_path, known).items()},
+                       _variants(key)) == {str(state)}

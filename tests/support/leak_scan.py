@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import os
 import pickle
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -28,12 +29,24 @@ _RUN_LENGTH = 20
 _KEY_BYTE = bytes(int(chr(b).isascii() and (chr(b).isalnum() or chr(b) == "-")) for b in range(256))
 
 
+#: A file modified this close before it was read may be rewritten after, at the same size, without its
+#: modification time moving (timestamps are only as fine as the file system keeps them: a clock tick on some
+#: kernels, 1 s on HFS+, 2 s on FAT): its runs are never reused, as git treats "racily clean" index entries.
+_SETTLED_NS = 3_000_000_000
+
+
 class FileRuns(NamedTuple):
-    """A file's runs, and the size and modification time they were read at."""
+    """A file's runs, the size and modification time they were read at, and when they were read."""
 
     size: int
     mtime_ns: int
     runs: frozenset[bytes]
+    read_ns: int = 0
+
+    def still_current(self, info: os.stat_result) -> bool:
+        """True if the file ``info`` describes is certainly the one these runs were read from."""
+        return ((self.size, self.mtime_ns) == (info.st_size, info.st_mtime_ns)
+                and self.mtime_ns + _SETTLED_NS <= self.read_ns)
 
 
 def runs(data: bytes) -> set[bytes]:
@@ -60,19 +73,21 @@ def folder_runs(root: Path, known: Mapping[str, FileRuns] | None = None) -> dict
     is taken from there, any other is read."""
     found: dict[str, FileRuns] = {}
     for path in files(root):
+        read_ns = time.time_ns()  # before the stat: a write after it is never "settled" by this read
         info = os.stat(path)
         earlier = (known or {}).get(str(path))
-        if earlier is not None and (earlier.size, earlier.mtime_ns) == (info.st_size, info.st_mtime_ns):
+        if earlier is not None and earlier.still_current(info):
             found[str(path)] = earlier
             continue
         data = path.read_bytes()
-        found[str(path)] = FileRuns(len(data), info.st_mtime_ns, frozenset(runs(data)))
+        found[str(path)] = FileRuns(len(data), info.st_mtime_ns, frozenset(runs(data)), read_ns)
     return found
 
 
 def save_folder_runs(root: Path, target: Path) -> None:
     """Write ``folder_runs(root)`` to ``target`` (read back by ``load_folder_runs``)."""
-    data = {name: (entry.size, entry.mtime_ns, sorted(entry.runs)) for name, entry in folder_runs(root).items()}
+    data = {name: (entry.size, entry.mtime_ns, sorted(entry.runs), entry.read_ns)
+            for name, entry in folder_runs(root).items()}
     partial = target.with_name(target.name + ".partial")
     partial.write_bytes(pickle.dumps(data))
     partial.replace(target)
@@ -80,8 +95,9 @@ def save_folder_runs(root: Path, target: Path) -> None:
 
 def load_folder_runs(source: Path) -> dict[str, FileRuns]:
     """What ``save_folder_runs`` wrote (a file of this run's own workers, outside the scanned folder)."""
-    raw: dict[str, tuple[int, int, list[bytes]]] = pickle.loads(source.read_bytes())
-    return {name: FileRuns(size, mtime, frozenset(found)) for name, (size, mtime, found) in raw.items()}
+    raw: dict[str, tuple[int, int, list[bytes], int]] = pickle.loads(source.read_bytes())
+    return {name: FileRuns(size, mtime, frozenset(found), read_ns)
+            for name, (size, mtime, found, read_ns) in raw.items()}
 
 
 def holding_key(runs_of: Mapping[str, set[bytes] | frozenset[bytes]], needles: set[bytes]) -> set[str]:
