@@ -18,7 +18,8 @@ WORK=${WORK:-build/pyinstaller-work}
 LEVEL=${ARCHIVE_GZIP_LEVEL:-6}
 case "$LEVEL" in
   [1-9]) ;;
-  *) echo "package.sh: ARCHIVE_GZIP_LEVEL must be a digit from 1 to 9 (got \"$LEVEL\")" >&2; exit 2 ;;
+  *) shown=${LEVEL//[^[:print:]]/?}  # one line, no terminal control sequences, whatever the value holds
+     echo "package.sh: ARCHIVE_GZIP_LEVEL must be a digit from 1 to 9 (got \"${shown:0:40}\")" >&2; exit 2 ;;
 esac
 if [ "${1:-}" = "--bare" ]; then
   CRYSTAL_BARE_TRAY=1 "$PY" -m PyInstaller --noconfirm --log-level WARN --workpath "$WORK/bare" \
