@@ -13,6 +13,7 @@ import os
 import stat
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -87,6 +88,30 @@ def _file_lock(path: Path) -> threading.Lock:
         return _FILE_LOCKS.setdefault(key, threading.Lock())
 
 
+@contextlib.contextmanager
+def _writing(path: Path, lock: threading.Lock, *, create: bool = False) -> Iterator[None]:
+    """Hold this process's lock for ``path`` and, where the system allows, an OS lock on its folder, so a
+    read-modify-write of another process (the CLI's activation beside the GUI saving the clock guard) cannot
+    interleave with this one and drop its secret. The folder, not a lock file beside the secrets, so nothing
+    is left behind for "delete everything" to miss. Best effort across processes: where the folder cannot be
+    locked (Windows, some network disks) it is this process's lock alone, as before. ``create``: make the
+    folder first (a write makes it anyway); else a missing folder is left missing."""
+    with lock:
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd: int | None = None
+        with contextlib.suppress(ImportError, OSError):
+            import fcntl
+
+            fd = os.open(path.parent, os.O_RDONLY)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fd is not None:
+                os.close(fd)  # releases the flock
+
+
 def _damaged(raw: bytes) -> bool:
     """True if ``raw`` is not what FileBackend can read (a JSON object)."""
     try:
@@ -127,13 +152,13 @@ class FileBackend:
             return self._load().get(name)
 
     def set(self, name: str, value: str) -> None:
-        with self._lock:
+        with _writing(self._path, self._lock, create=True):
             data = self._load()
             data[name] = value
             write_json_atomic(self._path, data, mode=0o600)
 
     def delete(self, name: str) -> None:
-        with self._lock:
+        with _writing(self._path, self._lock):
             data = self._load()
             if data.pop(name, None) is not None:
                 write_json_atomic(self._path, data, mode=0o600)
@@ -150,7 +175,7 @@ def set_aside(path: Path, *, now: str) -> Path | None:
     ``-3``, … (the name is taken by a hard link, or an exclusive create where the disk has none, which fail
     where os.replace would overwrite). Another process (the CLI beside the GUI) may do the same at once: the
     file judged is followed by its identity, not its name (docs/threat-model.md)."""
-    with _file_lock(path):
+    with _writing(path, _file_lock(path)):
         try:
             with path.open("rb") as handle:
                 seen = os.fstat(handle.fileno())
@@ -165,7 +190,7 @@ def set_aside(path: Path, *, now: str) -> Path | None:
         target = _claim_copy(path, now, raw)
         if target is None:
             return None  # set aside by another process between the read and the copy
-        if target.read_bytes() != raw:
+        if not _same(os.stat(target), seen) and target.read_bytes() != raw:  # (a copy made here holds raw)
             # Another process replaced the file between the read and the link: what is there now is its
             # file, not the damage judged (which is gone with the replace); leave it where it is.
             target.unlink()

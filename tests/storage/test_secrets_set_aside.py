@@ -123,3 +123,33 @@ def test_a_copy_of_a_file_others_could_read_is_user_only_from_the_start(tmp_path
     secrets.chmod(0o644)
     kept = set_aside(secrets, now=STAMP)
     assert kept is not None and kept.stat().st_mode & 0o777 == 0o600
+
+
+def _store_rounds(folder: Path, rounds: int, barrier: Any, name: str) -> None:
+    for n in range(rounds):
+        barrier.wait()
+        FileBackend(folder / f"round-{n}" / "state" / "secrets.json").set(name, f"{name}-value")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the folder lock is POSIX's flock (Windows: this process only)")
+def test_two_processes_storing_secrets_at_once_keep_both(tmp_path: Path) -> None:
+    # The CLI's activation stores the key while the GUI saves its clock guard: each read the file, added its
+    # secret and wrote it back. Before: the second write dropped the first one's secret, the license key in
+    # about half of the rounds (the thread lock does not reach the other process).
+    rounds = 100
+    for n in range(rounds):
+        FileBackend(tmp_path / f"round-{n}" / "state" / "secrets.json").set("machine_token", "token")
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(2, timeout=60)
+    procs = [ctx.Process(target=_store_rounds, args=(tmp_path, rounds, barrier, name))
+             for name in ("license_key", "license_guard")]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=120)
+    assert [proc.exitcode for proc in procs] == [0, 0]
+    names = ("machine_token", "license_key", "license_guard")
+    lost = [(n, name) for n in range(rounds) for name in names
+            if FileBackend(tmp_path / f"round-{n}" / "state" / "secrets.json").get(name) is None]
+    assert lost == []
+    assert not list(tmp_path.glob("round-0/state/*.lock")) and not list(tmp_path.glob("round-0/*.lock"))
