@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from crystal_manager.services.context import AppContext
 from tests.support import workers
@@ -24,6 +25,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # handler here makes exec'd children start with the default action again, as from a terminal.
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+# Hypothesis's timing checks (a 200 ms deadline per example, "input generation is slow") judge the machine's
+# load, not the code: the suite runs two workers more than there are cores, and one run failed
+# test_record_shapes's health check with nothing wrong. The properties and their example counts are unchanged;
+# speed is measured in bench/.
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
 
 
 @pytest.fixture
