@@ -8,9 +8,11 @@ output and exit status both ways.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.util
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -348,14 +350,35 @@ def test_what_modules_noted_at_import_is_a_fresh_runs(tmp_path: Path) -> None:
     assert forked == fresh == [str(tmp_path), str(tmp_path / "noted_probe.py")]
 
 
+_IMPORT_LINE = re.compile(r"^[ \t]*import[ \t]+(.+)$", re.MULTILINE)
+
+
+@functools.cache
+def is_module(dotted: str, *, package: bool = False) -> bool:
+    """Whether ``dotted`` names a module (with ``package``: a package) here."""
+    try:
+        spec = importlib.util.find_spec(dotted)
+    except (ImportError, ValueError):
+        return False
+    return spec is not None and (not package or spec.submodule_search_locations is not None)
+
+
 def submodules_reached_without_import(source: str, package: str | None) -> set[str]:
     """``a.b`` reached as an attribute of a name bound by ``import a`` where this file never imports ``a.b``
     (``package``: the file's package, for relative imports). Only names of real submodules are returned."""
-    tree = ast.parse(source)
+    # Only a name bound to a package can reach a submodule: a file that imports no package that way is skipped
+    # unparsed (most import only os, sys, re…).
+    named = {part.split()[0] for line in _IMPORT_LINE.findall(source) for part in line.split(",") if part.split()}
+    prefixes = {".".join(name.split(".")[:i]) for name in named for i in range(1, name.count(".") + 2)}
+    if not any(is_module(name, package=True) for name in prefixes):
+        return set()
     bound: dict[str, str] = {}  # local name -> module
     imported: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
+    attributes: list[ast.Attribute] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute):
+            attributes.append(node)
+        elif isinstance(node, ast.Import):
             for alias in node.names:
                 parts = alias.name.split(".")
                 imported.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
@@ -366,9 +389,7 @@ def submodules_reached_without_import(source: str, package: str | None) -> set[s
             imported.add(base)
             imported.update(f"{base}.{alias.name}" for alias in node.names)
     reached: set[str] = set()
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Attribute):
-            continue
+    for node in attributes:
         chain: list[str] = []
         inner: ast.expr = node
         while isinstance(inner, ast.Attribute):
@@ -379,15 +400,10 @@ def submodules_reached_without_import(source: str, package: str | None) -> set[s
         dotted = bound[inner.id]
         for attr in chain:
             dotted = f"{dotted}.{attr}"
-            if dotted in imported:
-                continue
-            try:
-                found = importlib.util.find_spec(dotted) is not None
-            except (ImportError, ValueError):
-                found = False
-            if found:
-                reached.add(dotted)
-            break
+            if dotted not in imported:
+                if is_module(dotted) and is_module(dotted.rpartition(".")[0], package=True):
+                    reached.add(dotted)
+                break
     return reached
 
 
