@@ -79,7 +79,11 @@ def test_a_phrase_is_no_key_and_a_typo_has_one_wording(tmp_path: Path, reference
     line = one_line_error(phrase)
     assert "this doesn't look like a license key (they start with CM3D-)" in line and "characters" not in line
     key = issue(reference_server.data_dir).key
-    swapped = key[:5] + key[6] + key[5] + key[7:]  # two characters swapped in the first group
+    # Two neighbouring characters of the first group swapped: the first pair that differs (swapping equal
+    # ones, ~1 key in 32, changes nothing, and that key activates).
+    at = next(i for i in range(5, 9) if key[i] != key[i + 1])
+    swapped = key[:at] + key[at + 1] + key[at] + key[at + 2:]
+    assert swapped != key
     typo = cli("activate", swapped)
     assert typo.returncode == EXIT_BAD_INPUT
     assert one_line_error(typo) == ("crystal-manager: This key has a typo — check it against your purchase e-mail "
