@@ -27,7 +27,7 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Hypothesis's timing checks (a 200 ms deadline per example, "input generation is slow") judge the machine's
-# load, not the code: the suite runs two workers more than there are cores, and one run failed
+# load, not the code: the suite runs more workers than there are cores (./dev), and one run failed
 # test_record_shapes's health check with nothing wrong. The properties and their example counts are unchanged;
 # speed is measured in bench/.
 settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -82,7 +82,8 @@ def test_forked_unless_the_environment_needs_a_fresh_interpreter(tmp_path: Path,
 
     # A fresh interpreter: libfaketime, an interpreter option, another locale or time zone.
     for extra in ({"FAKETIME": "@2030-01-01 00:00:00", "LD_PRELOAD": "/nonexistent.so"},
-                  {"PYTHONHASHSEED": "7"}, {"LC_ALL": "C.UTF-8"}, {"TZ": "Pacific/Auckland"}):
+                  {"PYTHONHASHSEED": "7"}, {"LC_ALL": "C.UTF-8"}, {"TZ": "Pacific/Auckland"},
+                  {"TZDIR": "/nonexistent-zoneinfo"}):
         assert started_by(extra) == "child"
         assert cli_run._Zygote.usable({**env, **extra}) is False
     assert cli_run._Zygote.usable(env) is True
@@ -295,7 +296,8 @@ env_read, noted = set(), set()
 
 def reader():
     frame = sys._getframe(2)
-    while frame.f_globals.get("__name__") in {"os", "_collections_abc", "__main__"}:
+    while frame.f_globals.get("__name__") in {"os", "posixpath", "genericpath", "pathlib", "_collections_abc",
+                                              "__main__"}:  # the module that asked, not os.path/Path.cwd
         frame = frame.f_back
     return frame.f_globals.get("__name__")
 

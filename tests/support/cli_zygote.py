@@ -73,9 +73,10 @@ PRELOAD = ("crystal_manager.cli.main", *(f"crystal_manager.cli.commands.{name}" 
 #: whose environment differs from this process's in one of them must be a real process (cli_run.py).
 #: PYTHON* is the interpreter's own (PYTHONHASHSEED, PYTHONIOENCODING, PYTHONUTF8…), except the ones below;
 #: OPENSSL_* (OPENSSL_CONF, OPENSSL_MODULES…) and CRYPTOGRAPHY_OPENSSL_NO_LEGACY are read when cryptography
-#: first loads OpenSSL, which happens here.
+#: first loads OpenSSL, which happens here. TZDIR and LOCPATH: where the C library finds the time zone and the
+#: locale the interpreter sets up when it starts (read in C, so the import watch of test_cli_zygote.py misses them).
 CAPTURED_PREFIXES = ("PYTHON", "LD_", "LC_", "FAKETIME", "DYLD_", "OPENSSL_")
-CAPTURED_NAMES = frozenset({"LANG", "LANGUAGE", "TZ", "GNUPG", "PYTHON_ZSTANDARD_IMPORT_POLICY",
+CAPTURED_NAMES = frozenset({"LANG", "LANGUAGE", "TZ", "TZDIR", "LOCPATH", "GNUPG", "PYTHON_ZSTANDARD_IMPORT_POLICY",
                             "CRYPTOGRAPHY_OPENSSL_NO_LEGACY"})
 #: Read later, by the code that uses them (keyring when it is first asked for a backend).
 READ_LATER = frozenset({"PYTHON_KEYRING_BACKEND", "PYTHONBREAKPOINT"})
