@@ -182,11 +182,18 @@ def hand_over(name: str, argv: Sequence[str]) -> bool:
 
 def ask_to_quit(name: str, wait_s: float = 15.0) -> bool:
     """``--replace``: ask the running instance to quit and wait until it no longer listens."""
-    if not send(name, {"command": "quit"}):
+    def gone() -> bool:
+        # POSIX: only a refused connection or no file is "gone"; a busy instance that accepts nothing answers
+        # EAGAIN once its backlog is full (of these very probes), which is not "gone".
+        return nobody_holds(name) if POSIX else not is_listening(name)
+
+    if not send(name, {"command": "quit"}) and gone():
         return True  # nobody was running
+    # Answered, or held but not answering within the send's timeout (busy, or still starting: it listens
+    # before its event loop serves, and reads the request later): either way, wait until the name is free.
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        if not is_listening(name):
+        if gone():
             return True
         time.sleep(0.1)  # a separate process is shutting down; this runs before our event loop exists
     return False

@@ -297,3 +297,55 @@ def test_a_name_that_cannot_be_used_means_no_single_instance_not_a_crash(ctx: Ap
         assert ipc.claim(name) is None
     finally:
         Path(name + ".lock").rmdir()
+
+
+def _slow_instance(name: str, answers_after_s: float | None) -> tuple[threading.Thread, list[bytes], threading.Event]:
+    """A process holding ``name`` that reads a request but is too busy to answer it: after ``answers_after_s``
+    it stops listening (as an instance does when it quits); ``None``: it never does (a hung instance)."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(name)
+    listener.listen(4)
+    received: list[bytes] = []
+    gone = threading.Event()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        received.append(conn.recv(4096))
+        if answers_after_s is None:
+            gone.wait()  # the test ends it
+        else:
+            time.sleep(answers_after_s)  # busy: no answer, then it quits
+        gone.set()  # before the name is free: whoever sees it free sees this set
+        listener.close()
+        conn.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread, received, gone
+
+
+@pytest.mark.skipif(not ipc.POSIX, reason="a plain Unix socket stands in for the busy instance")
+def test_replace_waits_for_a_busy_instance_instead_of_taking_it_for_none(ctx: AppContext) -> None:
+    # Before: a quit request unanswered within the send's 3 s counted as "nobody running", so --replace went on
+    # while the busy instance, which had the request, was still there (and then quit: no instance left).
+    name = ipc.server_name(ctx.paths)
+    thread, received, gone = _slow_instance(name, answers_after_s=ipc.TIMEOUT_MS / 1000 + 1.5)
+    assert ipc.ask_to_quit(name, wait_s=20)
+    assert gone.is_set(), "ask_to_quit returned while the busy instance still held the name"
+    assert received and b'"quit"' in received[0]
+    thread.join(5)
+
+
+@pytest.mark.skipif(not ipc.POSIX, reason="a plain Unix socket stands in for the hung instance")
+def test_replace_gives_up_on_an_instance_that_never_quits(ctx: AppContext) -> None:
+    name = ipc.server_name(ctx.paths)
+    thread, received, gone = _slow_instance(name, answers_after_s=None)
+    try:
+        # Its backlog fills with the waiting probes (it accepts nothing): that is still an instance, not none.
+        assert not ipc.ask_to_quit(name, wait_s=2)  # --replace then says so and exits EXIT_REPLACE_FAILED
+        assert received and not gone.is_set()
+    finally:
+        gone.set()
+        thread.join(5)
