@@ -183,9 +183,16 @@ def hand_over(name: str, argv: Sequence[str]) -> bool:
 def ask_to_quit(name: str, wait_s: float = 15.0) -> bool:
     """``--replace``: ask the running instance to quit and wait until it no longer listens."""
     def gone() -> bool:
-        # POSIX: only a refused connection or no file is "gone"; a busy instance that accepts nothing answers
-        # EAGAIN once its backlog is full (of these very probes), which is not "gone".
-        return nobody_holds(name) if POSIX else not is_listening(name)
+        if not POSIX:
+            return not is_listening(name)
+        sock, error = _knock(name, 200)
+        if sock is not None:
+            sock.close()
+            return False
+        # Refused or no file: nobody. Not allowed: another user's socket at our path, never an instance of ours
+        # (ours is the user's own, 0700), so nothing to wait for (claim then runs without the name). Anything
+        # else is ours and busy: a full backlog (of these very probes) answers EAGAIN, a slow one times out.
+        return error in NOBODY or error in (errno.EACCES, errno.EPERM)
 
     if not send(name, {"command": "quit"}) and gone():
         return True  # nobody was running
