@@ -354,24 +354,26 @@ def test_replace_gives_up_on_an_instance_that_never_quits(ctx: AppContext) -> No
 
 @pytest.mark.skipif(not ipc.POSIX or os.geteuid() != 0 or not shutil.which("setpriv"),
                     reason="needs root to hand the probe to another user (setpriv)")
-def test_replace_does_not_wait_for_another_users_socket(tmp_path: Path) -> None:
+def test_replace_does_not_wait_for_another_users_socket() -> None:
     # Another user's socket at our path (a shared /tmp) refuses us (EACCES): it is never an instance of ours,
     # so --replace goes on at once (and runs without the name), as a plain launch does.
-    folder = tmp_path / "shared"
-    folder.mkdir(mode=0o755)
-    os.chmod(tmp_path, 0o755)
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="cm3d-"))  # short: a socket's path holds ~100 bytes
+    os.chmod(folder, 0o755)
     name = str(folder / "crystalme3dpro-manager-test")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(name)
-    listener.listen(4)
-    os.chmod(name, 0o700)  # root's own: user nobody may not connect
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from crystal_manager.gui import ipc; "
             "print(ipc.ask_to_quit(sys.argv[2], wait_s=3))")
     try:
+        listener.bind(name)
+        listener.listen(4)
+        os.chmod(name, 0o700)  # root's own: user nobody may not connect
         out = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable,
                               "-I", "-c", code, str(Path(ipc.__file__).parents[2]), name],
                              capture_output=True, text=True, timeout=60, check=False)
     finally:
         listener.close()
+        shutil.rmtree(folder, ignore_errors=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "True"
