@@ -361,16 +361,22 @@ def test_replace_does_not_wait_for_another_users_socket() -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="cm3d-"))  # short: a socket's path holds ~100 bytes
     os.chmod(folder, 0o755)
+    # The module itself, loaded from a copy user nobody can read (the checkout may sit in a folder only root
+    # may enter, as a fresh clone under mktemp -d does); it needs nothing else of the app.
+    module = folder / "ipc_under_test.py"
+    shutil.copyfile(ipc.__file__, module)
+    os.chmod(module, 0o644)
     name = str(folder / "crystalme3dpro-manager-test")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); from crystal_manager.gui import ipc; "
+    code = ("import importlib.util, sys; spec = importlib.util.spec_from_file_location('ipc', sys.argv[1]); "
+            "ipc = importlib.util.module_from_spec(spec); spec.loader.exec_module(ipc); "
             "print(ipc.ask_to_quit(sys.argv[2], wait_s=3))")
     try:
         listener.bind(name)
         listener.listen(4)
         os.chmod(name, 0o700)  # root's own: user nobody may not connect
         out = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable,
-                              "-I", "-c", code, str(Path(ipc.__file__).parents[2]), name],
+                              "-I", "-c", code, str(module), name],
                              capture_output=True, text=True, timeout=60, check=False)
     finally:
         listener.close()
