@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from crystal_manager.storage.atomic import StorageError, write_json_atomic
+from crystal_manager.storage.atomic import StorageError, damaged_copy_name, write_json_atomic
 from crystal_protocol.signing import DocumentProblem, format_time, parse_time
 
 RECORD_VERSION = 1
@@ -118,7 +118,7 @@ def _keep_copy(path: Path, content: bytes) -> Path:
             handle.write(content)
         n = 1
         while True:
-            aside = path.with_name(f"{path.name}.damaged-{stamp}" + (f"-{n}" if n > 1 else ""))
+            aside = damaged_copy_name(path, stamp, n)
             try:
                 os.link(tmp, aside)
                 return aside

@@ -49,6 +49,13 @@ def _fsync_dir(folder: Path) -> None:
         os.close(dir_fd)
 
 
+def damaged_copy_name(path: Path, stamp: str, n: int = 1) -> Path:
+    """Where the ``n``-th copy of a damaged ``path`` set aside at ``stamp`` goes: ``NAME.damaged-STAMP``, then
+    ``-2``, ``-3``… (a copy never replaces an earlier one; the callers take a name by a link that fails if
+    it is taken)."""
+    return path.with_name(f"{path.name}.damaged-{stamp}" + (f"-{n}" if n > 1 else ""))
+
+
 def write_json_atomic(path: Path, value: Any, *, mode: int = 0o600) -> None:
     """Serialise ``value`` as pretty JSON and write it atomically."""
     text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from crystal_manager.storage.atomic import CorruptStateError, read_json, write_json_atomic
+from crystal_manager.storage.atomic import CorruptStateError, damaged_copy_name, read_json, write_json_atomic
 
 SERVICE_NAME = "CrystalMe3DProManager"
 
@@ -204,7 +204,7 @@ def _claim_copy(path: Path, now: str, raw: bytes) -> Path | None:
     """A copy of ``path`` under the first free ``.damaged-NOW[-n]`` name, or None if ``path`` is gone."""
     n = 1
     while True:
-        target = path.with_name(f"{path.name}.damaged-{now}" + (f"-{n}" if n > 1 else ""))
+        target = damaged_copy_name(path, now, n)
         try:
             os.link(path, target)
             return target
