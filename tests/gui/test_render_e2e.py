@@ -25,6 +25,9 @@ from tests.support.servers import ReferenceServer
 
 OUT = OUTPUT / "gui-e2e"
 
+#: Each wait covers a round trip to the server; generous, since a loaded machine is slow, not broken.
+WAIT = 30_000
+
 
 @pytest.fixture(params=["light", "dark"])
 def theme(request: pytest.FixtureRequest) -> Iterator[str]:
@@ -52,11 +55,11 @@ def start_app(qtbot: QtBot, lic_ctx: AppContext, tmp_path: Path) -> Iterator[Cal
         app = TrayApp(lic_ctx, api_factory=lambda ctx: service(ctx, name="alpha", clock=clock, config=FAST),
                       tray_probe=lambda: True, autostart_entry=entry)
         made.append(app)
-        with qtbot.waitSignal(app.started):
+        with qtbot.waitSignal(app.started, timeout=WAIT):
             app.start()
         window = app.open_window("license")
         window.resize(760, 560)
-        qtbot.waitUntil(lambda: app.license.facts is not None and app.license.facts.secrets is not None)
+        qtbot.waitUntil(lambda: app.license.facts is not None and app.license.facts.secrets is not None, timeout=WAIT)
         return app
 
     yield make
@@ -64,18 +67,18 @@ def start_app(qtbot: QtBot, lic_ctx: AppContext, tmp_path: Path) -> Iterator[Cal
 
 
 def activate_in(qtbot: QtBot, dialog: ActivationDialog, key: str) -> None:
-    with qtbot.waitSignal(dialog.preview_shown):
+    with qtbot.waitSignal(dialog.preview_shown, timeout=WAIT):
         dialog.key_edit.setText(key)
-    with qtbot.waitSignal(dialog.failed):
+    with qtbot.waitSignal(dialog.failed, timeout=WAIT):
         dialog.activate_button.click()
 
 
 def verify(qtbot: QtBot, app: TrayApp, state: str, *, fails: bool = True) -> None:
     page = app.window().license_page
     signal = app.license.failed if fails else app.license.facts_changed
-    with qtbot.waitSignal(signal):
+    with qtbot.waitSignal(signal, timeout=WAIT):
         page.verify_button.click()
-    qtbot.waitUntil(lambda: app.license.facts is not None and app.license.facts.status.state == state)
+    qtbot.waitUntil(lambda: app.license.facts is not None and app.license.facts.status.state == state, timeout=WAIT)
 
 
 def admin(server: ReferenceServer, *args: str) -> None:
@@ -99,10 +102,10 @@ def test_online_journey(start_app: Callable[[Clock], TrayApp], reference_server:
 
     unknown = generate_key()
     ISSUED_KEYS.add(unknown)
-    with qtbot.waitSignal(dialog.preview_shown):
+    with qtbot.waitSignal(dialog.preview_shown, timeout=WAIT):
         dialog.key_edit.setText(unknown)
     shot(dialog, "activation-preview")
-    with qtbot.waitSignal(dialog.failed) as failed:
+    with qtbot.waitSignal(dialog.failed, timeout=WAIT) as failed:
         dialog.activate_button.click()
     assert failed.args[0].kind is ProblemKind.NOT_FOUND
     shot(dialog, "activation-not_found")
@@ -116,7 +119,7 @@ def test_online_journey(start_app: Callable[[Clock], TrayApp], reference_server:
     machines = dialog.findChild(MachinesDialog)
     assert isinstance(machines, MachinesDialog)
     table = machines.table
-    qtbot.waitUntil(lambda: table.rowCount() == 1)
+    qtbot.waitUntil(lambda: table.rowCount() == 1, timeout=WAIT)
     machines.table.selectRow(0)
     shot(machines, "machines-seat_limit")
     machines.close()
@@ -126,22 +129,23 @@ def test_online_journey(start_app: Callable[[Clock], TrayApp], reference_server:
     activate_in(qtbot, dialog, ended.key)
     shot(dialog, "activation-expired")
 
-    with qtbot.waitSignal(dialog.preview_shown):
+    with qtbot.waitSignal(dialog.preview_shown, timeout=WAIT):
         dialog.key_edit.setText(good.key)
-    with qtbot.waitSignal(app.license.facts_changed):
+    with qtbot.waitSignal(app.license.facts_changed, timeout=WAIT):
         dialog.activate_button.click()
     service(other, name="studio", config=FAST).activate(good.key)
     other.close()
     verify(qtbot, app, "active", fails=False)
     shot(app.window(), "license-active")
-    qtbot.waitUntil(page.machines_button.isEnabled)  # off while a read that followed the verify still runs
+    # Off while a read that followed the verify still runs.
+    qtbot.waitUntil(page.machines_button.isEnabled, timeout=WAIT)
     page.machines_button.click()
     # The window also holds the machine list opened from the activation dialog above (closed, not yet
     # deleted): take the one open now, whichever findChild would meet first.
     shown = [found for found in app.window().findChildren(MachinesDialog) if found.isVisible()]
     assert len(shown) == 1
     machines = shown[0]
-    qtbot.waitUntil(lambda: machines.table.rowCount() == 2)
+    qtbot.waitUntil(lambda: machines.table.rowCount() == 2, timeout=WAIT)
     shot(machines, "machines")
     machines.close()
 
@@ -177,7 +181,7 @@ def test_trial_then_offline_then_locked(start_app: Callable[[Clock], TrayApp], r
     dialog.close()
 
     clock.advance(days=15)
-    with qtbot.waitSignal(app.license.facts_changed):
+    with qtbot.waitSignal(app.license.facts_changed, timeout=WAIT):
         app.license.refresh()
     assert app.license.facts is not None and app.license.facts.status.state == "locked"
     shot(app.window(), "license-locked")

@@ -6,7 +6,6 @@ PNG (test-output/gui-updates-e2e/) before a check, mid-download, after an instal
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -14,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox, QPushButton
 from pytestqt.qtbot import QtBot
 
@@ -23,7 +21,15 @@ from crystal_manager.gui.app import TrayApp
 from crystal_manager.gui.pages.updates_page import UpdatesPage
 from crystal_manager.gui.update_api import Activity, UpdatesFacts
 from crystal_manager.services.context import AppContext
-from tests.gui.updates_support import MIB, GuiThreadWatch, UpdatesEnv, click_and_wait, menu_texts, updates_env
+from tests.gui.updates_support import (
+    MIB,
+    GuiThreadWatch,
+    GuiTicker,
+    UpdatesEnv,
+    click_and_wait,
+    menu_texts,
+    updates_env,
+)
 from tests.support.keyring_memory import MemoryKeyring
 from tests.support.render import OUTPUT, themed
 from tests.support.render import save as save_png
@@ -212,22 +218,16 @@ def test_the_gui_keeps_ticking_while_an_update_is_checked_downloaded_and_install
     publish(reference_server, "1.3.0", payload_bytes=8 * MIB)
     app = env.make()
     page = app.open_window("updates").updates_page
-    ticks: list[float] = []
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
     progress: list[object] = []
     app.updates.facts_changed.connect(lambda facts: progress.append(facts.progress) if facts.progress else None)
-    timer.start()
-    ticks.append(time.monotonic())
-    with GuiThreadWatch() as watch:
+    with GuiTicker() as ticker, GuiThreadWatch() as watch:
         click_and_wait(qtbot, app, page.check_button, "check")
         click_and_wait(qtbot, app, page.download_button, "download")
         click_and_wait(qtbot, app, page.install_button, "install")
-    timer.stop()
     assert watch.calls == []
     assert page.rows.value("installed") == "1.3.0"
     assert len(progress) >= 5  # progress reached the page while the worker downloaded
-    gaps = [b - a for a, b in itertools.pairwise(ticks)]
-    assert len(gaps) > 50
-    assert max(gaps) < 0.5, f"the GUI thread stalled {max(gaps):.3f} s"
+    stalls = ticker.stalls()
+    assert len(stalls) > 50
+    # Held, not merely waiting for a CPU on a loaded machine: the 8 MiB download alone lasts ~1.3 s here.
+    assert max(stalls) < 0.5, f"the GUI thread was held {max(stalls):.3f} s"

@@ -3,9 +3,11 @@ watch on the GUI thread, and the tray app over the real licensing and update ser
 
 from __future__ import annotations
 
+import itertools
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -13,6 +15,7 @@ from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QPushButton
 from pytestqt.qtbot import QtBot
 
@@ -98,6 +101,43 @@ class GuiThreadWatch:
 
     def __exit__(self, *_exc: object) -> None:
         sys.setprofile(None)
+
+
+def _queued_seconds() -> float:
+    """How long this thread has waited for a CPU so far (Linux schedstat's run-queue time; 0 elsewhere)."""
+    try:
+        with open("/proc/thread-self/schedstat", encoding="ascii") as stat:
+            return int(stat.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+class GuiTicker:
+    """A 10 ms timer on the GUI thread that records when it fired. ``stalls()``: for each pause between two
+    ticks, the part the GUI thread was held by something (its own work, a blocking call, a lock): the pause
+    less the time it sat ready in the kernel's run queue, which is the machine's load, not the app's."""
+
+    def __init__(self) -> None:
+        self.ticks: list[tuple[float, float]] = []
+        self._timer = QTimer()
+        self._timer.setInterval(10)
+        self._timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        self.ticks.append((time.monotonic(), _queued_seconds()))
+
+    def __enter__(self) -> GuiTicker:
+        self._timer.start()
+        self._tick()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._timer.stop()
+        self._tick()
+
+    def stalls(self) -> list[float]:
+        """Per pause between ticks, its length less the GUI thread's wait for a CPU in it (seconds)."""
+        return [(b[0] - a[0]) - (b[1] - a[1]) for a, b in itertools.pairwise(self.ticks)]
 
 
 class UpdatesEnv:
