@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,21 +18,26 @@ NETWORK_MODULES = {"httpx", "httpcore", "requests", "urllib3", "aiohttp", "http.
 QT_MODULES = {"PySide6", "PyQt5", "PyQt6", "shiboken6", "pytestqt"}
 
 
-def _tree(path: Path) -> ast.Module:
-    """The file's syntax tree, parsed once per version of the file (each module is checked by six tests)."""
+@dataclass(frozen=True)
+class _Facts:
+    """What the rules read from one file's syntax tree."""
+
+    imports: frozenset[str]  # every module it imports, at any depth (also inside functions)
+    programs: frozenset[str]  # the program of every argv-like literal, by its base name
+
+
+def _facts(path: Path) -> _Facts:
+    """The file's facts, read once per version of the file (each module is checked by several rules, and a
+    walk over its tree cost more than the parse)."""
     stat = path.stat()
-    return _parsed(path, stat.st_mtime_ns, stat.st_size)
+    return _read_facts(path, stat.st_mtime_ns, stat.st_size)
 
 
 @functools.lru_cache(maxsize=1024)
-def _parsed(path: Path, _mtime_ns: int, _size: int) -> ast.Module:
-    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-
-
-def imported_modules(path: Path) -> set[str]:
-    """Every module a file imports, at any depth (also inside functions)."""
-    tree = _tree(path)
+def _read_facts(path: Path, _mtime_ns: int, _size: int) -> _Facts:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     found: set[str] = set()
+    programs: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
@@ -41,7 +47,15 @@ def imported_modules(path: Path) -> set[str]:
         elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module" \
                 and node.args and isinstance(node.args[0], ast.Constant):
             found.add(str(node.args[0].value))
-    return found
+        elif isinstance(node, (ast.List, ast.Tuple)) and node.elts and isinstance(node.elts[0], ast.Constant) \
+                and isinstance(node.elts[0].value, str):
+            programs.add(Path(node.elts[0].value).name)
+    return _Facts(frozenset(found), frozenset(programs))
+
+
+def imported_modules(path: Path) -> frozenset[str]:
+    """Every module a file imports, at any depth (also inside functions)."""
+    return _facts(path).imports
 
 
 def _hits(path: Path, banned: set[str]) -> set[str]:
@@ -170,12 +184,9 @@ LINK_OPENERS = {APP / "gui" / "notes_view.py", APP / "gui" / "pages" / "updates_
                 APP / "gui" / "dialogs" / "activation.py"}
 
 
-def _programs(path: Path) -> set[str]:
+def _programs(path: Path) -> frozenset[str]:
     """The program of every argv-like literal (a list or tuple starting with text), by its base name."""
-    tree = _tree(path)
-    return {Path(node.elts[0].value).name for node in ast.walk(tree)
-            if isinstance(node, (ast.List, ast.Tuple)) and node.elts and isinstance(node.elts[0], ast.Constant)
-            and isinstance(node.elts[0].value, str)}
+    return _facts(path).programs
 
 
 def other_ways_out(path: Path) -> list[str]:
