@@ -16,6 +16,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ import pytest
 from tests.licensing.computers import need_namespaces
 from tests.support import cli_run, cli_zygote
 from tests.support.cli_run import run_cli, run_module
+from tests.support.faketime import need_libfaketime, offset_env
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = "tests.support.cli_probe"
@@ -433,3 +435,91 @@ def test_no_submodule_reached_without_its_import() -> None:
         if not json.loads(fresh.stdout)[dotted]:
             missing[dotted] = sorted(users)
     assert missing == {}
+
+
+# A run on a clock moved by libfaketime, forked from the clock zygote (cli_run._ClockZygote) or executed.
+CLOCK_PROBE = """
+import datetime, json, os, time
+print(json.dumps({"ppid": os.getppid(), "time": time.time(), "now": datetime.datetime.now().timestamp(),
+                  "utc": datetime.datetime.now(datetime.UTC).timestamp(), "monotonic": time.monotonic(),
+                  "env": dict(os.environ)}))
+"""
+
+
+@pytest.mark.xdist_group("faked-clock")  # one worker's clock zygote serves these and tests/licensing/test_clock_skew.py
+@pytest.mark.parametrize(("spec", "seconds"), [("+1d", 86400), ("-10m", -600), ("+2h", 7200)])
+def test_faked_clock_forked_and_executed_agree(tmp_path: Path, spec: str, seconds: int) -> None:
+    need_libfaketime()
+    (tmp_path / "clock_probe.py").write_text(CLOCK_PROBE, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **offset_env(spec)}
+    forked = run_module("clock_probe", [], env=env, cwd=tmp_path)
+    fresh = real("clock_probe", [], env, tmp_path)
+    assert forked.returncode == fresh.returncode == 0, forked.stderr + fresh.stderr
+    mine, theirs = json.loads(forked.stdout), json.loads(fresh.stdout)
+    assert cli_run._ClockZygote.process is not None
+    assert mine["ppid"] == cli_run._ClockZygote.process.pid and theirs["ppid"] == os.getpid()
+    for seen in (mine, theirs):
+        for key in ("time", "now", "utc"):  # moved by the offset (this process keeps the real clock)
+            assert abs(seen[key] - time.time() - seconds) < 30, (key, seen[key] - time.time())
+        assert abs(seen["monotonic"] - time.monotonic()) < 30  # FAKETIME_DONT_FAKE_MONOTONIC
+        # libfaketime notes its shared memory in the environment (the zygote's library's, in the forked child)
+        assert seen["env"].pop("FAKETIME_SHARED", "").startswith("/faketime_sem_")
+    assert mine["env"] == theirs["env"] == env
+    plain = json.loads(run_module("clock_probe", [], env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path).stdout)
+    assert plain["ppid"] == forked_pid() and abs(plain["time"] - time.time()) < 30  # the real clock there
+
+
+def test_faked_clock_forked_only_for_an_offset_set_as_offset_env_sets_it(tmp_path: Path) -> None:
+    """A start time counts from the zygote's start, and other libfaketime variables are read when it starts."""
+    need_libfaketime()
+    (tmp_path / "clock_probe.py").write_text(CLOCK_PROBE, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **offset_env("+1d")}
+    assert cli_run._ClockZygote.usable(env) and not cli_run._Zygote.usable(env)
+    for extra in ({"FAKETIME": "@2030-01-01 00:00:00"}, {"FAKETIME": "+1d x2"}, {"FAKETIME_NO_CACHE": "1"},
+                  {"FAKETIME_DONT_FAKE_MONOTONIC": "0"}, {"LD_PRELOAD": "/nonexistent.so"}, {"TZ": "Asia/Kolkata"},
+                  {"PYTHONHASHSEED": "7"}):
+        assert not cli_run._ClockZygote.usable({**env, **extra}), extra
+    executed = run_module("clock_probe", [], env={**env, "FAKETIME": "@2030-01-01 00:00:00"}, cwd=tmp_path)
+    seen = json.loads(executed.stdout)
+    assert seen["ppid"] == os.getpid() and abs(seen["time"] - 1893456000) < 60
+
+
+# Imports PRELOAD under a watch of the time module's clock readers: the modules that read the wall clock when
+# imported (in the clock zygote they read the real time, where a fresh faked run would read the moved one).
+CLOCK_WATCH_PROBE = '''
+import importlib, json, sys, time
+readers = set()
+def watch(name, takes_time):
+    real = getattr(time, name)
+    def call(*args, **kwargs):
+        if not takes_time or not args:
+            readers.add(sys._getframe(1).f_globals.get("__name__"))
+        return real(*args, **kwargs)
+    setattr(time, name, call)
+for name in ("time", "time_ns"):
+    watch(name, False)
+for name in ("localtime", "gmtime", "ctime", "asctime"):
+    watch(name, True)
+real_strftime = time.strftime
+def strftime(fmt, *args):
+    if not args:
+        readers.add(sys._getframe(1).f_globals.get("__name__"))
+    return real_strftime(fmt, *args)
+time.strftime = strftime
+from tests.support.cli_zygote import PRELOAD
+for name in PRELOAD:
+    importlib.import_module(name)
+print(json.dumps(sorted(readers)))
+'''
+
+
+def test_preload_reads_the_clock_only_where_a_faked_run_does_not_mind() -> None:
+    """Only logging notes the time when imported (``_startTime``, for a record's ``relativeCreated``), which
+    the app's log lines do not use: a child of the clock zygote dates everything it does on its own clock."""
+    proc = subprocess.run([sys.executable, "-c", CLOCK_WATCH_PROBE], env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == ["logging"]
+    for package in ("crystal_manager", "crystal_protocol"):
+        for path in (ROOT / package).rglob("*.py"):
+            assert "relativeCreated" not in path.read_text(encoding="utf-8"), path

@@ -5,7 +5,8 @@ namespace (what ``unshare -rm`` makes), so the real fingerprint code reads it ex
 optionally its own clock (libfaketime preloaded with ``FAKETIME=SPEC``). No keyring: the user-only file
 fallback holds the secrets. A run is forked from the CLI zygote, which makes the namespace and the mount in
 the child itself (tests/support/cli_run.py, docs/decisions/0023-cli-fork-server.md); one with a clock of its
-own is executed (``unshare -rm sh -c 'mount --bind …' && exec env LD_PRELOAD=… python -m crystal_manager``).
+own is forked from a zygote that has libfaketime preloaded (``cli_run._ClockZygote``), or where that cannot
+be, executed (``unshare -rm sh -c 'mount --bind …' && exec env LD_PRELOAD=… python -m crystal_manager``).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.cli_run import cli_argv, namespaced_argv, run_cli
-from tests.support.faketime import need_libfaketime, offset_command
+from tests.support.cli_run import namespaced_argv, run_cli
+from tests.support.faketime import need_libfaketime, offset_env
 from tests.support.servers import ReferenceServer
 
 MACHINE_ID_FILE = Path("/etc/machine-id")
@@ -78,13 +79,9 @@ class Computer:
                "CRYSTAL_MANAGER_SERVER": self.server.url,
                "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
         machine_id = self.id_file if namespaces_work() else None
-        if self.clock is None:
-            return run_cli(args, env=env, timeout=60, machine_id=machine_id)
-        # libfaketime is preloaded into the program alone (faketime.offset_command): only an exec does that.
-        command = offset_command(self.clock, cli_argv(args))
-        if machine_id is not None:
-            command = namespaced_argv(machine_id, command)
-        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+        if self.clock is not None:  # forked from the clock zygote, or executed (cli_run._ClockZygote)
+            env.update(offset_env(self.clock))
+        return run_cli(args, env=env, timeout=60, machine_id=machine_id)
 
     def status(self) -> dict[str, Any]:
         """The license part of ``status --json``."""

@@ -1,7 +1,9 @@
 """A paying user whose clock is wrong is never refused: the nonce makes an answer fresh, the server's signed
 time dates everything decided online, and the clock's offset only earns a warning.
 
-The real CLI runs in a child process under libfaketime (preloaded, ``FAKETIME=+1d``) against a real server.
+The real CLI runs in a child process under libfaketime (preloaded, ``FAKETIME=+1d``) against a real server:
+forked from a zygote that has the library preloaded and reads ``FAKETIME`` at every call (tests/support/cli_run.py
+``_ClockZygote``), or executed where that cannot be. Under xdist one worker runs them all, with one such zygote.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from tests.licensing.computers import Computer, need_faketime, need_namespaces
 from tests.support.faketime import offset_command
 from tests.support.licensing import issue
 from tests.support.servers import ReferenceServer
+
+pytestmark = pytest.mark.xdist_group("faked-clock")
 
 OFFSETS = {"+10m": 600, "-10m": -600, "+2h": 7200, "+1d": 86400}
 WORDS = {"+10m": "10 minutes ahead of", "-10m": "10 minutes behind", "+2h": "2 hours ahead of",

@@ -21,6 +21,7 @@ import functools
 import json
 import locale
 import os
+import re
 import selectors
 import socket
 import subprocess
@@ -32,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from tests.support import cli_zygote
+from tests.support import cli_zygote, faketime
 
 _ROOT = Path(__file__).resolve().parents[2]
 #: Time to collect what a killed child wrote (subprocess.run waits without a limit).
@@ -75,8 +76,10 @@ def run_module(module: str, args: Sequence[str], *, env: Mapping[str, str] | Non
     child, which patches the OS calls it counts in its own memory)."""
     full_env = dict(os.environ if env is None else env)
     argv = cli_argv(args, module)
-    if not _Zygote.usable(full_env) or (machine_id is not None and not forked_namespaces_work()):
+    zygote = _Zygote if _Zygote.usable(full_env) else _ClockZygote if _ClockZygote.usable(full_env) else None
+    if zygote is None or (machine_id is not None and not forked_namespaces_work()):
         if machine_id is not None:
+            argv, full_env = _clock_inside(argv, full_env)
             argv = namespaced_argv(machine_id, argv)
         return subprocess.run(argv, env=full_env, input=input, capture_output=True, text=True,
                               timeout=timeout, cwd=cwd, check=False)
@@ -84,7 +87,18 @@ def run_module(module: str, args: Sequence[str], *, env: Mapping[str, str] | Non
     if machine_id is not None:
         full_env["PWD"] = _sh_pwd(full_env, where)
     return _forked(module, list(args), full_env, input, timeout, where,
-                   None if machine_id is None else os.path.join(where, machine_id))  # sh's folder is ``cwd``
+                   None if machine_id is None else os.path.join(where, machine_id),  # sh's folder is ``cwd``
+                   zygote)
+
+
+def _clock_inside(argv: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """For ``unshare -rm sh -c …``: libfaketime's variables given to the program alone (``env VAR=… argv``), not
+    to the wrappers (tests/support/faketime.py ``offset_command`` says why)."""
+    if "FAKETIME" not in env:
+        return argv, env
+    clock = {k: v for k, v in env.items() if k.startswith("FAKETIME") or k == "LD_PRELOAD"}
+    rest = {k: v for k, v in env.items() if k not in clock}
+    return ["env", *(f"{k}={v}" for k, v in clock.items()), *argv], rest
 
 
 def _sh_pwd(env: Mapping[str, str], cwd: str) -> str:
@@ -123,12 +137,22 @@ class _Zygote:
     owner = 0
     lock = threading.Lock()
 
+    @staticmethod
+    def can_fork() -> bool:
+        """Whether children may be forked here at all."""
+        if os.environ.get("CRYSTAL_TEST_CLI_FORK", "1") == "0" or not sys.platform.startswith("linux"):
+            return False
+        return hasattr(os, "pidfd_open") and hasattr(socket, "send_fds")
+
+    @staticmethod
+    def start_env() -> dict[str, str]:
+        """The environment the zygote is started with."""
+        return dict(os.environ)
+
     @classmethod
     def usable(cls, env: Mapping[str, str]) -> bool:
         """Whether a forked child can be the process ``env`` asks for (else a real one is started)."""
-        if os.environ.get("CRYSTAL_TEST_CLI_FORK", "1") == "0" or not sys.platform.startswith("linux"):
-            return False
-        if not (hasattr(os, "pidfd_open") and hasattr(socket, "send_fds")):
+        if not cls.can_fork():
             return False
         if any(k.startswith(("LD_", "FAKETIME", "DYLD_")) for k in env):
             return False  # libfaketime and other preloads take effect only when a program is executed
@@ -152,7 +176,7 @@ class _Zygote:
     @classmethod
     def _stale(cls) -> bool:
         """Whether this process's environment has changed in what the zygote took over when it started."""
-        return (cli_zygote.captured(cls.env) != cli_zygote.captured(os.environ)
+        return (cli_zygote.captured(cls.env) != cli_zygote.captured(cls.start_env())
                 or cli_zygote.python_path(cls.env) != cli_zygote.python_path(os.environ))
 
     @classmethod
@@ -161,7 +185,7 @@ class _Zygote:
             cls.close()
         if not cls.running() or cls.control is None:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            cls.env = dict(os.environ)
+            cls.env = cls.start_env()
             code = "__import__('tests.support.cli_zygote', fromlist=['main']).main()"
             cls.process = subprocess.Popen([sys.executable, "-c", code, str(theirs.fileno())],
                                            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
@@ -183,8 +207,54 @@ class _Zygote:
         cls.process = cls.control = None
 
 
+class _ClockZygote(_Zygote):
+    """The zygote of runs on a clock moved by libfaketime (``faketime.offset_env(SPEC)``: ``+10m``, ``-1d``).
+
+    libfaketime takes effect only in an executed program, and reads ``FAKETIME`` once when it starts: this
+    zygote is executed with the library preloaded, at offset ``+0`` and ``FAKETIME_NO_CACHE=1``, which makes
+    the library read ``FAKETIME`` from the environment at every call for the time. A forked child takes the
+    run's environment (``FAKETIME=SPEC``) before the CLI starts, so every time it reads is moved by SPEC, as in
+    a fresh ``env LD_PRELOAD=… FAKETIME=SPEC python -m crystal_manager``. Only a relative offset (a start time
+    would count from the zygote's start) and only the variables ``offset_env`` sets; anything else is
+    executed. What the preloaded modules read from the clock when imported is the real time (only
+    ``logging._startTime``, for ``relativeCreated``, which the app's log lines do not use; checked by
+    tests/cli/test_cli_zygote.py). docs/decisions/0023-cli-fork-server.md.
+    """
+
+    process: subprocess.Popen[bytes] | None = None
+    control: socket.socket | None = None
+    env: ClassVar[dict[str, str]] = {}
+    owner = 0
+    lock = threading.Lock()
+
+    @staticmethod
+    def start_env() -> dict[str, str]:
+        """This process's environment with libfaketime preloaded, told to read ``FAKETIME`` at every call."""
+        found = faketime.libfaketime()
+        assert found is not None
+        return {**os.environ, **faketime.offset_env("+0", found), "FAKETIME_NO_CACHE": "1"}
+
+    @classmethod
+    def usable(cls, env: Mapping[str, str]) -> bool:
+        """Whether ``env`` is this process's, on a clock moved by a relative offset (``faketime.offset_env``)."""
+        spec = env.get("FAKETIME", "")
+        if not cls.can_fork() or faketime.libfaketime() is None or _OFFSET.fullmatch(spec) is None:
+            return False
+        start = cli_zygote.captured(cls.start_env())
+        del start["FAKETIME_NO_CACHE"]
+        if cli_zygote.captured(env) != {**start, "FAKETIME": spec}:
+            return False
+        allowed = {str(_ROOT), *(os.path.abspath(p) for p in cli_zygote.python_path(os.environ))}
+        return all(os.path.abspath(p) in allowed for p in cli_zygote.python_path(env))
+
+
+#: libfaketime's relative offsets: ``+10m``, ``-600``, ``+1.5h``, ``+1d``, ``-1y`` (none other is forked).
+_OFFSET = re.compile(r"[+-][0-9]+(\.[0-9]+)?[smhdy]?")
+
+
 def _forked(module: str, args: list[str], env: dict[str, str], input: str | None, timeout: float,
-            cwd: str, machine_id: str | None = None) -> subprocess.CompletedProcess[str]:
+            cwd: str, machine_id: str | None = None,
+            zygote: type[_Zygote] = _Zygote) -> subprocess.CompletedProcess[str]:
     argv = cli_argv(args, module)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -196,7 +266,7 @@ def _forked(module: str, args: list[str], env: dict[str, str], input: str | None
     try:
         request = json.dumps({"module": module, "args": args, "env": env, "cwd": cwd,
                               "machine_id": machine_id}).encode()
-        socket.send_fds(_Zygote.connection(), [request], [in_r if in_r >= 0 else 0, out_w, err_w, theirs.fileno()])
+        socket.send_fds(zygote.connection(), [request], [in_r if in_r >= 0 else 0, out_w, err_w, theirs.fileno()])
     except BaseException:
         for fd in (out_r, err_r, in_w):
             if fd >= 0:

@@ -271,8 +271,13 @@ def _become(job: _Job) -> None:
             os.close(fd)
     os.chdir(job.cwd)
     zygote_path = python_path(os.environ)
+    shared = os.environ.get("FAKETIME_SHARED")
     os.environ.clear()
     os.environ.update(job.env)
+    if shared is not None and "FAKETIME" in job.env:
+        # libfaketime's note of its shared memory, which it sets when a program starts (cli_run._ClockZygote):
+        # a fresh faked run has its own library's; this child's library is the zygote's.
+        os.environ["FAKETIME_SHARED"] = shared
     # ``-m`` puts the folder first, then PYTHONPATH's entries, then the interpreter's own (the same here).
     sys.path[:1 + len(zygote_path)] = [os.getcwd(), *map(os.path.abspath, python_path(job.env))]
     sys.dont_write_bytecode = bool(job.env.get("PYTHONDONTWRITEBYTECODE"))
