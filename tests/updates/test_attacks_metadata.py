@@ -29,9 +29,9 @@ from crystal_protocol.releases import PRODUCT, ReleaseInfo, current_platform, ta
 from crystal_server.releases import yank
 from crystal_server.tuf_repo import Lifetimes, TufRepository
 from tests.support.faketime import offset_env
-from tests.support.servers import ReferenceServer
 from tests.support.update_attack import (
     Scene,
+    SceneTemplate,
     assert_refused,
     forge,
     forged_root,
@@ -39,7 +39,8 @@ from tests.support.update_attack import (
     resign_past,
     retired_signer,
     role_version,
-    scene,
+    scene_from,
+    scene_template,
     served,
     sign_release,
     stranger,
@@ -49,13 +50,23 @@ REPO = Path(__file__).resolve().parents[2]
 EVIL = target_name(PRODUCT, "9.9.0", current_platform(), ".tar.gz")
 
 
+def _prepare(prepared: Scene) -> None:
+    publish(prepared.data_dir, "1.0.0")
+    prepared.install("1.0.0")
+    publish(prepared.data_dir, "1.1.0")
+
+
+@pytest.fixture(scope="module")
+def sc_template(tmp_path_factory: pytest.TempPathFactory, server_template: Path) -> SceneTemplate:
+    """The state every test starts from, made once per module through the real service."""
+    return scene_template(tmp_path_factory.mktemp("scene"), server_template, _prepare)
+
+
 @pytest.fixture
-def sc(app_home: Path, reference_server: ReferenceServer) -> Iterator[Scene]:
-    """1.0.0 installed through the attacker (nothing attacked yet), then 1.1.0 published on the server."""
-    with scene(app_home, reference_server) as attacked:
-        publish(attacked.data_dir, "1.0.0")
-        attacked.install("1.0.0")
-        publish(attacked.data_dir, "1.1.0")
+def sc(app_home: Path, tmp_path: Path, sc_template: SceneTemplate) -> Iterator[Scene]:
+    """1.0.0 installed through the attacker (nothing attacked yet), then 1.1.0 published on the server. Each
+    test has its own copy of both folders, its own server process and attacker."""
+    with scene_from(sc_template, app_home, tmp_path / "server") as attacked:
         yield attacked
 
 

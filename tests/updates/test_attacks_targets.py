@@ -37,18 +37,36 @@ from crystal_server.tuf_repo import TufRepository
 from tests.support.keyring_memory import MemoryKeyring
 from tests.support.licensing import issue, service
 from tests.support.product_archives import file_member, product_members, special_member, write_archive
-from tests.support.servers import ReferenceServer
-from tests.support.update_attack import Scene, answer, assert_refused, publish, scene, sign_release
+from tests.support.update_attack import (
+    Scene,
+    SceneTemplate,
+    answer,
+    assert_refused,
+    publish,
+    scene_from,
+    scene_template,
+    sign_release,
+)
 
 PAYLOAD = 2 * 1024 * 1024  # big enough to arrive in many pieces (pause, resume)
 
 
+def _prepare(prepared: Scene) -> None:
+    publish(prepared.data_dir, "1.0.0")
+    prepared.install("1.0.0")
+
+
+@pytest.fixture(scope="module")
+def sc_template(tmp_path_factory: pytest.TempPathFactory, server_template: Path) -> SceneTemplate:
+    """The state every test starts from, made once per module through the real service."""
+    return scene_template(tmp_path_factory.mktemp("scene"), server_template, _prepare)
+
+
 @pytest.fixture
-def sc(app_home: Path, reference_server: ReferenceServer) -> Iterator[Scene]:
-    """1.0.0 installed through the attacker (nothing attacked yet)."""
-    with scene(app_home, reference_server) as attacked:
-        publish(attacked.data_dir, "1.0.0")
-        attacked.install("1.0.0")
+def sc(app_home: Path, tmp_path: Path, sc_template: SceneTemplate) -> Iterator[Scene]:
+    """1.0.0 installed through the attacker (nothing attacked yet). Each test has its own copy of both
+    folders, its own server process and attacker."""
+    with scene_from(sc_template, app_home, tmp_path / "server") as attacked:
         yield attacked
 
 
