@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,8 @@ from crystal_server.releases import list_releases
 from tests.support import cli_run
 from tests.support.delta_bundles import data_files, publish_release
 from tests.support.licensing import context_at
-from tests.support.servers import ReferenceServer
+from tests.support.server_template import copy_server_dir
+from tests.support.servers import ReferenceServer, run_reference_server
 
 ACTIVE = LicenseStatus(state="active")
 REPO = Path(__file__).resolve().parents[2]  # where ``python -m tests.support...`` finds the module
@@ -32,6 +34,7 @@ class Home:
 
     def __init__(self, root: Path, server: ReferenceServer) -> None:
         self.root = root
+        self.server = server
         self.ctx = context_at(root, server.profile_file, server.url)
         self.svc = UpdateService(self.ctx, license_status=lambda: ACTIVE)
 
@@ -106,15 +109,34 @@ def test_a_patch_from_each_of_the_last_three_releases(homes: list[Home], tmp_pat
     assert_product_files(home, "1.4.0")
 
 
+@pytest.fixture(scope="module")
+def at_110(tmp_path_factory: pytest.TempPathFactory, server_template: Path) -> Path:
+    """A folder with a server folder (1.0.0 and 1.1.0 published, then 1.2.0 with its patches) and a computer
+    ``home`` that installed 1.1.0 through the update service: made once per module, copied by ``on_110``."""
+    folder = tmp_path_factory.mktemp("at-110")
+    with run_reference_server(copy_server_dir(server_template, folder / "server")) as server:
+        publish_release(server, "1.0.0")
+        publish_release(server, "1.1.0")
+        home = Home(folder / "home", server)
+        try:
+            home.install("1.1.0")
+        finally:
+            home.ctx.close()
+        publish_release(server, "1.2.0")
+    return folder
+
+
 @pytest.fixture
-def on_110(homes: list[Home], tmp_path: Path, reference_server: ReferenceServer) -> Home:
-    """A computer with 1.1.0 installed through the update service, and 1.2.0 published with its patch."""
-    publish_release(reference_server, "1.0.0")
-    publish_release(reference_server, "1.1.0")
-    home = new_home(homes, tmp_path, reference_server, "home")
-    home.install("1.1.0")
-    publish_release(reference_server, "1.2.0")
-    return home
+def on_110(tmp_path: Path, at_110: Path) -> Iterator[Home]:
+    """A computer with 1.1.0 installed through the update service, and 1.2.0 published with its patch: this
+    test's own copy of ``at_110`` (server folder, archives, computer), served by its own server process."""
+    shutil.copytree(at_110, tmp_path, symlinks=True, dirs_exist_ok=True)
+    with run_reference_server(tmp_path / "server") as server:
+        home = Home(tmp_path / "home", server)
+        try:
+            yield home
+        finally:
+            home.ctx.close()
 
 
 def _patch_file(server: ReferenceServer) -> Path:
@@ -169,28 +191,28 @@ def test_a_file_changed_in_the_installed_version_does_not_reach_the_new_one(on_1
     assert_product_files(on_110, "1.2.0")
 
 
-def test_patch_tampered_by_one_byte(on_110: Home, reference_server: ReferenceServer) -> None:
-    patch = _patch_file(reference_server)
+def test_patch_tampered_by_one_byte(on_110: Home) -> None:
+    patch = _patch_file(on_110.server)
     _flip(patch, patch.stat().st_size - 10)
     _ends_full(on_110, "the patch from 1.1.0 did not match its signature")
     assert not [p for p in on_110.downloads.iterdir() if "-patch" in p.name]  # nothing bad stays cached
 
 
-def test_patch_truncated(on_110: Home, reference_server: ReferenceServer) -> None:
-    patch = _patch_file(reference_server)
+def test_patch_truncated(on_110: Home) -> None:
+    patch = _patch_file(on_110.server)
     os.truncate(patch, patch.stat().st_size - 100)
     _ends_full(on_110, "the patch from 1.1.0 did not match its signature")
 
 
-def test_patch_for_another_base(on_110: Home, reference_server: ReferenceServer) -> None:
+def test_patch_for_another_base(on_110: Home) -> None:
     # The repository signs a patch that was made for another base (a publisher's mistake): it hashes as
     # signed, its base check passes, and its result does not: refused before anything is extracted.
     from crystal_server.deltas import build_patch, decompress_to
 
-    repo = open_repo(reference_server.data_dir)
+    repo = open_repo(on_110.server.data_dir)
     newest = {r.info.version: r for r in list_releases(repo)}["1.2.0"]
     patch = next(p for p in newest.patches if p.info.from_version == "1.1.0")
-    work = reference_server.data_dir.parent / "other-base"
+    work = on_110.server.data_dir.parent / "other-base"
     work.mkdir()
     decompress_to(repo.targets_dir / newest.file_name, work / "new.tar")
     build_patch(work / "new.tar", work / "new.tar", work / "patch")  # "from" a base that already is 1.2.0
@@ -205,9 +227,9 @@ def test_patch_for_another_base(on_110: Home, reference_server: ReferenceServer)
     _ends_full(on_110, "does not match its signed hash")
 
 
-def test_killed_while_patching_resumes_the_patch(on_110: Home, reference_server: ReferenceServer) -> None:
-    proc = cli_run.run_module("tests.support.patch_kill_child", [str(on_110.root), str(reference_server.profile_file),
-                                                                 reference_server.url, "1"], env=None, timeout=60,
+def test_killed_while_patching_resumes_the_patch(on_110: Home) -> None:
+    proc = cli_run.run_module("tests.support.patch_kill_child", [str(on_110.root), str(on_110.server.profile_file),
+                                                                 on_110.server.url, "1"], env=None, timeout=60,
                               cwd=REPO)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     partial = [p.name for p in on_110.downloads.iterdir()]
