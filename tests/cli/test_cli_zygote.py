@@ -289,8 +289,9 @@ def test_app_identifies_the_same_computer_forked_and_executed(tmp_path: Path) ->
     assert request("5" * 32, "other", forked=True)["fingerprint"] != forked["fingerprint"]
 
 
-# Imports PRELOAD in a fresh interpreter with os.environ, os.getcwd and sys.argv watched: which variables it
-# reads, and which modules look at the folder or argv (the zygote's, not a run's).
+# Imports PRELOAD in a fresh interpreter with os.environ, os.getcwd, sys.argv and the time module watched: which
+# variables it reads, which modules look at the folder or argv (the zygote's, not a run's), and which read the
+# wall clock (in the clock zygote: the real time, where a fresh faked run would read the moved one).
 WATCH_PROBE = '''
 import importlib, json, os, sys
 from collections.abc import MutableMapping
@@ -322,20 +323,49 @@ real_getcwd = os.getcwd
 def getcwd(): noted.add(reader()); return real_getcwd()
 
 os.environ, os.getcwd, sys.argv = Environ(os.environ), getcwd, Argv(sys.argv)
+
+import time  # the modules that read the wall clock (a call without a time given)
+clock_read = set()
+def watch(name, takes_time):
+    real = getattr(time, name)
+    def call(*args, **kwargs):
+        if not takes_time or not args:
+            clock_read.add(sys._getframe(1).f_globals.get("__name__"))
+        return real(*args, **kwargs)
+    setattr(time, name, call)
+for name in ("time", "time_ns"):
+    watch(name, False)
+for name in ("localtime", "gmtime", "ctime", "asctime"):
+    watch(name, True)
+real_strftime = time.strftime
+def strftime(fmt, *args):
+    if not args:
+        clock_read.add(sys._getframe(1).f_globals.get("__name__"))
+    return real_strftime(fmt, *args)
+time.strftime = strftime
+
 from tests.support.cli_zygote import PRELOAD
 for name in PRELOAD:
     importlib.import_module(name)
-print(json.dumps({"env": sorted(env_read), "noted": sorted(noted)}))
+print(json.dumps({"env": sorted(env_read), "noted": sorted(noted), "clock": sorted(clock_read)}))
 '''
 
 
-def test_preload_reads_only_what_a_run_must_share() -> None:
-    """Importing PRELOAD reads only variables a forked run must have equal to the zygote's (else it is executed)
-    or reads later itself; a module that notes the folder or argv is one ``_become`` sets again."""
+@pytest.fixture(scope="module")
+def preload_watch() -> dict[str, list[str]]:
+    """What importing PRELOAD in a fresh interpreter read (WATCH_PROBE), once per module."""
     proc = subprocess.run([sys.executable, "-c", WATCH_PROBE], env={**os.environ, "PYTHONPATH": str(ROOT)},
                           cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
-    seen = json.loads(proc.stdout)
+    seen: dict[str, list[str]] = json.loads(proc.stdout)
+    return seen
+
+
+@pytest.mark.xdist_group("cli-zygote-preload-watch")  # one worker: WATCH_PROBE runs once for both
+def test_preload_reads_only_what_a_run_must_share(preload_watch: dict[str, list[str]]) -> None:
+    """Importing PRELOAD reads only variables a forked run must have equal to the zygote's (else it is executed)
+    or reads later itself; a module that notes the folder or argv is one ``_become`` sets again."""
+    seen = preload_watch
     shared = [name for name in seen["env"] if cli_zygote.captured({name: ""}) or name in cli_zygote.READ_LATER]
     assert seen["env"] == shared
     assert set(seen["noted"]) <= cli_zygote.NOTES_AT_IMPORT
@@ -484,42 +514,12 @@ def test_faked_clock_forked_only_for_an_offset_set_as_offset_env_sets_it(tmp_pat
     assert seen["ppid"] == os.getpid() and abs(seen["time"] - 1893456000) < 60
 
 
-# Imports PRELOAD under a watch of the time module's clock readers: the modules that read the wall clock when
-# imported (in the clock zygote they read the real time, where a fresh faked run would read the moved one).
-CLOCK_WATCH_PROBE = '''
-import importlib, json, sys, time
-readers = set()
-def watch(name, takes_time):
-    real = getattr(time, name)
-    def call(*args, **kwargs):
-        if not takes_time or not args:
-            readers.add(sys._getframe(1).f_globals.get("__name__"))
-        return real(*args, **kwargs)
-    setattr(time, name, call)
-for name in ("time", "time_ns"):
-    watch(name, False)
-for name in ("localtime", "gmtime", "ctime", "asctime"):
-    watch(name, True)
-real_strftime = time.strftime
-def strftime(fmt, *args):
-    if not args:
-        readers.add(sys._getframe(1).f_globals.get("__name__"))
-    return real_strftime(fmt, *args)
-time.strftime = strftime
-from tests.support.cli_zygote import PRELOAD
-for name in PRELOAD:
-    importlib.import_module(name)
-print(json.dumps(sorted(readers)))
-'''
-
-
-def test_preload_reads_the_clock_only_where_a_faked_run_does_not_mind() -> None:
+@pytest.mark.xdist_group("cli-zygote-preload-watch")
+def test_preload_reads_the_clock_only_where_a_faked_run_does_not_mind(preload_watch: dict[str, list[str]]) -> None:
     """Only logging notes the time when imported (``_startTime``, for a record's ``relativeCreated``), which
-    the app's log lines do not use: a child of the clock zygote dates everything it does on its own clock."""
-    proc = subprocess.run([sys.executable, "-c", CLOCK_WATCH_PROBE], env={**os.environ, "PYTHONPATH": str(ROOT)},
-                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == ["logging"]
+    the app's log lines do not use: a child of the clock zygote (cli_run._ClockZygote) dates everything it
+    does on its own clock. The wall clock read while PRELOAD is imported, watched through the time module."""
+    assert preload_watch["clock"] == ["logging"]
     for package in ("crystal_manager", "crystal_protocol"):
         for path in (ROOT / package).rglob("*.py"):
             assert "relativeCreated" not in path.read_text(encoding="utf-8"), path
