@@ -218,24 +218,13 @@ def test_a_quiet_server_still_deletes_what_is_past_its_declared_period(
     assert _rows(reference_server, "SELECT * FROM throttle_events WHERE name = '203.0.113.9'") == []
 
 
-def test_a_named_trusted_proxy_s_forwarded_address_is_the_one_throttled(tmp_path: Path) -> None:
+def test_a_named_trusted_proxy_s_forwarded_address_is_the_one_throttled(server_dir: Path) -> None:
     """`serve --trusted-proxy ADDR`: behind the vendor's own proxy each client's forwarded address counts
     on its own (without the option the header is ignored: tests/server/test_attacks_deletion.py)."""
-    import os
-    import subprocess
-    import sys
+    from tests.support.servers import run_reference_server
 
-    from tests.support.servers import init_server_dir
-
-    data_dir = init_server_dir(tmp_path / "srv")
-    proc = subprocess.Popen([sys.executable, "-m", "crystal_server", "serve", str(data_dir), "--port", "0",
-                             "--trusted-proxy", "127.0.0.1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=dict(os.environ))
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        assert line.startswith("listening on "), line
-        parts = urlsplit(line.removeprefix("listening on "))
+    with run_reference_server(server_dir, serve_args=["--trusted-proxy", "127.0.0.1"]) as server:
+        parts = urlsplit(server.url)
 
         def attempt(i: int, forwarded: str) -> int:
             conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=20)
@@ -250,6 +239,3 @@ def test_a_named_trusted_proxy_s_forwarded_address_is_the_one_throttled(tmp_path
         one_client = [attempt(i, "203.0.113.7") for i in range(40)]
         assert 429 in one_client  # the forwarded address is throttled…
         assert attempt(99, "203.0.113.8") == 404  # …and another client behind the proxy is not
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,7 +100,8 @@ def init_server_dir(path: Path, *, url: str | None = None, tls_ca: Path | None =
 
 @contextmanager
 def run_reference_server(data_dir: Path, *, port: int | None = None, tls: tuple[Path, Path] | None = None,
-                         env: Mapping[str, str] | None = None) -> Iterator[ReferenceServer]:
+                         env: Mapping[str, str] | None = None,
+                         serve_args: Sequence[str] = ()) -> Iterator[ReferenceServer]:
     """Serve ``data_dir`` in its own process for the duration of the block (a fresh port unless given).
 
     Clients use ``ReferenceServer.url``; the profile's own URL is only right when ``port`` matches it. The
@@ -109,19 +110,48 @@ def run_reference_server(data_dir: Path, *, port: int | None = None, tls: tuple[
     missing): the same ``serve`` code on a real socket, ~0.3 s of CPU less per server. ``env``: variables
     for the server process only (``MovableClock.env()`` in tests/support/faketime.py); such a server is
     executed, not forked, since a preload library (libfaketime) takes effect only when a program starts.
+    ``serve_args``: more ``serve`` options (``--trusted-proxy ADDR``…), forked or executed alike.
     """
     running: RunningServer | ForkedServer
     if env is not None:
         with _environ(env):  # start_server hands os.environ to its child
-            running = start_server(data_dir, port=port or 0, tls=tls)
+            running = _exec_server(data_dir, port=port or 0, tls=tls, extra=serve_args)
     elif os.environ.get("CRYSTAL_TEST_SERVER_FORK", "1") != "0" and hasattr(os, "pidfd_open"):
-        running = _fork_server(data_dir, port=port or 0, tls=tls)
+        running = _fork_server(data_dir, port=port or 0, tls=tls, extra=serve_args)
     else:
-        running = start_server(data_dir, port=port or 0, tls=tls)
+        running = _exec_server(data_dir, port=port or 0, tls=tls, extra=serve_args)
     try:
         yield ReferenceServer(running)
     finally:
         running.stop()
+
+
+def _exec_server(data_dir: Path, *, port: int, tls: tuple[Path, Path] | None, extra: Sequence[str]) -> RunningServer:
+    """``python -m crystal_server serve`` executed: ``demo_server.start_server`` itself unless ``extra`` options
+    are given, else the same command with them (its first line awaited the same way)."""
+    if not extra:
+        return start_server(data_dir, port=port, tls=tls)
+    args = [sys.executable, "-m", "crystal_server", "serve", str(data_dir), "--port", str(port), *_tls_args(tls),
+            *extra]
+    log_path = data_dir / "server.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert process.stdout is not None
+    line = process.stdout.readline() if select.select([process.stdout], [], [], 20)[0] else b""
+    process.stdout.close()
+    text = line.decode(errors="replace").strip()
+    if not text.startswith("listening on "):
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        err = log_path.read_text(errors="replace").strip().splitlines()[-3:]
+        raise DemoServerError(f"server did not start (exit {process.returncode}): {' '.join(err)[-500:]}")
+    return RunningServer(data_dir=data_dir, url=text.removeprefix("listening on "), process=process)
+
+
+def _tls_args(tls: tuple[Path, Path] | None) -> list[str]:
+    return [] if tls is None else ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
 
 
 @contextmanager
@@ -214,11 +244,10 @@ def _pythonpath() -> str:
     return os.pathsep.join(parts)
 
 
-def _fork_server(data_dir: Path, *, port: int, tls: tuple[Path, Path] | None) -> ForkedServer:
+def _fork_server(data_dir: Path, *, port: int, tls: tuple[Path, Path] | None,
+                 extra: Sequence[str] = ()) -> ForkedServer:
     """Like ``demo_server.start_server``: wait for ``listening on URL``, or fail with the log's last lines."""
-    args = ["serve", str(data_dir), "--port", str(port)]
-    if tls is not None:
-        args += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
+    args = ["serve", str(data_dir), "--port", str(port), *_tls_args(tls), *extra]
     log_path = data_dir / "server.log"
     pid, line = _Zygote.spawn({"args": args, "env": dict(os.environ), "cwd": os.getcwd(), "log": str(log_path)})
     try:
