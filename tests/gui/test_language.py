@@ -25,6 +25,10 @@ from tests.support.render import save as save_png
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# One worker runs the module under xdist: the pseudo-translation (pyside6-lupdate and pyside6-lrelease, ~1 s of
+# CPU) is made once a run, not once per worker that gets one of the tests using it.
+pytestmark = pytest.mark.xdist_group("language")
+
 
 def build_tool() -> ModuleType:
     spec = importlib.util.spec_from_file_location("build_translations", ROOT / "build" / "translations.py")
