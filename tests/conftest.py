@@ -107,6 +107,15 @@ def upd_ctx(app_home: Path, reference_server: ReferenceServer) -> Iterator[AppCo
 #: on one worker: their module-scoped fixtures build a wheel or a bundle, which must happen once, not once
 #: per worker at the same time.
 _ONE_WORKER_PER_FILE = ("tests/build/",)
+#: Fixtures made once for the tests that share them: a file whose tests use one stays on one worker too, or
+#: each worker that drew one of its tests would make it again (a template server, a CA, a translation).
+_SHARED_SCOPES = frozenset({"module", "package", "class"})
+
+
+def _uses_a_shared_fixture(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    return info is not None and any(defs and defs[-1].scope in _SHARED_SCOPES
+                                    for defs in info.name2fixturedefs.values())
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
@@ -117,7 +126,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if config.pluginmanager.hasplugin("xdist"):
         for item in items:
             path = item.nodeid.split("::", 1)[0]
-            if path.startswith(_ONE_WORKER_PER_FILE):
+            if item.get_closest_marker("xdist_group") is None and (
+                    path.startswith(_ONE_WORKER_PER_FILE) or _uses_a_shared_fixture(item)):
                 item.add_marker(pytest.mark.xdist_group(path))
 
 
