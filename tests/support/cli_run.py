@@ -5,7 +5,8 @@ same entry point with the test's arguments, environment, folder and real pipes, 
 A real ``python -m crystal_manager`` is started instead when the zygote cannot give the same process:
 $CRYSTAL_TEST_CLI_FORK=0, no Linux pidfds or descriptor passing, or an environment that differs from the
 zygote's in what an interpreter reads when it starts (LD_PRELOAD/FAKETIME for libfaketime, PYTHON*,
-locale, TZ; see ``cli_zygote.CAPTURED_*``).
+locale, TZ; see ``cli_zygote.CAPTURED_*``). A run on a clock moved by ``faketime.offset_env(SPEC)`` (a
+relative offset) is forked from a second zygote that has libfaketime preloaded (``_ClockZygote``).
 
 ``machine_id=FILE`` gives the child FILE as /etc/machine-id in a user and mount namespace of its own: the
 forked child makes the system calls ``unshare -rm sh -c 'mount --bind FILE /etc/machine-id'`` makes
