@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from securesystemslib.signer import CryptoSigner, Signer
 from tuf.api.metadata import Metadata, MetaFile, Snapshot, TargetFile, Targets
 
@@ -36,6 +37,7 @@ from crystal_server.tuf_repo import TufRepository, load_signer, metadata_bytes
 from tests.support.licensing import context
 from tests.support.misbehaving import Behaviour, MisbehavingServer
 from tests.support.product_archives import tree_snapshot
+from tests.support.run_once import once_per_run
 from tests.support.server_template import copy_server_dir
 from tests.support.servers import ReferenceServer, run_reference_server
 
@@ -435,11 +437,18 @@ class SceneTemplate:
         return self.server_dir.parent / "archives"
 
 
-def scene_template(folder: Path, server_template: Path, prepare: Callable[[Scene], None]) -> SceneTemplate:
-    """Run ``prepare`` once on a real scene (a copy of ``server_template`` served, the attacker in front, the
-    app in ``folder / "app-home"``) and keep both folders as they are left: each test starts from a copy
-    (``scene_from``) instead of publishing and installing through the service again (~60 ms of CPU a test).
-    The app's folders hold no absolute path (its links are relative) and the server's none of the app's."""
+def scene_template(factory: pytest.TempPathFactory, name: str, server_template: Path,
+                   prepare: Callable[[Scene], None]) -> SceneTemplate:
+    """Run ``prepare`` once per test run on a real scene (a copy of ``server_template`` served, the attacker in
+    front, the app in its own folder) and keep both folders as they are left (tests/support/run_once.py): each
+    test starts from a copy (``scene_from``) instead of publishing and installing through the service again
+    (~60 ms of CPU a test). The app's folders hold no absolute path (its links are relative) and the server's
+    none of the app's."""
+    folder = once_per_run(factory, name, lambda made: _make_scene(made, server_template, prepare))
+    return SceneTemplate(folder / "server", folder / "app-home")
+
+
+def _make_scene(folder: Path, server_template: Path, prepare: Callable[[Scene], None]) -> None:
     server_dir = copy_server_dir(server_template, folder / "server")
     app_home = folder / "app-home"
     app_home.mkdir()
@@ -457,7 +466,6 @@ def scene_template(folder: Path, server_template: Path, prepare: Callable[[Scene
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-    return SceneTemplate(server_dir, app_home)
 
 
 @contextmanager

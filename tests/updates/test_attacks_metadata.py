@@ -58,8 +58,8 @@ def _prepare(prepared: Scene) -> None:
 
 @pytest.fixture(scope="module")
 def sc_template(tmp_path_factory: pytest.TempPathFactory, server_template: Path) -> SceneTemplate:
-    """The state every test starts from, made once per module through the real service."""
-    return scene_template(tmp_path_factory.mktemp("scene"), server_template, _prepare)
+    """The state every test starts from, made once per run through the real service."""
+    return scene_template(tmp_path_factory, "attack-metadata", server_template, _prepare)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from crystal_server.releases import list_releases
 from tests.support import cli_run
 from tests.support.delta_bundles import data_files, publish_release
 from tests.support.licensing import context_at
+from tests.support.run_once import once_per_run
 from tests.support.server_template import copy_server_dir
 from tests.support.servers import ReferenceServer, run_reference_server
 
@@ -112,8 +113,12 @@ def test_a_patch_from_each_of_the_last_three_releases(homes: list[Home], tmp_pat
 @pytest.fixture(scope="module")
 def at_110(tmp_path_factory: pytest.TempPathFactory, server_template: Path) -> Path:
     """A folder with a server folder (1.0.0 and 1.1.0 published, then 1.2.0 with its patches) and a computer
-    ``home`` that installed 1.1.0 through the update service: made once per module, copied by ``on_110``."""
-    folder = tmp_path_factory.mktemp("at-110")
+    ``home`` that installed 1.1.0 through the update service: made once per run (tests/support/run_once.py),
+    copied by ``on_110``."""
+    return once_per_run(tmp_path_factory, "delta-at-110", lambda folder: _make_110(folder, server_template))
+
+
+def _make_110(folder: Path, server_template: Path) -> None:
     with run_reference_server(copy_server_dir(server_template, folder / "server")) as server:
         publish_release(server, "1.0.0")
         publish_release(server, "1.1.0")
@@ -123,7 +128,6 @@ def at_110(tmp_path_factory: pytest.TempPathFactory, server_template: Path) -> P
         finally:
             home.ctx.close()
         publish_release(server, "1.2.0")
-    return folder
 
 
 @pytest.fixture
