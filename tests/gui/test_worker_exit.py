@@ -38,9 +38,11 @@ print(json.dumps({"delivered": len(got)}))
 # widens the race), failed 4 of 7 runs against the old worker.py as fresh interpreters. Each child is now
 # forked from one process that imported Qt and the worker module (tests/support/apps.py: ~0.2 s of CPU less
 # per child; the interpreter's start is not what this tests); the script, its quit and the interpreter's exit
-# are the child's own. Against the old worker.py (83a3979^), ten runs each on 2026-11-30: forked children
-# failed 8 of 10 runs, fresh interpreters 5 of 10 (SIGSEGV, faulthandler's stacks in the message).
-CHILDREN = 16
+# are the child's own. Forked children meet the race more often, so twelve keep the old power. Against the old
+# worker.py (83a3979^) on 2026-11-30, runs of the whole test interleaved on the shared 2-core machine: sixteen
+# fresh children failed 28 of 35 runs (5 of 10 in an earlier batch), twelve forked 28 of 35 (sixteen forked 27
+# of 30, eight forked 12 of 20); each failure a SIGSEGV with faulthandler's stacks in the message.
+CHILDREN = 12
 AT_ONCE = 4
 PRELOAD = ("PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "crystal_manager.gui.worker")
 
