@@ -3,9 +3,11 @@
 Some modules start each test from the same state made through the real code (a release installed through
 the update service, patches published…) and copy it per test (tests/support/update_attack.py's
 ``scene_template``, tests/updates/test_delta_service.py). As a module fixture that state is made again in
-every worker that draws one of the module's tests (up to one per worker: 6 under ``./dev test``); made here it
-is made once, by the first worker that asks, in the run's own temporary folder (the leak scan reads it with
-the rest), while the others wait on a lock and then use it. Nobody changes it after: tests copy it.
+every worker that draws one of the module's tests (up to one per worker: 6 under ``./dev test``), or, as
+tests/conftest.py now does for module fixtures, the module's tests all wait for one worker. Made here, by a
+session fixture, it is made once, by the first worker that asks, in the run's own temporary folder (the leak
+scan reads it with the rest), while the others wait on a lock and then use it; the tests stay spread over the
+workers. Nobody changes it after: tests copy it.
 """
 
 from __future__ import annotations

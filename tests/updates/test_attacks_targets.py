@@ -56,9 +56,10 @@ def _prepare(prepared: Scene) -> None:
     prepared.install("1.0.0")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sc_template(tmp_path_factory: pytest.TempPathFactory, server_template: Path) -> SceneTemplate:
-    """The state every test starts from, made once per run through the real service."""
+    """The state every test starts from, made once per run through the real service (session scope: the
+    module's tests may spread over the xdist workers, who share it; tests/support/run_once.py)."""
     return scene_template(tmp_path_factory, "attack-targets", server_template, _prepare)
 
 

@@ -110,7 +110,7 @@ def test_a_patch_from_each_of_the_last_three_releases(homes: list[Home], tmp_pat
     assert_product_files(home, "1.4.0")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # not module: the file's tests may spread over the xdist workers
 def at_110(tmp_path_factory: pytest.TempPathFactory, server_template: Path) -> Path:
     """A folder with a server folder (1.0.0 and 1.1.0 published, then 1.2.0 with its patches) and a computer
     ``home`` that installed 1.1.0 through the update service: made once per run (tests/support/run_once.py),
