@@ -240,6 +240,7 @@ def test_restoring_the_whole_app_folder_is_caught_at_the_next_check(tmp_path: Pa
     assert pc.status()["state"] == "revoked"
 
 
+@pytest.mark.xdist_group("faked-clock")  # the worker with the clock zygote (tests/support/cli_run.py)
 def test_clock_games_during_an_online_check_grant_nothing(tmp_path: Path,
                                                           reference_server: ReferenceServer) -> None:
     """Holds: re-validating under a clock ten years ahead, then putting it right, neither extends the lease
@@ -265,6 +266,7 @@ def test_clock_games_during_an_online_check_grant_nothing(tmp_path: Path,
     assert pc.status()["state"] == "revoked"
 
 
+@pytest.mark.xdist_group("faked-clock")  # the worker with the clock zygote (tests/support/cli_run.py)
 def test_a_clock_corrected_forward_after_a_check_does_not_lock(tmp_path: Path,
                                                               reference_server: ReferenceServer) -> None:
     """Fixed (Linux): within one boot the time since boot, not the corrected wall clock, is what elapsed."""
