@@ -35,10 +35,18 @@ def gui_child_env(**extra: str) -> dict[str, str]:
             "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring", **extra}
 
 
-def run_gui_script(script: str, *args: str) -> dict[str, Any]:
-    """Run ``python -c script args`` as a GUI child; its last line of output is JSON, returned parsed."""
+def run_gui_script(script: str, *args: str, home: Path | None = None) -> dict[str, Any]:
+    """Run ``python -c script args`` as a GUI child; its last line of output is JSON, returned parsed.
+
+    ``home``: its ``CRYSTAL_MANAGER_HOME``, with no profile or server override (as the ``app_home`` fixture
+    gives this process, for a fixture that cannot use it)."""
+    env = gui_child_env()
+    if home is not None:
+        env["CRYSTAL_MANAGER_HOME"] = str(home)
+        env.pop("CRYSTAL_MANAGER_PROFILE", None)
+        env.pop("CRYSTAL_MANAGER_SERVER", None)
     # -X faulthandler: a crash (a signal) leaves the Python stacks of every thread in the failure.
-    out = subprocess.run([sys.executable, "-X", "faulthandler", "-c", script, *args], env=gui_child_env(),
+    out = subprocess.run([sys.executable, "-X", "faulthandler", "-c", script, *args], env=env,
                          capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0, f"exit {out.returncode}:\n{out.stderr[-6000:]}"
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
