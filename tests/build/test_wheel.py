@@ -1,6 +1,10 @@
 """A plain install works: build the wheel from a copy of the source, install it into a fresh venv outside the
 source tree with exactly the dependencies it declares, and run what a user runs (issue 13, deliver 1).
 
+The wheel is built in isolation as a PEP 517 frontend builds it: a fresh venv holding only what pyproject.toml's
+[build-system] requires (pip installs it from the index), and the declared backend's hooks called there
+(decision 0026: one process for the hooks instead of pip's three).
+
 pip installs the wheel itself; its dependencies are the dev venv's installed distributions in the closure of the
 wheel's Requires-Dist, linked file by file from their RECORDs (as uv's link mode does), then ``pip check``
 proves they satisfy it (decision 0025: what this proves and what ``./dev setup`` proves instead)."""
@@ -8,11 +12,13 @@ proves they satisfy it (decision 0025: what this proves and what ``./dev setup``
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -56,6 +62,54 @@ def _pip(python: Path | str, *args: str) -> None:
     out = subprocess.run([str(python), "-m", "pip", "--disable-pip-version-check", "-q", *args],
                          capture_output=True, text=True, timeout=480, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
+
+
+# The PEP 517 hooks a frontend calls to build a wheel, in the order pip calls them, in one process of the build
+# venv's interpreter. argv: the backend, the output folder, a scratch folder, a result file, which gets
+# {"requires": what get_requires_for_build_wheel asked for, "wheel": the wheel's file name, or null if it asked}.
+_HOOKS = """
+import importlib, json, sys
+spec, wheels, scratch, result = sys.argv[1:5]  # before the backend's hooks: setuptools rewrites sys.argv
+name, _, attr = spec.partition(":")
+backend = importlib.import_module(name)
+for part in filter(None, attr.split(".")):
+    backend = getattr(backend, part)
+wanted = backend.get_requires_for_build_wheel(None) if hasattr(backend, "get_requires_for_build_wheel") else []
+wheel = None
+if not wanted:
+    meta = None
+    if hasattr(backend, "prepare_metadata_for_build_wheel"):
+        meta = scratch + "/" + backend.prepare_metadata_for_build_wheel(scratch, None)
+    wheel = backend.build_wheel(wheels, None, meta)
+with open(result, "w") as f:
+    json.dump({"requires": wanted, "wheel": wheel}, f)
+"""
+
+
+def _build_wheel(src: Path, wheels: Path, top: Path) -> Path:
+    """Build ``src``'s wheel into ``wheels`` with build isolation: a fresh venv with only the [build-system]
+    requirements (installed by pip from the index), then the backend's hooks in it, in the source folder."""
+    system = tomllib.loads((src / "pyproject.toml").read_text())["build-system"]
+    assert "backend-path" not in system, "an in-tree backend: put its path on the hooks' sys.path"
+    env_dir = top / "build-env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True, timeout=120)
+    python = env_dir / "bin" / "python"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    requires = list(system["requires"])
+    for attempt in range(2):  # get_requires_for_build_wheel may ask for more (setuptools ≥ 70.1 asks for none)
+        _pip(sys.executable, "--python", str(python), "install", "--no-compile", *requires)  # as pip's own build env
+        scratch, result = top / f"hooks-{attempt}", top / f"hooks-{attempt}.json"
+        scratch.mkdir()
+        out = subprocess.run([str(python), "-c", _HOOKS, system["build-backend"], str(wheels), str(scratch),
+                              str(result)], cwd=src, env=env, capture_output=True, text=True, timeout=480,
+                             check=False)
+        assert out.returncode == 0, out.stderr[-3000:]
+        answer = json.loads(result.read_text())
+        built: str | None = answer["wheel"]
+        if built:
+            return wheels / built
+        requires = [str(r) for r in answer["requires"]]
+    pytest.fail(f"the build backend keeps asking for more to build with: {requires}")
 
 
 def _requires(wheel: Path) -> list[Requirement]:
@@ -135,8 +189,9 @@ def _install(top: Path) -> Iterator[Installed]:
     src = top / "src"
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(*COPY_IGNORE))
     shutil.rmtree(src / "build", ignore_errors=True)  # packaging recipes, not package content
-    _pip(sys.executable, "wheel", "--no-deps", "-w", str(top / "wheels"), str(src))
-    wheel = next((top / "wheels").glob("crystal_manager-*.whl"))
+    (top / "wheels").mkdir()
+    wheel = _build_wheel(src, top / "wheels", top)
+    assert wheel.is_file() and wheel.name.startswith("crystal_manager-"), wheel
     venv = top / "venv"
     # No pip of its own (seeding one takes ~6 s): this pip installs into it (--python), as into any venv.
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
