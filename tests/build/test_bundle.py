@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import pkgutil
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,6 +77,14 @@ def megabytes(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink()) / 1e6
 
 
+def source_modules(package: str) -> set[str]:
+    """The package and every module below it in the source tree, found by pkgutil (nothing imported)."""
+    found = {package}
+    for info in pkgutil.iter_modules([str(ROOT.joinpath(*package.split(".")))], package + "."):
+        found |= source_modules(info.name) if info.ispkg else {info.name}
+    return found
+
+
 def test_the_bundle_is_lean_and_holds_no_server(bundle: Path) -> None:
     size = megabytes(bundle)
     print(f"bundle: {size:.1f} MB unpacked")
@@ -84,6 +94,9 @@ def test_the_bundle_is_lean_and_holds_no_server(bundle: Path) -> None:
     pkg = CArchiveReader(str(bundle / "crystal-manager"))
     modules = set(pkg.open_embedded_archive("PYZ.pyz").toc)
     assert "crystal_manager.gui.entry" in modules and "crystal_manager.cli.main" in modules
+    # Every module of the app (CLI verbs and GUI pages are imported by name or lazily: the spec lists them all).
+    missing = (source_modules("crystal_manager") | source_modules("crystal_protocol")) - modules
+    assert not missing, sorted(missing)
     # httpx imports its command-line client if it can; the build venv has what it runs on (rich, pygments…).
     for banned in ("crystal_server", "starlette", "uvicorn", "pytest", "tests", "PySide6.QtQml", "tkinter",
                    "httpx._main", "rich", "pygments", "click"):
@@ -98,6 +111,38 @@ def test_the_bundle_is_lean_and_holds_no_server(bundle: Path) -> None:
     assert source and source == {str(p.relative_to(icons)) for p in icons.rglob("*.png")}
     # Every symlink points at a file that is there (dropped Qt libraries leave none behind).
     assert not [p for p in bundle.rglob("*") if p.is_symlink() and not p.exists()]
+
+
+# What crystal_manager.spec leaves out as never imported (decision 0027), and the only bundled modules that name
+# one, each on a path the Manager never takes: decimal's fallback when the C decimal is missing (it is bundled),
+# httpx's ASGI transport, typing_extensions' @deprecated on a coroutine function, zstandard's cffi import policy.
+LEFT_OUT = {"asyncio", "concurrent", "multiprocessing", "_pydecimal", "backend_cffi"}
+NAMED_BY = {"decimal": {"_pydecimal"}, "httpx._transports.asgi": {"asyncio"}, "typing_extensions": {"asyncio"},
+            "zstandard": {"backend_cffi"}}
+
+
+def _names(code: types.CodeType) -> set[str]:
+    """The first part of every name a module's code (nested functions and classes too) uses: imports included."""
+    found = {name.split(".")[0] for name in code.co_names}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            found |= _names(const)
+    return found
+
+
+def test_modules_left_out_are_named_only_where_known(bundle: Path) -> None:
+    """A bundled module that starts importing one of the modules the spec leaves out would fail at run time in
+    the frozen app only: every bundled module's code is read for their names."""
+    from PyInstaller.archive.readers import CArchiveReader
+
+    pyz = CArchiveReader(str(bundle / "crystal-manager")).open_embedded_archive("PYZ.pyz")
+    assert not {m for m in pyz.toc if m.split(".")[0] in LEFT_OUT}
+    naming = {}
+    for module in pyz.toc:
+        code = pyz.extract(module)  # None for a namespace package
+        if isinstance(code, types.CodeType) and (_names(code) & LEFT_OUT):
+            naming[module] = _names(code) & LEFT_OUT
+    assert naming == NAMED_BY
 
 
 def test_version(bundle: Path, tmp_path: Path, outside: Path) -> None:
