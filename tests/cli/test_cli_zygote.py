@@ -130,6 +130,27 @@ def test_exit_status_as_subprocess_gives_it(tmp_path: Path, args: list[str], exp
     assert ("Traceback" in forked.stderr) == ("Traceback" in fresh.stderr) == (args[0] in {"raise", "interrupt"})
 
 
+def test_the_exit_does_its_work_as_a_fresh_process_does(tmp_path: Path) -> None:
+    """Threads joined, atexit handlers and finalizers run, a file left open and unflushed output written, in
+    the same order and with the same status, though a forked child skips the teardown (cli_zygote._end)."""
+    env = probe_env(tmp_path)
+    forked = run_module(PROBE, ["leave", str(tmp_path / "forked.txt")], env=env, cwd=tmp_path, input="")
+    fresh = real(PROBE, ["leave", str(tmp_path / "fresh.txt")], env, tmp_path, input="")
+    assert (forked.returncode, forked.stdout, forked.stderr) == (fresh.returncode, fresh.stdout, fresh.stderr)
+    assert forked.returncode == 5
+    assert forked.stdout == ("no newline, not flushedthread done\nfinalized at exit\n"
+                             "atexit last registered, runs first\natexit first registered, runs last\n")
+    assert (tmp_path / "forked.txt").read_text() == (tmp_path / "fresh.txt").read_text() != ""
+
+
+def test_output_that_cannot_be_flushed_at_exit_is_exit_120_both_ways(tmp_path: Path) -> None:
+    env = probe_env(tmp_path)
+    forked = run_module(PROBE, ["unflushable"], env=env, cwd=tmp_path, input="")
+    fresh = real(PROBE, ["unflushable"], env, tmp_path, input="")
+    assert forked.returncode == fresh.returncode == 120
+    assert forked.stderr == fresh.stderr and "Exception ignored" in forked.stderr
+
+
 def test_timeout_kills_the_child_and_keeps_its_output(tmp_path: Path) -> None:
     with pytest.raises(subprocess.TimeoutExpired) as stopped:
         run_module(PROBE, ["sleep"], env=probe_env(tmp_path), cwd=tmp_path, input="", timeout=2)

@@ -1,17 +1,24 @@
 """``python -m tests.support.cli_probe``: what a process was started with, as JSON (tests/cli/test_cli_zygote.py).
 
 Run through the CLI zygote and as a real process with the same request, the two reports must agree.
-Arguments: ``report`` (print the report), ``exit N``, ``raise``, ``interrupt``, ``signal N``, ``sleep``.
+Arguments: ``report`` (print the report), ``exit N``, ``raise``, ``interrupt``, ``signal N``, ``sleep``,
+``leave FILE`` (exit 5 with work left for the exit: a thread, atexit handlers, a finalizer, a file left open,
+unflushed output), ``unflushable`` (output that cannot be flushed at exit).
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
 import sys
 import threading
 import time
+import weakref
+
+#: What ``leave`` keeps alive until the exit.
+_KEPT: list[object] = []
 
 
 def report() -> dict[str, object]:
@@ -40,6 +47,45 @@ def report() -> dict[str, object]:
     }
 
 
+class _Resource:
+    """Something with a finalizer that runs at exit if nothing ran it before."""
+
+
+def _buffered_stdout() -> None:
+    """Standard output buffered whatever PYTHONUNBUFFERED says (this machine sets it), as the exit must flush."""
+    sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115 - the exit flushes it
+
+
+def leave(path: str) -> int:
+    """Exit 5 with the exit's work to do: each step prints (or writes) what it did, in its order."""
+    _buffered_stdout()
+    def late() -> None:
+        time.sleep(0.2)
+        print("thread done", flush=True)
+
+    threading.Thread(target=late).start()  # not a daemon: the exit waits for it
+    atexit.register(print, "atexit first registered, runs last")
+    atexit.register(print, "atexit last registered, runs first")
+    resource = _Resource()
+    _KEPT.append(resource)
+    weakref.finalize(resource, print, "finalized at exit")
+    stream = open(path, "w", encoding="utf-8")  # noqa: SIM115 - left open on purpose: the exit flushes it
+    stream.write("written, never flushed nor closed")
+    _KEPT.append(stream)
+    sys.stdout.write("no newline, not flushed")
+    return 5
+
+
+def unflushable() -> int:
+    """Output waiting in the buffer of a standard output that can no longer be written: exit 120."""
+    _buffered_stdout()
+    sys.stdout.write("lost")
+    read_only = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(read_only, 1)
+    os.close(read_only)
+    return 0
+
+
 def main(args: list[str]) -> int:
     """Act out one ending (or print the report)."""
     what = args[0] if args else "report"
@@ -53,6 +99,10 @@ def main(args: list[str]) -> int:
         raise RuntimeError("uncaught")
     if what == "interrupt":
         raise KeyboardInterrupt
+    if what == "leave":
+        return leave(args[1])
+    if what == "unflushable":
+        return unflushable()
     if what == "signal":
         os.kill(os.getpid(), int(args[1]))
         time.sleep(5)
