@@ -143,6 +143,17 @@ def test_the_exit_does_its_work_as_a_fresh_process_does(tmp_path: Path) -> None:
     assert (tmp_path / "forked.txt").read_text() == (tmp_path / "fresh.txt").read_text() != ""
 
 
+def test_ctrl_c_while_the_exit_waits_for_a_thread_keeps_the_status_as_fresh(tmp_path: Path) -> None:
+    """Py_FinalizeEx reports a failed ``threading._shutdown`` as ignored and exits with the run's status; a
+    forked child ending through cli_zygote._end must too (it ended by SIGINT with a traceback before)."""
+    env = probe_env(tmp_path)
+    forked = run_module(PROBE, ["interrupted-join"], env=env, cwd=tmp_path, input="")
+    fresh = real(PROBE, ["interrupted-join"], env, tmp_path, input="")
+    assert (forked.returncode, forked.stdout, forked.stderr) == (fresh.returncode, fresh.stdout, fresh.stderr)
+    assert forked.returncode == 3 and "Exception ignored in: <module 'threading'" in forked.stderr
+    assert forked.stderr.endswith("KeyboardInterrupt: \n") and forked.stdout == ""
+
+
 def test_output_that_cannot_be_flushed_at_exit_is_exit_120_both_ways(tmp_path: Path) -> None:
     env = probe_env(tmp_path)
     forked = run_module(PROBE, ["unflushable"], env=env, cwd=tmp_path, input="")

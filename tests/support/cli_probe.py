@@ -3,7 +3,8 @@
 Run through the CLI zygote and as a real process with the same request, the two reports must agree.
 Arguments: ``report`` (print the report), ``exit N``, ``raise``, ``interrupt``, ``signal N``, ``sleep``,
 ``leave FILE`` (exit 5 with work left for the exit: a thread, atexit handlers, a finalizer, a file left open,
-unflushed output), ``unflushable`` (output that cannot be flushed at exit).
+unflushed output), ``unflushable`` (output that cannot be flushed at exit), ``interrupted-join`` (exit 3, ctrl-C
+while the exit waits for a thread).
 """
 
 from __future__ import annotations
@@ -86,6 +87,20 @@ def unflushable() -> int:
     return 0
 
 
+def interrupted_join() -> int:
+    """Exit 3 while a thread (not a daemon) is running; ctrl-C comes while the exit waits for it."""
+    main = threading.get_ident()  # called on the main thread
+    def late() -> None:
+        while sys._current_frames()[main].f_code.co_name != "_shutdown":  # the exit waits for this thread
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.5)
+        print("thread done", flush=True)  # never: the exit went on without it
+
+    threading.Thread(target=late).start()
+    return 3
+
+
 def main(args: list[str]) -> int:
     """Act out one ending (or print the report)."""
     what = args[0] if args else "report"
@@ -103,6 +118,8 @@ def main(args: list[str]) -> int:
         return leave(args[1])
     if what == "unflushable":
         return unflushable()
+    if what == "interrupted-join":
+        return interrupted_join()
     if what == "signal":
         os.kill(os.getpid(), int(args[1]))
         time.sleep(5)

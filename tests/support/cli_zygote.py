@@ -358,7 +358,10 @@ def _end(status: int) -> None:
 
     threading = sys.modules.get("threading")
     if threading is not None:
-        threading._shutdown()
+        try:
+            threading._shutdown()
+        except BaseException:  # ctrl-C while waiting for a thread: reported, and the exit goes on (not -SIGINT)
+            _unraisable(threading)
     atexit._run_exitfuncs()
     gc.collect()  # this run's objects only: the preloaded ones are frozen
     for thing in gc.get_objects():  # likewise this run's: a file left open is flushed as its teardown would
@@ -373,3 +376,24 @@ def _end(status: int) -> None:
         except Exception:
             raise SystemExit(status) from None
     os._exit(status)
+
+
+def _unraisable(where: object) -> None:
+    """Report the exception being handled as ``PyErr_WriteUnraisable(where)`` does (through
+    ``sys.unraisablehook``, from the frame that raised it), as ``Py_FinalizeEx`` reports a failed
+    ``threading._shutdown``."""
+    error = sys.exc_info()[1]
+    assert error is not None and error.__traceback__ is not None
+    seen: list[object] = []
+    hook, sys.unraisablehook = sys.unraisablehook, seen.append
+
+    class _Probe:
+        def __del__(self) -> None:
+            raise RuntimeError
+
+    try:
+        _Probe()  # the interpreter builds the hook's argument (UnraisableHookArgs has no public constructor)
+    finally:
+        sys.unraisablehook = hook
+    traceback = error.__traceback__.tb_next  # from where it was raised: C called _shutdown, not _end
+    hook(type(seen[0])((type(error), error.with_traceback(traceback), traceback, None, where)))  # type: ignore[call-arg,arg-type]
