@@ -76,6 +76,8 @@ def activate_in(qtbot: QtBot, dialog: ActivationDialog, key: str) -> None:
 def verify(qtbot: QtBot, app: TrayApp, state: str, *, fails: bool = True) -> None:
     page = app.window().license_page
     signal = app.license.failed if fails else app.license.facts_changed
+    # The button is off while a read that followed the last action still runs: a click then does nothing.
+    qtbot.waitUntil(page.verify_button.isEnabled, timeout=WAIT)
     with qtbot.waitSignal(signal, timeout=WAIT):
         page.verify_button.click()
     qtbot.waitUntil(lambda: app.license.facts is not None and app.license.facts.status.state == state, timeout=WAIT)
