@@ -540,7 +540,8 @@ def test_faked_clock_forked_only_for_an_offset_set_as_offset_env_sets_it(tmp_pat
     assert cli_run._ClockZygote.usable(env) and not cli_run._Zygote.usable(env)
     for extra in ({"FAKETIME": "@2030-01-01 00:00:00"}, {"FAKETIME": "+1d x2"}, {"FAKETIME_NO_CACHE": "1"},
                   {"FAKETIME_DONT_FAKE_MONOTONIC": "0"}, {"LD_PRELOAD": "/nonexistent.so"}, {"TZ": "Asia/Kolkata"},
-                  {"PYTHONHASHSEED": "7"}):
+                  {"PYTHONHASHSEED": "7"}, {"FAKERANDOM_SEED": "0x12345678DEADBEEF"}, {"NO_FAKE_STAT": "1"},
+                  {"FAKE_UTIME": "1"}, {"DONT_FAKE_MONOTONIC": "1"}):  # libfaketime's names without its prefix
         assert not cli_run._ClockZygote.usable({**env, **extra}), extra
     executed = run_module("clock_probe", [], env={**env, "FAKETIME": "@2030-01-01 00:00:00"}, cwd=tmp_path)
     seen = json.loads(executed.stdout)

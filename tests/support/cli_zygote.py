@@ -77,7 +77,10 @@ PRELOAD = ("crystal_manager.cli.main", *(f"crystal_manager.cli.commands.{name}" 
 #: locale the interpreter sets up when it starts (read in C, so the import watch of test_cli_zygote.py misses them).
 CAPTURED_PREFIXES = ("PYTHON", "LD_", "LC_", "FAKETIME", "DYLD_", "OPENSSL_")
 CAPTURED_NAMES = frozenset({"LANG", "LANGUAGE", "TZ", "TZDIR", "LOCPATH", "GNUPG", "PYTHON_ZSTANDARD_IMPORT_POLICY",
-                            "CRYPTOGRAPHY_OPENSSL_NO_LEGACY"})
+                            "CRYPTOGRAPHY_OPENSSL_NO_LEGACY",
+                            # libfaketime's own, without its FAKETIME prefix: with FAKERANDOM_SEED a forked child
+                            # of the clock zygote drew other "random" bytes than a fresh run with the same seed.
+                            "FAKERANDOM_SEED", "NO_FAKE_STAT", "FAKE_UTIME", "DONT_FAKE_MONOTONIC"})
 #: Read later, by the code that uses them (keyring when it is first asked for a backend).
 READ_LATER = frozenset({"PYTHON_KEYRING_BACKEND", "PYTHONBREAKPOINT"})
 #: Read at start-up but only into ``sys.path`` / ``sys.dont_write_bytecode``, which the child sets as the
