@@ -139,7 +139,8 @@ def test_the_exit_does_its_work_as_a_fresh_process_does(tmp_path: Path) -> None:
     assert (forked.returncode, forked.stdout, forked.stderr) == (fresh.returncode, fresh.stdout, fresh.stderr)
     assert forked.returncode == 5
     assert forked.stdout == ("no newline, not flushedthread done\nfinalized at exit\n"
-                             "atexit last registered, runs first\natexit first registered, runs last\n")
+                             "atexit last registered, runs first\natexit first registered, runs last\n"
+                             "collected at exit\n")
     assert (tmp_path / "forked.txt").read_text() == (tmp_path / "fresh.txt").read_text() != ""
 
 

@@ -57,6 +57,21 @@ def _buffered_stdout() -> None:
     sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115 - the exit flushes it
 
 
+class _Cycle:
+    """Garbage in a reference cycle: only a collection finalizes it (a fresh exit's runs after the atexit
+    handlers)."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+    def __del__(self) -> None:
+        print("collected at exit")
+
+
+def _drop_a_cycle() -> None:
+    _Cycle()
+
+
 def leave(path: str) -> int:
     """Exit 5 with the exit's work to do: each step prints (or writes) what it did, in its order."""
     _buffered_stdout()
@@ -65,6 +80,7 @@ def leave(path: str) -> int:
         print("thread done", flush=True)
 
     threading.Thread(target=late).start()  # not a daemon: the exit waits for it
+    atexit.register(_drop_a_cycle)  # the last handler to run: its garbage waits for the exit's collection
     atexit.register(print, "atexit first registered, runs last")
     atexit.register(print, "atexit last registered, runs first")
     resource = _Resource()
