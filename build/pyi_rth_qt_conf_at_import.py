@@ -8,7 +8,7 @@ the command line never loads Qt (about half the CPU of a frozen ``crystal-manage
 gets the same qt.conf from PySide6 when it imports Qt. A start-up trick: docs/decisions/0012-start-up-tricks.md.
 """
 
-import _pyi_rth_utils.qt
+import _pyi_rth_utils.qt  # type: ignore[import-not-found]  # PyInstaller's, inside the bundle only
 
 
 def _registered_by_the_bindings(qt_bindings: str, prefix_path: str) -> None:
