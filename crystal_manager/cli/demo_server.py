@@ -10,7 +10,7 @@ import selectors
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,8 +95,9 @@ class RunningServer:
 
 
 def start_server(data_dir: Path, *, port: int = 0, tls: tuple[Path, Path] | None = None,
-                 timeout: float = 20.0) -> RunningServer:
+                 timeout: float = 20.0, extra: Sequence[str] = ()) -> RunningServer:
     """Start ``serve`` on an initialised folder (port 0: any free port) and wait until it listens.
+    ``extra``: more ``serve`` options (``--trusted-proxy ADDR``…).
 
     The server prints ``listening on URL`` once its socket is bound; a port in use makes it exit with
     a message, so we can never mistake another process on that port for our child. Its log goes to
@@ -105,6 +106,7 @@ def start_server(data_dir: Path, *, port: int = 0, tls: tuple[Path, Path] | None
     args = [sys.executable, "-m", "crystal_server", "serve", str(data_dir), "--port", str(port)]
     if tls is not None:
         args += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
+    args += extra
     log_path = data_dir / "server.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,

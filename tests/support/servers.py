@@ -114,7 +114,7 @@ def run_reference_server(data_dir: Path, *, port: int | None = None, tls: tuple[
     """
     running: RunningServer | ForkedServer
     if env is not None:
-        with _environ(env):  # start_server hands os.environ to its child
+        with environ(env):  # start_server hands os.environ to its child
             running = _exec_server(data_dir, port=port or 0, tls=tls, extra=serve_args)
     elif os.environ.get("CRYSTAL_TEST_SERVER_FORK", "1") != "0" and hasattr(os, "pidfd_open"):
         running = _fork_server(data_dir, port=port or 0, tls=tls, extra=serve_args)
@@ -127,27 +127,8 @@ def run_reference_server(data_dir: Path, *, port: int | None = None, tls: tuple[
 
 
 def _exec_server(data_dir: Path, *, port: int, tls: tuple[Path, Path] | None, extra: Sequence[str]) -> RunningServer:
-    """``python -m crystal_server serve`` executed: ``demo_server.start_server`` itself unless ``extra`` options
-    are given, else the same command with them (its first line awaited the same way)."""
-    if not extra:
-        return start_server(data_dir, port=port, tls=tls)
-    args = [sys.executable, "-m", "crystal_server", "serve", str(data_dir), "--port", str(port), *_tls_args(tls),
-            *extra]
-    log_path = data_dir / "server.log"
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert process.stdout is not None
-    line = process.stdout.readline() if select.select([process.stdout], [], [], 20)[0] else b""
-    process.stdout.close()
-    text = line.decode(errors="replace").strip()
-    if not text.startswith("listening on "):
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        err = log_path.read_text(errors="replace").strip().splitlines()[-3:]
-        raise DemoServerError(f"server did not start (exit {process.returncode}): {' '.join(err)[-500:]}")
-    return RunningServer(data_dir=data_dir, url=text.removeprefix("listening on "), process=process)
+    """``python -m crystal_server serve`` executed (``demo_server.start_server``), with ``extra`` options."""
+    return start_server(data_dir, port=port, tls=tls, extra=extra)
 
 
 def _tls_args(tls: tuple[Path, Path] | None) -> list[str]:
@@ -155,10 +136,14 @@ def _tls_args(tls: tuple[Path, Path] | None) -> list[str]:
 
 
 @contextmanager
-def _environ(extra: Mapping[str, str]) -> Iterator[None]:
-    """``os.environ`` with ``extra`` for the block, then as it was."""
+def environ(extra: Mapping[str, str | None]) -> Iterator[None]:
+    """``os.environ`` with ``extra`` for the block (``None``: unset), then as it was."""
     saved = {name: os.environ.get(name) for name in extra}
-    os.environ.update(extra)
+    for name, value in extra.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     try:
         yield
     finally:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import os
 import re
 import shutil
 import socket
@@ -39,7 +38,7 @@ from tests.support.misbehaving import Behaviour, MisbehavingServer
 from tests.support.product_archives import tree_snapshot
 from tests.support.run_once import once_per_run
 from tests.support.server_template import copy_server_dir
-from tests.support.servers import ReferenceServer, run_reference_server
+from tests.support.servers import ReferenceServer, environ, run_reference_server
 
 ACTIVE = LicenseStatus(state="active")
 
@@ -452,20 +451,11 @@ def _make_scene(folder: Path, server_template: Path, prepare: Callable[[Scene], 
     server_dir = copy_server_dir(server_template, folder / "server")
     app_home = folder / "app-home"
     app_home.mkdir()
-    saved = {name: os.environ.get(name) for name in ("CRYSTAL_MANAGER_HOME", "CRYSTAL_MANAGER_PROFILE",
-                                                     "CRYSTAL_MANAGER_SERVER")}
-    os.environ["CRYSTAL_MANAGER_HOME"] = str(app_home)  # as the app_home fixture sets it, for this block only
-    os.environ.pop("CRYSTAL_MANAGER_PROFILE", None)
-    os.environ.pop("CRYSTAL_MANAGER_SERVER", None)
-    try:
-        with run_reference_server(server_dir) as server, scene(app_home, server) as prepared:
-            prepare(prepared)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    # As the app_home fixture sets them, for this block only.
+    with environ({"CRYSTAL_MANAGER_HOME": str(app_home), "CRYSTAL_MANAGER_PROFILE": None,
+                  "CRYSTAL_MANAGER_SERVER": None}), \
+            run_reference_server(server_dir) as server, scene(app_home, server) as prepared:
+        prepare(prepared)
 
 
 @contextmanager
