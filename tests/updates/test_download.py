@@ -239,7 +239,9 @@ def test_a_damaged_verified_file_is_not_trusted(reference_server: ReferenceServe
     signed = publish(reference_server, os.urandom(MIB))
     path = download_target(gateway, signed, tmp_path / "dl", version="1.2.0")
     with open(path, "r+b") as handle:
-        handle.write(b"X")
+        first = handle.read(1)[0]
+        handle.seek(0)
+        handle.write(bytes([first ^ 0xFF]))  # changed whatever it was (an "X" left 1 file in 256 intact)
     assert verified_download(tmp_path / "dl", signed, check_hash=False) == path
     assert verified_download(tmp_path / "dl", signed) is None and not path.exists()
 
