@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pkgutil
+import re
 import shutil
 import subprocess
 import sys
@@ -115,18 +116,27 @@ def test_the_bundle_is_lean_and_holds_no_server(bundle: Path) -> None:
 
 # What crystal_manager.spec leaves out as never imported (decision 0027), and the only bundled modules that name
 # one, each on a path the Manager never takes: decimal's fallback when the C decimal is missing (it is bundled),
-# httpx's ASGI transport, typing_extensions' @deprecated on a coroutine function, zstandard's cffi import policy.
+# httpx's ASGI transport, typing_extensions' @deprecated on a coroutine function, zstandard's cffi import policy;
+# by a string: more_itertools' callback_iter (``__import__('concurrent.futures')``, called by nothing bundled),
+# httpcore's async-library check (sync client), logging's and pickle's look-ups of names (no import).
 LEFT_OUT = {"asyncio", "concurrent", "multiprocessing", "_pydecimal", "backend_cffi"}
 NAMED_BY = {"decimal": {"_pydecimal"}, "httpx._transports.asgi": {"asyncio"}, "typing_extensions": {"asyncio"},
-            "zstandard": {"backend_cffi"}}
+            "zstandard": {"backend_cffi"}, "more_itertools.more": {"concurrent"},
+            "httpcore._synchronization": {"asyncio"}, "logging": {"multiprocessing"},
+            "_compat_pickle": {"multiprocessing"}}
+# A string constant that reads as a module name: what __import__ / importlib.import_module would be given.
+_MODULE_NAME = re.compile(r"\.?[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
 
 def _names(code: types.CodeType) -> set[str]:
-    """The first part of every name a module's code (nested functions and classes too) uses: imports included."""
+    """The first part of every name a module's code (nested functions and classes too) uses: imports included,
+    and of every string constant shaped like a module name (imports by string)."""
     found = {name.split(".")[0] for name in code.co_names}
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             found |= _names(const)
+        elif isinstance(const, str) and _MODULE_NAME.fullmatch(const):
+            found.add(const.lstrip(".").split(".")[0])
     return found
 
 
