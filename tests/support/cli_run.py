@@ -222,6 +222,8 @@ class _ClockZygote(_Zygote):
     tests/cli/test_cli_zygote.py). docs/decisions/0023-cli-fork-server.md.
     """
 
+    # A zygote of its own beside the plain one: its own process, socket, start environment and lock (the
+    # class attributes of _Zygote would otherwise be shared, and the two would close each other's).
     process: subprocess.Popen[bytes] | None = None
     control: socket.socket | None = None
     env: ClassVar[dict[str, str]] = {}
