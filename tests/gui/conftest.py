@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from crystal_manager.desktop.autostart import for_platform
@@ -17,6 +18,14 @@ from crystal_manager.services.context import AppContext
 from tests.support.apps import dispose_apps
 from tests.support.fake_license import FakeLicenseService
 from tests.support.keyring_memory import MemoryKeyring
+
+
+@pytest.fixture(autouse=True)
+def _an_application(qapp: QApplication) -> QApplication:
+    """Every GUI test runs inside the application, as the app's own objects always do: a socket notifier or
+    a timer made before any test of its worker had made one warned (a test passed in its file's order and
+    failed when xdist ran it first on a worker)."""
+    return qapp
 
 
 def shown_tray(app: TrayApp) -> Tray:
